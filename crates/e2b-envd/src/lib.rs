@@ -1,0 +1,2 @@
+//! Low-level envd client and server plumbing.
+pub mod connect;
