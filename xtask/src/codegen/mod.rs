@@ -10,6 +10,7 @@ mod openapi_patch;
 mod rest;
 
 use openapi_patch::Keep;
+use progenitor::HooksMode;
 use rest::RestJob;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +43,7 @@ pub(crate) fn generate_all(root: &Path) -> anyhow::Result<Vec<Output>> {
                 spec: "openapi.yml",
                 keep: Keep::Tags(rest::CONTROL_PLANE_TAGS),
                 module: "crate::control",
+                hooks: HooksMode::Expected,
             },
         ),
         (
@@ -50,14 +52,16 @@ pub(crate) fn generate_all(root: &Path) -> anyhow::Result<Vec<Output>> {
                 spec: "openapi-volumecontent.yml",
                 keep: Keep::All,
                 module: "crate::volume_content",
+                hooks: HooksMode::Expected,
             },
         ),
         (
-            "crates/e2b-envd/src/generated/http.rs",
+            "crates/e2b-envd/src/generated/http_api.rs",
             RestJob {
                 spec: "envd/envd.yaml",
                 keep: Keep::Paths(rest::ENVD_HTTP_PATHS),
-                module: "crate::http",
+                module: "crate::http_api",
+                hooks: HooksMode::Optional,
             },
         ),
     ];

@@ -14,6 +14,8 @@ pub(crate) struct RestJob {
     pub(crate) keep: Keep,
     /// Module path of the generated file inside its crate, e.g. `crate::control`.
     pub(crate) module: &'static str,
+    /// `Expected` when the crate implements `ClientHooks` itself (tracing).
+    pub(crate) hooks: HooksMode,
 }
 
 /// The tags of `openapi.yml` the official SDKs wrap.
@@ -39,8 +41,7 @@ pub(crate) fn generate(job: &RestJob, source: &str) -> anyhow::Result<proc_macro
     settings
         .with_interface(InterfaceStyle::Builder)
         .with_tag(TagStyle::Merged)
-        // Each crate implements `ClientHooks` by hand (tracing spans).
-        .with_hooks(HooksMode::Expected)
+        .with_hooks(job.hooks)
         .with_derive("PartialEq");
     for (schema, item) in &patched.comma_lists {
         let item = if item == "String" {

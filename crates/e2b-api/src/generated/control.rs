@@ -9251,7 +9251,7 @@ Sends a `GET` request to `/sandboxes`
 
 Arguments:
 - `metadata`: Metadata query used to filter the sandboxes (e.g. "user=abc&app=prod"). Each key and values must be URL encoded.
-```ignore
+```text
 let response = client.get_sandboxes()
     .metadata(metadata)
     .send()
@@ -9266,7 +9266,7 @@ Create a sandbox from the template
 
 Sends a `POST` request to `/sandboxes`
 
-```ignore
+```text
 let response = client.post_sandboxes()
     .body(body)
     .send()
@@ -9289,7 +9289,7 @@ Arguments:
 - `started_after`: Return sandboxes started at or after this timestamp.
 - `state`: Filter sandboxes by one or more states
 - `template`: Filter sandboxes by a template ID or alias.
-```ignore
+```text
 let response = client.get_v2_sandboxes()
     .limit(limit)
     .metadata(metadata)
@@ -9312,7 +9312,7 @@ Sends a `GET` request to `/sandboxes/metrics`
 
 Arguments:
 - `sandbox_ids`: Comma-separated list of sandbox IDs to get metrics for
-```ignore
+```text
 let response = client.get_sandboxes_metrics()
     .sandbox_ids(sandbox_ids)
     .send()
@@ -9331,7 +9331,7 @@ Arguments:
 - `sandbox_id`
 - `limit`: Maximum number of logs that should be returned
 - `start`: Starting timestamp of the logs that should be returned in milliseconds
-```ignore
+```text
 let response = client.get_sandboxes_sandbox_id_logs()
     .sandbox_id(sandbox_id)
     .limit(limit)
@@ -9357,7 +9357,7 @@ Arguments:
 - `level`: Minimum log level to return. Logs below this level are excluded
 - `limit`: Maximum number of logs that should be returned
 - `search`: Case-sensitive substring match on log message content
-```ignore
+```text
 let response = client.get_v2_sandboxes_sandbox_id_logs()
     .sandbox_id(sandbox_id)
     .cursor(cursor)
@@ -9379,7 +9379,7 @@ Get a sandbox by id
 
 Sends a `GET` request to `/sandboxes/{sandboxID}`
 
-```ignore
+```text
 let response = client.get_sandboxes_sandbox_id()
     .sandbox_id(sandbox_id)
     .send()
@@ -9394,7 +9394,7 @@ Kill a sandbox
 
 Sends a `DELETE` request to `/sandboxes/{sandboxID}`
 
-```ignore
+```text
 let response = client.delete_sandboxes_sandbox_id()
     .sandbox_id(sandbox_id)
     .send()
@@ -9413,7 +9413,7 @@ Arguments:
 - `sandbox_id`
 - `end`
 - `start`: Unix timestamp for the start of the interval, in seconds, for which the metrics
-```ignore
+```text
 let response = client.get_sandboxes_sandbox_id_metrics()
     .sandbox_id(sandbox_id)
     .end(end)
@@ -9432,7 +9432,7 @@ Pause the sandbox
 
 Sends a `POST` request to `/sandboxes/{sandboxID}/pause`
 
-```ignore
+```text
 let response = client.post_sandboxes_sandbox_id_pause()
     .sandbox_id(sandbox_id)
     .body(body)
@@ -9450,7 +9450,7 @@ Resume the sandbox
 
 Sends a `POST` request to `/sandboxes/{sandboxID}/resume`
 
-```ignore
+```text
 let response = client.post_sandboxes_sandbox_id_resume()
     .sandbox_id(sandbox_id)
     .body(body)
@@ -9468,7 +9468,7 @@ Fork the sandbox: checkpoint the running sandbox in place (it is briefly paused,
 
 Sends a `POST` request to `/sandboxes/{sandboxID}/fork`
 
-```ignore
+```text
 let response = client.post_sandboxes_sandbox_id_fork()
     .sandbox_id(sandbox_id)
     .body(body)
@@ -9486,7 +9486,7 @@ Returns sandbox details. If the sandbox is paused, it will be resumed. TTL is on
 
 Sends a `POST` request to `/sandboxes/{sandboxID}/connect`
 
-```ignore
+```text
 let response = client.post_sandboxes_sandbox_id_connect()
     .sandbox_id(sandbox_id)
     .body(body)
@@ -9504,7 +9504,7 @@ Set the timeout for the sandbox. The sandbox will expire x seconds from the time
 
 Sends a `POST` request to `/sandboxes/{sandboxID}/timeout`
 
-```ignore
+```text
 let response = client.post_sandboxes_sandbox_id_timeout()
     .sandbox_id(sandbox_id)
     .body(body)
@@ -9522,7 +9522,7 @@ Update the network configuration for a running sandbox. Replaces the current egr
 
 Sends a `PUT` request to `/sandboxes/{sandboxID}/network`
 
-```ignore
+```text
 let response = client.put_sandboxes_sandbox_id_network()
     .sandbox_id(sandbox_id)
     .body(body)
@@ -9540,7 +9540,7 @@ Refresh the sandbox extending its time to live
 
 Sends a `POST` request to `/sandboxes/{sandboxID}/refreshes`
 
-```ignore
+```text
 let response = client.post_sandboxes_sandbox_id_refreshes()
     .sandbox_id(sandbox_id)
     .body(body)
@@ -9558,7 +9558,7 @@ Create a persistent snapshot from the sandbox's current state. Snapshots can be 
 
 Sends a `POST` request to `/sandboxes/{sandboxID}/snapshots`
 
-```ignore
+```text
 let response = client.post_sandboxes_sandbox_id_snapshots()
     .sandbox_id(sandbox_id)
     .body(body)
@@ -9581,7 +9581,7 @@ Arguments:
 - `name`: Filter snapshots by name or ID, optionally tag-qualified (e.g. "my-snapshot", "my-team/my-snapshot" or "my-snapshot:v1").
 - `next_token`: Cursor to start the list from
 - `sandbox_id`
-```ignore
+```text
 let response = client.get_snapshots()
     .limit(limit)
     .name(name)
@@ -9599,7 +9599,7 @@ Create a new template
 
 Sends a `POST` request to `/v3/templates`
 
-```ignore
+```text
 let response = client.post_v3_templates()
     .body(body)
     .send()
@@ -9618,7 +9618,7 @@ Arguments:
 - `limit`: Maximum number of items to return per page
 - `next_token`: Cursor to start the list from
 - `team_id`
-```ignore
+```text
 let response = client.get_v2_templates()
     .limit(limit)
     .next_token(next_token)
@@ -9635,7 +9635,7 @@ Create a new template
 
 Sends a `POST` request to `/v2/templates`
 
-```ignore
+```text
 let response = client.post_v2_templates()
     .body(body)
     .send()
@@ -9650,7 +9650,7 @@ Get an upload link for a tar file containing build layer files
 
 Sends a `GET` request to `/templates/{templateID}/files/{hash}`
 
-```ignore
+```text
 let response = client.get_templates_template_id_files_hash()
     .template_id(template_id)
     .hash(hash)
@@ -9668,7 +9668,7 @@ List all templates
 
 Sends a `GET` request to `/templates`
 
-```ignore
+```text
 let response = client.get_templates()
     .team_id(team_id)
     .send()
@@ -9683,7 +9683,7 @@ Create a new template
 
 Sends a `POST` request to `/templates`
 
-```ignore
+```text
 let response = client.post_templates()
     .body(body)
     .send()
@@ -9702,7 +9702,7 @@ Arguments:
 - `template_id`
 - `limit`: Maximum number of items to return per page
 - `next_token`: Cursor to start the list from
-```ignore
+```text
 let response = client.get_templates_template_id()
     .template_id(template_id)
     .limit(limit)
@@ -9719,7 +9719,7 @@ Rebuild an template
 
 Sends a `POST` request to `/templates/{templateID}`
 
-```ignore
+```text
 let response = client.post_templates_template_id()
     .template_id(template_id)
     .body(body)
@@ -9735,7 +9735,7 @@ Delete a template
 
 Sends a `DELETE` request to `/templates/{templateID}`
 
-```ignore
+```text
 let response = client.delete_templates_template_id()
     .template_id(template_id)
     .send()
@@ -9752,7 +9752,7 @@ Update template
 
 Sends a `PATCH` request to `/templates/{templateID}`
 
-```ignore
+```text
 let response = client.patch_templates_template_id()
     .template_id(template_id)
     .body(body)
@@ -9768,7 +9768,7 @@ Start the build
 
 Sends a `POST` request to `/templates/{templateID}/builds/{buildID}`
 
-```ignore
+```text
 let response = client.post_templates_template_id_builds_build_id()
     .template_id(template_id)
     .build_id(build_id)
@@ -9786,7 +9786,7 @@ Start the build
 
 Sends a `POST` request to `/v2/templates/{templateID}/builds/{buildID}`
 
-```ignore
+```text
 let response = client.post_v2_templates_template_id_builds_build_id()
     .template_id(template_id)
     .build_id(build_id)
@@ -9805,7 +9805,7 @@ Update template
 
 Sends a `PATCH` request to `/v2/templates/{templateID}`
 
-```ignore
+```text
 let response = client.patch_v2_templates_template_id()
     .template_id(template_id)
     .body(body)
@@ -9829,7 +9829,7 @@ Arguments:
 - `level`
 - `limit`: Maximum number of logs that should be returned
 - `logs_offset`: Index of the starting build log that should be returned with the template
-```ignore
+```text
 let response = client.get_templates_template_id_builds_build_id_status()
     .template_id(template_id)
     .build_id(build_id)
@@ -9858,7 +9858,7 @@ Arguments:
 - `level`
 - `limit`: Maximum number of logs that should be returned
 - `source`: Source of the logs that should be returned from
-```ignore
+```text
 let response = client.get_templates_template_id_builds_build_id_logs()
     .template_id(template_id)
     .build_id(build_id)
@@ -9881,7 +9881,7 @@ Assign tag(s) to a template build
 
 Sends a `POST` request to `/templates/tags`
 
-```ignore
+```text
 let response = client.post_templates_tags()
     .body(body)
     .send()
@@ -9896,7 +9896,7 @@ Delete multiple tags from templates
 
 Sends a `DELETE` request to `/templates/tags`
 
-```ignore
+```text
 let response = client.delete_templates_tags()
     .body(body)
     .send()
@@ -9911,7 +9911,7 @@ List all tags for a template
 
 Sends a `GET` request to `/templates/{templateID}/tags`
 
-```ignore
+```text
 let response = client.get_templates_template_id_tags()
     .template_id(template_id)
     .send()
@@ -9928,7 +9928,7 @@ Check if template with given alias exists
 
 Sends a `GET` request to `/templates/aliases/{alias}`
 
-```ignore
+```text
 let response = client.get_templates_aliases_alias()
     .alias(alias)
     .send()
@@ -9943,7 +9943,7 @@ List all team volumes
 
 Sends a `GET` request to `/volumes`
 
-```ignore
+```text
 let response = client.get_volumes()
     .send()
     .await;
@@ -9957,7 +9957,7 @@ Create a new team volume
 
 Sends a `POST` request to `/volumes`
 
-```ignore
+```text
 let response = client.post_volumes()
     .body(body)
     .send()
@@ -9972,7 +9972,7 @@ Get team volume info
 
 Sends a `GET` request to `/volumes/{volumeID}`
 
-```ignore
+```text
 let response = client.get_volumes_volume_id()
     .volume_id(volume_id)
     .send()
@@ -9987,7 +9987,7 @@ Delete a team volume
 
 Sends a `DELETE` request to `/volumes/{volumeID}`
 
-```ignore
+```text
 let response = client.delete_volumes_volume_id()
     .volume_id(volume_id)
     .send()
@@ -10005,7 +10005,7 @@ Sends a `GET` request to `/secrets`
 Arguments:
 - `limit`: Maximum number of items to return per page
 - `next_token`: Cursor to start the list from
-```ignore
+```text
 let response = client.get_secrets()
     .limit(limit)
     .next_token(next_token)
@@ -10021,7 +10021,7 @@ Create a secret by storing a runtime marker as its first version. The response c
 
 Sends a `POST` request to `/secrets`
 
-```ignore
+```text
 let response = client.post_secrets()
     .body(body)
     .send()
@@ -10036,7 +10036,7 @@ Get one secret's metadata, selected by identifier or name.
 
 Sends a `GET` request to `/secrets/{secretID}`
 
-```ignore
+```text
 let response = client.get_secrets_secret_id()
     .secret_id(secret_id)
     .send()
@@ -10051,7 +10051,7 @@ Replace the secret's stored marker by appending a new version. The response carr
 
 Sends a `POST` request to `/secrets/{secretID}`
 
-```ignore
+```text
 let response = client.post_secrets_secret_id()
     .secret_id(secret_id)
     .body(body)
@@ -10067,7 +10067,7 @@ Revoke the secret and schedule its versions for cleanup.
 
 Sends a `DELETE` request to `/secrets/{secretID}`
 
-```ignore
+```text
 let response = client.delete_secrets_secret_id()
     .secret_id(secret_id)
     .send()

@@ -994,7 +994,7 @@ impl Client {
 
 Sends a `GET` request to `/volumecontent/{volumeID}/path`
 
-```ignore
+```text
 let response = client.get_volumecontent_volume_id_path()
     .volume_id(volume_id)
     .path(path)
@@ -1010,7 +1010,7 @@ let response = client.get_volumecontent_volume_id_path()
 
 Sends a `DELETE` request to `/volumecontent/{volumeID}/path`
 
-```ignore
+```text
 let response = client.delete_volumecontent_volume_id_path()
     .volume_id(volume_id)
     .path(path)
@@ -1026,7 +1026,7 @@ let response = client.delete_volumecontent_volume_id_path()
 
 Sends a `PATCH` request to `/volumecontent/{volumeID}/path`
 
-```ignore
+```text
 let response = client.patch_volumecontent_volume_id_path()
     .volume_id(volume_id)
     .path(path)
@@ -1047,7 +1047,7 @@ Arguments:
 - `volume_id`
 - `depth`: Number of layers deep to recurse into the directory
 - `path`
-```ignore
+```text
 let response = client.get_volumecontent_volume_id_dir()
     .volume_id(volume_id)
     .depth(depth)
@@ -1071,7 +1071,7 @@ Arguments:
 - `mode`: Mode of the created directory
 - `path`
 - `uid`: User ID of the created directory
-```ignore
+```text
 let response = client.post_volumecontent_volume_id_dir()
     .volume_id(volume_id)
     .force(force)
@@ -1091,7 +1091,7 @@ let response = client.post_volumecontent_volume_id_dir()
 
 Sends a `GET` request to `/volumecontent/{volumeID}/file`
 
-```ignore
+```text
 let response = client.get_volumecontent_volume_id_file()
     .volume_id(volume_id)
     .path(path)
@@ -1115,7 +1115,7 @@ Arguments:
 - `path`
 - `uid`: User ID of the uploaded file
 - `body`
-```ignore
+```text
 let response = client.put_volumecontent_volume_id_file()
     .volume_id(volume_id)
     .force(force)

@@ -183,7 +183,6 @@ impl Error {
     /// is still alive.
     pub fn is_transport(&self) -> bool {
         matches!(self, Error::Transport(_))
-            || matches!(self, Error::Protocol(m) if m.contains("without end-of-stream"))
     }
 
     pub(crate) fn transport(e: impl std::error::Error + Send + Sync + 'static) -> Self {

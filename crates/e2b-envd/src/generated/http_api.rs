@@ -630,19 +630,13 @@ impl ClientInfo<()> for Client {
         &()
     }
 }
-const _: () = {
-    #[allow(dead_code)]
-    fn assert_client_hooks()
-    where
-        Client: ClientHooks<()>,
-    {}
-};
+impl ClientHooks<()> for &Client {}
 impl Client {
     /**Check the health of the service
 
 Sends a `GET` request to `/health`
 
-```ignore
+```text
 let response = client.get_health()
     .send()
     .await;
@@ -654,7 +648,7 @@ let response = client.get_health()
 
 Sends a `GET` request to `/metrics`
 
-```ignore
+```text
 let response = client.get_metrics()
     .send()
     .await;
@@ -666,7 +660,7 @@ let response = client.get_metrics()
 
 Sends a `GET` request to `/envs`
 
-```ignore
+```text
 let response = client.get_envs()
     .send()
     .await;
@@ -683,7 +677,7 @@ Arguments:
 - `signature`: Signature used for file access permission verification.
 - `signature_expiration`: Unix timestamp (seconds) after which the signature expires. Only used with the signature parameter.
 - `username`: User for setting file ownership and resolving relative paths. Defaults to the sandbox's default user.
-```ignore
+```text
 let response = client.get_files()
     .path(path)
     .signature(signature)
@@ -727,7 +721,7 @@ Arguments:
 - `signature_expiration`: Unix timestamp (seconds) after which the signature expires. Only used with the signature parameter.
 - `username`: User for setting file ownership and resolving relative paths. Defaults to the sandbox's default user.
 - `body`
-```ignore
+```text
 let response = client.post_files()
     .path(path)
     .signature(signature)
