@@ -1,5 +1,53 @@
-//! `cargo xtask sync-spec`.
+//! `cargo xtask sync-spec --tag e2b@X.Y.Z [--repo URL|PATH]`: copy upstream's pinned spec files
+//! at a tag into `spec/` and record the pin in `spec/UPSTREAM.toml`.
 
-pub(crate) fn run(_tag: &str, _repo: &str) -> anyhow::Result<()> {
-    anyhow::bail!("sync-spec is not implemented yet")
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::SPEC_FILES;
+use crate::git::{self, PIN_FILE};
+
+pub(crate) fn run(tag: &str, repo: &str) -> anyhow::Result<()> {
+    eprintln!("fetching spec/ at {tag} from {repo}");
+    let snapshot = git::read_spec_at(repo, tag)?;
+    let pin = git::pin_for(&snapshot, repo)?;
+    let dir = git::spec_dir();
+
+    println!(
+        "{tag}: upstream commit {}{}",
+        pin.upstream_commit,
+        if snapshot.is_mirror() {
+            format!(" (mirror commit {})", snapshot.commit)
+        } else {
+            String::new()
+        }
+    );
+    for file in SPEC_FILES {
+        let status = write_if_changed(&dir.join(file), &snapshot.files[file])?;
+        println!("  {status:<9} spec/{file}");
+    }
+    let status = write_if_changed(&dir.join(PIN_FILE), git::render_pin(&pin).as_bytes())?;
+    println!("  {status:<9} spec/{PIN_FILE}");
+
+    // Read back what was written, so a pin the parser cannot read never lands.
+    git::verify_pinned_files().context("the freshly written pin does not verify")?;
+    Ok(())
+}
+
+/// Writes `bytes` to `path` unless it already holds exactly them; says which.
+fn write_if_changed(path: &Path, bytes: &[u8]) -> anyhow::Result<&'static str> {
+    match std::fs::read(path) {
+        Ok(existing) if existing == bytes => return Ok("unchanged"),
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
+    }
+    let existed = path.exists();
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(if existed { "updated" } else { "created" })
 }
