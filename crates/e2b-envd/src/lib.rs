@@ -30,6 +30,7 @@
 
 pub mod connect;
 mod generated;
+pub mod wkt;
 
 pub use generated::{filesystem, process};
 #[cfg(feature = "client")]

@@ -32,9 +32,10 @@ pub(crate) fn generate(root: &Path) -> anyhow::Result<Vec<(String, TokenStream)>
     let keepalives = keepalive_checks(&fds);
     let mut config = prost_build::Config::new();
     config
-        // Well-known types come from pbjson-types, which carries their JSON forms.
+        // Well-known types come from the crate's `wkt` module, which gives them
+        // their exact proto3 JSON forms.
         .compile_well_known_types()
-        .extern_path(".google.protobuf", "::pbjson_types")
+        .extern_path(".google.protobuf", "crate::wkt")
         .service_generator(Box::new(ConnectServices {
             out: services.clone(),
             keepalives,
@@ -53,7 +54,7 @@ pub(crate) fn generate(root: &Path) -> anyhow::Result<Vec<(String, TokenStream)>
     let json = Rc::new(RefCell::new(BTreeMap::<String, Vec<u8>>::new()));
     pbjson_build::Builder::new()
         .register_descriptors(&fds_bytes)?
-        .extern_path(".google.protobuf", "::pbjson_types")
+        .extern_path(".google.protobuf", "crate::wkt")
         .ignore_unknown_fields()
         .generate(&[".process", ".filesystem"], |package| {
             Ok(JsonSink(package.to_string(), json.clone()))

@@ -59,7 +59,7 @@ pub struct EntryInfo {
     #[prost(string, tag = "8")]
     pub group: ::prost::alloc::string::String,
     #[prost(message, optional, tag = "9")]
-    pub modified_time: ::core::option::Option<::pbjson_types::Timestamp>,
+    pub modified_time: ::core::option::Option<crate::wkt::Timestamp>,
     /// If the entry is a symlink, this field contains the target of the symlink.
     #[prost(string, optional, tag = "10")]
     pub symlink_target: ::core::option::Option<::prost::alloc::string::String>,
