@@ -27,7 +27,10 @@ pub(crate) const SPEC_FILES: [&str; 5] = [
 ];
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Maintenance tasks for the e2b-rs workspace")]
+#[command(
+    name = "cargo xtask",
+    about = "Maintenance tasks for the e2b-rs workspace"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

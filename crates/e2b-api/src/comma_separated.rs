@@ -64,7 +64,14 @@ mod tests {
         // URL-encodes the separator; servers decode it back to `,`.
         let url = reqwest::Url::parse_with_params(
             "http://x/v2/sandboxes",
-            [("state", serde_json::to_value(CommaSeparated(vec!["a", "b"])).unwrap().as_str().unwrap().to_owned())],
+            [(
+                "state",
+                serde_json::to_value(CommaSeparated(vec!["a", "b"]))
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            )],
         )
         .unwrap();
         assert_eq!(url.query(), Some("state=a%2Cb"));

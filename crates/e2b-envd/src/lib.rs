@@ -32,6 +32,6 @@ pub mod connect;
 mod generated;
 pub mod wkt;
 
-pub use generated::{filesystem, process};
 #[cfg(feature = "client")]
 pub use generated::http_api;
+pub use generated::{filesystem, process};

@@ -114,7 +114,13 @@ mod tests {
     #[test]
     fn offsets_are_normalised() {
         let t: Timestamp = serde_json::from_str(r#""1970-01-01T01:00:00+01:00""#).unwrap();
-        assert_eq!(t, Timestamp { seconds: 0, nanos: 0 });
+        assert_eq!(
+            t,
+            Timestamp {
+                seconds: 0,
+                nanos: 0
+            }
+        );
         assert!(serde_json::from_str::<Timestamp>(r#""yesterday""#).is_err());
     }
 
@@ -123,7 +129,10 @@ mod tests {
         let now = SystemTime::now();
         let t = Timestamp::from(now);
         assert_eq!(t.to_system_time().unwrap(), now);
-        let before_epoch = Timestamp { seconds: -2, nanos: 500_000_000 };
+        let before_epoch = Timestamp {
+            seconds: -2,
+            nanos: 500_000_000,
+        };
         assert_eq!(
             before_epoch.to_system_time().unwrap(),
             UNIX_EPOCH - Duration::from_millis(1500)

@@ -36,9 +36,16 @@ fn keepalive() -> StartResponse {
 }
 
 impl Process for Fake {
-    async fn list(&self, ctx: RequestContext, _: ListRequest) -> Result<ListResponse, ConnectError> {
+    async fn list(
+        &self,
+        ctx: RequestContext,
+        _: ListRequest,
+    ) -> Result<ListResponse, ConnectError> {
         // Report what the server saw, so the client side can check it.
-        let timeout = ctx.timeout.map(|t| t.as_millis().to_string()).unwrap_or_default();
+        let timeout = ctx
+            .timeout
+            .map(|t| t.as_millis().to_string())
+            .unwrap_or_default();
         Ok(ListResponse {
             processes: vec![ProcessInfo {
                 config: Some(ProcessConfig {
@@ -53,7 +60,11 @@ impl Process for Fake {
         })
     }
 
-    async fn connect(&self, _: RequestContext, request: ConnectRequest) -> Result<ResponseStream<ConnectResponse>, ConnectError> {
+    async fn connect(
+        &self,
+        _: RequestContext,
+        request: ConnectRequest,
+    ) -> Result<ResponseStream<ConnectResponse>, ConnectError> {
         let pid = match request.process.and_then(|p| p.selector) {
             Some(process_selector::Selector::Pid(pid)) => pid,
             _ => return Err(ConnectError::new(Code::InvalidArgument, "pid required")),
@@ -62,14 +73,23 @@ impl Process for Fake {
             // Never answers: exercises the server-side deadline.
             std::future::pending::<()>().await;
         }
-        Err(ConnectError::new(Code::NotFound, format!("process with pid {pid} not found")))
+        Err(ConnectError::new(
+            Code::NotFound,
+            format!("process with pid {pid} not found"),
+        ))
     }
 
-    async fn start(&self, _: RequestContext, request: StartRequest) -> Result<ResponseStream<StartResponse>, ConnectError> {
+    async fn start(
+        &self,
+        _: RequestContext,
+        request: StartRequest,
+    ) -> Result<ResponseStream<StartResponse>, ConnectError> {
         let cmd = request.process.map(|p| p.cmd).unwrap_or_default();
         let items: Vec<Result<StartResponse, ConnectError>> = match cmd.as_str() {
             "ok" => vec![
-                Ok(event(process_event::Event::Start(process_event::StartEvent { pid: 7 }))),
+                Ok(event(process_event::Event::Start(
+                    process_event::StartEvent { pid: 7 },
+                ))),
                 Ok(keepalive()),
                 Ok(stdout(b"one")),
                 Ok(keepalive()),
@@ -90,19 +110,34 @@ impl Process for Fake {
                 let first = futures_util::stream::iter([Ok(stdout(b"hello"))]);
                 return Ok(Box::pin(first.chain(futures_util::stream::pending())));
             }
-            _ => return Err(ConnectError::new(Code::InvalidArgument, format!("bad command {cmd}"))),
+            _ => {
+                return Err(ConnectError::new(
+                    Code::InvalidArgument,
+                    format!("bad command {cmd}"),
+                ));
+            }
         };
         Ok(Box::pin(futures_util::stream::iter(items)))
     }
 
-    async fn update(&self, _: RequestContext, _: UpdateRequest) -> Result<UpdateResponse, ConnectError> {
+    async fn update(
+        &self,
+        _: RequestContext,
+        _: UpdateRequest,
+    ) -> Result<UpdateResponse, ConnectError> {
         Ok(UpdateResponse {})
     }
 
-    async fn stream_input(&self, _: RequestContext, mut requests: RequestStream<StreamInputRequest>) -> Result<StreamInputResponse, ConnectError> {
+    async fn stream_input(
+        &self,
+        _: RequestContext,
+        mut requests: RequestStream<StreamInputRequest>,
+    ) -> Result<StreamInputResponse, ConnectError> {
         while let Some(r) = requests.next().await {
             if let Some(stream_input_request::Event::Data(d)) = r?.event
-                && let Some(ProcessInput { input: Some(process_input::Input::Stdin(b)) }) = d.input
+                && let Some(ProcessInput {
+                    input: Some(process_input::Input::Stdin(b)),
+                }) = d.input
             {
                 self.stdin.lock().unwrap().push(b);
             }
@@ -110,21 +145,40 @@ impl Process for Fake {
         Ok(StreamInputResponse {})
     }
 
-    async fn send_input(&self, _: RequestContext, request: SendInputRequest) -> Result<SendInputResponse, ConnectError> {
-        if let Some(ProcessInput { input: Some(process_input::Input::Stdin(b)) }) = request.input {
+    async fn send_input(
+        &self,
+        _: RequestContext,
+        request: SendInputRequest,
+    ) -> Result<SendInputResponse, ConnectError> {
+        if let Some(ProcessInput {
+            input: Some(process_input::Input::Stdin(b)),
+        }) = request.input
+        {
             self.stdin.lock().unwrap().push(b);
         }
         Ok(SendInputResponse {})
     }
 
-    async fn send_signal(&self, _: RequestContext, request: SendSignalRequest) -> Result<SendSignalResponse, ConnectError> {
+    async fn send_signal(
+        &self,
+        _: RequestContext,
+        request: SendSignalRequest,
+    ) -> Result<SendSignalResponse, ConnectError> {
         Err(ConnectError::new(
             Code::NotFound,
-            format!("process {:?} not found ({})", request.process.as_ref().and_then(|p| p.selector.as_ref()), request.signal().as_str_name()),
+            format!(
+                "process {:?} not found ({})",
+                request.process.as_ref().and_then(|p| p.selector.as_ref()),
+                request.signal().as_str_name()
+            ),
         ))
     }
 
-    async fn close_stdin(&self, _: RequestContext, _: CloseStdinRequest) -> Result<CloseStdinResponse, ConnectError> {
+    async fn close_stdin(
+        &self,
+        _: RequestContext,
+        _: CloseStdinRequest,
+    ) -> Result<CloseStdinResponse, ConnectError> {
         Ok(CloseStdinResponse {})
     }
 }
@@ -136,7 +190,9 @@ async fn serve(fake: Arc<Fake>) -> String {
     let server = ProcessServer::from_arc(fake);
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let server = server.clone();
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req| {
@@ -176,7 +232,10 @@ async fn unary_round_trip_and_timeout_header() {
     for codec in CODECS {
         let (c, _) = client(codec).await;
         let r = c
-            .list(ListRequest {}, CallOptions::new().timeout(Duration::from_millis(1500)))
+            .list(
+                ListRequest {},
+                CallOptions::new().timeout(Duration::from_millis(1500)),
+            )
             .await
             .unwrap();
         let p = &r.processes[0];
@@ -204,7 +263,9 @@ async fn unary_error_carries_code_and_message() {
             )
             .await
             .unwrap_err();
-        let Error::Connect(e) = &err else { panic!("{err:?}") };
+        let Error::Connect(e) = &err else {
+            panic!("{err:?}")
+        };
         assert_eq!(e.code, Code::NotFound);
         assert!(e.message.contains("SIGNAL_SIGKILL"), "{}", e.message);
         assert!(!err.is_transport());
@@ -243,9 +304,15 @@ async fn stream_errors_before_and_during() {
         let mut s = c.start(start("nope"), CallOptions::new()).await.unwrap();
         let err = s.message().await.unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument);
-        assert!(s.message().await.unwrap().is_none(), "stream is over after its error");
+        assert!(
+            s.message().await.unwrap().is_none(),
+            "stream is over after its error"
+        );
 
-        let mut s = c.start(start("fail-midway"), CallOptions::new()).await.unwrap();
+        let mut s = c
+            .start(start("fail-midway"), CallOptions::new())
+            .await
+            .unwrap();
         assert!(s.message().await.unwrap().is_some());
         let err = s.message().await.unwrap_err();
         assert_eq!(err.as_connect().unwrap().message, "broke midway");
@@ -258,8 +325,12 @@ async fn large_messages_both_ways() {
         let (c, fake) = client(codec).await;
         let mut s = c.start(start("large"), CallOptions::new()).await.unwrap();
         let m = s.message().await.unwrap().unwrap();
-        let Some(process_event::Event::Data(d)) = m.event.unwrap().event else { panic!() };
-        let Some(process_event::data_event::Output::Stdout(b)) = d.output else { panic!() };
+        let Some(process_event::Event::Data(d)) = m.event.unwrap().event else {
+            panic!()
+        };
+        let Some(process_event::data_event::Output::Stdout(b)) = d.output else {
+            panic!()
+        };
         assert_eq!(b.len(), 5 * 1024 * 1024);
         assert!(b.iter().all(|&x| x == 0xA5));
 
@@ -294,7 +365,10 @@ async fn server_deadline_reaches_the_client_as_deadline_exceeded() {
             .unwrap();
         let err = s.message().await.unwrap_err();
         assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
-        assert!(err.as_connect().is_some(), "the server's own error wins: {err:?}");
+        assert!(
+            err.as_connect().is_some(),
+            "the server's own error wins: {err:?}"
+        );
     }
 }
 
@@ -321,11 +395,13 @@ async fn client_stream_delivers_every_message() {
     for codec in CODECS {
         let (c, fake) = client(codec).await;
         let inputs = (0..5u8).map(|i| StreamInputRequest {
-            event: Some(stream_input_request::Event::Data(stream_input_request::DataEvent {
-                input: Some(ProcessInput {
-                    input: Some(process_input::Input::Stdin(vec![i; 3])),
-                }),
-            })),
+            event: Some(stream_input_request::Event::Data(
+                stream_input_request::DataEvent {
+                    input: Some(ProcessInput {
+                        input: Some(process_input::Input::Stdin(vec![i; 3])),
+                    }),
+                },
+            )),
         });
         c.stream_input(tokio_stream::iter(inputs), CallOptions::new())
             .await
@@ -382,7 +458,8 @@ async fn connection_dropped_mid_stream_is_a_transport_error() {
         let (mut sock, _) = listener.accept().await.unwrap();
         let mut buf = vec![0u8; 4096];
         let _ = sock.read(&mut buf).await;
-        let frame = e2b_envd::connect::envelope::encode(0, br#"{"event":{"start":{"pid":5}}}"#).unwrap();
+        let frame =
+            e2b_envd::connect::envelope::encode(0, br#"{"event":{"start":{"pid":5}}}"#).unwrap();
         let head = "HTTP/1.1 200 OK\r\ncontent-type: application/connect+json\r\ntransfer-encoding: chunked\r\n\r\n";
         let chunk = format!("{:x}\r\n", frame.len());
         sock.write_all(head.as_bytes()).await.unwrap();
@@ -391,7 +468,10 @@ async fn connection_dropped_mid_stream_is_a_transport_error() {
         sock.write_all(b"\r\n").await.unwrap();
         sock.shutdown().await.unwrap();
     });
-    let c = ProcessClient::new(Client::new(reqwest::Client::new(), format!("http://{addr}")));
+    let c = ProcessClient::new(Client::new(
+        reqwest::Client::new(),
+        format!("http://{addr}"),
+    ));
     let mut s = c.start(start("x"), CallOptions::new()).await.unwrap();
     assert!(s.message().await.unwrap().is_some());
     let err = s.message().await.unwrap_err();

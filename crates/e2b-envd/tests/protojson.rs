@@ -29,7 +29,10 @@ fn int64_is_a_string_and_enums_are_names() {
     assert_eq!(value["size"], json!("12"));
     assert_eq!(value["type"], json!("FILE_TYPE_FILE"));
     assert_eq!(value["mode"], json!(420));
-    assert_eq!(value["modifiedTime"], json!("2025-05-01T10:00:00.123456789Z"));
+    assert_eq!(
+        value["modifiedTime"],
+        json!("2025-05-01T10:00:00.123456789Z")
+    );
     assert!(value.get("symlinkTarget").is_none());
 }
 
@@ -44,7 +47,10 @@ fn zero_values_are_omitted_and_optionals_kept() {
         })),
     };
     let value = serde_json::to_value(&end).unwrap();
-    assert_eq!(value, json!({"end": {"exited": true, "status": "exit status 0"}}));
+    assert_eq!(
+        value,
+        json!({"end": {"exited": true, "status": "exit status 0"}})
+    );
 
     let start = StartRequest {
         process: Some(process::ProcessConfig {

@@ -273,7 +273,10 @@ fn service_tokens(service: &Service, keepalives: &BTreeMap<String, TokenStream>)
                 } else {
                     format!(".{}.{}", service.package, method.output_proto_type)
                 };
-                let check = keepalives.get(&full).cloned().unwrap_or_else(|| quote!(false));
+                let check = keepalives
+                    .get(&full)
+                    .cloned()
+                    .unwrap_or_else(|| quote!(false));
                 stream_impls.push(quote! {
                     impl crate::connect::StreamMessage for #output {
                         fn is_keepalive(&self) -> bool {
@@ -323,7 +326,9 @@ fn service_tokens(service: &Service, keepalives: &BTreeMap<String, TokenStream>)
                 });
             }
             (true, true) => {
-                let msg = format!("bidirectional streaming ({path}) is not supported by the Connect runtime");
+                let msg = format!(
+                    "bidirectional streaming ({path}) is not supported by the Connect runtime"
+                );
                 client_methods.push(quote!(compile_error!(#msg);));
             }
         }

@@ -34,7 +34,8 @@ pub(crate) fn generate_all(root: &Path) -> anyhow::Result<Vec<Output>> {
     crate::git::verify_pinned_files()?;
     let tag = crate::git::read_pin()?.tag;
     let spec = |p: &str| -> anyhow::Result<String> {
-        std::fs::read_to_string(root.join("spec").join(p)).with_context(|| format!("reading spec/{p}"))
+        std::fs::read_to_string(root.join("spec").join(p))
+            .with_context(|| format!("reading spec/{p}"))
     };
     let mut outputs = Vec::new();
 
@@ -101,7 +102,9 @@ pub(crate) fn run(mode: Mode) -> anyhow::Result<()> {
     let outputs = generate_all(&root)?;
     let mut stale = Vec::new();
     for out in &outputs {
-        let current = std::fs::read_to_string(&out.path).unwrap_or_default().replace("\r\n", "\n");
+        let current = std::fs::read_to_string(&out.path)
+            .unwrap_or_default()
+            .replace("\r\n", "\n");
         if current == out.content {
             continue;
         }
@@ -140,7 +143,10 @@ pub(crate) fn run(mode: Mode) -> anyhow::Result<()> {
 }
 
 fn relative(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root).unwrap_or(path).display().to_string()
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 #[cfg(test)]

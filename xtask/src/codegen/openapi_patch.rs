@@ -99,13 +99,18 @@ fn filter_operations(spec: &mut Value, keep: &Keep) -> anyhow::Result<()> {
                 Keep::Tags(tags) => op
                     .get("tags")
                     .and_then(Value::as_sequence)
-                    .is_some_and(|t| t.iter().any(|t| t.as_str().is_some_and(|t| tags.contains(&t)))),
+                    .is_some_and(|t| {
+                        t.iter()
+                            .any(|t| t.as_str().is_some_and(|t| tags.contains(&t)))
+                    }),
             }
         });
     }
     paths.retain(|_, item| {
-        item.as_mapping()
-            .is_some_and(|m| m.keys().any(|k| k.as_str().is_some_and(|k| METHODS.contains(&k))))
+        item.as_mapping().is_some_and(|m| {
+            m.keys()
+                .any(|k| k.as_str().is_some_and(|k| METHODS.contains(&k)))
+        })
     });
     Ok(())
 }
@@ -132,10 +137,12 @@ fn snake_case(s: &str) -> String {
             continue;
         }
         if c.is_ascii_uppercase() {
-            let prev_lower = i > 0 && (chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit());
+            let prev_lower =
+                i > 0 && (chars[i - 1].is_ascii_lowercase() || chars[i - 1].is_ascii_digit());
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
             let prev_upper = i > 0 && chars[i - 1].is_ascii_uppercase();
-            if !out.is_empty() && !out.ends_with('_') && (prev_lower || (prev_upper && next_lower)) {
+            if !out.is_empty() && !out.ends_with('_') && (prev_lower || (prev_upper && next_lower))
+            {
                 out.push('_');
             }
             out.push(c.to_ascii_lowercase());
@@ -180,7 +187,9 @@ fn comma_join_unexploded_arrays(spec: &mut Value) -> anyhow::Result<BTreeMap<Str
             {
                 continue;
             }
-            let Some(schema) = param.get("schema") else { continue };
+            let Some(schema) = param.get("schema") else {
+                continue;
+            };
             if schema.get("type").and_then(Value::as_str) != Some("array") {
                 continue;
             }
@@ -308,7 +317,10 @@ fn bodyless_error_responses(spec: &mut Value) {
             continue;
         };
         let is_error = |k: &Value| {
-            let k = k.as_str().map(str::to_owned).or_else(|| k.as_u64().map(|n| n.to_string()));
+            let k = k
+                .as_str()
+                .map(str::to_owned)
+                .or_else(|| k.as_u64().map(|n| n.to_string()));
             k.is_some_and(|k| k.starts_with('4') || k.starts_with('5') || k == "default")
         };
         let resolve = |r: &Value| -> Value {
@@ -325,7 +337,9 @@ fn bodyless_error_responses(spec: &mut Value) {
             .filter(|(k, _)| is_error(k))
             .map(|(_, r)| resolve(r))
             .find_map(|r| r.get("content").cloned());
-        let Some(content) = error_content else { continue };
+        let Some(content) = error_content else {
+            continue;
+        };
         for (k, r) in responses.iter_mut() {
             if is_error(k) && resolve(r).get("content").is_none() {
                 let description = resolve(r)
@@ -468,7 +482,11 @@ components:
             "#/components/schemas/CommaSeparatedState"
         );
         // body-less 404 gets the error body
-        assert!(spec["paths"]["/a"]["get"]["responses"]["404"].get("content").is_some());
+        assert!(
+            spec["paths"]["/a"]["get"]["responses"]["404"]
+                .get("content")
+                .is_some()
+        );
         // B is unreachable once the POST is gone; C is reached through A
         let schemas = spec["components"]["schemas"].as_mapping().unwrap();
         assert!(!schemas.contains_key("B"));

@@ -74,7 +74,7 @@ impl From<EnvdError> for Error {
             .with_code(code);
         }
         match e {
-            EnvdError::Connect(e) => Error::from_connect(e),
+            EnvdError::Connect(e) => Error::from_connect(*e),
             EnvdError::Timeout { kind, after } => {
                 let (kind, message) = match kind {
                     EnvdTimeoutKind::Idle => {
@@ -106,7 +106,7 @@ mod tests {
     use super::*;
 
     fn map(code: Code) -> Error {
-        Error::from(EnvdError::Connect(ConnectError::new(code, "msg")))
+        Error::from(EnvdError::from(ConnectError::new(code, "msg")))
     }
 
     #[test]

@@ -87,7 +87,12 @@ impl Client {
         self.codec
     }
 
-    fn request(&self, path: &str, content_type: &'static str, options: &CallOptions) -> reqwest::RequestBuilder {
+    fn request(
+        &self,
+        path: &str,
+        content_type: &'static str,
+        options: &CallOptions,
+    ) -> reqwest::RequestBuilder {
         let mut headers = self.headers.clone();
         for (name, value) in &options.headers {
             headers.append(name, value.clone());
@@ -180,7 +185,14 @@ impl Client {
                 .await
                 .map_err(Error::transport)?;
             let mut stream: Streaming<Unary<Resp>> = self
-                .open_stream(response, &CallOptions { timeout: None, ..options.clone() }, tokio::time::Instant::now())
+                .open_stream(
+                    response,
+                    &CallOptions {
+                        timeout: None,
+                        ..options.clone()
+                    },
+                    tokio::time::Instant::now(),
+                )
                 .await?;
             let first = stream.next().await.transpose()?;
             let message = first.ok_or_else(|| {

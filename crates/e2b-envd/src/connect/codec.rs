@@ -7,9 +7,15 @@ use serde::de::DeserializeOwned;
 use super::error::Error;
 
 /// A message type the runtime can send and receive with either codec.
-pub trait Message: prost::Message + Default + Serialize + DeserializeOwned + Send + 'static {}
+pub trait Message:
+    prost::Message + Default + Serialize + DeserializeOwned + Send + 'static
+{
+}
 
-impl<T> Message for T where T: prost::Message + Default + Serialize + DeserializeOwned + Send + 'static {}
+impl<T> Message for T where
+    T: prost::Message + Default + Serialize + DeserializeOwned + Send + 'static
+{
+}
 
 /// A message that may arrive on a server stream. Keepalive messages (sent by
 /// envd during silence) are consumed by the runtime — they reset the idle
@@ -83,9 +89,12 @@ impl Codec {
                 if bytes.iter().all(u8::is_ascii_whitespace) {
                     return Ok(M::default());
                 }
-                serde_json::from_slice(bytes).map_err(|e| Error::Codec(format!("decoding JSON: {e}")))
+                serde_json::from_slice(bytes)
+                    .map_err(|e| Error::Codec(format!("decoding JSON: {e}")))
             }
-            Codec::Proto => M::decode(bytes).map_err(|e| Error::Codec(format!("decoding protobuf: {e}"))),
+            Codec::Proto => {
+                M::decode(bytes).map_err(|e| Error::Codec(format!("decoding protobuf: {e}")))
+            }
         }
     }
 }
@@ -106,8 +115,14 @@ mod tests {
         );
         assert_eq!(Codec::from_content_type("text/plain"), None);
         for codec in [Codec::Json, Codec::Proto] {
-            assert_eq!(Codec::from_content_type(codec.unary_content_type()), Some((codec, false)));
-            assert_eq!(Codec::from_content_type(codec.stream_content_type()), Some((codec, true)));
+            assert_eq!(
+                Codec::from_content_type(codec.unary_content_type()),
+                Some((codec, false))
+            );
+            assert_eq!(
+                Codec::from_content_type(codec.stream_content_type()),
+                Some((codec, true))
+            );
         }
     }
 }

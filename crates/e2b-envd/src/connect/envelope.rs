@@ -32,8 +32,12 @@ impl Frame {
 
 /// Frame `payload` with `flags`.
 pub fn encode(flags: u8, payload: &[u8]) -> Result<Bytes, Error> {
-    let len = u32::try_from(payload.len())
-        .map_err(|_| Error::Codec(format!("message of {} bytes is too large to frame", payload.len())))?;
+    let len = u32::try_from(payload.len()).map_err(|_| {
+        Error::Codec(format!(
+            "message of {} bytes is too large to frame",
+            payload.len()
+        ))
+    })?;
     let mut buf = BytesMut::with_capacity(5 + payload.len());
     buf.put_u8(flags);
     buf.put_u32(len);
@@ -87,7 +91,9 @@ impl Decoder {
             ));
         }
         if flags & !(FLAG_COMPRESSED | FLAG_END_STREAM) != 0 {
-            return Err(Error::Protocol(format!("invalid envelope flags {flags:#04x}")));
+            return Err(Error::Protocol(format!(
+                "invalid envelope flags {flags:#04x}"
+            )));
         }
         if self.buf.len() < 5 + len {
             self.buf.reserve(5 + len - self.buf.len());
@@ -141,7 +147,9 @@ impl EndOfStream {
                 let mut e = ConnectError::from_json(err).unwrap_or_else(|| {
                     ConnectError::new(
                         Code::Unknown,
-                        err.get("message").and_then(|m| m.as_str()).unwrap_or_default(),
+                        err.get("message")
+                            .and_then(|m| m.as_str())
+                            .unwrap_or_default(),
                     )
                 });
                 e.metadata = metadata.clone();

@@ -128,7 +128,7 @@ pub enum TimeoutKind {
 pub enum Error {
     /// The server answered with a Connect error.
     #[error("{0}")]
-    Connect(ConnectError),
+    Connect(Box<ConnectError>),
     /// The connection could not be made or broke.
     #[error("transport error")]
     Transport(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -192,7 +192,7 @@ impl Error {
 
 impl From<ConnectError> for Error {
     fn from(e: ConnectError) -> Self {
-        Error::Connect(e)
+        Error::Connect(Box::new(e))
     }
 }
 

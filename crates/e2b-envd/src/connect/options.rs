@@ -90,7 +90,11 @@ mod tests {
             Some(Duration::from_millis(1500))
         );
         for bad in ["", "-1", "1.5", "12345678901", "abc"] {
-            assert_eq!(parse_timeout_header(&HeaderValue::from_static(bad)), None, "{bad}");
+            assert_eq!(
+                parse_timeout_header(&HeaderValue::from_static(bad)),
+                None,
+                "{bad}"
+            );
         }
     }
 

@@ -75,10 +75,16 @@ impl<T> Stream for RequestStream<T> {
 }
 
 fn full(bytes: impl Into<Bytes>) -> ResponseBody {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
-fn response(status: StatusCode, content_type: &'static str, body: ResponseBody) -> Response<ResponseBody> {
+fn response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: ResponseBody,
+) -> Response<ResponseBody> {
     let mut r = Response::new(body);
     *r.status_mut() = status;
     r.headers_mut()
@@ -88,7 +94,8 @@ fn response(status: StatusCode, content_type: &'static str, body: ResponseBody) 
 
 /// A unary error response: the code's HTTP status and a JSON error body.
 pub fn error_response(err: &ConnectError) -> Response<ResponseBody> {
-    let status = StatusCode::from_u16(err.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status =
+        StatusCode::from_u16(err.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::to_vec(&err.to_json()).unwrap_or_default();
     let mut r = response(status, "application/json", full(body));
     for (k, v) in &err.metadata {
@@ -107,14 +114,18 @@ pub fn unimplemented(path: &str) -> Response<ResponseBody> {
 
 /// Check method, content type and timeout; returns the context or the response
 /// refusing the request.
-fn context<B>(request: &Request<B>, streaming: bool) -> Result<RequestContext, Response<ResponseBody>> {
+fn context<B>(
+    request: &Request<B>,
+    streaming: bool,
+) -> Result<RequestContext, Response<ResponseBody>> {
     if request.method() != Method::POST {
         let mut r = error_response(&ConnectError::new(
             Code::Unimplemented,
             "Connect requests must use POST",
         ));
         *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-        r.headers_mut().insert(http::header::ALLOW, HeaderValue::from_static("POST"));
+        r.headers_mut()
+            .insert(http::header::ALLOW, HeaderValue::from_static("POST"));
         return Err(r);
     }
     let content_type = request
@@ -171,21 +182,17 @@ where
     B::Error: Into<BoxError>,
 {
     let limited = http_body_util::Limited::new(body, limit);
-    limited
-        .collect()
-        .await
-        .map(|c| c.to_bytes())
-        .map_err(|e| {
-            let e: BoxError = e;
-            if e.is::<http_body_util::LengthLimitError>() {
-                ConnectError::new(
-                    Code::ResourceExhausted,
-                    format!("request message larger than {limit} bytes"),
-                )
-            } else {
-                ConnectError::new(Code::Canceled, format!("reading request body: {e}"))
-            }
-        })
+    limited.collect().await.map(|c| c.to_bytes()).map_err(|e| {
+        let e: BoxError = e;
+        if e.is::<http_body_util::LengthLimitError>() {
+            ConnectError::new(
+                Code::ResourceExhausted,
+                format!("request message larger than {limit} bytes"),
+            )
+        } else {
+            ConnectError::new(Code::Canceled, format!("reading request body: {e}"))
+        }
+    })
 }
 
 fn decode<M: Message>(codec: Codec, bytes: &[u8]) -> Result<M, ConnectError> {
@@ -251,12 +258,20 @@ fn end_frame(error: Option<ConnectError>) -> Bytes {
 
 /// A streaming response carrying only an end-of-stream error.
 fn stream_error(codec: Codec, error: ConnectError) -> Response<ResponseBody> {
-    response(StatusCode::OK, codec.stream_content_type(), full(end_frame(Some(error))))
+    response(
+        StatusCode::OK,
+        codec.stream_content_type(),
+        full(end_frame(Some(error))),
+    )
 }
 
 /// Frame a handler's message stream, ending with an end-of-stream frame (with
 /// the first error, or the deadline, if any).
-fn stream_body<T: Message>(codec: Codec, messages: ResponseStream<T>, timeout: Option<Duration>) -> ResponseBody {
+fn stream_body<T: Message>(
+    codec: Codec,
+    messages: ResponseStream<T>,
+    timeout: Option<Duration>,
+) -> ResponseBody {
     let deadline = timeout.map(|t| (Box::pin(tokio::time::sleep(t)), t));
     let state = (Some(messages), deadline);
     let frames = futures_util::stream::unfold(state, move |(messages, mut deadline)| async move {
@@ -285,7 +300,10 @@ fn stream_body<T: Message>(codec: Codec, messages: ResponseStream<T>, timeout: O
 }
 
 /// Serve a server-streaming method.
-pub async fn server_stream<B, Req, Resp, F, Fut>(request: Request<B>, handler: F) -> Response<ResponseBody>
+pub async fn server_stream<B, Req, Resp, F, Fut>(
+    request: Request<B>,
+    handler: F,
+) -> Response<ResponseBody>
 where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
@@ -307,8 +325,13 @@ where
         let frame = decoder
             .next_frame()
             .map_err(|e| ConnectError::new(Code::InvalidArgument, e.to_string()))?
-            .ok_or_else(|| ConnectError::new(Code::InvalidArgument, "request carried no message"))?;
-        if frame.is_end_stream() || decoder.pending() > 0 || decoder.next_frame().ok().flatten().is_some() {
+            .ok_or_else(|| {
+                ConnectError::new(Code::InvalidArgument, "request carried no message")
+            })?;
+        if frame.is_end_stream()
+            || decoder.pending() > 0
+            || decoder.next_frame().ok().flatten().is_some()
+        {
             return Err(ConnectError::new(
                 Code::InvalidArgument,
                 "a server-streaming request carries exactly one message",
@@ -325,14 +348,21 @@ where
     match result {
         Ok(messages) => {
             let remaining = timeout.map(|t| t.saturating_sub(started.elapsed()));
-            response(StatusCode::OK, codec.stream_content_type(), stream_body(codec, messages, remaining))
+            response(
+                StatusCode::OK,
+                codec.stream_content_type(),
+                stream_body(codec, messages, remaining),
+            )
         }
         Err(e) => stream_error(codec, e),
     }
 }
 
 /// Serve a client-streaming method.
-pub async fn client_stream<B, Req, Resp, F, Fut>(request: Request<B>, handler: F) -> Response<ResponseBody>
+pub async fn client_stream<B, Req, Resp, F, Fut>(
+    request: Request<B>,
+    handler: F,
+) -> Response<ResponseBody>
 where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
@@ -349,44 +379,51 @@ where
     let timeout = ctx.timeout;
     let chunks = BodyStream::new(request.into_body());
     let state = (Box::pin(chunks), Decoder::new(MAX_REQUEST_MESSAGE), false);
-    let messages = futures_util::stream::unfold(state, move |(mut chunks, mut decoder, done)| async move {
-        if done {
-            return None;
-        }
-        loop {
-            match decoder.next_frame() {
-                Err(e) => {
-                    let e = ConnectError::new(Code::InvalidArgument, e.to_string());
-                    return Some((Err(e), (chunks, decoder, true)));
-                }
-                // An explicit end of the client's stream.
-                Ok(Some(frame)) if frame.is_end_stream() => return None,
-                Ok(Some(frame)) => {
-                    let m = decode::<Req>(codec, &frame.payload);
-                    let done = m.is_err();
-                    return Some((m, (chunks, decoder, done)));
-                }
-                Ok(None) => {}
+    let messages =
+        futures_util::stream::unfold(state, move |(mut chunks, mut decoder, done)| async move {
+            if done {
+                return None;
             }
-            match chunks.next().await {
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        decoder.push(&data);
+            loop {
+                match decoder.next_frame() {
+                    Err(e) => {
+                        let e = ConnectError::new(Code::InvalidArgument, e.to_string());
+                        return Some((Err(e), (chunks, decoder, true)));
+                    }
+                    // An explicit end of the client's stream.
+                    Ok(Some(frame)) if frame.is_end_stream() => return None,
+                    Ok(Some(frame)) => {
+                        let m = decode::<Req>(codec, &frame.payload);
+                        let done = m.is_err();
+                        return Some((m, (chunks, decoder, done)));
+                    }
+                    Ok(None) => {}
+                }
+                match chunks.next().await {
+                    Some(Ok(frame)) => {
+                        if let Ok(data) = frame.into_data() {
+                            decoder.push(&data);
+                        }
+                    }
+                    Some(Err(e)) => {
+                        let e: BoxError = e.into();
+                        let e = ConnectError::new(
+                            Code::Canceled,
+                            format!("reading request stream: {e}"),
+                        );
+                        return Some((Err(e), (chunks, decoder, true)));
+                    }
+                    None if decoder.pending() == 0 => return None,
+                    None => {
+                        let e = ConnectError::new(
+                            Code::InvalidArgument,
+                            "request stream ended inside a message",
+                        );
+                        return Some((Err(e), (chunks, decoder, true)));
                     }
                 }
-                Some(Err(e)) => {
-                    let e: BoxError = e.into();
-                    let e = ConnectError::new(Code::Canceled, format!("reading request stream: {e}"));
-                    return Some((Err(e), (chunks, decoder, true)));
-                }
-                None if decoder.pending() == 0 => return None,
-                None => {
-                    let e = ConnectError::new(Code::InvalidArgument, "request stream ended inside a message");
-                    return Some((Err(e), (chunks, decoder, true)));
-                }
             }
-        }
-    });
+        });
     let stream = RequestStream {
         inner: Box::pin(messages),
     };

@@ -121,7 +121,7 @@ impl<T: StreamMessage> Stream for Streaming<T> {
                     return match EndOfStream::parse(&frame.payload) {
                         Err(e) => this.finish(Some(Err(e))),
                         Ok(eos) => match eos.error {
-                            Some(err) => this.finish(Some(Err(Error::Connect(err)))),
+                            Some(err) => this.finish(Some(Err(err.into()))),
                             None => {
                                 this.trailers = Some(eos.metadata);
                                 this.finish(None)
