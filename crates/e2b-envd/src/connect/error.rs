@@ -185,6 +185,7 @@ impl Error {
         matches!(self, Error::Transport(_))
     }
 
+    #[cfg(feature = "client")]
     pub(crate) fn transport(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         Error::Transport(Box::new(e))
     }

@@ -1,0 +1,58 @@
+//! `e2b-local`: an E2B-compatible sandbox server on one machine.
+//!
+//! * `e2b-local serve [--listen 127.0.0.1:3000] [--api-key e2b_<hex>] [--data-dir DIR]`
+//! * `e2b-local doctor` — what is present or missing, and how to install it.
+//! * `e2b-local envd --socket PATH --config PATH` — the in-sandbox agent (started by the server).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "e2b-local", version, about = "An E2B-compatible sandbox server on one machine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the control plane, envd and sandbox traffic on one listener.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        listen: SocketAddr,
+        /// API key clients must send (`e2b_<hex>`); generated and printed when absent.
+        #[arg(long)]
+        api_key: Option<String>,
+        /// Where sandbox metadata, homes and snapshots live.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Report which prerequisites are present and how to install missing ones.
+    Doctor,
+    /// Run the in-sandbox agent (envd). Started by the server inside each sandbox.
+    Envd {
+        /// Unix socket to serve envd on.
+        #[arg(long)]
+        socket: PathBuf,
+        /// Agent configuration (JSON), written by the server.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    e2b_local::logging::init();
+    match cli.command {
+        Command::Serve {
+            listen,
+            api_key,
+            data_dir,
+        } => e2b_local::cli::serve(listen, api_key, data_dir),
+        Command::Doctor => e2b_local::cli::doctor(),
+        Command::Envd { socket, config } => e2b_local::agent::main(&socket, &config),
+    }
+}
