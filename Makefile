@@ -6,9 +6,17 @@
 #   make demo      the first thing a newcomer runs (arrives with e2b-local)
 
 CARGO ?= cargo
+PYTHON ?= python3
 export CARGO_TERM_COLOR ?= always
 
-.PHONY: all test check fmt clippy codegen codegen-check doc no-ignored-doctests demo help
+# Project-owned Python environments for the official-SDK compatibility tests.
+VENV := .venv/compat
+VENV_LATEST := .venv/compat-latest
+COMPAT := tests/compat/python
+E2B_LOCAL_BIN := $(CURDIR)/target/debug/e2b-local
+
+.PHONY: all test check fmt clippy codegen codegen-check doc no-ignored-doctests demo help \
+	deps bubblewrap venvs compat e2b-local-bin
 
 all: check test
 
@@ -31,6 +39,33 @@ codegen:
 
 codegen-check:
 	$(CARGO) xtask codegen --check
+
+# --- prerequisites (idempotent) -------------------------------------------------
+
+deps: bubblewrap venvs
+
+bubblewrap:
+	@scripts/install-bubblewrap.sh
+
+venvs: $(VENV)/.installed $(VENV_LATEST)/.installed
+
+$(VENV)/.installed: $(COMPAT)/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+$(VENV_LATEST)/.installed: $(COMPAT)/requirements-latest.txt
+	$(PYTHON) -m venv $(VENV_LATEST)
+	$(VENV_LATEST)/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+e2b-local-bin:
+	$(CARGO) build --locked -p e2b-local --bin e2b-local
+
+# The official SDKs against e2b-local.
+compat: deps e2b-local-bin
+	E2B_LOCAL_BIN=$(E2B_LOCAL_BIN) $(VENV)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_official_sdk.py
+	E2B_LOCAL_BIN=$(E2B_LOCAL_BIN) $(VENV_LATEST)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_latest_sdk.py
 
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --locked

@@ -1,0 +1,73 @@
+"""Starts one e2b-local server for the session and points the official SDK at it."""
+
+import os
+import pathlib
+import re
+import selectors
+import subprocess
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+ENV_KEYS = ("E2B_API_URL", "E2B_SANDBOX_URL", "E2B_API_KEY")
+
+
+def _binary() -> str:
+    explicit = os.environ.get("E2B_LOCAL_BIN")
+    if explicit:
+        return explicit
+    path = ROOT / "target" / "debug" / "e2b-local"
+    if not path.exists():
+        pytest.exit(f"{path} is missing: run `cargo build -p e2b-local` first", returncode=2)
+    return str(path)
+
+
+def _read_environment(proc: subprocess.Popen, deadline: float) -> dict:
+    """Collect KEY=VALUE lines the server prints at start, until all are known."""
+    found: dict = {}
+    seen = []
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    while not all(k in found for k in ENV_KEYS):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or proc.poll() is not None:
+            raise RuntimeError(
+                "e2b-local did not print its environment in time:\n" + "".join(seen)
+            )
+        if not sel.select(timeout=remaining):
+            continue
+        line = proc.stdout.readline()
+        seen.append(line)
+        m = re.search(r"\b(E2B_[A-Z_]+)=(\S+)", line)
+        if m:
+            found[m.group(1)] = m.group(2).strip("'\"")
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def e2b_local(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("e2b-local-data")
+    proc = subprocess.Popen(
+        [_binary(), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=open(data_dir / "server.log", "w"),
+        text=True,
+    )
+    try:
+        env = _read_environment(proc, time.monotonic() + 30)
+        saved = {k: os.environ.get(k) for k in ENV_KEYS}
+        os.environ.update(env)
+        yield env
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
