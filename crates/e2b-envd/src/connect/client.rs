@@ -220,7 +220,10 @@ impl Client {
             return Err(read_error(response).await.into());
         }
         check_content_type(response.headers(), self.codec, true)?;
-        let deadline = options.timeout.map(|t| (started + t + DEADLINE_GRACE, t));
+        // A deadline too far away to represent (`Duration::MAX`) is no deadline.
+        let deadline = options
+            .timeout
+            .and_then(|t| Some((started.checked_add(t.saturating_add(DEADLINE_GRACE))?, t)));
         Ok(Streaming::new(
             response,
             self.codec,
@@ -295,7 +298,7 @@ async fn with_deadline<T, E: Into<Error>>(
 ) -> Result<T, Error> {
     match timeout {
         None => fut.await.map_err(Into::into),
-        Some(t) => match tokio::time::timeout(t + DEADLINE_GRACE, fut).await {
+        Some(t) => match tokio::time::timeout(t.saturating_add(DEADLINE_GRACE), fut).await {
             Ok(r) => r.map_err(Into::into),
             Err(_) => Err(Error::Timeout {
                 kind: TimeoutKind::Call,

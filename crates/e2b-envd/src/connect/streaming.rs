@@ -95,7 +95,13 @@ impl<T: StreamMessage> Streaming<T> {
 
     fn reset_idle(&mut self) {
         if let (Some(idle), Some(d)) = (self.idle.as_mut(), self.idle_timeout) {
-            idle.as_mut().reset(Instant::now() + d);
+            // `tokio::time::sleep` treats an unrepresentable deadline as about
+            // 30 years away; do the same here.
+            let now = Instant::now();
+            let at = now
+                .checked_add(d)
+                .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400));
+            idle.as_mut().reset(at);
         }
     }
 
