@@ -5,6 +5,7 @@ use e2b_envd::process::process_event::{DataEvent, Event, data_event::Output};
 use e2b_envd::process::process_input::Input;
 use e2b_envd::process::{ProcessConfig, ProcessInput, SendInputRequest, StartRequest};
 use e2b_envd_interop::TestServer;
+use e2b_envd_interop::proto::process::__buffa::oneof::process_input::Input as ServerInput;
 
 use crate::support::*;
 
@@ -97,7 +98,7 @@ async fn large_unary_request(wire: Wire) {
         .as_option()
         .and_then(|i| i.input.clone());
     assert!(
-        matches!(recorded, Some(e2b_envd_interop::proto::process::__buffa::oneof::process_input::Input::Stdin(b)) if b == stdin),
+        matches!(recorded, Some(ServerInput::Stdin(b)) if b == stdin),
         "the server decoded different bytes"
     );
 }
@@ -106,22 +107,19 @@ async fn message_size_limits(wire: Wire) {
     // Our client refuses a stream message above its limit.
     let server = TestServer::start().await;
     let client = e2b_envd::process::process_client::ProcessClient::new(
-        connect_client(&server, wire).with_max_message_size(1024 * 1024),
+        connect_client(&server, wire).with_max_message_size(64 * 1024),
     );
     let mut stream = client
-        .start(
-            run("big", &[&(2 * 1024 * 1024).to_string()]),
-            CallOptions::new(),
-        )
+        .start(run("big", &[&(128 * 1024).to_string()]), CallOptions::new())
         .await
         .expect("start");
     expect_start(&mut stream).await;
     let err = stream.message().await.expect_err("too large");
     assert!(matches!(err, Error::Protocol(_)), "{err:?}");
 
-    // A server with a 1 MiB limit refuses a larger request with a Connect error.
+    // A server with a 64 KiB limit refuses a larger request with a Connect error.
     let server = TestServer::builder()
-        .max_message_size(1024 * 1024)
+        .max_message_size(64 * 1024)
         .start()
         .await;
     let client = process_client(&server, wire);
@@ -135,7 +133,7 @@ async fn message_size_limits(wire: Wire) {
             SendInputRequest {
                 process: by_pid(pid),
                 input: Some(ProcessInput {
-                    input: Some(Input::Stdin(pattern(2 * 1024 * 1024))),
+                    input: Some(Input::Stdin(pattern(128 * 1024))),
                 }),
             },
             CallOptions::new(),
