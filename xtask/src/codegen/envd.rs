@@ -56,6 +56,9 @@ pub(crate) fn generate(root: &Path) -> anyhow::Result<Vec<(String, TokenStream)>
         .register_descriptors(&fds_bytes)?
         .extern_path(".google.protobuf", "crate::wkt")
         .ignore_unknown_fields()
+        // A newer envd may add enum values; decode them as UNSPECIFIED instead
+        // of failing the whole message (as the official SDKs do).
+        .ignore_unknown_enum_variants()
         .generate(&[".process", ".filesystem"], |package| {
             Ok(JsonSink(package.to_string(), json.clone()))
         })

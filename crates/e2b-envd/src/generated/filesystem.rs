@@ -863,7 +863,9 @@ impl<'de> serde::Deserialize<'de> for EventType {
             {
                 i32::try_from(v)
                     .ok()
-                    .and_then(|x| x.try_into().ok())
+                    .and_then(|x| {
+                        x.try_into().ok().or_else(|| Some(EventType::default()))
+                    })
                     .ok_or_else(|| {
                         serde::de::Error::invalid_value(
                             serde::de::Unexpected::Signed(v),
@@ -877,7 +879,9 @@ impl<'de> serde::Deserialize<'de> for EventType {
             {
                 i32::try_from(v)
                     .ok()
-                    .and_then(|x| x.try_into().ok())
+                    .and_then(|x| {
+                        x.try_into().ok().or_else(|| Some(EventType::default()))
+                    })
                     .ok_or_else(|| {
                         serde::de::Error::invalid_value(
                             serde::de::Unexpected::Unsigned(v),
@@ -896,7 +900,7 @@ impl<'de> serde::Deserialize<'de> for EventType {
                     "EVENT_TYPE_REMOVE" => Ok(EventType::Remove),
                     "EVENT_TYPE_RENAME" => Ok(EventType::Rename),
                     "EVENT_TYPE_CHMOD" => Ok(EventType::Chmod),
-                    _ => Err(serde::de::Error::unknown_variant(value, FIELDS)),
+                    _ => Ok(EventType::default()),
                 }
             }
         }
@@ -945,7 +949,9 @@ impl<'de> serde::Deserialize<'de> for FileType {
             {
                 i32::try_from(v)
                     .ok()
-                    .and_then(|x| x.try_into().ok())
+                    .and_then(|x| {
+                        x.try_into().ok().or_else(|| Some(FileType::default()))
+                    })
                     .ok_or_else(|| {
                         serde::de::Error::invalid_value(
                             serde::de::Unexpected::Signed(v),
@@ -959,7 +965,9 @@ impl<'de> serde::Deserialize<'de> for FileType {
             {
                 i32::try_from(v)
                     .ok()
-                    .and_then(|x| x.try_into().ok())
+                    .and_then(|x| {
+                        x.try_into().ok().or_else(|| Some(FileType::default()))
+                    })
                     .ok_or_else(|| {
                         serde::de::Error::invalid_value(
                             serde::de::Unexpected::Unsigned(v),
@@ -976,7 +984,7 @@ impl<'de> serde::Deserialize<'de> for FileType {
                     "FILE_TYPE_FILE" => Ok(FileType::File),
                     "FILE_TYPE_DIRECTORY" => Ok(FileType::Directory),
                     "FILE_TYPE_SYMLINK" => Ok(FileType::Symlink),
-                    _ => Err(serde::de::Error::unknown_variant(value, FIELDS)),
+                    _ => Ok(FileType::default()),
                 }
             }
         }

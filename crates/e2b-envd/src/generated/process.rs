@@ -2697,7 +2697,7 @@ impl<'de> serde::Deserialize<'de> for Signal {
             {
                 i32::try_from(v)
                     .ok()
-                    .and_then(|x| x.try_into().ok())
+                    .and_then(|x| x.try_into().ok().or_else(|| Some(Signal::default())))
                     .ok_or_else(|| {
                         serde::de::Error::invalid_value(
                             serde::de::Unexpected::Signed(v),
@@ -2711,7 +2711,7 @@ impl<'de> serde::Deserialize<'de> for Signal {
             {
                 i32::try_from(v)
                     .ok()
-                    .and_then(|x| x.try_into().ok())
+                    .and_then(|x| x.try_into().ok().or_else(|| Some(Signal::default())))
                     .ok_or_else(|| {
                         serde::de::Error::invalid_value(
                             serde::de::Unexpected::Unsigned(v),
@@ -2727,7 +2727,7 @@ impl<'de> serde::Deserialize<'de> for Signal {
                     "SIGNAL_UNSPECIFIED" => Ok(Signal::Unspecified),
                     "SIGNAL_SIGTERM" => Ok(Signal::Sigterm),
                     "SIGNAL_SIGKILL" => Ok(Signal::Sigkill),
-                    _ => Err(serde::de::Error::unknown_variant(value, FIELDS)),
+                    _ => Ok(Signal::default()),
                 }
             }
         }
