@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "e2b-local", version, about = "An E2B-compatible sandbox server on one machine")]
+#[command(
+    name = "e2b-local",
+    version,
+    about = "An E2B-compatible sandbox server on one machine"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
