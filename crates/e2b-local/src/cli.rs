@@ -1,14 +1,81 @@
 //! The `serve` and `doctor` commands.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// `e2b-local serve`.
-pub fn serve(_listen: SocketAddr, _api_key: Option<String>, _data_dir: Option<PathBuf>) -> anyhow::Result<()> {
-    anyhow::bail!("serve is not implemented yet")
+use anyhow::Context as _;
+
+use crate::{Server, ServerOptions};
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
-/// `e2b-local doctor`.
+/// The environment the SDKs need to use `server`, one `KEY=value` per line.
+pub fn environment(server: &Server) -> String {
+    format!(
+        "E2B_API_URL={}\nE2B_SANDBOX_URL={}\nE2B_API_KEY={}\nE2B_DOMAIN={}\n",
+        server.api_url(),
+        server.sandbox_url(),
+        server.api_key(),
+        server.domain()
+    )
+}
+
+/// `e2b-local serve`: run until SIGINT or SIGTERM, then kill every sandbox.
+///
+/// Prints the environment on stdout once the listener accepts requests.
+pub fn serve(
+    listen: SocketAddr,
+    api_key: Option<String>,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    if let Some(key) = &api_key {
+        anyhow::ensure!(
+            crate::is_valid_api_key(key),
+            "invalid --api-key: expected `e2b_` followed by lower-case hex digits (the SDKs reject anything else)"
+        );
+    }
+    runtime()?.block_on(async move {
+        let mut options = ServerOptions::default().with_listen(listen);
+        options.api_key = api_key;
+        options.data_dir = data_dir;
+        // The agent is this very binary unless E2B_LOCAL_BIN says otherwise.
+        if std::env::var_os("E2B_LOCAL_BIN").is_none_or(|v| v.is_empty()) {
+            options.agent_binary =
+                Some(std::env::current_exe().context("cannot locate the e2b-local executable")?);
+        }
+        let server = Server::start(options).await?;
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(environment(&server).as_bytes())?;
+        stdout.flush()?;
+        drop(stdout);
+        wait_for_signal().await?;
+        tracing::info!("shutting down: killing every sandbox");
+        server.shutdown().await;
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}
+
+/// `e2b-local doctor`: print the report; an error (non-zero exit) when something required is missing.
 pub fn doctor() -> anyhow::Result<()> {
-    anyhow::bail!("doctor is not implemented yet")
+    let report = runtime()?.block_on(crate::doctor::run());
+    print!("{report}");
+    anyhow::ensure!(report.ok(), "required prerequisites are missing");
+    Ok(())
 }

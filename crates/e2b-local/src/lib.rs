@@ -7,24 +7,79 @@
 //! `E2b-Sandbox-Port` headers or the `<port>-<id>.<domain>` host, and any other
 //! port inside a sandbox by proxy.
 //!
-//! Each sandbox is a bubblewrap-isolated process tree with private pid, ipc, uts
-//! and mount namespaces (and a network namespace unless internet access is
-//! allowed), a `user` account (uid 1000) with its home at `/home/user`, a
-//! private `/tmp` and the host's `/usr` read-only. Inside runs an agent — this
-//! same binary in `envd` mode — that owns processes, PTYs, files and watches and
-//! talks to the server over a Unix socket.
-//!
-//! This is a development and test backend, not a security boundary equal to
-//! E2B's Firecracker microVMs. Running sandboxes end when the server stops;
-//! their metadata, snapshots and homes stay in the data directory.
-//!
-//! ```text
+//! ```no_run
+//! # async fn demo() -> Result<(), e2b_local::Error> {
 //! let server = e2b_local::Server::start(e2b_local::ServerOptions::default()).await?;
 //! println!("E2B_API_URL={}", server.api_url());
 //! println!("E2B_SANDBOX_URL={}", server.sandbox_url());
 //! println!("E2B_API_KEY={}", server.api_key());
+//! server.shutdown().await;
+//! # Ok(()) }
 //! ```
+//!
+//! # Isolation
+//!
+//! Each sandbox is a bubblewrap-isolated process tree with private pid, ipc, uts
+//! and mount namespaces (and a network namespace unless internet access is
+//! allowed), a `user` account (uid 1000) with its home at `/home/user`, its own
+//! `/tmp`, the host's `/usr` and `/etc` read-only (with per-sandbox `passwd`,
+//! `group`, `shadow`, `hosts` and the host's secrets masked). Inside runs an
+//! agent — this same binary in `envd` mode — that owns processes, PTYs, files
+//! and watches and talks to the server over a Unix socket.
+//!
+//! When the server runs as root, the agent is root inside the sandbox with a
+//! reduced capability set (no mount, no ptrace, no network administration) and
+//! acts as `user` or `root` per request. Unprivileged, a user namespace maps
+//! the server's user to uid 1000 inside and every process runs as `user`
+//! (there is only one identity; requests as `root` cannot switch users).
+//!
+//! This is a development and test backend, not a security boundary equal to
+//! E2B's Firecracker microVMs: sandboxes share the host kernel.
+//!
+//! # Network
+//!
+//! `allow_internet_access: false`, or a `denyOut` covering all addresses with
+//! an empty `allowOut`, gives the sandbox its own network namespace with only
+//! loopback. Otherwise the sandbox shares the host's network (and port space).
+//! Finer egress rules (`allowOut`/`denyOut` lists, `rules`, `egressProxy`,
+//! network updates) are recorded and reported but **not enforced**. Traffic
+//! into the sandbox always goes through the server (the agent forwards to
+//! `127.0.0.1:<port>` inside), so `allowPublicTraffic: false` is enforced with
+//! the traffic access token.
+//!
+//! # Lifecycle and durability
+//!
+//! Timeouts kill or pause on time. Pause freezes the processes (cgroup freezer
+//! when the server is root and the host has one, else `SIGSTOP`), keeping
+//! memory; `memory: false` stops them and keeps only files. Snapshots are
+//! copies of a sandbox's files (home and `/tmp`) usable as templates; forks
+//! copy the files of a running sandbox into new sandboxes.
+//!
+//! Metadata is written atomically (temporary file, `fsync`, rename) under the
+//! data directory. Running sandboxes end with the server: after a restart
+//! with the same data directory they are gone (their files are deleted).
+//! Paused sandboxes and snapshots survive: a paused sandbox comes back as a
+//! files-only pause and resumes with fresh processes.
 
 pub mod agent;
 pub mod cli;
+mod control;
+pub mod doctor;
+mod envd_auth;
+mod error;
+mod host;
+mod ids;
 pub mod logging;
+mod options;
+mod proxy;
+mod routing;
+mod sandbox;
+mod server;
+pub mod signature;
+mod store;
+
+pub use envd_auth::ENVD_PORT;
+pub use error::Error;
+pub use ids::is_valid_api_key;
+pub use options::ServerOptions;
+pub use server::{ENVD_VERSION, Server};

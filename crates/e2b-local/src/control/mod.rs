@@ -1,0 +1,96 @@
+//! The control plane: the REST API of `spec/openapi.yml` that the SDKs call
+//! with `X-API-Key` (sandboxes, snapshots, templates, metrics).
+//!
+//! Request and response bodies are the generated types of
+//! [`e2b_api::control::types`], so shapes follow the spec exactly; every error
+//! is `{"code": <status>, "message": …}`.
+
+pub(crate) mod auth;
+pub(crate) mod errors;
+pub(crate) mod listing;
+pub(crate) mod metrics;
+pub(crate) mod query;
+pub(crate) mod sandboxes;
+pub(crate) mod snapshots;
+pub(crate) mod templates;
+pub(crate) mod views;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+
+use crate::sandbox::Manager;
+use errors::ApiError;
+
+/// What the handlers share.
+#[derive(Clone, Debug)]
+pub(crate) struct AppState {
+    /// The sandboxes.
+    pub(crate) manager: Manager,
+    /// The API key clients must send.
+    pub(crate) api_key: Arc<str>,
+    /// Resources reported for sandboxes.
+    pub(crate) sizes: Arc<views::Sizes>,
+}
+
+/// `GET /health` → 204 (no key needed).
+async fn health() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("Not found")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+}
+
+/// Routes under `/sandboxes/{sandboxID}` (also served under `/v2/sandboxes/{sandboxID}`).
+fn per_sandbox(router: Router<AppState>, prefix: &str) -> Router<AppState> {
+    let p = |suffix: &str| format!("{prefix}/{{sandboxID}}{suffix}");
+    router
+        .route(&p(""), get(sandboxes::get).delete(sandboxes::kill))
+        .route(&p("/metrics"), get(metrics::one))
+        .route(&p("/pause"), post(sandboxes::pause))
+        .route(&p("/resume"), post(sandboxes::resume))
+        .route(&p("/connect"), post(sandboxes::connect))
+        .route(&p("/timeout"), post(sandboxes::set_timeout))
+        .route(&p("/refreshes"), post(sandboxes::refresh))
+        .route(&p("/network"), put(sandboxes::update_network))
+        .route(&p("/snapshots"), post(snapshots::create))
+        .route(&p("/fork"), post(snapshots::fork))
+}
+
+/// The control-plane router.
+pub(crate) fn router(state: AppState) -> Router {
+    let mut authed = Router::new()
+        .route("/sandboxes", post(sandboxes::create).get(listing::list_v1))
+        .route(
+            "/v2/sandboxes",
+            post(sandboxes::create).get(listing::list_v2),
+        )
+        .route("/sandboxes/metrics", get(metrics::many))
+        .route("/sandboxes/{sandboxID}/logs", get(sandboxes::logs))
+        .route("/v2/sandboxes/{sandboxID}/logs", get(sandboxes::logs_v2))
+        .route("/snapshots", get(snapshots::list))
+        .route("/templates", get(templates::list))
+        .route("/templates/aliases/{alias}", get(templates::alias))
+        .route(
+            "/templates/{templateID}",
+            axum::routing::delete(snapshots::delete),
+        );
+    authed = per_sandbox(authed, "/sandboxes");
+    authed = per_sandbox(authed, "/v2/sandboxes");
+    Router::new()
+        .route("/health", get(health))
+        .merge(authed.route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_api_key,
+        )))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}

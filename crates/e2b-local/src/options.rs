@@ -1,0 +1,131 @@
+//! Settings of [`Server`](crate::Server).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How to run a [`Server`](crate::Server).
+///
+/// Fields are public; construct with [`ServerOptions::default`] and the
+/// `with_*` methods (the struct is `#[non_exhaustive]`, so literals outside
+/// this crate are not possible).
+///
+/// ```
+/// let options = e2b_local::ServerOptions::default()
+///     .with_listen("127.0.0.1:3000".parse().unwrap())
+///     .with_api_key("e2b_0123456789abcdef0123456789abcdef");
+/// assert_eq!(options.listen.port(), 3000);
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ServerOptions {
+    /// Address of the one listener (control plane and sandbox traffic). Default `127.0.0.1:0`.
+    pub listen: SocketAddr,
+    /// API key clients must send; `None` generates `e2b_<32 hex>`.
+    pub api_key: Option<String>,
+    /// Where sandbox state, homes and snapshots live; `None` uses a fresh
+    /// temporary directory removed when the server is dropped.
+    pub data_dir: Option<PathBuf>,
+    /// The binary run inside each sandbox as `<binary> envd --socket … --config …`.
+    /// `None`: `$E2B_LOCAL_BIN`, else `e2b-local` next to the current executable
+    /// or in its parent directory (test executables live in `target/*/deps`).
+    pub agent_binary: Option<PathBuf>,
+    /// The `bwrap` binary; `None` searches `PATH`.
+    pub bwrap: Option<PathBuf>,
+    /// Domain for `E2B_DOMAIN`; `None` means `localhost:<port>`, so that
+    /// `<port>-<sandboxID>.localhost:<port>` hosts reach this server.
+    pub domain: Option<String>,
+    /// How long a sandbox's agent may take to start. Default 10 s.
+    pub agent_ready_timeout: Duration,
+    /// Longest sandbox timeout accepted. Default 24 h.
+    pub max_sandbox_timeout: Duration,
+    /// Memory limit per sandbox in bytes (cgroups; ignored where unavailable). Default none.
+    pub sandbox_memory_limit: Option<u64>,
+    /// Process limit per sandbox (cgroups; ignored where unavailable). Default 4096.
+    pub sandbox_pids_limit: Option<u64>,
+    /// Use cgroups when the host allows (freezer for pause, limits). Default true.
+    pub use_cgroups: bool,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            api_key: None,
+            data_dir: None,
+            agent_binary: None,
+            bwrap: None,
+            domain: None,
+            agent_ready_timeout: Duration::from_secs(10),
+            max_sandbox_timeout: Duration::from_secs(24 * 3600),
+            sandbox_memory_limit: None,
+            sandbox_pids_limit: Some(4096),
+            use_cgroups: true,
+        }
+    }
+}
+
+impl ServerOptions {
+    /// Set [`ServerOptions::listen`].
+    #[must_use]
+    pub fn with_listen(mut self, listen: SocketAddr) -> Self {
+        self.listen = listen;
+        self
+    }
+
+    /// Set [`ServerOptions::api_key`].
+    #[must_use]
+    pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// Set [`ServerOptions::data_dir`].
+    #[must_use]
+    pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Set [`ServerOptions::agent_binary`].
+    #[must_use]
+    pub fn with_agent_binary(mut self, path: impl Into<PathBuf>) -> Self {
+        self.agent_binary = Some(path.into());
+        self
+    }
+
+    /// Set [`ServerOptions::bwrap`].
+    #[must_use]
+    pub fn with_bwrap(mut self, path: impl Into<PathBuf>) -> Self {
+        self.bwrap = Some(path.into());
+        self
+    }
+
+    /// Set [`ServerOptions::domain`].
+    #[must_use]
+    pub fn with_domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// Set [`ServerOptions::agent_ready_timeout`].
+    #[must_use]
+    pub fn with_agent_ready_timeout(mut self, timeout: Duration) -> Self {
+        self.agent_ready_timeout = timeout;
+        self
+    }
+
+    /// Set [`ServerOptions::sandbox_memory_limit`] (bytes).
+    #[must_use]
+    pub fn with_sandbox_memory_limit(mut self, bytes: Option<u64>) -> Self {
+        self.sandbox_memory_limit = bytes;
+        self
+    }
+
+    /// Set [`ServerOptions::use_cgroups`].
+    #[must_use]
+    pub fn with_cgroups(mut self, enabled: bool) -> Self {
+        self.use_cgroups = enabled;
+        self
+    }
+}

@@ -1,0 +1,377 @@
+//! The bubblewrap command line of a sandbox.
+//!
+//! The sandbox's root is an empty tmpfs; only what is listed here is visible:
+//! the host's `/usr` and `/etc` read-only (with per-sandbox `passwd`, `group`,
+//! `shadow`, `hosts`… on top and the host's secrets masked), `/bin`, `/lib*`,
+//! `/sbin` as on the host, a private `/proc`, `/dev`, the sandbox's own
+//! `/home/user`, `/tmp` and `/run/e2b` (agent socket and config), and the
+//! agent binary. The host's `/root`, `/run`, `/home`, `/var` and the server's
+//! data directory are simply not there.
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::layout::{self, SandboxPaths};
+
+/// Capabilities the in-sandbox root keeps when the server is root (Docker's
+/// default set minus `MKNOD`): enough to switch users, own files and signal
+/// processes, not to mount, load modules, trace or reconfigure the network.
+const ROOT_CAPS: [&str; 12] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_SETFCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_RAW",
+    "CAP_SYS_CHROOT",
+];
+
+/// Top-level host paths that are either symlinks into `/usr` (merged-usr) or real directories.
+const TOP_LEVEL: [&str; 6] = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+
+/// Host files that must not be readable inside a sandbox (masked with an empty file).
+const SECRET_FILES: [&str; 3] = ["/etc/shadow-", "/etc/gshadow-", "/etc/security/opasswd"];
+
+/// Host directories that must not be readable inside a sandbox (masked with an empty tmpfs).
+const SECRET_DIRS: [&str; 1] = ["/etc/ssl/private"];
+
+/// How a top-level host path is reproduced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum TopLevel {
+    Symlink { path: &'static str, target: PathBuf },
+    Dir { path: &'static str },
+}
+
+/// What the host looks like, read once at server start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HostLayout {
+    top_level: Vec<TopLevel>,
+    /// `/etc` files replaced by per-sandbox copies (only those the host has:
+    /// a bind needs an existing mount point inside the read-only `/etc`).
+    etc_overrides: Vec<&'static str>,
+    secret_files: Vec<PathBuf>,
+    secret_dirs: Vec<PathBuf>,
+    /// Where `/etc/resolv.conf` really lives when it points into `/run`.
+    resolv_target: Option<PathBuf>,
+}
+
+impl HostLayout {
+    /// Inspect the host.
+    pub(crate) fn detect() -> Self {
+        let top_level = TOP_LEVEL
+            .iter()
+            .filter_map(|&path| {
+                let meta = fs::symlink_metadata(path).ok()?;
+                if meta.file_type().is_symlink() {
+                    Some(TopLevel::Symlink {
+                        path,
+                        target: fs::read_link(path).ok()?,
+                    })
+                } else if meta.is_dir() {
+                    Some(TopLevel::Dir { path })
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let etc_overrides = layout::ETC_FILES
+            .iter()
+            .copied()
+            .filter(|name| Path::new("/etc").join(name).exists())
+            .collect();
+        let mut secret_files: Vec<PathBuf> = SECRET_FILES
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| p.is_file())
+            .collect();
+        if let Ok(entries) = fs::read_dir("/etc/ssh") {
+            let mut keys: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("ssh_host_") && n.ends_with("_key"))
+                })
+                .collect();
+            keys.sort();
+            secret_files.extend(keys);
+        }
+        let secret_dirs = SECRET_DIRS
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| p.is_dir())
+            .collect();
+        let resolv_target = fs::canonicalize("/etc/resolv.conf")
+            .ok()
+            .filter(|p| p.starts_with("/run/"));
+        Self {
+            top_level,
+            etc_overrides,
+            secret_files,
+            secret_dirs,
+            resolv_target,
+        }
+    }
+}
+
+/// Who the server runs as, which decides how identities are set up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Privilege {
+    /// Root: no user namespace; the agent is root inside (with a reduced
+    /// capability set) and can act as `root` or `user`.
+    Root,
+    /// Unprivileged: a user namespace maps the server's user to uid 1000
+    /// inside; the agent and every process run as `user`.
+    UserNamespace,
+}
+
+/// Everything that decides a sandbox's command line.
+#[derive(Debug)]
+pub(crate) struct BwrapPlan<'a> {
+    /// How identities are set up.
+    pub(crate) privilege: Privilege,
+    /// The host's layout.
+    pub(crate) host: &'a HostLayout,
+    /// The sandbox's host directories.
+    pub(crate) paths: &'a SandboxPaths,
+    /// The agent binary on the host (bound read-only inside).
+    pub(crate) agent_binary: &'a Path,
+    /// Give the sandbox its own network namespace (loopback only).
+    pub(crate) isolate_network: bool,
+    /// Make bwrap wait for a byte on stdin before running the command (so the
+    /// server can move the sandbox into its cgroups first).
+    pub(crate) block_on_stdin: bool,
+    /// Host paths to cover with an empty tmpfs if they would be visible (the data dir).
+    pub(crate) hide: &'a [PathBuf],
+}
+
+impl BwrapPlan<'_> {
+    /// The arguments of `bwrap` that run `command` (absolute path inside) in the sandbox.
+    pub(crate) fn args(&self, command: &[&str]) -> Vec<OsString> {
+        let mut a = Args::default();
+        a.flag("--die-with-parent");
+        a.flag("--new-session");
+        a.flags(&[
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+        ]);
+        if self.isolate_network {
+            a.flag("--unshare-net");
+        }
+        match self.privilege {
+            Privilege::Root => {
+                a.flags(&["--cap-drop", "ALL"]);
+                for cap in ROOT_CAPS {
+                    a.flags(&["--cap-add", cap]);
+                }
+            }
+            Privilege::UserNamespace => {
+                let id = layout::USER_ID.to_string();
+                a.flags(&["--unshare-user", "--uid", &id, "--gid", &id]);
+            }
+        }
+        a.flags(&["--hostname", layout::HOSTNAME]);
+        if self.block_on_stdin {
+            a.flags(&["--block-fd", "0"]);
+        }
+
+        // Read-only system.
+        a.ro_bind("/usr", "/usr");
+        for entry in &self.host.top_level {
+            match entry {
+                TopLevel::Symlink { path, target } => a.pair("--symlink", target, path),
+                TopLevel::Dir { path } => a.ro_bind(path, path),
+            }
+        }
+        a.ro_bind("/etc", "/etc");
+        for name in &self.host.etc_overrides {
+            a.ro_bind(self.paths.etc.join(name), Path::new("/etc").join(name));
+        }
+        let empty = self.paths.empty_file();
+        for file in &self.host.secret_files {
+            a.ro_bind(&empty, file);
+        }
+        for dir in &self.host.secret_dirs {
+            a.pair_single("--tmpfs", dir);
+        }
+        a.pair_single("--proc", "/proc");
+        a.pair_single("--dev", "/dev");
+
+        // Per-sandbox writable state. Implicitly created parents would be 0700
+        // (root without a user namespace), so create them explicitly.
+        a.flags(&["--perms", "0755", "--dir", "/home"]);
+        a.bind(&self.paths.home, layout::HOME_IN_SANDBOX);
+        a.bind(&self.paths.tmp, "/tmp");
+        a.flags(&["--perms", "0700", "--dir", "/root"]);
+        a.flags(&["--perms", "0755", "--dir", "/run"]);
+        if let Some(target) = &self.host.resolv_target {
+            a.ro_bind(target, target);
+        }
+        a.bind(&self.paths.run, layout::RUN_DIR_IN_SANDBOX);
+        a.ro_bind(self.agent_binary, layout::AGENT_IN_SANDBOX);
+        for path in self.hide {
+            if path.starts_with("/usr") || path.starts_with("/etc") {
+                a.pair_single("--tmpfs", path);
+            }
+        }
+        a.flags(&["--chdir", "/"]);
+        a.flag("--");
+        for part in command {
+            a.flag(part);
+        }
+        a.0
+    }
+
+    /// The agent's command line inside the sandbox.
+    pub(crate) fn agent_command() -> [&'static str; 6] {
+        [
+            layout::AGENT_IN_SANDBOX,
+            "envd",
+            "--socket",
+            layout::SOCKET_IN_SANDBOX,
+            "--config",
+            layout::CONFIG_IN_SANDBOX,
+        ]
+    }
+}
+
+#[derive(Default)]
+struct Args(Vec<OsString>);
+
+impl Args {
+    fn flag(&mut self, s: &str) {
+        self.0.push(s.into());
+    }
+    fn flags(&mut self, s: &[&str]) {
+        self.0.extend(s.iter().map(OsString::from));
+    }
+    fn pair(&mut self, flag: &str, src: impl AsRef<Path>, dest: impl AsRef<Path>) {
+        self.0.push(flag.into());
+        self.0.push(src.as_ref().as_os_str().to_owned());
+        self.0.push(dest.as_ref().as_os_str().to_owned());
+    }
+    fn pair_single(&mut self, flag: &str, path: impl AsRef<Path>) {
+        self.0.push(flag.into());
+        self.0.push(path.as_ref().as_os_str().to_owned());
+    }
+    fn ro_bind(&mut self, src: impl AsRef<Path>, dest: impl AsRef<Path>) {
+        self.pair("--ro-bind", src, dest);
+    }
+    fn bind(&mut self, src: impl AsRef<Path>, dest: impl AsRef<Path>) {
+        self.pair("--bind", src, dest);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> HostLayout {
+        HostLayout {
+            top_level: vec![
+                TopLevel::Symlink {
+                    path: "/bin",
+                    target: "usr/bin".into(),
+                },
+                TopLevel::Dir { path: "/lib64" },
+            ],
+            etc_overrides: vec!["passwd", "group"],
+            secret_files: vec!["/etc/ssh/ssh_host_ed25519_key".into()],
+            secret_dirs: vec![],
+            resolv_target: None,
+        }
+    }
+
+    fn joined(args: &[OsString]) -> String {
+        args.iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn root_plan_drops_capabilities_and_isolates() {
+        let paths = SandboxPaths::new("/data/sandboxes/iabc".into());
+        let host = host();
+        let plan = BwrapPlan {
+            privilege: Privilege::Root,
+            host: &host,
+            paths: &paths,
+            agent_binary: Path::new("/opt/e2b-local"),
+            isolate_network: true,
+            block_on_stdin: true,
+            hide: &[],
+        };
+        let s = joined(&plan.args(&BwrapPlan::agent_command()));
+        for needle in [
+            "--die-with-parent",
+            "--unshare-pid --unshare-ipc --unshare-uts",
+            "--unshare-net",
+            "--cap-drop ALL",
+            "--cap-add CAP_SETUID",
+            "--block-fd 0",
+            "--ro-bind /usr /usr",
+            "--symlink usr/bin /bin",
+            "--ro-bind /lib64 /lib64",
+            "--ro-bind /etc /etc",
+            "--ro-bind /data/sandboxes/iabc/etc/passwd /etc/passwd",
+            "--ro-bind /data/sandboxes/iabc/etc/empty /etc/ssh/ssh_host_ed25519_key",
+            "--bind /data/sandboxes/iabc/home /home/user",
+            "--bind /data/sandboxes/iabc/tmp /tmp",
+            "--bind /data/sandboxes/iabc/run /run/e2b",
+            "--ro-bind /opt/e2b-local /run/e2b/bin/e2b-local",
+            "-- /run/e2b/bin/e2b-local envd --socket /run/e2b/envd.sock --config /run/e2b/agent.json",
+        ] {
+            assert!(s.contains(needle), "missing `{needle}` in {s}");
+        }
+        assert!(!s.contains("--unshare-user"));
+        assert!(!s.contains("CAP_SYS_ADMIN"));
+        // The writable home is bound after /home is created with usable permissions.
+        assert!(s.find("--dir /home").unwrap() < s.find("/home/user").unwrap());
+    }
+
+    #[test]
+    fn unprivileged_plan_uses_a_user_namespace() {
+        let paths = SandboxPaths::new("/d/s/i".into());
+        let host = host();
+        let hide = vec![PathBuf::from("/usr/local/data"), PathBuf::from("/srv/data")];
+        let plan = BwrapPlan {
+            privilege: Privilege::UserNamespace,
+            host: &host,
+            paths: &paths,
+            agent_binary: Path::new("/a"),
+            isolate_network: false,
+            block_on_stdin: false,
+            hide: &hide,
+        };
+        let s = joined(&plan.args(&["/bin/true"]));
+        assert!(s.contains("--unshare-user --uid 1000 --gid 1000"));
+        assert!(!s.contains("--unshare-net"));
+        assert!(!s.contains("--cap-drop"));
+        assert!(!s.contains("--block-fd"));
+        assert!(s.contains("--tmpfs /usr/local/data"));
+        assert!(
+            !s.contains("/srv/data"),
+            "paths outside the visible trees need no mask"
+        );
+    }
+
+    #[test]
+    fn detects_this_host() {
+        let host = HostLayout::detect();
+        assert!(host.top_level.iter().any(|t| matches!(
+            t,
+            TopLevel::Symlink { path: "/bin", .. } | TopLevel::Dir { path: "/bin" }
+        )));
+        assert!(host.etc_overrides.contains(&"passwd"));
+    }
+}

@@ -1,0 +1,414 @@
+//! The server: one listener for the control plane and all sandbox traffic.
+
+use std::convert::Infallible;
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::{JoinHandle, JoinSet};
+use tower::ServiceExt as _;
+
+use crate::control::{self, AppState, views::Sizes};
+use crate::error::Error;
+use crate::host::HostInfo;
+use crate::options::ServerOptions;
+use crate::routing::{self, Target};
+use crate::sandbox::bwrap::Privilege;
+use crate::sandbox::cgroup::Limits;
+use crate::sandbox::{Manager, ManagerConfig};
+use crate::store::DataDirs;
+
+/// The envd version advertised for every sandbox: parses as semver and as
+/// PEP 440, and is ≥ 0.6.13 for both, so no SDK feature gate trips.
+pub const ENVD_VERSION: &str = "0.6.13+local";
+
+/// How long a client may take to send request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the bubblewrap self-test at start may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest host path of a sandbox socket (`sun_path` holds 108 bytes).
+const MAX_SOCKET_PATH: usize = 100;
+
+/// A running e2b-local server.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), e2b_local::Error> {
+/// let server = e2b_local::Server::start(e2b_local::ServerOptions::default()).await?;
+/// println!("E2B_API_URL={}", server.api_url());
+/// println!("E2B_SANDBOX_URL={}", server.sandbox_url());
+/// println!("E2B_API_KEY={}", server.api_key());
+/// server.shutdown().await;
+/// # Ok(()) }
+/// ```
+///
+/// Dropping the server kills every sandbox; [`Server::shutdown`] does the
+/// same and waits for them to be gone.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    api_key: String,
+    domain: String,
+    data_dir: PathBuf,
+    manager: Manager,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+    // Declared last: removed after everything else is gone.
+    _temp_dir: Option<tempfile::TempDir>,
+}
+
+/// What every connection shares.
+#[derive(Debug)]
+struct App {
+    control: axum::Router,
+    manager: Manager,
+}
+
+impl Server {
+    /// Start a server (bind, reload state from the data directory, serve).
+    pub async fn start(options: ServerOptions) -> Result<Self, Error> {
+        let api_key = match options.api_key {
+            Some(key) if crate::ids::is_valid_api_key(&key) => key,
+            Some(_) => return Err(Error::InvalidApiKey),
+            None => crate::ids::api_key().map_err(|source| Error::DataDir {
+                path: PathBuf::new(),
+                source,
+            })?,
+        };
+        let bwrap = match options.bwrap {
+            Some(path) => path,
+            None => find_in_path("bwrap").ok_or(Error::BubblewrapNotFound)?,
+        };
+        let agent_binary = resolve_agent_binary(options.agent_binary)?;
+        let (data_dir, temp_dir) = match options.data_dir {
+            Some(dir) => (dir, None),
+            None => {
+                let temp = tempfile::Builder::new()
+                    .prefix("e2b-local-")
+                    .tempdir()
+                    .map_err(|source| Error::DataDir {
+                        path: std::env::temp_dir(),
+                        source,
+                    })?;
+                (temp.path().to_path_buf(), Some(temp))
+            }
+        };
+        let data_dir = std::path::absolute(&data_dir).map_err(|source| Error::DataDir {
+            path: data_dir.clone(),
+            source,
+        })?;
+        // sandboxes/<21-char id>/run/envd.sock
+        if data_dir.as_os_str().len() + "/sandboxes/i01234567890123456789/run/envd.sock".len()
+            > MAX_SOCKET_PATH
+        {
+            return Err(Error::DataDirTooLong(data_dir));
+        }
+        let dirs = DataDirs::create(&data_dir).map_err(|e| Error::State(e.to_string()))?;
+        let host = HostInfo::detect();
+        let privilege = if host.is_root {
+            Privilege::Root
+        } else {
+            Privilege::UserNamespace
+        };
+        probe_bwrap(&bwrap, privilege).await?;
+        let limits = Limits {
+            memory_bytes: options.sandbox_memory_limit,
+            pids: options.sandbox_pids_limit,
+        };
+        let config = ManagerConfig {
+            bwrap,
+            agent_binary,
+            privilege,
+            ready_timeout: options.agent_ready_timeout,
+            limits,
+            max_timeout: options.max_sandbox_timeout,
+            envd_version: ENVD_VERSION.to_owned(),
+            use_cgroups: options.use_cgroups,
+        };
+        let disk_total = crate::host::filesystem_size(&data_dir).map_or(0, |(total, _)| total);
+        let sizes = Sizes::new(&host, options.sandbox_memory_limit, disk_total);
+        let manager = Manager::open(config, dirs, host).map_err(|e| Error::State(e.to_string()))?;
+
+        let listener = TcpListener::bind(options.listen)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: options.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind {
+            addr: options.listen,
+            source,
+        })?;
+        let state = AppState {
+            manager: manager.clone(),
+            api_key: Arc::from(api_key.as_str()),
+            sizes: Arc::new(sizes),
+        };
+        let app = Arc::new(App {
+            control: control::router(state),
+            manager: manager.clone(),
+        });
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(serve(listener, app, stopped));
+        let domain = options
+            .domain
+            .unwrap_or_else(|| format!("localhost:{}", addr.port()));
+        tracing::info!(%addr, data_dir = %data_dir.display(), ?privilege, "e2b-local listening");
+        Ok(Self {
+            addr,
+            api_key,
+            domain,
+            data_dir,
+            manager,
+            stop: Some(stop),
+            task: Some(task),
+            _temp_dir: temp_dir,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `E2B_API_URL`: the control plane.
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `E2B_SANDBOX_URL`: envd and sandbox ports (the same listener; the SDKs
+    /// name the sandbox and port in the `E2b-Sandbox-Id`/`E2b-Sandbox-Port` headers).
+    pub fn sandbox_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `E2B_API_KEY`.
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    /// `E2B_DOMAIN`.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Stop serving, kill every sandbox (waiting until they are gone) and
+    /// release the data directory. Paused sandboxes keep their files for the
+    /// next server using the same data directory.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take()
+            && tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+        {
+            tracing::warn!("the listener did not stop in time");
+        }
+        self.manager.shutdown().await;
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        self.manager.kill_all_now();
+    }
+}
+
+/// Accept connections until told to stop; dropping the set aborts open connections.
+async fn serve(listener: TcpListener, app: Arc<App>, mut stop: oneshot::Receiver<()>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    let app = Arc::clone(&app);
+                    connections.spawn(async move {
+                        let service = hyper::service::service_fn(move |req| dispatch(Arc::clone(&app), req));
+                        let result = http1::Builder::new()
+                            .timer(TokioTimer::new())
+                            .header_read_timeout(HEADER_READ_TIMEOUT)
+                            .serve_connection(TokioIo::new(stream), service)
+                            .with_upgrades()
+                            .await;
+                        if let Err(e) = result {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off briefly instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+/// Route one request to the control plane or a sandbox.
+async fn dispatch(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()));
+    match routing::classify(req.headers(), host.as_deref()) {
+        Err(e) => Ok(crate::proxy::json(
+            StatusCode::BAD_REQUEST,
+            &serde_json::json!({ "code": 400, "message": e.to_string() }),
+        )),
+        Ok(Target::ControlPlane) => app.control.clone().oneshot(req.map(Body::new)).await,
+        Ok(Target::Sandbox { id, port }) => {
+            Ok(crate::proxy::handle(&app.manager, &id, port, req).await)
+        }
+    }
+}
+
+pub(crate) fn find_in_path(name: &str) -> Option<PathBuf> {
+    let path =
+        std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// The agent binary: explicit, `$E2B_LOCAL_BIN`, or `e2b-local` near the current executable.
+fn resolve_agent_binary(explicit: Option<PathBuf>) -> Result<PathBuf, Error> {
+    let mut candidates = Vec::new();
+    if let Some(path) = explicit {
+        candidates.push(path);
+    } else {
+        if let Some(path) = std::env::var_os("E2B_LOCAL_BIN").filter(|p| !p.is_empty()) {
+            candidates.push(PathBuf::from(path));
+        }
+        if let Ok(exe) = std::env::current_exe()
+            && let Some(dir) = exe.parent()
+        {
+            candidates.push(dir.join("e2b-local"));
+            if let Some(parent) = dir.parent() {
+                candidates.push(parent.join("e2b-local"));
+            }
+        }
+    }
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+        .ok_or_else(|| Error::AgentNotFound {
+            searched: candidates
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+/// Check once that bwrap can create the namespaces sandboxes need.
+pub(crate) async fn probe_bwrap(bwrap: &Path, privilege: Privilege) -> Result<(), Error> {
+    let mut cmd = tokio::process::Command::new(bwrap);
+    cmd.args([
+        "--ro-bind",
+        "/",
+        "/",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-net",
+    ]);
+    if privilege == Privilege::UserNamespace {
+        cmd.args(["--unshare-user", "--uid", "1000", "--gid", "1000"]);
+    }
+    cmd.args(["--", "/bin/true"])
+        .env_clear()
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let output = match tokio::time::timeout(PROBE_TIMEOUT, cmd.output()).await {
+        Ok(Ok(output)) => output,
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::BubblewrapNotFound);
+        }
+        Ok(Err(e)) => {
+            return Err(Error::BubblewrapUnusable(format!(
+                "cannot run {}: {e}",
+                bwrap.display()
+            )));
+        }
+        Err(_) => {
+            return Err(Error::BubblewrapUnusable(format!(
+                "{} did not finish within {PROBE_TIMEOUT:?}",
+                bwrap.display()
+            )));
+        }
+    };
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+    let hint = if privilege == Privilege::UserNamespace {
+        " (unprivileged sandboxes need user namespaces: check /proc/sys/user/max_user_namespaces and, on Debian/Ubuntu, kernel.unprivileged_userns_clone or the AppArmor restriction kernel.apparmor_restrict_unprivileged_userns)"
+    } else {
+        ""
+    };
+    Err(Error::BubblewrapUnusable(format!(
+        "{} failed ({}): {stderr}{hint}",
+        bwrap.display(),
+        output.status
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envd_version_is_semver_and_recent() {
+        let (core, build) = ENVD_VERSION.split_once('+').unwrap();
+        let parts: Vec<u32> = core.split('.').map(|p| p.parse().unwrap()).collect();
+        assert_eq!(parts.len(), 3);
+        assert!(parts >= vec![0, 6, 13]);
+        // A PEP 440 local version label: alphanumerics and dots.
+        assert!(build.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'));
+    }
+
+    #[test]
+    fn explicit_agent_binary_must_exist() {
+        let err = resolve_agent_binary(Some("/nonexistent/e2b-local".into())).unwrap_err();
+        assert!(
+            err.to_string().contains("cargo build -p e2b-local"),
+            "{err}"
+        );
+        let sh = resolve_agent_binary(Some("/bin/sh".into())).unwrap();
+        assert!(sh.is_absolute());
+    }
+
+    #[test]
+    fn finds_programs_in_path() {
+        assert!(find_in_path("sh").is_some());
+        assert!(find_in_path("definitely-not-a-program-e2b").is_none());
+    }
+}
