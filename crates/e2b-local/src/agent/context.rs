@@ -3,11 +3,12 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use e2b_envd::connect::{Code, ConnectError};
+use e2b_envd::connect::Code;
 
 use super::paths;
 use super::users::{ConfigError, Users};
 use super::{AgentConfig, UserAccount};
+use crate::agent::rpc_error::RpcError;
 
 /// The sandbox as the agent sees it: its accounts and defaults.
 #[derive(Debug)]
@@ -31,9 +32,9 @@ impl Sandbox {
 
     /// Resolve a request path for `user`; a path that cannot be resolved is
     /// `invalid_argument`.
-    pub(crate) fn resolve(&self, path: &str, user: &UserAccount) -> Result<PathBuf, ConnectError> {
+    pub(crate) fn resolve(&self, path: &str, user: &UserAccount) -> Result<PathBuf, RpcError> {
         paths::resolve(path, user, &self.default_workdir)
-            .map_err(|e| ConnectError::new(Code::InvalidArgument, e.to_string()))
+            .map_err(|e| RpcError::new(Code::InvalidArgument, e.to_string()))
     }
 
     /// Who files and directories created for `user` should belong to: the

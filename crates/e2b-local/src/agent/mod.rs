@@ -24,6 +24,7 @@ mod metrics;
 mod paths;
 mod process;
 mod router;
+mod rpc_error;
 mod users;
 
 use std::collections::BTreeMap;
@@ -90,6 +91,7 @@ pub fn read_config(path: &Path) -> anyhow::Result<AgentConfig> {
 /// Serve the agent on a Unix socket at `socket` (a stale socket file there is
 /// replaced), announcing `ready` on stdout once it accepts connections.
 pub async fn serve_unix(socket: &Path, config: AgentConfig) -> anyhow::Result<()> {
+    let app = router(config)?;
     match std::fs::remove_file(socket) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -100,7 +102,6 @@ pub async fn serve_unix(socket: &Path, config: AgentConfig) -> anyhow::Result<()
     }
     let listener = tokio::net::UnixListener::bind(socket)
         .with_context(|| format!("binding {}", socket.display()))?;
-    let app = router(config)?;
     {
         let mut stdout = std::io::stdout().lock();
         stdout

@@ -7,10 +7,11 @@
 //! user.
 
 use base64::Engine;
-use e2b_envd::connect::{Code, ConnectError};
+use e2b_envd::connect::Code;
 use http::HeaderMap;
 
 use super::UserAccount;
+use crate::agent::rpc_error::RpcError;
 
 /// The account table of one sandbox.
 #[derive(Debug)]
@@ -91,11 +92,11 @@ impl Users {
 
     /// The account a Connect request acts as: the Basic-auth user, or the
     /// default user when the request names none.
-    pub(crate) fn from_headers(&self, headers: &HeaderMap) -> Result<&UserAccount, ConnectError> {
+    pub(crate) fn requester(&self, headers: &HeaderMap) -> Result<&UserAccount, RpcError> {
         match basic_auth_user(headers) {
             None => Ok(self.default_account()),
             Some(name) => self.by_name(&name).ok_or_else(|| {
-                ConnectError::new(Code::Unauthenticated, format!("invalid username: '{name}'"))
+                RpcError::new(Code::Unauthenticated, format!("invalid username: '{name}'"))
             }),
         }
     }
@@ -194,19 +195,17 @@ mod tests {
     fn basic_auth_selects_the_user() {
         let users = table(0);
         // base64("root:")
-        assert_eq!(users.from_headers(&auth("Basic cm9vdDo=")).unwrap().uid, 0);
-        assert_eq!(users.from_headers(&HeaderMap::new()).unwrap().name, "user");
+        assert_eq!(users.requester(&auth("Basic cm9vdDo=")).unwrap().uid, 0);
+        assert_eq!(users.requester(&HeaderMap::new()).unwrap().name, "user");
         // A malformed header is ignored.
-        assert_eq!(users.from_headers(&auth("Bearer x")).unwrap().name, "user");
-        assert_eq!(users.from_headers(&auth("Basic !!!")).unwrap().name, "user");
+        assert_eq!(users.requester(&auth("Bearer x")).unwrap().name, "user");
+        assert_eq!(users.requester(&auth("Basic !!!")).unwrap().name, "user");
     }
 
     #[test]
     fn unknown_user_is_unauthenticated() {
         // base64("nobody:")
-        let err = table(0)
-            .from_headers(&auth("Basic bm9ib2R5Og=="))
-            .unwrap_err();
+        let err = table(0).requester(&auth("Basic bm9ib2R5Og==")).unwrap_err();
         assert_eq!(err.code, Code::Unauthenticated);
         assert_eq!(err.message, "invalid username: 'nobody'");
     }

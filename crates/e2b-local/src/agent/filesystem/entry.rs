@@ -9,11 +9,12 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use e2b_envd::connect::{Code, ConnectError};
+use e2b_envd::connect::Code;
 use e2b_envd::filesystem::{EntryInfo, FileType};
 use e2b_envd::wkt::Timestamp;
 
 use crate::agent::metadata;
+use crate::agent::rpc_error::RpcError;
 use crate::agent::users::Users;
 
 const S_IFMT: u32 = 0o170_000;
@@ -29,12 +30,12 @@ const S_ISGID: u32 = 0o2000;
 const S_ISVTX: u32 = 0o1000;
 
 /// The entry info of `path`, or `not_found` / `internal`.
-pub(crate) fn entry_info(path: &Path, users: &Users) -> Result<EntryInfo, ConnectError> {
+pub(crate) fn entry_info(path: &Path, users: &Users) -> Result<EntryInfo, RpcError> {
     build(path, users).map_err(|e| {
         if e.kind() == io::ErrorKind::NotFound {
-            ConnectError::new(Code::NotFound, format!("file not found: {e}"))
+            RpcError::new(Code::NotFound, format!("file not found: {e}"))
         } else {
-            ConnectError::new(Code::Internal, format!("error getting file info: {e}"))
+            RpcError::new(Code::Internal, format!("error getting file info: {e}"))
         }
     })
 }

@@ -15,6 +15,7 @@ use e2b_envd::filesystem::*;
 
 use super::context::Sandbox;
 use super::keepalive::{self, Keepalive};
+use super::rpc_error::RpcError;
 use watch::{Change, DirWatch};
 use watchers::Watchers;
 
@@ -42,14 +43,12 @@ impl FilesystemService {
     /// Run a blocking filesystem operation off the async workers.
     async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Sandbox) -> Result<T, ConnectError> + Send + 'static,
-    ) -> Result<T, ConnectError> {
+        f: impl FnOnce(&Sandbox) -> Result<T, RpcError> + Send + 'static,
+    ) -> Result<T, RpcError> {
         let sandbox = self.sandbox.clone();
         tokio::task::spawn_blocking(move || f(&sandbox))
             .await
-            .map_err(|e| {
-                ConnectError::new(Code::Internal, format!("filesystem task failed: {e}"))
-            })?
+            .map_err(|e| RpcError::new(Code::Internal, format!("filesystem task failed: {e}")))?
     }
 
     /// The resolved directory a watch request names, checked as envd does.
@@ -58,32 +57,32 @@ impl FilesystemService {
         ctx: &RequestContext,
         path: &str,
         allow_network_mounts: bool,
-    ) -> Result<PathBuf, ConnectError> {
-        let user = self.sandbox.users.from_headers(&ctx.headers)?;
+    ) -> Result<PathBuf, RpcError> {
+        let user = self.sandbox.users.requester(&ctx.headers)?;
         let root = self.sandbox.resolve(path, user)?;
         match std::fs::metadata(&root) {
             Ok(meta) if meta.is_dir() => {}
             Ok(_) => {
-                return Err(ConnectError::new(
+                return Err(RpcError::new(
                     Code::InvalidArgument,
                     format!("path {} not a directory", root.display()),
                 ));
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(ConnectError::new(
+                return Err(RpcError::new(
                     Code::NotFound,
                     format!("path {} not found: {e}", root.display()),
                 ));
             }
             Err(e) => {
-                return Err(ConnectError::new(
+                return Err(RpcError::new(
                     Code::Internal,
                     format!("error statting path {}: {e}", root.display()),
                 ));
             }
         }
         if !allow_network_mounts && is_network_mount(&root)? {
-            return Err(ConnectError::new(
+            return Err(RpcError::new(
                 Code::InvalidArgument,
                 format!(
                     "cannot watch path on network filesystem: {}",
@@ -119,9 +118,9 @@ impl FilesystemService {
     }
 }
 
-fn is_network_mount(path: &Path) -> Result<bool, ConnectError> {
+fn is_network_mount(path: &Path) -> Result<bool, RpcError> {
     let stat = rustix::fs::statfs(path).map_err(|e| {
-        ConnectError::new(
+        RpcError::new(
             Code::Internal,
             format!(
                 "error checking mount status: failed to statfs {}: {e}",
@@ -134,15 +133,15 @@ fn is_network_mount(path: &Path) -> Result<bool, ConnectError> {
     Ok(NETWORK_FS_MAGIC.contains(&magic))
 }
 
-fn watch_error(e: watch::WatchError) -> ConnectError {
-    ConnectError::new(Code::Internal, e.to_string())
+fn watch_error(e: watch::WatchError) -> RpcError {
+    RpcError::new(Code::Internal, e.to_string())
 }
 
 /// Set up a watch off the async workers: a recursive one walks the tree.
-async fn start_watch(root: PathBuf, recursive: bool) -> Result<DirWatch, ConnectError> {
+async fn start_watch(root: PathBuf, recursive: bool) -> Result<DirWatch, RpcError> {
     tokio::task::spawn_blocking(move || DirWatch::new(root, recursive))
         .await
-        .map_err(|e| ConnectError::new(Code::Internal, format!("watch setup failed: {e}")))?
+        .map_err(|e| RpcError::new(Code::Internal, format!("watch setup failed: {e}")))?
         .map_err(watch_error)
 }
 
@@ -152,7 +151,7 @@ impl Filesystem for FilesystemService {
         ctx: RequestContext,
         request: StatRequest,
     ) -> Result<StatResponse, ConnectError> {
-        let user = self.sandbox.users.from_headers(&ctx.headers)?.clone();
+        let user = self.sandbox.users.requester(&ctx.headers)?.clone();
         let path = self.sandbox.resolve(&request.path, &user)?;
         let entry = self.blocking(move |s| ops::stat(&path, &s.users)).await?;
         Ok(StatResponse { entry: Some(entry) })
@@ -163,7 +162,7 @@ impl Filesystem for FilesystemService {
         ctx: RequestContext,
         request: MakeDirRequest,
     ) -> Result<MakeDirResponse, ConnectError> {
-        let user = self.sandbox.users.from_headers(&ctx.headers)?.clone();
+        let user = self.sandbox.users.requester(&ctx.headers)?.clone();
         let path = self.sandbox.resolve(&request.path, &user)?;
         let owner = self.sandbox.owner_for(&user);
         let entry = self
@@ -177,7 +176,7 @@ impl Filesystem for FilesystemService {
         ctx: RequestContext,
         request: MoveRequest,
     ) -> Result<MoveResponse, ConnectError> {
-        let user = self.sandbox.users.from_headers(&ctx.headers)?.clone();
+        let user = self.sandbox.users.requester(&ctx.headers)?.clone();
         let source = self.sandbox.resolve(&request.source, &user)?;
         let destination = self.sandbox.resolve(&request.destination, &user)?;
         let owner = self.sandbox.owner_for(&user);
@@ -192,7 +191,7 @@ impl Filesystem for FilesystemService {
         ctx: RequestContext,
         request: ListDirRequest,
     ) -> Result<ListDirResponse, ConnectError> {
-        let user = self.sandbox.users.from_headers(&ctx.headers)?.clone();
+        let user = self.sandbox.users.requester(&ctx.headers)?.clone();
         let path = self.sandbox.resolve(&request.path, &user)?;
         let depth = request.depth;
         let entries = self
@@ -206,7 +205,7 @@ impl Filesystem for FilesystemService {
         ctx: RequestContext,
         request: RemoveRequest,
     ) -> Result<RemoveResponse, ConnectError> {
-        let user = self.sandbox.users.from_headers(&ctx.headers)?.clone();
+        let user = self.sandbox.users.requester(&ctx.headers)?.clone();
         let path = self.sandbox.resolve(&request.path, &user)?;
         self.blocking(move |_| ops::remove(&path)).await?;
         Ok(RemoveResponse {})
@@ -281,7 +280,7 @@ fn watch_stream(
                         let event = watch_dir_response::Event::Filesystem(to_event(change));
                         Some((Ok(message(event)), Some((watch, keepalive, to_event))))
                     }
-                    Err(e) => Some((Err(watch_error(e)), None)),
+                    Err(e) => Some((Err(watch_error(e).into()), None)),
                 },
                 () = keepalive.tick() => {
                     let event = watch_dir_response::Event::Keepalive(watch_dir_response::KeepAlive {});

@@ -4,23 +4,24 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use e2b_envd::connect::{Code, ConnectError};
+use e2b_envd::connect::Code;
 use e2b_envd::filesystem::EntryInfo;
 
 use super::entry::entry_info;
 use crate::agent::paths::{EnsureDirsError, ensure_dirs};
+use crate::agent::rpc_error::RpcError;
 use crate::agent::users::Users;
 
-fn internal(message: String) -> ConnectError {
-    ConnectError::new(Code::Internal, message)
+fn internal(message: String) -> RpcError {
+    RpcError::new(Code::Internal, message)
 }
 
-fn ensure_dirs_error(e: EnsureDirsError) -> ConnectError {
+fn ensure_dirs_error(e: EnsureDirsError) -> RpcError {
     internal(e.to_string())
 }
 
 /// `Stat`.
-pub(crate) fn stat(path: &Path, users: &Users) -> Result<EntryInfo, ConnectError> {
+pub(crate) fn stat(path: &Path, users: &Users) -> Result<EntryInfo, RpcError> {
     entry_info(path, users)
 }
 
@@ -30,16 +31,16 @@ pub(crate) fn make_dir(
     path: &Path,
     owner: Option<(u32, u32)>,
     users: &Users,
-) -> Result<EntryInfo, ConnectError> {
+) -> Result<EntryInfo, RpcError> {
     match std::fs::metadata(path) {
         Ok(meta) if meta.is_dir() => {
-            return Err(ConnectError::new(
+            return Err(RpcError::new(
                 Code::AlreadyExists,
                 format!("directory already exists: {}", path.display()),
             ));
         }
         Ok(_) => {
-            return Err(ConnectError::new(
+            return Err(RpcError::new(
                 Code::InvalidArgument,
                 format!(
                     "path already exists but it is not a directory: {}",
@@ -61,13 +62,13 @@ pub(crate) fn rename(
     destination: &Path,
     owner: Option<(u32, u32)>,
     users: &Users,
-) -> Result<EntryInfo, ConnectError> {
+) -> Result<EntryInfo, RpcError> {
     if let Some(parent) = destination.parent() {
         ensure_dirs(parent, owner).map_err(ensure_dirs_error)?;
     }
     std::fs::rename(source, destination).map_err(|e| {
         if e.kind() == io::ErrorKind::NotFound {
-            ConnectError::new(Code::NotFound, format!("source file not found: {e}"))
+            RpcError::new(Code::NotFound, format!("source file not found: {e}"))
         } else {
             internal(format!("error renaming: {e}"))
         }
@@ -76,7 +77,7 @@ pub(crate) fn rename(
 }
 
 /// `Remove`: delete a file, link or whole tree; a missing path is fine.
-pub(crate) fn remove(path: &Path) -> Result<(), ConnectError> {
+pub(crate) fn remove(path: &Path) -> Result<(), RpcError> {
     let result = match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
@@ -98,13 +99,11 @@ pub(crate) fn list_dir(
     requested: &Path,
     depth: u32,
     users: &Users,
-) -> Result<Vec<EntryInfo>, ConnectError> {
+) -> Result<Vec<EntryInfo>, RpcError> {
     let depth = depth.max(1);
     let resolved = std::fs::canonicalize(requested).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => {
-            ConnectError::new(Code::NotFound, format!("path not found: {e}"))
-        }
-        _ if e.raw_os_error() == Some(libc::ELOOP) => ConnectError::new(
+        io::ErrorKind::NotFound => RpcError::new(Code::NotFound, format!("path not found: {e}")),
+        _ if e.raw_os_error() == Some(libc::ELOOP) => RpcError::new(
             Code::FailedPrecondition,
             format!(
                 "cyclic symlink or chain >255 links at {:?}",
@@ -116,13 +115,13 @@ pub(crate) fn list_dir(
     match std::fs::metadata(&resolved) {
         Ok(meta) if meta.is_dir() => {}
         Ok(_) => {
-            return Err(ConnectError::new(
+            return Err(RpcError::new(
                 Code::InvalidArgument,
                 format!("path is not a directory: {}", resolved.display()),
             ));
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(ConnectError::new(
+            return Err(RpcError::new(
                 Code::NotFound,
                 format!("directory not found: {e}"),
             ));
@@ -149,7 +148,7 @@ fn walk(
     depth: u32,
     users: &Users,
     out: &mut Vec<EntryInfo>,
-) -> Result<(), ConnectError> {
+) -> Result<(), RpcError> {
     let mut children: Vec<(std::ffi::OsString, bool)> = Vec::new();
     let read = match std::fs::read_dir(dir) {
         Ok(read) => read,

@@ -10,11 +10,12 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use e2b_envd::connect::{Code, ConnectError};
+use e2b_envd::connect::Code;
 use e2b_envd::filesystem::FilesystemEvent;
 use tokio::task::JoinHandle;
 
 use super::watch::DirWatch;
+use crate::agent::rpc_error::RpcError;
 
 /// Most events a watcher holds between drains.
 pub(crate) const MAX_PENDING: usize = 100_000;
@@ -22,7 +23,7 @@ pub(crate) const MAX_PENDING: usize = 100_000;
 #[derive(Debug, Default)]
 struct Collected {
     events: Vec<FilesystemEvent>,
-    error: Option<ConnectError>,
+    error: Option<RpcError>,
 }
 
 #[derive(Debug)]
@@ -60,7 +61,7 @@ impl Watchers {
                 match result {
                     Ok(change) if c.events.len() < MAX_PENDING => c.events.push(to_event(change)),
                     Ok(_) => {
-                        c.error = Some(ConnectError::new(
+                        c.error = Some(RpcError::new(
                             Code::ResourceExhausted,
                             format!(
                                 "watcher stopped: more than {MAX_PENDING} events were not collected"
@@ -69,7 +70,7 @@ impl Watchers {
                         return;
                     }
                     Err(e) => {
-                        c.error = Some(ConnectError::new(Code::Internal, e.to_string()));
+                        c.error = Some(RpcError::new(Code::Internal, e.to_string()));
                         return;
                     }
                 }
@@ -101,13 +102,13 @@ impl Watchers {
         id
     }
 
-    fn not_found(id: &str) -> ConnectError {
-        ConnectError::new(Code::NotFound, format!("watcher with id {id} not found"))
+    fn not_found(id: &str) -> RpcError {
+        RpcError::new(Code::NotFound, format!("watcher with id {id} not found"))
     }
 
     /// Take the events collected since the last call; once a stopped
     /// watcher has handed out its last events, the error that stopped it.
-    pub(crate) fn drain(&self, id: &str) -> Result<Vec<FilesystemEvent>, ConnectError> {
+    pub(crate) fn drain(&self, id: &str) -> Result<Vec<FilesystemEvent>, RpcError> {
         let watchers = lock(&self.by_id);
         let watcher = watchers.get(id).ok_or_else(|| Self::not_found(id))?;
         let mut c = lock(&watcher.collected);
@@ -118,7 +119,7 @@ impl Watchers {
     }
 
     /// Stop and forget a watcher.
-    pub(crate) fn remove(&self, id: &str) -> Result<(), ConnectError> {
+    pub(crate) fn remove(&self, id: &str) -> Result<(), RpcError> {
         let watcher = lock(&self.by_id)
             .remove(id)
             .ok_or_else(|| Self::not_found(id))?;

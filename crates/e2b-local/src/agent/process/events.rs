@@ -25,30 +25,35 @@ fn event(e: Event) -> ProcessEvent {
     ProcessEvent { event: Some(e) }
 }
 
-/// The events of process `pid` for one attached stream.
-pub(crate) fn process_events(
+/// The events of process `pid` for one attached stream, each wrapped into
+/// the call's response message by `wrap`.
+pub(crate) fn process_events<M: Send + 'static>(
     pid: u32,
     attachment: Attachment,
     keepalive: Keepalive,
-) -> impl Stream<Item = Result<ProcessEvent, ConnectError>> + Send {
-    let start = event(Event::Start(StartEvent { pid }));
+    wrap: fn(ProcessEvent) -> M,
+) -> impl Stream<Item = Result<M, ConnectError>> + Send {
+    let start = wrap(event(Event::Start(StartEvent { pid })));
     let phase = match attachment {
         Attachment::Live(rx) => Phase::Live(rx),
         Attachment::Ended(end) => Phase::Replay(end),
     };
-    let rest =
-        futures_util::stream::unfold((phase, keepalive), |(phase, mut keepalive)| async move {
+    let rest = futures_util::stream::unfold(
+        (phase, keepalive),
+        move |(phase, mut keepalive)| async move {
             match phase {
                 Phase::Done => None,
-                Phase::Replay(end) => Some((Ok(event(Event::End(end))), (Phase::Done, keepalive))),
+                Phase::Replay(end) => {
+                    Some((Ok(wrap(event(Event::End(end)))), (Phase::Done, keepalive)))
+                }
                 Phase::Live(mut rx) => tokio::select! {
                     output = rx.recv() => match output {
                         Some(Output::Data(data)) => {
                             keepalive.reset();
-                            Some((Ok(event(Event::Data(data))), (Phase::Live(rx), keepalive)))
+                            Some((Ok(wrap(event(Event::Data(data)))), (Phase::Live(rx), keepalive)))
                         }
                         Some(Output::End(end)) => {
-                            Some((Ok(event(Event::End(end))), (Phase::Done, keepalive)))
+                            Some((Ok(wrap(event(Event::End(end)))), (Phase::Done, keepalive)))
                         }
                         None => Some((
                             Err(ConnectError::new(
@@ -59,11 +64,12 @@ pub(crate) fn process_events(
                         )),
                     },
                     () = keepalive.tick() => {
-                        let ping = event(Event::Keepalive(KeepAlive {}));
+                        let ping = wrap(event(Event::Keepalive(KeepAlive {})));
                         Some((Ok(ping), (Phase::Live(rx), keepalive)))
                     }
                 },
             }
-        });
+        },
+    );
     futures_util::stream::once(std::future::ready(Ok(start))).chain(rest)
 }

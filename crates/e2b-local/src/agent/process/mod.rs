@@ -21,6 +21,7 @@ use rustix::process::Signal as UnixSignal;
 
 use super::context::Sandbox;
 use super::keepalive::{self, Keepalive};
+use super::rpc_error::RpcError;
 use handle::{InputError, ProcessHandle};
 use registry::Registry;
 
@@ -40,12 +41,12 @@ impl ProcessService {
     }
 }
 
-fn input_error(context: &str, e: InputError) -> ConnectError {
-    ConnectError::new(Code::Internal, format!("{context}: {e}"))
+fn input_error(context: &str, e: InputError) -> RpcError {
+    RpcError::new(Code::Internal, format!("{context}: {e}"))
 }
 
 /// Deliver one `ProcessInput` (stdin bytes or terminal bytes).
-async fn deliver(process: &ProcessHandle, input: Option<ProcessInput>) -> Result<(), ConnectError> {
+async fn deliver(process: &ProcessHandle, input: Option<ProcessInput>) -> Result<(), RpcError> {
     match input.and_then(|i| i.input) {
         Some(process_input::Input::Stdin(data)) => process
             .write_stdin(&data)
@@ -55,7 +56,7 @@ async fn deliver(process: &ProcessHandle, input: Option<ProcessInput>) -> Result
             .write_pty(&data)
             .await
             .map_err(|e| input_error("error writing to tty", e)),
-        None => Err(ConnectError::new(
+        None => Err(RpcError::new(
             Code::Unimplemented,
             "invalid input type: the input carries neither stdin nor pty data",
         )),
@@ -80,10 +81,12 @@ impl Process for ProcessService {
     ) -> Result<ResponseStream<ConnectResponse>, ConnectError> {
         let process = self.registry.attachable(request.process.as_ref())?;
         let keepalive = Keepalive::new(keepalive::interval(&ctx.headers));
-        let events = events::process_events(process.pid, process.attach(), keepalive);
-        Ok(Box::pin(events.map(|e| {
-            e.map(|event| ConnectResponse { event: Some(event) })
-        })))
+        Ok(Box::pin(events::process_events(
+            process.pid,
+            process.attach(),
+            keepalive,
+            |event| ConnectResponse { event: Some(event) },
+        )))
     }
 
     async fn start(
@@ -93,10 +96,12 @@ impl Process for ProcessService {
     ) -> Result<ResponseStream<StartResponse>, ConnectError> {
         let keepalive = Keepalive::new(keepalive::interval(&ctx.headers));
         let started = start::start(&self.sandbox, &self.registry, &ctx, request)?;
-        let events = events::process_events(started.pid, started.attachment, keepalive);
-        Ok(Box::pin(events.map(|e| {
-            e.map(|event| StartResponse { event: Some(event) })
-        })))
+        Ok(Box::pin(events::process_events(
+            started.pid,
+            started.attachment,
+            keepalive,
+            |event| StartResponse { event: Some(event) },
+        )))
     }
 
     async fn update(

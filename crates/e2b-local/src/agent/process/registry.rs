@@ -8,11 +8,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use e2b_envd::connect::{Code, ConnectError};
+use e2b_envd::connect::Code;
 use e2b_envd::process::process_selector::Selector;
 use e2b_envd::process::{ProcessInfo, ProcessSelector};
 
 use super::handle::ProcessHandle;
+use crate::agent::rpc_error::RpcError;
 
 /// How long an ended process can still be connected to.
 pub(crate) const RETENTION: Duration = Duration::from_secs(30);
@@ -79,7 +80,7 @@ impl Registry {
     pub(crate) fn running(
         &self,
         selector: Option<&ProcessSelector>,
-    ) -> Result<Arc<ProcessHandle>, ConnectError> {
+    ) -> Result<Arc<ProcessHandle>, RpcError> {
         self.find(selector, false)
     }
 
@@ -87,7 +88,7 @@ impl Registry {
     pub(crate) fn attachable(
         &self,
         selector: Option<&ProcessSelector>,
-    ) -> Result<Arc<ProcessHandle>, ConnectError> {
+    ) -> Result<Arc<ProcessHandle>, RpcError> {
         self.find(selector, true)
     }
 
@@ -95,7 +96,7 @@ impl Registry {
         &self,
         selector: Option<&ProcessSelector>,
         include_ended: bool,
-    ) -> Result<Arc<ProcessHandle>, ConnectError> {
+    ) -> Result<Arc<ProcessHandle>, RpcError> {
         let map = self.lock();
         match selector.and_then(|s| s.selector.as_ref()) {
             Some(Selector::Pid(pid)) => map
@@ -103,7 +104,7 @@ impl Registry {
                 .filter(|p| include_ended || p.is_running())
                 .cloned()
                 .ok_or_else(|| {
-                    ConnectError::new(Code::NotFound, format!("process with pid {pid} not found"))
+                    RpcError::new(Code::NotFound, format!("process with pid {pid} not found"))
                 }),
             Some(Selector::Tag(tag)) => map
                 .values()
@@ -113,9 +114,9 @@ impl Registry {
                 .max_by_key(|p| (p.is_running(), p.sequence))
                 .cloned()
                 .ok_or_else(|| {
-                    ConnectError::new(Code::NotFound, format!("process with tag {tag} not found"))
+                    RpcError::new(Code::NotFound, format!("process with tag {tag} not found"))
                 }),
-            None => Err(ConnectError::new(
+            None => Err(RpcError::new(
                 Code::InvalidArgument,
                 "a process selector (pid or tag) is required",
             )),

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use e2b_envd::connect::Code;
 use e2b_envd::connect::server::RequestContext;
-use e2b_envd::connect::{Code, ConnectError};
 use e2b_envd::process::StartRequest;
 use rustix::process::Signal;
 use tokio::process::{Child, ChildStderr, ChildStdout};
@@ -19,6 +19,7 @@ use super::pty;
 use super::registry::Registry;
 use super::spawn::{ChildIo, IoMode, Spec, environment, spawn};
 use crate::agent::context::Sandbox;
+use crate::agent::rpc_error::RpcError;
 
 /// Terminal size used when a request leaves a dimension at zero.
 const DEFAULT_SIZE: pty::Size = pty::Size { cols: 80, rows: 24 };
@@ -41,16 +42,16 @@ pub(crate) fn start(
     registry: &Arc<Registry>,
     ctx: &RequestContext,
     request: StartRequest,
-) -> Result<Started, ConnectError> {
-    let user = sandbox.users.from_headers(&ctx.headers)?;
+) -> Result<Started, RpcError> {
+    let user = sandbox.users.requester(&ctx.headers)?;
     let credentials = sandbox
         .users
         .credentials_for(user)
-        .map_err(|e| ConnectError::new(Code::PermissionDenied, e.to_string()))?;
+        .map_err(|e| RpcError::new(Code::PermissionDenied, e.to_string()))?;
     let config = request.process.unwrap_or_default();
     let cwd = sandbox.resolve(config.cwd.as_deref().unwrap_or_default(), user)?;
     if !cwd.exists() {
-        return Err(ConnectError::new(
+        return Err(RpcError::new(
             Code::InvalidArgument,
             format!("cwd '{}' does not exist", cwd.display()),
         ));
@@ -83,7 +84,7 @@ pub(crate) fn start(
             .map(String::as_str)
             .collect::<Vec<_>>()
             .join(" ");
-        ConnectError::new(
+        RpcError::new(
             Code::InvalidArgument,
             format!(
                 "error starting process '{command}' in '{}': {e}",
@@ -92,7 +93,7 @@ pub(crate) fn start(
         )
     })?;
     let pid = child.id().ok_or_else(|| {
-        ConnectError::new(
+        RpcError::new(
             Code::Internal,
             "the process exited before its pid was known",
         )
