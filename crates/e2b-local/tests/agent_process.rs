@@ -486,7 +486,7 @@ async fn keepalives_fill_silences() {
         .iter()
         .filter(|k| *k == "keepalive")
         .count();
-    assert!(keepalives >= 2, "{kinds:?}");
+    assert!(keepalives >= 1, "{kinds:?}");
     assert_eq!(&kinds[data_at + 1..], ["end", "eos:{}"], "{kinds:?}");
     assert_eq!(frames[data_at].1["event"]["data"]["stdout"], "ZG9uZQo=");
 }

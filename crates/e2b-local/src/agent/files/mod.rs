@@ -2,7 +2,9 @@
 //!
 //! Both stream: a download reads the file in fixed-size chunks (gzip-encoded
 //! on the fly when asked), an upload writes the body as it arrives, so
-//! memory use does not depend on file size.
+//! memory use does not depend on file size. Like envd, neither imposes an
+//! idle timeout: a transfer lasts as long as the client keeps its
+//! connection, and ends when the client goes away.
 
 mod download;
 mod encoding;

@@ -139,9 +139,21 @@ impl DirWatch {
             if report {
                 self.push(path.clone(), EventType::Create);
             }
-            if is_dir && self.add(&path).is_ok() {
-                self.add_tree(&path, report);
+            if is_dir {
+                self.watch_new_dir(&path, report);
             }
+        }
+    }
+
+    /// Watch `dir` and everything below it.
+    fn watch_new_dir(&mut self, dir: &Path, report: bool) {
+        match self.add(dir) {
+            Ok(()) => self.add_tree(dir, report),
+            // Gone already: nothing to watch.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            // Typically the inotify watch limit: changes below this directory
+            // go unreported.
+            Err(e) => tracing::warn!(path = %dir.display(), "cannot watch directory: {e}"),
         }
     }
 
@@ -234,9 +246,7 @@ impl DirWatch {
             {
                 self.repath(&old, &path);
             }
-            if self.add(&path).is_ok() {
-                self.add_tree(&path, true);
-            }
+            self.watch_new_dir(&path, true);
         }
         Ok(())
     }

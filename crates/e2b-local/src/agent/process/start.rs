@@ -112,7 +112,8 @@ pub(crate) fn start(
     registry.insert(handle.clone());
     let readers = sources.spawn_readers(&handle);
     tokio::spawn(supervise(handle.clone(), child, readers, registry.clone()));
-    if let Some(limit) = ctx.timeout {
+    // A zero timeout means none, as in envd.
+    if let Some(limit) = ctx.timeout.filter(|t| !t.is_zero()) {
         tokio::spawn(enforce_timeout(handle, limit));
     }
     Ok(Started { pid, attachment })
