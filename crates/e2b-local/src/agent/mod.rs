@@ -12,6 +12,12 @@
 //! Authentication (access tokens, signed URLs) is the server's job; the agent
 //! trusts its socket. The agent prints `ready` on a line of its own to stdout
 //! once it accepts connections, then nothing else on stdout.
+//!
+//! Layout: [`router()`] assembles the routes; `process` and `filesystem` are
+//! the Connect services, `files` the `/files` routes, `forward` the tunnel,
+//! `metrics` the `/metrics` sampler; `users`, `paths`, `metadata` and
+//! `keepalive` hold what they share (accounts and Basic auth, path
+//! resolution, `user.e2b.*` xattrs, stream keepalives).
 
 mod context;
 mod files;

@@ -19,7 +19,7 @@ use super::rpc_error::RpcError;
 use watch::{Change, DirWatch};
 use watchers::Watchers;
 
-pub(crate) use entry::entry_info;
+use entry::entry_info;
 
 /// Filesystems on which watches are refused unless the request allows
 /// network mounts (NFS, CIFS, SMB, SMB2, FUSE), as in envd.
@@ -128,6 +128,7 @@ fn is_network_mount(path: &Path) -> Result<bool, RpcError> {
             ),
         )
     })?;
+    // `f_type` is an `i64` on 64-bit Linux and an `i32` on some 32-bit targets.
     #[allow(clippy::useless_conversion)]
     let magic = i64::from(stat.f_type);
     Ok(NETWORK_FS_MAGIC.contains(&magic))
