@@ -12,11 +12,36 @@
 //! Authentication (access tokens, signed URLs) is the server's job; the agent
 //! trusts its socket. The agent prints `ready` on a line of its own to stdout
 //! once it accepts connections, then nothing else on stdout.
+//!
+//! Layout: [`router()`] assembles the routes; `process` and `filesystem` are
+//! the Connect services, `files` the `/files` routes, `forward` the tunnel,
+//! `metrics` the `/metrics` sampler; `users`, `paths`, `metadata` and
+//! `keepalive` hold what they share (accounts and Basic auth, path
+//! resolution, `user.e2b.*` xattrs, stream keepalives).
+
+mod context;
+mod files;
+mod filesystem;
+mod forward;
+mod http_error;
+mod keepalive;
+mod metadata;
+mod metrics;
+mod paths;
+mod process;
+mod router;
+mod rpc_error;
+mod users;
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
+
+pub use router::router;
+pub use users::ConfigError;
 
 /// One account inside the sandbox.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,7 +75,47 @@ pub struct AgentConfig {
     pub envd_version: String,
 }
 
-/// Entry point of `e2b-local envd`.
-pub fn main(_socket: &Path, _config: &Path) -> anyhow::Result<()> {
-    anyhow::bail!("the envd agent is not implemented yet")
+/// Entry point of `e2b-local envd`: read the configuration, bind the socket,
+/// print `ready`, then serve until the process is killed.
+pub fn main(socket: &Path, config: &Path) -> anyhow::Result<()> {
+    let config = read_config(config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve_unix(socket, config))
+}
+
+/// Parse `agent.json`.
+pub fn read_config(path: &Path) -> anyhow::Result<AgentConfig> {
+    let text = std::fs::read(path)
+        .with_context(|| format!("reading the agent configuration {}", path.display()))?;
+    serde_json::from_slice(&text)
+        .with_context(|| format!("parsing the agent configuration {}", path.display()))
+}
+
+/// Serve the agent on a Unix socket at `socket` (a stale socket file there is
+/// replaced), announcing `ready` on stdout once it accepts connections.
+pub async fn serve_unix(socket: &Path, config: AgentConfig) -> anyhow::Result<()> {
+    let app = router(config)?;
+    match std::fs::remove_file(socket) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("removing the stale socket {}", socket.display()));
+        }
+    }
+    let listener = tokio::net::UnixListener::bind(socket)
+        .with_context(|| format!("binding {}", socket.display()))?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(b"ready\n")
+            .context("announcing readiness")?;
+        stdout.flush().context("announcing readiness")?;
+    }
+    axum::serve(listener, app)
+        .await
+        .context("serving the agent")
 }

@@ -1,0 +1,91 @@
+//! The agent's HTTP surface: the two Connect services and envd's plain
+//! routes, plus the forward upgrade.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{FromRef, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use e2b_envd::filesystem::filesystem_server::FilesystemServer;
+use e2b_envd::process::process_server::ProcessServer;
+use http::StatusCode;
+use http::header::{CACHE_CONTROL, HeaderValue};
+
+use super::AgentConfig;
+use super::context::Sandbox;
+use super::filesystem::FilesystemService;
+use super::http_error::HttpError;
+use super::metrics::Collector;
+use super::process::ProcessService;
+use super::users::ConfigError;
+use super::{files, forward};
+
+/// Shared state of the routes.
+#[derive(Clone)]
+struct AgentState {
+    sandbox: Arc<Sandbox>,
+    process: ProcessServer<ProcessService>,
+    filesystem: FilesystemServer<FilesystemService>,
+    metrics: Arc<Collector>,
+}
+
+impl FromRef<AgentState> for Arc<Sandbox> {
+    fn from_ref(state: &AgentState) -> Self {
+        state.sandbox.clone()
+    }
+}
+
+/// The agent for the sandbox `config` describes, as an axum router. Serve it
+/// on any listener (`axum::serve`); the agent binary serves it on a Unix
+/// socket. Must be called inside a Tokio runtime.
+pub fn router(config: AgentConfig) -> Result<Router, ConfigError> {
+    let sandbox = Arc::new(Sandbox::new(config)?);
+    let disk = Path::new(&sandbox.users.default_account().home).to_path_buf();
+    let state = AgentState {
+        process: ProcessServer::new(ProcessService::new(sandbox.clone())),
+        filesystem: FilesystemServer::new(FilesystemService::new(sandbox.clone())),
+        metrics: Arc::new(Collector::new(disk)),
+        sandbox,
+    };
+    Ok(Router::new()
+        .route("/process.Process/{method}", any(process_rpc))
+        .route("/filesystem.Filesystem/{method}", any(filesystem_rpc))
+        .route("/files", get(files::download).post(files::upload))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/envs", get(envs))
+        .route("/.e2b/forward", get(forward::forward))
+        .with_state(state))
+}
+
+async fn process_rpc(State(state): State<AgentState>, request: Request) -> Response {
+    state.process.call(request).await.map(Body::new)
+}
+
+async fn filesystem_rpc(State(state): State<AgentState>, request: Request) -> Response {
+    state.filesystem.call(request).await.map(Body::new)
+}
+
+async fn health() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+async fn metrics(State(state): State<AgentState>) -> Response {
+    let collector = state.metrics.clone();
+    match tokio::task::spawn_blocking(move || collector.collect()).await {
+        Ok(Ok(metrics)) => axum::Json(metrics).into_response(),
+        Ok(Err(e)) => HttpError::internal(format!("failed to get metrics: {e}")).into_response(),
+        Err(e) => HttpError::internal(format!("failed to get metrics: {e}")).into_response(),
+    }
+}
+
+async fn envs(State(state): State<AgentState>) -> Response {
+    let mut response = axum::Json(state.sandbox.env_vars.clone()).into_response();
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
