@@ -10,13 +10,12 @@ once it accepts connections, serves HTTP/1.1 on the Unix socket, and
   GET  /envs                   200 the configured env vars
   GET  /echo                   200 {method, path, query, headers}
   GET  /files, POST /files     200 {"route": "files", ...} (body drained)
-  POST /upload                 200 {"bytes": n, "sha256": hex} of the body
+  POST /upload                 200 {"bytes": n, "pattern": bool}: the body's size and whether it is the pattern
   GET  /download?bytes=N       200 N bytes of the pattern bytes(range(256)) repeated
   POST /exec                   {"cmd": [...], "user": "root"|"user"} -> {"code", "stdout", "stderr"}
   POST /spawn                  {"cmd": [...], "user": ...} -> {"pid"} (runs in the background)
 """
 
-import hashlib
 import json
 import os
 import socket
@@ -25,6 +24,7 @@ import sys
 import threading
 
 PATTERN = bytes(range(256)) * 256  # 64 KiB
+PATTERN2 = PATTERN * 2
 
 
 def parse_args(argv):
@@ -149,12 +149,17 @@ def route(conn, req, config):
         drained = sum(len(c) for c in req.body_chunks())
         respond_json(conn, 200, {"route": "files", "method": req.method, "query": req.query, "bytes": drained})
     elif req.path == "/upload" and req.method == "POST":
-        digest = hashlib.sha256()
         total = 0
+        matches = True
         for chunk in req.body_chunks():
-            digest.update(chunk)
-            total += len(chunk)
-        respond_json(conn, 200, {"bytes": total, "sha256": digest.hexdigest()})
+            view = memoryview(chunk)
+            while view:
+                offset = total % len(PATTERN)
+                n = min(len(view), len(PATTERN))
+                matches = matches and view[:n] == PATTERN2[offset : offset + n]
+                total += n
+                view = view[n:]
+        respond_json(conn, 200, {"bytes": total, "pattern": matches})
     elif req.path == "/download":
         n = int(req.param("bytes", "0"))
         respond(conn, 200, headers={"Content-Type": "application/octet-stream"}, content_length=n)
