@@ -1,0 +1,279 @@
+//! The `e2b-local` binary: `serve` (environment, health, signals, key
+//! validation, unprivileged mode) and `doctor`.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_e2b-local");
+
+/// Start `serve` and read the environment it prints.
+async fn serve(mut cmd: Command) -> (Child, Vec<(String, String)>) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut env = Vec::new();
+    let read = async {
+        while env.len() < 4 {
+            let line = lines
+                .next_line()
+                .await
+                .unwrap()
+                .expect("serve exited before printing its environment");
+            let (k, v) = line.split_once('=').expect("KEY=value lines");
+            env.push((k.to_owned(), v.to_owned()));
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), read)
+        .await
+        .expect("serve printed its environment in time");
+    (child, env)
+}
+
+fn get<'a>(env: &'a [(String, String)], key: &str) -> &'a str {
+    env.iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("{key} not printed"))
+}
+
+fn terminate(child: &Child) {
+    let pid = rustix::process::Pid::from_raw(i32::try_from(child.id().unwrap()).unwrap()).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_prints_the_environment_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("E2B_LOCAL_BIN", support::fake_agent());
+    let (mut child, env) = serve(cmd).await;
+    assert_eq!(
+        env.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        [
+            "E2B_API_URL",
+            "E2B_SANDBOX_URL",
+            "E2B_API_KEY",
+            "E2B_DOMAIN"
+        ]
+    );
+    let api = get(&env, "E2B_API_URL");
+    assert_eq!(get(&env, "E2B_SANDBOX_URL"), api);
+    let key = get(&env, "E2B_API_KEY");
+    assert!(e2b_local::is_valid_api_key(key), "{key}");
+    assert_eq!(key.len(), 4 + 32);
+    let port = api.rsplit(':').next().unwrap();
+    assert_eq!(get(&env, "E2B_DOMAIN"), format!("localhost:{port}"));
+
+    let http = support::http();
+    assert_eq!(
+        http.get(format!("{api}/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let resp = http
+        .post(format!("{api}/sandboxes"))
+        .header("X-API-Key", key)
+        .json(&json!({"templateID": "base"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let id = resp.json::<Value>().await.unwrap()["sandboxID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let resp = http
+        .get(format!("{api}/health"))
+        .header("E2b-Sandbox-Id", &id)
+        .header("E2b-Sandbox-Port", "49983")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+
+    terminate(&child);
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("serve exits after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        !dir.path().join("sandboxes").join(&id).exists(),
+        "the running sandbox outlived the server"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_uses_a_given_key_and_refuses_malformed_ones() {
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--api-key",
+        "e2b_abc123",
+    ])
+    .env("E2B_LOCAL_BIN", support::fake_agent());
+    let (child, env) = serve(cmd).await;
+    assert_eq!(get(&env, "E2B_API_KEY"), "e2b_abc123");
+    terminate(&child);
+
+    for bad in ["abc", "e2b_XYZ", "e2b_"] {
+        let out = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--api-key", bad])
+            .output()
+            .await
+            .unwrap();
+        assert!(!out.status.success(), "{bad} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("invalid --api-key"), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_reports_this_machine() {
+    let out = Command::new(BIN).arg("doctor").output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("[ok  ] bubblewrap") && stdout.contains("bubblewrap 0."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("user namespaces") && stdout.contains("cgroups"),
+        "{stdout}"
+    );
+
+    // Without bwrap in PATH it fails and says how to install it.
+    let out = Command::new(BIN)
+        .arg("doctor")
+        .env("PATH", "/nonexistent")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        stdout.contains("[FAIL] bubblewrap") && stdout.contains("apt-get install bubblewrap"),
+        "{stdout}"
+    );
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("PATH", "/nonexistent")
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("apt-get install bubblewrap"));
+}
+
+/// Copy `src` to `dir` as an executable anyone may run.
+fn install(src: &Path, dir: &Path, name: &str) -> std::path::PathBuf {
+    let dest = dir.join(name);
+    std::fs::copy(src, &dest).unwrap();
+    std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dest
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_works_unprivileged() {
+    if !rustix::process::geteuid().is_root() {
+        // Already unprivileged: the other tests cover this mode.
+        return;
+    }
+    // Everything the unprivileged server touches must be reachable by `nobody`.
+    let dir = tempfile::Builder::new()
+        .prefix("e2b-unpriv")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = install(Path::new(BIN), dir.path(), "e2b-local");
+    let agent = install(&support::fake_agent(), dir.path(), "agent.py");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::os::unix::fs::chown(&data, Some(65534), Some(65534)).unwrap();
+
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        "--reuid",
+        "65534",
+        "--regid",
+        "65534",
+        "--clear-groups",
+        "--",
+    ])
+    .arg(&bin)
+    .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+    .arg(&data)
+    .env("E2B_LOCAL_BIN", &agent);
+    let (mut child, env) = serve(cmd).await;
+    let api = get(&env, "E2B_API_URL").to_owned();
+    let key = get(&env, "E2B_API_KEY").to_owned();
+    let http = support::http();
+    let resp = http
+        .post(format!("{api}/sandboxes"))
+        .header("X-API-Key", &key)
+        .json(&json!({"templateID": "base"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    let id = resp.json::<Value>().await.unwrap()["sandboxID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let resp = http
+        .post(format!("{api}/exec"))
+        .header("E2b-Sandbox-Id", &id)
+        .header("E2b-Sandbox-Port", "49983")
+        .json(&json!({"cmd": ["sh", "-c", "id -u; stat -c %u /home/user; echo x > /home/user/f && echo written"]}))
+        .send()
+        .await
+        .unwrap();
+    let out: Value = resp.json().await.unwrap();
+    assert_eq!(
+        out["stdout"].as_str().unwrap().lines().collect::<Vec<_>>(),
+        ["1000", "1000", "written"],
+        "{out}"
+    );
+    // Pause without a cgroup freezer (SIGSTOP), then resume.
+    let resp = http
+        .post(format!("{api}/sandboxes/{id}/pause"))
+        .header("X-API-Key", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let resp = http
+        .post(format!("{api}/sandboxes/{id}/connect"))
+        .header("X-API-Key", &key)
+        .json(&json!({"timeout": 60}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    terminate(&child);
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+}
