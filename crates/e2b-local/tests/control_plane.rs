@@ -1128,3 +1128,99 @@ async fn network_update_templates_and_logs() {
     assert_eq!(resp.status(), 200);
     server.shutdown().await;
 }
+
+/// An executable script usable as an agent binary.
+fn script_agent(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = dir.join("agent.sh");
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_failures_are_clear_500s_and_the_server_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = script_agent(dir.path(), "echo agent-broke-here >&2; exit 3");
+    let server =
+        e2b_local::Server::start(e2b_local::ServerOptions::default().with_agent_binary(&broken))
+            .await
+            .unwrap();
+    let http = support::authed_http(&server);
+    let resp = http
+        .post(format!("{}/sandboxes", server.api_url()))
+        .json(&json!({"templateID": "base"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 500);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["code"], 500);
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("exited before it was ready") && message.contains("agent-broke-here"),
+        "{message}"
+    );
+    // Nothing is left behind, and the server still answers.
+    assert!(
+        std::fs::read_dir(server.data_dir().join("sandboxes"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
+    assert_eq!(
+        http.get(format!("{}/v2/sandboxes", server.api_url()))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    server.shutdown().await;
+
+    let silent = script_agent(dir.path(), "echo still-starting >&2; exec sleep 60");
+    let options = e2b_local::ServerOptions::default()
+        .with_agent_binary(&silent)
+        .with_agent_ready_timeout(Duration::from_millis(500));
+    let server = e2b_local::Server::start(options).await.unwrap();
+    let http = support::authed_http(&server);
+    let resp = http
+        .post(format!("{}/sandboxes", server.api_url()))
+        .json(&json!({"templateID": "base"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 500);
+    let message = resp.json::<Value>().await.unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("not ready within") && message.contains("still-starting"),
+        "{message}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_whose_agent_dies_is_gone() {
+    let server = support::server().await;
+    let id = support::create_base(&server, 300).await;
+    // Kill the agent from inside (the exec's parent); the request itself may fail.
+    let _ = support::to_sandbox(&server, reqwest::Method::POST, &id, 49983, "/exec")
+        .json(&json!({"cmd": ["sh", "-c", "kill -9 $PPID"]}))
+        .send()
+        .await;
+    support::eventually(
+        Duration::from_secs(15),
+        "the dead sandbox to be removed",
+        || async { support::info_status(&server, &id).await == 404 },
+    )
+    .await;
+    let resp = support::to_sandbox(&server, reqwest::Method::GET, &id, 49983, "/health")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 502);
+    server.shutdown().await;
+}
