@@ -50,9 +50,10 @@ const MAX_SOCKET_PATH: usize = 100;
 /// # Ok(()) }
 /// ```
 ///
-/// Dropping the server kills every sandbox; [`Server::shutdown`] does the
-/// same and waits for them to be gone.
-#[derive(Debug)]
+/// Dropping the server kills every sandbox (waiting briefly for their
+/// processes to die); [`Server::shutdown`] does the same without blocking a
+/// thread. Either way paused sandboxes keep their files for the next server
+/// on the same data directory.
 pub struct Server {
     addr: SocketAddr,
     api_key: String,
@@ -63,6 +64,16 @@ pub struct Server {
     task: Option<JoinHandle<()>>,
     // Declared last: removed after everything else is gone.
     _temp_dir: Option<tempfile::TempDir>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The API key stays out of logs.
+        f.debug_struct("Server")
+            .field("addr", &self.addr)
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What every connection shares.

@@ -30,6 +30,8 @@ use crate::store::{self, DataDirs};
 
 /// The built-in template.
 pub(crate) const BASE_TEMPLATE: &str = "base";
+/// How long dropping the server waits for its sandboxes' processes to die.
+const DROP_KILL_WAIT: Duration = Duration::from_secs(2);
 /// How long copying a sandbox's files (snapshot, fork, restore) may take.
 const COPY_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -671,26 +673,44 @@ impl Manager {
         self.shared.cgroups.release();
     }
 
-    /// Synchronous last resort (drop): signal every sandbox to die now.
+    /// Synchronous last resort (drop): kill every sandbox process now and
+    /// wait (at most [`DROP_KILL_WAIT`]) until they are dead.
     pub(crate) fn kill_all_now(&self) {
         self.shared.closed.store(true, Ordering::SeqCst);
         let all: Vec<Arc<Sandbox>> = lock(&self.shared.sandboxes)
             .drain()
             .map(|(_, s)| s)
             .collect();
+        let mut doomed = Vec::new();
         for sandbox in all {
-            if let Some(instance) = sandbox.live().instance.take() {
-                if let Some(cg) = instance.cgroup() {
-                    cg.kill_all();
-                    let _ = cg.thaw(Duration::from_millis(200));
-                }
-                if !*instance.exited().borrow() {
-                    let _ = super::freeze::kill(instance.pid());
-                }
+            let Some(instance) = sandbox.live().instance.take() else {
+                continue;
+            };
+            if *instance.exited().borrow() {
+                continue;
+            }
+            // The outer bwrap has not been reaped, so its pid and its
+            // descendants' are still the sandbox's.
+            doomed.push(instance.pid());
+            doomed.extend(instance.processes().iter().map(|p| p.pid));
+            if let Some(cg) = instance.cgroup() {
+                cg.kill_all();
+            }
+            for &pid in &doomed {
+                let _ = super::freeze::kill(pid);
+            }
+            if let Some(cg) = instance.cgroup() {
+                // Frozen (v1) tasks only die once thawed.
+                let _ = cg.thaw(Duration::from_millis(200));
             }
         }
-        // The spawner thread's exit delivers SIGKILL to every bwrap it started.
+        // The spawner thread's exit also delivers SIGKILL to every bwrap it started.
         lock(&self.shared.spawner).take();
+        let deadline = StdInstant::now() + DROP_KILL_WAIT;
+        while StdInstant::now() < deadline && doomed.iter().any(|&pid| super::procs::is_alive(pid))
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 }
 

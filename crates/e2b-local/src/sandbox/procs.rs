@@ -77,6 +77,16 @@ pub(crate) fn descendants(root: u32) -> Vec<ProcStat> {
     descendants_of(root, &all_processes())
 }
 
+/// Whether `pid` exists and is not a zombie.
+pub(crate) fn is_alive(pid: u32) -> bool {
+    let Ok(text) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    text.rfind(')')
+        .and_then(|i| text[i + 1..].split_whitespace().next())
+        .is_some_and(|state| state != "Z" && state != "X")
+}
+
 /// The stat of one process, if it exists.
 #[cfg(test)]
 pub(crate) fn stat_of(pid: u32) -> Option<ProcStat> {
@@ -116,6 +126,8 @@ mod tests {
     #[test]
     fn reads_this_process() {
         let me = std::process::id();
+        assert!(is_alive(me));
+        assert!(!is_alive(u32::MAX));
         let st = stat_of(me).unwrap();
         assert_eq!(st.pid, me);
         assert!(st.rss_pages > 0);
