@@ -22,7 +22,8 @@
 //! Each sandbox is a bubblewrap-isolated process tree with private pid, ipc, uts
 //! and mount namespaces (and a network namespace unless internet access is
 //! allowed), a `user` account (uid 1000) with its home at `/home/user`, its own
-//! `/tmp`, the host's `/usr` and `/etc` read-only (with per-sandbox `passwd`,
+//! `/tmp` (a directory on disk, like the VM's disk upstream), the host's `/usr`
+//! and `/etc` read-only (with per-sandbox `passwd`,
 //! `group`, `shadow`, `hosts` and the host's secrets masked). Inside runs an
 //! agent — this same binary in `envd` mode — that owns processes, PTYs, files
 //! and watches and talks to the server over a Unix socket.
@@ -60,6 +61,21 @@
 //! with the same data directory they are gone (their files are deleted).
 //! Paused sandboxes and snapshots survive: a paused sandbox comes back as a
 //! files-only pause and resumes with fresh processes.
+
+//! # Differences from E2B
+//!
+//! * Templates: the built-in `base` (the host's system) and snapshots; template
+//!   builds are not supported.
+//! * Snapshots and forks copy files only (home and `/tmp`); processes and
+//!   memory are not captured. Pause with `memory: true` keeps processes
+//!   frozen, but only while this server runs.
+//! * Metrics are measured on request (one sample per call), not kept as a
+//!   history; `GET /sandboxes/{id}/logs` is always empty (logs go to the
+//!   server's stderr).
+//! * `volumeMounts`, `mcp`, `iam` and egress `rules` are recorded, not acted on.
+//! * `domain` is omitted in responses, so the SDKs use `E2B_SANDBOX_URL` and
+//!   `E2B_DOMAIN` (which defaults to `localhost:<port>`).
+//! * `envdVersion` is `0.6.13+local` (semver and PEP 440, ≥ 0.6.13).
 
 pub mod agent;
 pub mod cli;

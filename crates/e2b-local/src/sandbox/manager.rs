@@ -897,7 +897,9 @@ impl Shared {
         }
         sandbox.arm();
         drop(ops);
-        Ok(sandbox.record())
+        let record = sandbox.record();
+        tracing::info!(sandbox = %id, template = %record.template_id, timeout_secs = record.timeout_secs, "sandbox started");
+        Ok(record)
     }
 
     fn spawn_timer(
@@ -1061,6 +1063,7 @@ impl Shared {
             instance.kill().await;
         }
         self.remove(sandbox);
+        tracing::info!(sandbox = %sandbox.id, "sandbox killed");
         Ok(())
     }
 
@@ -1093,6 +1096,7 @@ impl Shared {
     }
 
     async fn pause_locked(&self, sandbox: &Arc<Sandbox>, memory: bool) -> Result<(), SandboxError> {
+        tracing::info!(sandbox = %sandbox.id, memory, "pausing sandbox");
         let instance = {
             let live = sandbox.live();
             if live.record.state == State::Paused {
@@ -1125,6 +1129,7 @@ impl Shared {
         sandbox: &Arc<Sandbox>,
         timeout_secs: u32,
     ) -> Result<(), SandboxError> {
+        tracing::info!(sandbox = %sandbox.id, timeout_secs, "resuming sandbox");
         let instance = sandbox.live().instance.clone();
         match instance {
             Some(instance) => instance
