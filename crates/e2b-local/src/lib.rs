@@ -72,7 +72,8 @@
 //! * Metrics are measured on request (one sample per call), not kept as a
 //!   history; `GET /sandboxes/{id}/logs` is always empty (logs go to the
 //!   server's stderr).
-//! * `volumeMounts`, `mcp`, `iam` and egress `rules` are recorded, not acted on.
+//! * `volumeMounts`, `mcp` and egress `rules` are recorded and reported, not
+//!   acted on; `iam` is ignored.
 //! * `domain` is omitted in responses, so the SDKs use `E2B_SANDBOX_URL` and
 //!   `E2B_DOMAIN` (which defaults to `localhost:<port>`).
 //! * `envdVersion` is `0.6.13+local` (semver and PEP 440, ≥ 0.6.13).

@@ -106,19 +106,23 @@ pub(crate) struct DataDirs {
 }
 
 impl DataDirs {
-    /// Create the layout under `root` (mode 0700: sandboxes must not see each other's state).
+    /// Create the layout under `root`. Directories it creates are mode 0700
+    /// (other users of the host have no business there); an existing `root`
+    /// keeps its permissions.
     pub(crate) fn create(root: &Path) -> Result<Self, StoreError> {
-        use std::os::unix::fs::PermissionsExt as _;
+        use std::os::unix::fs::DirBuilderExt as _;
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true).mode(0o700);
         for dir in [
             root.to_owned(),
             root.join("sandboxes"),
             root.join("snapshots"),
             root.join("trash"),
         ] {
-            fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+            builder
+                .create(&dir)
+                .map_err(io_err("create directory", &dir))?;
         }
-        fs::set_permissions(root, fs::Permissions::from_mode(0o700))
-            .map_err(io_err("set permissions of", root))?;
         Ok(Self {
             root: root.to_owned(),
         })

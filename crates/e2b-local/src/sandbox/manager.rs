@@ -250,7 +250,10 @@ impl Manager {
                 .iter()
                 .map(|(name, to)| (from.join(name), to.to_path_buf()))
                 .collect();
-            copy_dirs(&paths.root, sources).await?;
+            if let Err(e) = copy_dirs(&paths.root, sources).await {
+                let _ = shared.dirs.remove_dir(&paths.root);
+                return Err(e);
+            }
         }
         let now = Utc::now();
         let record = SandboxRecord {
