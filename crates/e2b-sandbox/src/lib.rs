@@ -1,0 +1,122 @@
+//! E2B sandboxes from Rust: create and manage sandboxes, run commands, drive
+//! pseudo-terminals.
+//!
+//! ```no_run
+//! use e2b_sandbox::{Client, CommandOptions, Sandbox};
+//!
+//! #[tokio::main]
+//! async fn main() -> e2b_sandbox::Result<()> {
+//!     // E2B_API_KEY (and E2B_DOMAIN, E2B_API_URL, E2B_SANDBOX_URL, …) from the environment.
+//!     let client = Client::from_env()?;
+//!     let sandbox = Sandbox::builder().template("base").create(&client).await?;
+//!
+//!     // Run a command and wait for it; output streams to the callback as it arrives.
+//!     let result = sandbox
+//!         .commands()
+//!         .run("echo hello from $(hostname)", CommandOptions::new().on_stdout(|s| print!("{s}")))
+//!         .await?;
+//!     assert_eq!(result.exit_code, 0);
+//!
+//!     sandbox.kill().await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Overview
+//!
+//! - [`Client`]: the connection (API key, domain, URLs, request timeout) and its pools;
+//!   by-id operations such as [`Client::list_sandboxes`] and [`Client::kill_sandbox`].
+//! - [`Sandbox`]: one sandbox. Create with [`Sandbox::builder`] (every option of the official
+//!   SDKs: template, timeout, metadata, environment, secure access, internet access,
+//!   [network rules](NetworkConfig), [lifecycle](Lifecycle), [MCP servers](McpServers),
+//!   volume mounts, workload identity), reach with [`Sandbox::connect`]; then
+//!   [`info`](Sandbox::info), [`set_timeout`](Sandbox::set_timeout),
+//!   [`is_running`](Sandbox::is_running), [`pause`](Sandbox::pause),
+//!   [`fork`](Sandbox::fork), [snapshots](Sandbox::create_snapshot),
+//!   [`metrics`](Sandbox::metrics), [`update_network`](Sandbox::update_network),
+//!   [`get_host`](Sandbox::get_host), [`mcp_url`](Sandbox::mcp_url), [`kill`](Sandbox::kill).
+//! - [`Commands`] ([`Sandbox::commands`]): [`run`](Commands::run) waits,
+//!   [`spawn`](Commands::spawn) returns a [`CommandHandle`] with the output as streams or
+//!   callbacks, [`wait`](CommandHandle::wait), [`kill`](CommandHandle::kill) and stdin.
+//! - [`Pty`] ([`Sandbox::pty`]): interactive terminals with raw byte output.
+//!
+//! Handles ([`Client`], [`Sandbox`], [`CommandHandle`], [`PtyHandle`]) are cheap clones of
+//! shared state. Dropping one never kills a sandbox or a process.
+//!
+//! # Timeouts
+//!
+//! Three kinds of deadline, never confused:
+//!
+//! | Deadline | Default | Bounds | Set with | Error ([`TimeoutKind`]) |
+//! |---|---|---|---|---|
+//! | request | 60 s | one request to the control plane or envd; for a command or terminal, only the wait for its start | [`Client::with_request_timeout`], [`Sandbox::with_request_timeout`], [`CommandOptions::request_timeout`] | [`Request`](TimeoutKind::Request) |
+//! | operation | 60 s | a whole command or terminal: envd kills the process when it passes | [`CommandOptions::timeout`] (`Duration::ZERO`: none), [`PtyOptions::timeout`] | [`Execution`](TimeoutKind::Execution) |
+//! | stream idle | 60 s | the silence of an open output stream (envd sends keepalives every 50 s) | [`CommandOptions::stream_idle_timeout`] | [`StreamIdle`](TimeoutKind::StreamIdle) |
+//!
+//! The sandbox's own lifetime (default 300 s, [`SandboxBuilder::timeout`],
+//! [`Sandbox::set_timeout`]) is separate: when it passes the sandbox is killed (or paused).
+//! When a stream's connection breaks, envd's `/health` is probed: if the sandbox no longer
+//! answers, the error says the sandbox was killed or timed out
+//! ([`TimeoutKind::SandboxGone`], [`Error::is_sandbox_gone`]). Any operation can also be
+//! cancelled by dropping its future (e.g. with `tokio::time::timeout`).
+//!
+//! # Errors
+//!
+//! Every fallible call returns [`Error`] (from `e2b-core`): inspect it with predicates such
+//! as [`Error::is_not_found`], [`Error::is_timeout`], [`Error::is_command_exit`] and
+//! accessors such as [`Error::command_exit_result`]. Invalid option combinations are
+//! rejected before any request, as the official SDKs do.
+//!
+//! # Routing and debug mode
+//!
+//! Every routing mode of [`ConnectionConfig`] works: E2B's shared sandbox host, per-sandbox
+//! hosts, OpenKruise path prefixes, a sandbox URL override (e.g. a local E2B-compatible
+//! server) and debug mode (`E2B_DEBUG=true`: no control plane calls for create and connect,
+//! envd at `localhost:49983`).
+//!
+//! # Tracing
+//!
+//! Every operation runs in a `tracing` span (`e2b.sandbox.create`, `e2b.commands.spawn`, …)
+//! with the sandbox id; nothing secret is recorded.
+
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod client;
+pub mod commands;
+mod convert;
+mod envd;
+mod iam;
+mod info;
+mod lifecycle;
+mod list;
+mod mcp;
+mod network;
+mod pty;
+mod sandbox;
+
+pub use client::Client;
+pub use commands::{
+    CommandConnectOptions, CommandHandle, CommandOptions, CommandOutput, CommandResult, Commands,
+    OutputStream, ProcessInfo, ProcessSelector,
+};
+pub use e2b_core::{
+    CommandExit, ConnectionConfig, ConnectionConfigBuilder, EnvdVersion, Error, ErrorKind,
+    ExposeSecret, NotFoundKind, Result, RoutingMode, SecretString, TimeoutKind,
+};
+pub use iam::{IamToken, JWT_SVID, iam_token_placeholder};
+pub use info::{
+    LifecycleInfo, SandboxInfo, SandboxMetrics, SandboxState, SnapshotInfo, VolumeMount,
+};
+pub use lifecycle::{Lifecycle, OnTimeoutAction};
+pub use list::{ListOptions, ListOrder, Pager, SandboxList, SnapshotList, SnapshotListOptions};
+pub use mcp::{DEFAULT_MCP_TEMPLATE, McpServers};
+pub use network::{
+    ALL_TRAFFIC, EgressProxy, EgressProxyInfo, NetworkConfig, NetworkInfo, NetworkRule,
+    NetworkTransform, NetworkUpdate,
+};
+pub use pty::{PTY_DEFAULT_ENVS, Pty, PtyConnectOptions, PtyHandle, PtyOptions, PtySize};
+pub use sandbox::{
+    ConnectOptions, DEBUG_SANDBOX_ID, DEFAULT_SANDBOX_TIMEOUT, DEFAULT_TEMPLATE, ForkOptions,
+    MetricsOptions, PauseOptions, Sandbox, SandboxBuilder, SnapshotOptions,
+};

@@ -1,0 +1,489 @@
+//! Pseudo-terminals: [`Pty`], reached through [`Sandbox::pty`](crate::Sandbox::pty).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use e2b_core::Result;
+use e2b_envd::process::{
+    self as pb, ConnectRequest, ProcessConfig, StartRequest, UpdateRequest, process_input,
+};
+use tracing::Instrument as _;
+
+use crate::commands::stream::{BytesCallback, ProcessHandle, Sinks, open_stream, spawn_reader};
+use crate::commands::{
+    CommandOutput, CommandResult, OutputStream, ProcessSelector, StreamDeadlines,
+};
+use crate::envd::Operation;
+use crate::sandbox::Sandbox;
+
+/// The size of a terminal in character cells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct PtySize {
+    /// Columns.
+    pub cols: u32,
+    /// Rows.
+    pub rows: u32,
+}
+
+impl PtySize {
+    /// A size of `cols` × `rows`.
+    pub fn new(cols: u32, rows: u32) -> Self {
+        PtySize { cols, rows }
+    }
+
+    fn to_wire(self) -> pb::Pty {
+        pb::Pty {
+            size: Some(pb::pty::Size {
+                cols: self.cols,
+                rows: self.rows,
+            }),
+        }
+    }
+}
+
+impl Default for PtySize {
+    /// 80 × 24.
+    fn default() -> Self {
+        PtySize::new(80, 24)
+    }
+}
+
+/// The environment every pseudo-terminal gets unless overridden.
+pub const PTY_DEFAULT_ENVS: [(&str, &str); 3] = [
+    ("TERM", "xterm-256color"),
+    ("LANG", "C.UTF-8"),
+    ("LC_ALL", "C.UTF-8"),
+];
+
+/// Options of [`Pty::create`].
+///
+/// The terminal runs `/bin/bash -i -l`. Like commands, it has a 60 s [timeout](Self::timeout)
+/// by default: interactive sessions usually want [`no_timeout`](Self::no_timeout).
+#[derive(Clone, Default)]
+#[non_exhaustive]
+#[must_use]
+pub struct PtyOptions {
+    /// The terminal size (default 80 × 24).
+    pub size: PtySize,
+    /// Environment variables; `TERM`, `LANG` and `LC_ALL` default to
+    /// [`PTY_DEFAULT_ENVS`].
+    pub envs: HashMap<String, String>,
+    /// The user to run as; `None` is the template's default user.
+    pub user: Option<String>,
+    /// The working directory; `None` is the user's home.
+    pub cwd: Option<String>,
+    deadlines: StreamDeadlines,
+    on_data: Option<BytesCallback>,
+}
+
+impl PtyOptions {
+    /// 80 × 24, default user and directory, a 60 s timeout.
+    pub fn new() -> Self {
+        PtyOptions::default()
+    }
+
+    /// Set the terminal size.
+    pub fn size(mut self, size: PtySize) -> Self {
+        self.size = size;
+        self
+    }
+
+    /// Set one environment variable.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.envs.insert(key.into(), value.into());
+        self
+    }
+
+    /// Set environment variables.
+    pub fn envs<I, K, V>(mut self, envs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.envs
+            .extend(envs.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    /// Run as `user`.
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// Start in `cwd`.
+    pub fn cwd(mut self, cwd: impl Into<String>) -> Self {
+        self.cwd = Some(cwd.into());
+        self
+    }
+
+    /// Bound the terminal's life; `Duration::ZERO` means no limit.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.deadlines.timeout = Some(timeout).filter(|t| !t.is_zero());
+        self
+    }
+
+    /// Let the terminal run until its shell exits.
+    pub fn no_timeout(mut self) -> Self {
+        self.deadlines.timeout = None;
+        self
+    }
+
+    /// Bound the start (until envd confirms the pid); `Duration::ZERO` means no limit.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.deadlines.request_timeout = Some(timeout);
+        self
+    }
+
+    /// Bound the silence of the output stream; `Duration::ZERO` means no limit.
+    pub fn stream_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.deadlines.idle_timeout = Some(timeout).filter(|t| !t.is_zero());
+        self
+    }
+
+    /// Call `f` with the terminal's output as it arrives.
+    pub fn on_data(mut self, f: impl Fn(&[u8]) + Send + Sync + 'static) -> Self {
+        self.on_data = Some(Arc::new(f));
+        self
+    }
+}
+
+impl fmt::Debug for PtyOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PtyOptions")
+            .field("size", &self.size)
+            .field("envs", &self.envs.keys().collect::<Vec<_>>())
+            .field("user", &self.user)
+            .field("cwd", &self.cwd)
+            .field("deadlines", &self.deadlines)
+            .field("on_data", &self.on_data.is_some())
+            .finish()
+    }
+}
+
+/// Options of [`Pty::connect`].
+#[derive(Clone, Default)]
+#[non_exhaustive]
+#[must_use]
+pub struct PtyConnectOptions {
+    deadlines: StreamDeadlines,
+    on_data: Option<BytesCallback>,
+}
+
+impl PtyConnectOptions {
+    /// A 60 s timeout on the connection, the client's request timeout for attaching.
+    pub fn new() -> Self {
+        PtyConnectOptions::default()
+    }
+
+    /// Bound how long to stay connected; `Duration::ZERO` means no limit.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.deadlines.timeout = Some(timeout).filter(|t| !t.is_zero());
+        self
+    }
+
+    /// Stay connected until the terminal's shell exits.
+    pub fn no_timeout(mut self) -> Self {
+        self.deadlines.timeout = None;
+        self
+    }
+
+    /// Bound attaching; `Duration::ZERO` means no limit.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.deadlines.request_timeout = Some(timeout);
+        self
+    }
+
+    /// Bound the silence of the output stream; `Duration::ZERO` means no limit.
+    pub fn stream_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.deadlines.idle_timeout = Some(timeout).filter(|t| !t.is_zero());
+        self
+    }
+
+    /// Call `f` with the terminal's output as it arrives.
+    pub fn on_data(mut self, f: impl Fn(&[u8]) + Send + Sync + 'static) -> Self {
+        self.on_data = Some(Arc::new(f));
+        self
+    }
+}
+
+impl fmt::Debug for PtyConnectOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PtyConnectOptions")
+            .field("deadlines", &self.deadlines)
+            .field("on_data", &self.on_data.is_some())
+            .finish()
+    }
+}
+
+/// Pseudo-terminals in one sandbox. Obtained from [`Sandbox::pty`](crate::Sandbox::pty).
+#[derive(Clone, Copy, Debug)]
+pub struct Pty<'a> {
+    sandbox: &'a Sandbox,
+}
+
+impl<'a> Pty<'a> {
+    pub(crate) fn new(sandbox: &'a Sandbox) -> Self {
+        Pty { sandbox }
+    }
+
+    /// Start an interactive login shell (`/bin/bash -i -l`) on a new pseudo-terminal.
+    ///
+    /// ```no_run
+    /// # async fn demo(sandbox: e2b_sandbox::Sandbox) -> e2b_sandbox::Result<()> {
+    /// use futures_util::StreamExt;
+    /// use e2b_sandbox::{PtyOptions, PtySize};
+    ///
+    /// let terminal = sandbox
+    ///     .pty()
+    ///     .create(PtyOptions::new().size(PtySize::new(120, 40)).no_timeout())
+    ///     .await?;
+    /// terminal.send_input(b"echo hi; exit\n").await?;
+    /// let mut output = terminal.output();
+    /// while let Some(bytes) = output.next().await {
+    ///     print!("{}", String::from_utf8_lossy(&bytes));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`Commands::spawn`](crate::Commands::spawn).
+    pub async fn create(&self, options: PtyOptions) -> Result<PtyHandle> {
+        let span = tracing::info_span!(
+            "e2b.pty.create",
+            sandbox_id = %self.sandbox.id(),
+            pid = tracing::field::Empty,
+        );
+        async {
+            let envd = self.sandbox.envd();
+            let mut envs = options.envs;
+            for (key, value) in PTY_DEFAULT_ENVS {
+                envs.entry(key.to_owned())
+                    .or_insert_with(|| value.to_owned());
+            }
+            let deadlines = options.deadlines;
+            let request = StartRequest {
+                process: Some(ProcessConfig {
+                    cmd: "/bin/bash".into(),
+                    args: vec!["-i".into(), "-l".into()],
+                    envs,
+                    cwd: options.cwd,
+                }),
+                pty: Some(options.size.to_wire()),
+                tag: None,
+                stdin: None,
+            };
+            let call = envd.stream_options(
+                deadlines.timeout,
+                deadlines.idle_timeout,
+                options.user.as_deref(),
+            )?;
+            let op = Operation::CommandStream {
+                timeout: deadlines.timeout,
+            };
+            let commands = self.sandbox.commands();
+            let (pid, stream) = open_stream(
+                envd,
+                op,
+                commands.start_timeout(deadlines.request_timeout),
+                envd.process().start(request, call),
+            )
+            .await?;
+            tracing::Span::current().record("pid", pid);
+            let sinks = Sinks {
+                on_pty: options.on_data,
+                ..Sinks::default()
+            };
+            let (core, reader) = spawn_reader(stream, envd.clone(), op, sinks);
+            Ok(PtyHandle::new(ProcessHandle::new(
+                self.sandbox.clone(),
+                pid,
+                core,
+                reader,
+            )))
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Attach to a running pseudo-terminal.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`Commands::connect`](crate::Commands::connect).
+    pub async fn connect(&self, pid: u32, options: PtyConnectOptions) -> Result<PtyHandle> {
+        let span = tracing::info_span!("e2b.pty.connect", sandbox_id = %self.sandbox.id(), pid);
+        async {
+            let envd = self.sandbox.envd();
+            let deadlines = options.deadlines;
+            let call = envd.stream_options(deadlines.timeout, deadlines.idle_timeout, None)?;
+            let request = ConnectRequest {
+                process: Some(ProcessSelector::Pid(pid).to_wire()),
+            };
+            let commands = self.sandbox.commands();
+            let (pid, stream) = open_stream(
+                envd,
+                Operation::Process,
+                commands.start_timeout(deadlines.request_timeout),
+                envd.process().connect(request, call),
+            )
+            .await?;
+            let sinks = Sinks {
+                on_pty: options.on_data,
+                ..Sinks::default()
+            };
+            let (core, reader) = spawn_reader(stream, envd.clone(), Operation::Process, sinks);
+            Ok(PtyHandle::new(ProcessHandle::new(
+                self.sandbox.clone(),
+                pid,
+                core,
+                reader,
+            )))
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Type into a pseudo-terminal (raw bytes, e.g. `b"ls\n"` or `[0x03]` for Ctrl-C).
+    ///
+    /// # Errors
+    ///
+    /// Not found if no such process runs; a request timeout; a sandbox-gone timeout.
+    pub async fn send_input(&self, pid: u32, data: impl AsRef<[u8]>) -> Result<()> {
+        let input = process_input::Input::Pty(data.as_ref().to_vec());
+        self.sandbox
+            .commands()
+            .send_input(ProcessSelector::Pid(pid), input, "e2b.pty.send_input")
+            .await
+    }
+
+    /// Resize a pseudo-terminal.
+    ///
+    /// # Errors
+    ///
+    /// Not found if no such process runs; a request timeout; a sandbox-gone timeout.
+    pub async fn resize(&self, pid: u32, size: PtySize) -> Result<()> {
+        let span = tracing::info_span!("e2b.pty.resize", sandbox_id = %self.sandbox.id(), pid);
+        async {
+            let envd = self.sandbox.envd();
+            let call = envd.unary_options(self.sandbox.request_timeout(), None)?;
+            let request = UpdateRequest {
+                process: Some(ProcessSelector::Pid(pid).to_wire()),
+                pty: Some(size.to_wire()),
+            };
+            match envd.process().update(request, call).await {
+                Ok(_) => Ok(()),
+                Err(e) => Err(envd.map_error(e, Operation::Process).await),
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Kill a pseudo-terminal's shell (`SIGKILL`). Returns `false` if it was not running.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`Commands::kill`](crate::Commands::kill).
+    pub async fn kill(&self, pid: u32) -> Result<bool> {
+        self.sandbox.commands().kill(pid).await
+    }
+}
+
+/// A pseudo-terminal started with [`Pty::create`] or attached to with [`Pty::connect`].
+///
+/// Cheap to clone. Dropping the last clone (and every stream) stops receiving output; it
+/// never kills the terminal's shell (use [`kill`](Self::kill)).
+#[derive(Clone)]
+pub struct PtyHandle {
+    inner: Arc<ProcessHandle>,
+}
+
+impl PtyHandle {
+    fn new(inner: ProcessHandle) -> Self {
+        PtyHandle {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The shell's process id.
+    pub fn pid(&self) -> u32 {
+        self.inner.pid
+    }
+
+    /// The terminal's output, raw bytes in order (see [`OutputStream`]).
+    pub fn output(&self) -> OutputStream<Bytes> {
+        OutputStream::new(Arc::clone(&self.inner), |chunk| match chunk {
+            CommandOutput::Pty(bytes) => Some(bytes),
+            _ => None,
+        })
+    }
+
+    /// Type into the terminal.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`Pty::send_input`].
+    pub async fn send_input(&self, data: impl AsRef<[u8]>) -> Result<()> {
+        self.inner
+            .sandbox
+            .pty()
+            .send_input(self.inner.pid, data)
+            .await
+    }
+
+    /// Resize the terminal.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`Pty::resize`].
+    pub async fn resize(&self, size: PtySize) -> Result<()> {
+        self.inner.sandbox.pty().resize(self.inner.pid, size).await
+    }
+
+    /// Kill the terminal's shell. Returns `false` if it was not running.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`Commands::kill`](crate::Commands::kill).
+    pub async fn kill(&self) -> Result<bool> {
+        self.inner.sandbox.pty().kill(self.inner.pid).await
+    }
+
+    /// The exit code, once the shell has exited.
+    pub fn exit_code(&self) -> Option<i32> {
+        self.inner.core.exit_code()
+    }
+
+    /// Wait for the shell to exit. The result's stdout and stderr are empty: a terminal's
+    /// output is only available through [`output`](Self::output) and the `on_data` callback.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`CommandHandle::wait`](crate::CommandHandle::wait), including a
+    /// command-exit error when the shell exits with a non-zero code.
+    pub async fn wait(&self) -> Result<CommandResult> {
+        self.inner.core.wait().await
+    }
+
+    /// Stop receiving output; the shell keeps running (attach again with [`Pty::connect`]).
+    pub fn disconnect(&self) {
+        self.inner.disconnect();
+    }
+}
+
+impl fmt::Debug for PtyHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PtyHandle")
+            .field("pid", &self.inner.pid)
+            .field("sandbox_id", &self.inner.sandbox.id())
+            .field("exit_code", &self.exit_code())
+            .finish()
+    }
+}

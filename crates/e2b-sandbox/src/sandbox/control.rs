@@ -1,0 +1,422 @@
+//! Control-plane operations on sandboxes by id, as [`Client`] methods.
+
+use std::future::Future;
+use std::time::{Duration, UNIX_EPOCH};
+
+use e2b_api::control::types;
+use e2b_api::{Error as ApiError, ResponseValue};
+use e2b_core::{Error, NotFoundKind, Result};
+use serde::Serialize;
+use tracing::Instrument as _;
+
+use super::builder::{NewSandboxBody, timeout_secs};
+use super::options::{ForkOptions, MetricsOptions, PauseOptions, SnapshotOptions};
+use super::{Sandbox, sandbox_not_found};
+use crate::client::{ApiPaths, Client};
+use crate::convert::{self, SandboxCreated};
+use crate::info::{SandboxInfo, SandboxMetrics, SnapshotInfo};
+use crate::network::NetworkUpdate;
+
+/// Await a generated-client call and map its error.
+pub(crate) async fn api<T>(
+    call: impl Future<Output = std::result::Result<ResponseValue<T>, ApiError<types::Error>>>,
+) -> Result<ResponseValue<T>> {
+    match call.await {
+        Ok(response) => Ok(response),
+        Err(e) => Err(Error::from_api_error(e).await),
+    }
+}
+
+/// Refuse an empty id before it turns into a different URL.
+pub(crate) fn check_id(id: &str, what: &str) -> Result<()> {
+    if id.trim().is_empty() {
+        return Err(Error::invalid_argument(format!("the {what} is empty")));
+    }
+    Ok(())
+}
+
+/// `POST` a JSON body to the v2 path, falling back to the v1 path when the control plane
+/// does not serve v2 (404 or 405). The first answer from v2 decides for the client.
+async fn post_v2_or_v1<B: Serialize>(
+    client: &Client,
+    v2: &str,
+    v1: &str,
+    body: &B,
+) -> Result<reqwest::Response> {
+    let url = |path: &str| format!("{}{path}", client.config().api_url());
+    let send = |path: &str| client.http().api().post(url(path)).json(body).send();
+    if client.api_paths() != ApiPaths::V1 {
+        let response = send(v2).await?;
+        let status = response.status().as_u16();
+        let refused = matches!(status, 404 | 405);
+        if !refused || client.api_paths() == ApiPaths::V2 {
+            if response.status().is_success() {
+                client.set_api_paths(ApiPaths::V2);
+            }
+            return Ok(response);
+        }
+        tracing::debug!(status, path = v2, "v2 path refused, trying v1");
+        let response = send(v1).await?;
+        if response.status().is_success() {
+            client.set_api_paths(ApiPaths::V1);
+        }
+        return Ok(response);
+    }
+    Ok(send(v1).await?)
+}
+
+/// Decode a `Sandbox` from a create or connect response.
+async fn sandbox_response(response: reqwest::Response) -> Result<SandboxCreated> {
+    let response = Error::check_response(response).await?;
+    let bytes = response.bytes().await?;
+    let sandbox: types::Sandbox = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::with_source(
+            e2b_core::ErrorKind::Protocol {
+                message: "the sandbox in the response does not match the API schema".into(),
+            },
+            e,
+        )
+    })?;
+    Ok(SandboxCreated::from(sandbox))
+}
+
+/// `POST /v2/sandboxes` (or `/sandboxes`).
+pub(super) async fn post_create(client: &Client, body: &NewSandboxBody) -> Result<SandboxCreated> {
+    let response = post_v2_or_v1(client, "/v2/sandboxes", "/sandboxes", body).await?;
+    sandbox_response(response)
+        .await
+        .map_err(|e| e.with_not_found_kind(NotFoundKind::Template))
+}
+
+/// `POST /v2/sandboxes/{id}/connect` (or `/sandboxes/{id}/connect`).
+pub(super) async fn post_connect(
+    client: &Client,
+    id: &str,
+    timeout: Duration,
+) -> Result<SandboxCreated> {
+    let path = |prefix: &str| format!("{prefix}/{}/connect", encode_segment(id));
+    let body = types::ConnectSandbox {
+        timeout: timeout_secs(timeout)?,
+    };
+    let response =
+        post_v2_or_v1(client, &path("/v2/sandboxes"), &path("/sandboxes"), &body).await?;
+    sandbox_response(response).await.map_err(sandbox_not_found)
+}
+
+/// Percent-encode one path segment.
+fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn unix_secs(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+impl Client {
+    /// Information about a sandbox.
+    ///
+    /// # Errors
+    ///
+    /// Not found (of kind [`Sandbox`](NotFoundKind::Sandbox)) if no such sandbox exists;
+    /// authentication, rate-limit, request-timeout and other control-plane errors.
+    pub async fn sandbox_info(&self, sandbox_id: &str) -> Result<SandboxInfo> {
+        check_id(sandbox_id, "sandbox id")?;
+        let span = tracing::info_span!("e2b.sandbox.info", sandbox_id);
+        let call = api(self
+            .api()
+            .get_sandboxes_sandbox_id()
+            .sandbox_id(sandbox_id)
+            .send());
+        let detail = self
+            .deadline("getting the sandbox info", call)
+            .instrument(span)
+            .await
+            .map_err(sandbox_not_found)?;
+        Ok(SandboxInfo::from(detail.into_inner()))
+    }
+
+    /// Kill a sandbox. Returns `false` if no such sandbox exists. In debug mode this does
+    /// nothing and returns `true`.
+    ///
+    /// # Errors
+    ///
+    /// Authentication, rate-limit, request-timeout and other control-plane errors.
+    pub async fn kill_sandbox(&self, sandbox_id: &str) -> Result<bool> {
+        check_id(sandbox_id, "sandbox id")?;
+        if self.is_debug() {
+            return Ok(true);
+        }
+        let span = tracing::info_span!("e2b.sandbox.kill", sandbox_id);
+        let call = api(self
+            .api()
+            .delete_sandboxes_sandbox_id()
+            .sandbox_id(sandbox_id)
+            .send());
+        match self
+            .deadline("killing the sandbox", call)
+            .instrument(span)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Set a sandbox to time out `timeout` from now. Nothing happens in debug mode.
+    ///
+    /// # Errors
+    ///
+    /// Not found if no such sandbox exists; invalid argument for a timeout over `i32::MAX`
+    /// seconds; other control-plane errors.
+    pub async fn set_sandbox_timeout(&self, sandbox_id: &str, timeout: Duration) -> Result<()> {
+        check_id(sandbox_id, "sandbox id")?;
+        let timeout = timeout_secs(timeout)?;
+        if self.is_debug() {
+            return Ok(());
+        }
+        let span = tracing::info_span!("e2b.sandbox.set_timeout", sandbox_id, timeout);
+        let call = api(self
+            .api()
+            .post_sandboxes_sandbox_id_timeout()
+            .sandbox_id(sandbox_id)
+            .body(types::SandboxTimeoutRequest { timeout })
+            .send());
+        self.deadline("setting the sandbox timeout", call)
+            .instrument(span)
+            .await
+            .map(|_| ())
+            .map_err(sandbox_not_found)
+    }
+
+    /// Pause a sandbox. Returns `false` if it was already paused.
+    ///
+    /// # Errors
+    ///
+    /// Not found if no such sandbox exists; other control-plane errors.
+    pub async fn pause_sandbox(&self, sandbox_id: &str, options: PauseOptions) -> Result<bool> {
+        check_id(sandbox_id, "sandbox id")?;
+        let span = tracing::info_span!(
+            "e2b.sandbox.pause",
+            sandbox_id,
+            keep_memory = options.keep_memory
+        );
+        let call = api(self
+            .api()
+            .post_sandboxes_sandbox_id_pause()
+            .sandbox_id(sandbox_id)
+            .body(types::SandboxPauseRequest {
+                memory: options.keep_memory,
+            })
+            .send());
+        match self
+            .deadline("pausing the sandbox", call)
+            .instrument(span)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_conflict() => Ok(false),
+            Err(e) => Err(sandbox_not_found(e)),
+        }
+    }
+
+    /// Fork a running sandbox into `count` new sandboxes (see [`Sandbox::fork`]).
+    ///
+    /// # Errors
+    ///
+    /// Invalid argument for a count of 0; not found if no such sandbox exists; other
+    /// control-plane errors. Per-fork failures are the inner `Err`s.
+    pub async fn fork_sandbox(
+        &self,
+        sandbox_id: &str,
+        options: ForkOptions,
+    ) -> Result<Vec<Result<Sandbox>>> {
+        check_id(sandbox_id, "sandbox id")?;
+        let count = std::num::NonZeroU32::new(options.count)
+            .ok_or_else(|| Error::invalid_argument("the fork count must be at least 1"))?;
+        let timeout = timeout_secs(if options.timeout.is_zero() {
+            super::DEFAULT_SANDBOX_TIMEOUT
+        } else {
+            options.timeout
+        })?;
+        let span = tracing::info_span!("e2b.sandbox.fork", sandbox_id, count = options.count);
+        let call = api(self
+            .api()
+            .post_sandboxes_sandbox_id_fork()
+            .sandbox_id(sandbox_id)
+            .body(types::SandboxForkRequest { count, timeout })
+            .send());
+        let results = self
+            .deadline("forking the sandbox", call)
+            .instrument(span)
+            .await
+            .map_err(sandbox_not_found)?
+            .into_inner();
+        Ok(results
+            .into_iter()
+            .map(|fork| match (fork.sandbox, fork.error) {
+                (Some(sandbox), None) => Sandbox::from_created(self, sandbox.into()),
+                (_, Some(error)) => {
+                    let status = u16::try_from(error.code).unwrap_or(500);
+                    let body = serde_json::to_vec(&error).unwrap_or_default();
+                    Err(Error::from_status(status, &body))
+                }
+                (None, None) => Err(Error::protocol(
+                    "a fork result has neither a sandbox nor an error",
+                )),
+            })
+            .collect())
+    }
+
+    /// Resource usage samples of a sandbox. Empty in debug mode.
+    ///
+    /// # Errors
+    ///
+    /// Not found if no such sandbox exists; other control-plane errors.
+    pub async fn sandbox_metrics(
+        &self,
+        sandbox_id: &str,
+        options: MetricsOptions,
+    ) -> Result<Vec<SandboxMetrics>> {
+        check_id(sandbox_id, "sandbox id")?;
+        if self.is_debug() {
+            return Ok(Vec::new());
+        }
+        let span = tracing::info_span!("e2b.sandbox.metrics", sandbox_id);
+        let mut request = self
+            .api()
+            .get_sandboxes_sandbox_id_metrics()
+            .sandbox_id(sandbox_id);
+        if let Some(start) = options.start {
+            request = request.start(unix_secs(start));
+        }
+        if let Some(end) = options.end {
+            request = request.end(unix_secs(end));
+        }
+        let metrics = self
+            .deadline("getting the sandbox metrics", api(request.send()))
+            .instrument(span)
+            .await
+            .map_err(sandbox_not_found)?;
+        Ok(metrics
+            .into_inner()
+            .into_iter()
+            .map(SandboxMetrics::from)
+            .collect())
+    }
+
+    /// Replace a sandbox's egress configuration (see [`Sandbox::update_network`]).
+    ///
+    /// # Errors
+    ///
+    /// Invalid argument for a malformed egress proxy; not found if no such sandbox exists;
+    /// other control-plane errors.
+    pub async fn update_sandbox_network(
+        &self,
+        sandbox_id: &str,
+        update: NetworkUpdate,
+    ) -> Result<()> {
+        check_id(sandbox_id, "sandbox id")?;
+        let body = convert::network_update_to_wire(&update)?;
+        let span = tracing::info_span!("e2b.sandbox.update_network", sandbox_id);
+        let call = api(self
+            .api()
+            .put_sandboxes_sandbox_id_network()
+            .sandbox_id(sandbox_id)
+            .body(body)
+            .send());
+        self.deadline("updating the sandbox network", call)
+            .instrument(span)
+            .await
+            .map(|_| ())
+            .map_err(sandbox_not_found)
+    }
+
+    /// Snapshot a sandbox (see [`Sandbox::create_snapshot`]).
+    ///
+    /// # Errors
+    ///
+    /// Not found if no such sandbox exists; other control-plane errors.
+    pub async fn create_snapshot(
+        &self,
+        sandbox_id: &str,
+        options: SnapshotOptions,
+    ) -> Result<SnapshotInfo> {
+        check_id(sandbox_id, "sandbox id")?;
+        let span = tracing::info_span!("e2b.sandbox.create_snapshot", sandbox_id);
+        let call = api(self
+            .api()
+            .post_sandboxes_sandbox_id_snapshots()
+            .sandbox_id(sandbox_id)
+            .body(types::SandboxSnapshotRequest { name: options.name })
+            .send());
+        let snapshot = self
+            .deadline("creating the snapshot", call)
+            .instrument(span)
+            .await
+            .map_err(sandbox_not_found)?;
+        Ok(SnapshotInfo::from(snapshot.into_inner()))
+    }
+
+    /// Delete a snapshot. Returns `false` if no such snapshot exists.
+    ///
+    /// # Errors
+    ///
+    /// Authentication, rate-limit, request-timeout and other control-plane errors.
+    pub async fn delete_snapshot(&self, snapshot_id: &str) -> Result<bool> {
+        check_id(snapshot_id, "snapshot id")?;
+        let span = tracing::info_span!("e2b.snapshot.delete", snapshot_id);
+        let call = api(self
+            .api()
+            .delete_templates_template_id()
+            .template_id(snapshot_id)
+            .send());
+        match self
+            .deadline("deleting the snapshot", call)
+            .instrument(span)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_percent_encoded() {
+        assert_eq!(encode_segment("abc-1_2.x"), "abc-1_2.x");
+        assert_eq!(encode_segment("a/b:c d"), "a%2Fb%3Ac%20d");
+    }
+
+    #[test]
+    fn unix_seconds() {
+        assert_eq!(unix_secs(UNIX_EPOCH + Duration::from_secs(5)), 5);
+        assert_eq!(unix_secs(UNIX_EPOCH - Duration::from_secs(5)), -5);
+    }
+
+    #[test]
+    fn empty_ids_are_refused() {
+        assert!(
+            check_id(" ", "sandbox id")
+                .unwrap_err()
+                .is_invalid_argument()
+        );
+        check_id("abc", "sandbox id").unwrap();
+    }
+}

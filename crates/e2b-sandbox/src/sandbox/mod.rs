@@ -1,0 +1,474 @@
+//! [`Sandbox`]: a handle on one sandbox.
+
+mod builder;
+mod connect;
+pub(crate) mod control;
+mod options;
+
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use e2b_core::routing::Scheme;
+use e2b_core::{
+    EnvdFeature, EnvdVersion, Error, MCP_PORT, NotFoundKind, Result, RoutingMode, SandboxRoute,
+    SecretString,
+};
+use tracing::Instrument as _;
+
+pub use builder::{DEFAULT_SANDBOX_TIMEOUT, DEFAULT_TEMPLATE, SandboxBuilder};
+pub use options::{ConnectOptions, ForkOptions, MetricsOptions, PauseOptions, SnapshotOptions};
+
+use crate::client::Client;
+use crate::commands::Commands;
+use crate::convert::SandboxCreated;
+use crate::envd::Envd;
+use crate::info::{SandboxInfo, SandboxMetrics, SnapshotInfo};
+use crate::list::{SnapshotList, SnapshotListOptions};
+use crate::network::NetworkUpdate;
+use crate::pty::Pty;
+
+/// The sandbox id used in debug mode, where no control plane is asked.
+pub const DEBUG_SANDBOX_ID: &str = "debug_sandbox_id";
+
+/// Where the MCP gateway keeps its access token inside the sandbox.
+const MCP_TOKEN_PATH: &str = "/etc/mcp-gateway/.token";
+
+/// A sandbox: an isolated Linux machine with a filesystem, processes and network, created
+/// with [`Sandbox::builder`] / [`Sandbox::create`] or reached with [`Sandbox::connect`].
+///
+/// Cheap to clone; clones share everything. Dropping a `Sandbox` does **not** kill the
+/// sandbox (it lives until [`kill`](Self::kill) or its timeout): Rust has no async drop, and
+/// other processes may still use it.
+///
+/// ```no_run
+/// # async fn demo() -> e2b_sandbox::Result<()> {
+/// use e2b_sandbox::{Client, CommandOptions, Sandbox};
+///
+/// let client = Client::from_env()?;
+/// let sandbox = Sandbox::create(&client).await?;
+/// let result = sandbox.commands().run("uname -a", CommandOptions::new()).await?;
+/// println!("{}", result.stdout);
+/// sandbox.kill().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Sandbox {
+    inner: Arc<Inner>,
+    client: Client,
+}
+
+struct Inner {
+    id: String,
+    template_id: Option<String>,
+    alias: Option<String>,
+    route: SandboxRoute,
+    envd: Envd,
+    envd_access_token: Option<SecretString>,
+    traffic_access_token: Option<SecretString>,
+    mcp_token: Mutex<Option<SecretString>>,
+}
+
+impl Sandbox {
+    /// A handle for a sandbox the control plane returned (create, connect, fork).
+    pub(crate) fn from_created(client: &Client, created: SandboxCreated) -> Result<Sandbox> {
+        let version = EnvdVersion::parse(&created.envd_version)?;
+        let route = client
+            .config()
+            .routing()
+            .sandbox(&created.sandbox_id, created.domain.as_deref())?;
+        let envd_access_token = created.envd_access_token.map(SecretString::from);
+        let envd = Envd::new(
+            client.http().sandbox().clone(),
+            &route,
+            envd_access_token.as_ref(),
+            version,
+        )?;
+        Ok(Sandbox {
+            inner: Arc::new(Inner {
+                id: created.sandbox_id,
+                template_id: Some(created.template_id).filter(|t| !t.is_empty()),
+                alias: created.alias,
+                route,
+                envd,
+                envd_access_token,
+                traffic_access_token: created.traffic_access_token.map(SecretString::from),
+                mcp_token: Mutex::new(None),
+            }),
+            client: client.clone(),
+        })
+    }
+
+    /// The handle used in debug mode: envd at `localhost`, version 99.99.99, no tokens.
+    pub(crate) fn debug(client: &Client, id: &str) -> Result<Sandbox> {
+        Sandbox::from_created(
+            client,
+            SandboxCreated {
+                sandbox_id: id.to_owned(),
+                template_id: String::new(),
+                alias: None,
+                domain: None,
+                envd_version: EnvdVersion::debug_fallback().version().to_string(),
+                envd_access_token: None,
+                traffic_access_token: None,
+            },
+        )
+    }
+
+    /// A builder for a new sandbox (template `base`, timeout 300 s, secure).
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder::new()
+    }
+
+    /// Create a sandbox with the default options (see [`Sandbox::builder`]).
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`SandboxBuilder::create`].
+    pub async fn create(client: &Client) -> Result<Sandbox> {
+        SandboxBuilder::new().create(client).await
+    }
+
+    /// Connect to a sandbox by id, resuming it if it is paused; its timeout is extended to
+    /// 300 s from now if that is later than its current end.
+    ///
+    /// # Errors
+    ///
+    /// Not found (of kind [`Sandbox`](NotFoundKind::Sandbox)) if no running or paused sandbox
+    /// has this id; authentication, rate-limit and request-timeout errors.
+    pub async fn connect(client: &Client, sandbox_id: &str) -> Result<Sandbox> {
+        Sandbox::connect_with(client, sandbox_id, ConnectOptions::new()).await
+    }
+
+    /// [`Sandbox::connect`] with options (the timeout to extend to).
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`Sandbox::connect`].
+    pub async fn connect_with(
+        client: &Client,
+        sandbox_id: &str,
+        options: ConnectOptions,
+    ) -> Result<Sandbox> {
+        connect::connect(client, sandbox_id, options).await
+    }
+
+    /// The sandbox id.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// The id of the template the sandbox was created from, when the control plane said.
+    pub fn template_id(&self) -> Option<&str> {
+        self.inner.template_id.as_deref()
+    }
+
+    /// The template's name, when the control plane said.
+    pub fn template_alias(&self) -> Option<&str> {
+        self.inner.alias.as_deref()
+    }
+
+    /// The domain the sandbox is served under.
+    pub fn sandbox_domain(&self) -> &str {
+        self.inner.route.domain()
+    }
+
+    /// The version of envd inside the sandbox (gates features, like the official SDKs).
+    pub fn envd_version(&self) -> &EnvdVersion {
+        self.inner.envd.version()
+    }
+
+    /// The base URL of the sandbox's envd (requests to it carry the routing headers).
+    pub fn envd_url(&self) -> &str {
+        self.inner.envd.base_url()
+    }
+
+    /// The token envd requires on every request (secure sandboxes), sent as
+    /// `X-Access-Token`. A secret: never printed.
+    pub fn envd_access_token(&self) -> Option<&SecretString> {
+        self.inner.envd_access_token.as_ref()
+    }
+
+    /// The token ports of a sandbox without public traffic require, sent as
+    /// `E2B-Traffic-Access-Token`. A secret: never printed.
+    pub fn traffic_access_token(&self) -> Option<&SecretString> {
+        self.inner.traffic_access_token.as_ref()
+    }
+
+    /// The client this handle uses.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The deadline of one request to the control plane or envd; `None` means none.
+    pub fn request_timeout(&self) -> Option<Duration> {
+        self.client.request_timeout()
+    }
+
+    /// A handle on the same sandbox whose requests use another deadline (`Duration::ZERO` or
+    /// `None`: none).
+    #[must_use]
+    pub fn with_request_timeout(&self, timeout: impl Into<Option<Duration>>) -> Sandbox {
+        Sandbox {
+            inner: Arc::clone(&self.inner),
+            client: self.client.with_request_timeout(timeout),
+        }
+    }
+
+    /// Commands: run, spawn, connect, list, kill, stdin.
+    pub fn commands(&self) -> Commands<'_> {
+        Commands::new(self)
+    }
+
+    /// Pseudo-terminals.
+    pub fn pty(&self) -> Pty<'_> {
+        Pty::new(self)
+    }
+
+    pub(crate) fn envd(&self) -> &Envd {
+        &self.inner.envd
+    }
+
+    /// The host under which a port of the sandbox is exposed: `<port>-<id>.<domain>`
+    /// (`localhost:<port>` in debug mode, `<domain>/kruise/<id>/<port>` with OpenKruise
+    /// routing).
+    pub fn get_host(&self, port: u16) -> String {
+        self.inner.route.host(port)
+    }
+
+    /// The URL of the sandbox's MCP gateway: `https://<host of port 50005>/mcp`.
+    pub fn mcp_url(&self) -> String {
+        let scheme = match self.client.config().routing_mode() {
+            _ if self.client.is_debug() => Scheme::Http,
+            RoutingMode::OpenKruise { scheme } => scheme,
+            _ => Scheme::Https,
+        };
+        format!("{scheme}://{}/mcp", self.get_host(MCP_PORT))
+    }
+
+    /// The MCP gateway's access token: the one generated at creation, else read from the
+    /// sandbox (as `root`). `None` if the sandbox runs no MCP gateway.
+    ///
+    /// # Errors
+    ///
+    /// A request timeout, a sandbox-gone timeout or envd's error.
+    pub async fn mcp_token(&self) -> Result<Option<SecretString>> {
+        if let Some(token) = self.cached_mcp_token() {
+            return Ok(Some(token));
+        }
+        let span = tracing::info_span!("e2b.sandbox.mcp_token", sandbox_id = %self.id());
+        let token = self
+            .client
+            .deadline(
+                "reading the MCP token",
+                self.read_text_file(MCP_TOKEN_PATH, "root"),
+            )
+            .instrument(span)
+            .await?;
+        let token = token.map(|t| SecretString::from(t.trim().to_owned()));
+        if let Some(token) = &token {
+            *self
+                .inner
+                .mcp_token
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(token.clone());
+        }
+        Ok(token)
+    }
+
+    fn cached_mcp_token(&self) -> Option<SecretString> {
+        self.inner
+            .mcp_token
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_mcp_token(&self, token: SecretString) {
+        *self
+            .inner
+            .mcp_token
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(token);
+    }
+
+    /// Read a text file through envd's `/files`; `None` if it does not exist.
+    async fn read_text_file(&self, path: &str, user: &str) -> Result<Option<String>> {
+        let envd = self.envd();
+        let response = envd
+            .http()
+            .get(format!("{}/files", envd.base_url()))
+            .query(&[("path", path), ("username", user)])
+            .headers(envd.headers().clone())
+            .send()
+            .await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let response = Error::check_response(response).await?;
+        Ok(Some(response.text().await?))
+    }
+
+    /// Whether the sandbox is running, asked of envd's `/health`. `false` when the edge
+    /// answers 502 (the sandbox was killed, timed out or is paused).
+    ///
+    /// # Errors
+    ///
+    /// A request timeout, a transport error, or another error status.
+    pub async fn is_running(&self) -> Result<bool> {
+        let span = tracing::info_span!("e2b.sandbox.is_running", sandbox_id = %self.id());
+        let envd = self.envd();
+        let probe = async {
+            let response = envd
+                .http()
+                .get(format!("{}/health", envd.base_url()))
+                .headers(envd.headers().clone())
+                .send()
+                .await?;
+            if response.status() == reqwest::StatusCode::BAD_GATEWAY {
+                return Ok(false);
+            }
+            Error::check_response(response).await.map(|_| true)
+        };
+        self.client
+            .deadline("the health check", probe)
+            .instrument(span)
+            .await
+    }
+
+    /// Kill the sandbox. Returns `false` if it did not exist (any more). In debug mode this
+    /// does nothing and returns `true`.
+    ///
+    /// # Errors
+    ///
+    /// Authentication, rate-limit, request-timeout and other control-plane errors.
+    pub async fn kill(&self) -> Result<bool> {
+        self.client.kill_sandbox(self.id()).await
+    }
+
+    /// Set the sandbox to time out `timeout` from now (extending or shortening its life).
+    /// Nothing happens in debug mode.
+    ///
+    /// # Errors
+    ///
+    /// Not found if the sandbox is gone; invalid argument for a timeout over `i32::MAX`
+    /// seconds; other control-plane errors.
+    pub async fn set_timeout(&self, timeout: Duration) -> Result<()> {
+        self.client.set_sandbox_timeout(self.id(), timeout).await
+    }
+
+    /// The sandbox's current information.
+    ///
+    /// # Errors
+    ///
+    /// Not found if the sandbox is gone; other control-plane errors.
+    pub async fn info(&self) -> Result<SandboxInfo> {
+        self.client.sandbox_info(self.id()).await
+    }
+
+    /// Pause the sandbox. Returns `false` if it was already paused.
+    ///
+    /// # Errors
+    ///
+    /// Not found if the sandbox is gone; other control-plane errors.
+    pub async fn pause(&self, options: PauseOptions) -> Result<bool> {
+        self.client.pause_sandbox(self.id(), options).await
+    }
+
+    /// Resume the sandbox if it is paused and extend its timeout (see [`Sandbox::connect`]);
+    /// returns a fresh handle (a resumed sandbox may have a new envd access token).
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`Sandbox::connect`].
+    pub async fn resume(&self, options: ConnectOptions) -> Result<Sandbox> {
+        if self.client.is_debug() {
+            return Ok(self.clone());
+        }
+        Sandbox::connect_with(&self.client, self.id(), options).await
+    }
+
+    /// Fork the running sandbox: it is checkpointed in place and `count` new sandboxes start
+    /// from the checkpoint. Each fork succeeds or fails on its own.
+    ///
+    /// # Errors
+    ///
+    /// Invalid argument for a count of 0; not found if the sandbox is gone; other
+    /// control-plane errors. Per-fork failures are the inner `Err`s.
+    pub async fn fork(&self, options: ForkOptions) -> Result<Vec<Result<Sandbox>>> {
+        self.client.fork_sandbox(self.id(), options).await
+    }
+
+    /// Resource usage samples (needs envd 0.1.5 or newer). Empty in debug mode.
+    ///
+    /// # Errors
+    ///
+    /// A template error on older envd; not found if the sandbox is gone; other
+    /// control-plane errors.
+    pub async fn metrics(&self, options: MetricsOptions) -> Result<Vec<SandboxMetrics>> {
+        self.envd_version().require(EnvdFeature::Metrics)?;
+        if !self.envd_version().supports(EnvdFeature::DiskMetrics) {
+            tracing::warn!(
+                sandbox_id = %self.id(),
+                "disk metrics are not supported by this sandbox's envd; rebuild the template"
+            );
+        }
+        self.client.sandbox_metrics(self.id(), options).await
+    }
+
+    /// Replace the sandbox's egress configuration (everything left out is cleared).
+    ///
+    /// # Errors
+    ///
+    /// Invalid argument for a malformed egress proxy; not found if the sandbox is gone;
+    /// other control-plane errors.
+    pub async fn update_network(&self, update: NetworkUpdate) -> Result<()> {
+        self.client.update_sandbox_network(self.id(), update).await
+    }
+
+    /// Snapshot the sandbox (it is paused while the snapshot is taken). Create sandboxes
+    /// from it with [`SandboxBuilder::template`] and the snapshot id.
+    ///
+    /// # Errors
+    ///
+    /// Not found if the sandbox is gone; other control-plane errors.
+    pub async fn create_snapshot(&self, options: SnapshotOptions) -> Result<SnapshotInfo> {
+        self.client.create_snapshot(self.id(), options).await
+    }
+
+    /// This sandbox's snapshots, as a stream over all pages.
+    pub fn list_snapshots(&self, options: SnapshotListOptions) -> SnapshotList {
+        self.client
+            .list_snapshots(options.sandbox_id(self.id().to_owned()))
+    }
+}
+
+impl fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("id", &self.inner.id)
+            .field("template_id", &self.inner.template_id)
+            .field("domain", &self.inner.route.domain())
+            .field("envd_version", self.inner.envd.version())
+            .field("envd_url", &self.inner.envd.base_url())
+            .field(
+                "envd_access_token",
+                &self.inner.envd_access_token.as_ref().map(|_| "[REDACTED]"),
+            )
+            .field(
+                "traffic_access_token",
+                &self
+                    .inner
+                    .traffic_access_token
+                    .as_ref()
+                    .map(|_| "[REDACTED]"),
+            )
+            .field("request_timeout", &self.client.request_timeout())
+            .finish()
+    }
+}
+
+/// Not-found errors from the control plane about a sandbox.
+pub(crate) fn sandbox_not_found(e: Error) -> Error {
+    e.with_not_found_kind(NotFoundKind::Sandbox)
+}

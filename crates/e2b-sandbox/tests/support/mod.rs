@@ -1,0 +1,78 @@
+//! Shared helpers of the end-to-end tests: an in-process e2b-local server per test and a
+//! client configured for it.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use e2b_local::{Server, ServerOptions};
+use e2b_sandbox::{Client, ConnectionConfig, Sandbox};
+
+/// The e2b-local binary, run inside each sandbox as its agent. Built on first use (cargo
+/// does not build binaries of dependencies), unless `E2B_LOCAL_BIN` names one.
+pub fn agent_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(path) = std::env::var_os("E2B_LOCAL_BIN").filter(|p| !p.is_empty()) {
+            return PathBuf::from(path);
+        }
+        let exe = std::env::current_exe().expect("test executable path");
+        // target/<profile>/deps/<test> → target/<profile>
+        let profile_dir = exe
+            .parent()
+            .and_then(|deps| deps.parent())
+            .expect("test executable in target/<profile>/deps")
+            .to_path_buf();
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = std::process::Command::new(cargo);
+        build.args(["build", "--quiet", "-p", "e2b-local", "--bin", "e2b-local"]);
+        if release {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo to build e2b-local");
+        assert!(status.success(), "building e2b-local failed");
+        profile_dir.join("e2b-local")
+    })
+    .clone()
+}
+
+/// A server and a client for it.
+pub struct Local {
+    pub server: Server,
+    pub client: Client,
+}
+
+impl Local {
+    /// Start a server on a fresh data directory.
+    pub async fn start() -> Local {
+        let options = ServerOptions::default().with_agent_binary(agent_binary());
+        let server = Server::start(options).await.expect("e2b-local starts");
+        let client = Client::new(config(&server).build().expect("config")).expect("client");
+        Local { server, client }
+    }
+
+    /// A sandbox from `base` with a short timeout.
+    pub async fn sandbox(&self) -> Sandbox {
+        Sandbox::builder()
+            .timeout(Duration::from_secs(120))
+            .create(&self.client)
+            .await
+            .expect("sandbox created")
+    }
+
+    pub async fn stop(self) {
+        self.server.shutdown().await;
+    }
+}
+
+/// The configuration pointing at `server`, explicit (the environment is ignored).
+pub fn config(server: &Server) -> e2b_sandbox::ConnectionConfigBuilder {
+    ConnectionConfig::builder()
+        .api_key(server.api_key())
+        .api_url(server.api_url())
+        .sandbox_url(server.sandbox_url())
+        .domain(server.domain())
+}

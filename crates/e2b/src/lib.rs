@@ -1,0 +1,40 @@
+//! The Rust SDK for [E2B](https://e2b.dev): secure sandboxes for AI agents, in the cloud,
+//! self-hosted, or on one machine with `e2b-local`.
+//!
+//! ```no_run
+//! # #[cfg(feature = "sandbox")]
+//! #[tokio::main]
+//! async fn main() -> e2b::Result<()> {
+//!     let client = e2b::Client::from_env()?;
+//!     let sandbox = e2b::Sandbox::create(&client).await?;
+//!     let result = sandbox
+//!         .commands()
+//!         .run("echo hello", e2b::CommandOptions::new())
+//!         .await?;
+//!     print!("{}", result.stdout);
+//!     sandbox.kill().await?;
+//!     Ok(())
+//! }
+//! # #[cfg(not(feature = "sandbox"))]
+//! # fn main() {}
+//! ```
+//!
+//! # Features
+//!
+//! - `sandbox` (default): [`e2b-sandbox`](https://docs.rs/e2b-sandbox), re-exported at the
+//!   crate root and as [`sandbox`].
+//! - `code-interpreter`, `template`, `volume`: reserved for the code interpreter, template
+//!   builder and volume crates; they enable nothing yet.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs)]
+
+/// Sandboxes: lifecycle, commands, pseudo-terminals (the `e2b-sandbox` crate).
+#[cfg(feature = "sandbox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
+pub use e2b_sandbox as sandbox;
+
+#[cfg(feature = "sandbox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
+#[doc(inline)]
+pub use e2b_sandbox::*;
