@@ -2,9 +2,10 @@
 
 import os
 import pathlib
+import queue
 import re
-import selectors
 import subprocess
+import threading
 import time
 
 import pytest
@@ -24,20 +25,34 @@ def _binary() -> str:
 
 
 def _read_environment(proc: subprocess.Popen, deadline: float) -> dict:
-    """Collect KEY=VALUE lines the server prints at start, until all are known."""
+    """Collect KEY=VALUE lines the server prints at start, until all are known.
+
+    Lines are read on a helper thread: a buffered pipe can hold several lines
+    at once, which a readiness check on the descriptor would not see."""
+    lines: "queue.Queue[str]" = queue.Queue()
+
+    def pump():
+        for line in proc.stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
     found: dict = {}
     seen = []
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
     while not all(k in found for k in ENV_KEYS):
         remaining = deadline - time.monotonic()
-        if remaining <= 0 or proc.poll() is not None:
+        if remaining <= 0:
             raise RuntimeError(
                 "e2b-local did not print its environment in time:\n" + "".join(seen)
             )
-        if not sel.select(timeout=remaining):
+        try:
+            line = lines.get(timeout=min(remaining, 0.5))
+        except queue.Empty:
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"e2b-local exited with {proc.returncode} before it was ready:\n"
+                    + "".join(seen)
+                )
             continue
-        line = proc.stdout.readline()
         seen.append(line)
         m = re.search(r"\b(E2B_[A-Z_]+)=(\S+)", line)
         if m:
