@@ -16,15 +16,23 @@ COMPAT := tests/compat/python
 E2B_LOCAL_BIN := $(CURDIR)/target/debug/e2b-local
 
 .PHONY: all test check fmt clippy codegen codegen-check doc no-ignored-doctests demo help \
-	deps bubblewrap venvs compat e2b-local-bin
+	deps bubblewrap venvs compat compat-run e2b-local-bin
 
 all: check test
 
 help:
 	@sed -n '3,7p' Makefile
 
-test:
-	$(CARGO) test --workspace --locked
+# Installs what is missing (bubblewrap, the SDK venvs), builds the e2b-local
+# binary the in-process servers start sandboxes with, then runs every Rust test
+# and the official-SDK compatibility module.
+test: deps e2b-local-bin
+	E2B_LOCAL_BIN=$(E2B_LOCAL_BIN) $(CARGO) test --workspace --locked
+	$(MAKE) --no-print-directory compat-run
+
+compat-run:
+	E2B_LOCAL_BIN=$(E2B_LOCAL_BIN) $(VENV)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_official_sdk.py
+	E2B_LOCAL_BIN=$(E2B_LOCAL_BIN) $(VENV_LATEST)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_latest_sdk.py
 
 check: fmt clippy codegen-check doc no-ignored-doctests
 
@@ -64,8 +72,7 @@ e2b-local-bin:
 
 # The official SDKs against e2b-local.
 compat: deps e2b-local-bin
-	E2B_LOCAL_BIN=$(E2B_LOCAL_BIN) $(VENV)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_official_sdk.py
-	E2B_LOCAL_BIN=$(E2B_LOCAL_BIN) $(VENV_LATEST)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_latest_sdk.py
+	$(MAKE) --no-print-directory compat-run
 
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --locked
