@@ -41,6 +41,9 @@ pub fn serve(
         );
     }
     runtime()?.block_on(async move {
+        // Handlers first: a signal right after the environment is printed must
+        // still shut down gracefully.
+        let signals = Signals::install()?;
         let mut options = ServerOptions::default().with_listen(listen);
         options.api_key = api_key;
         options.data_dir = data_dir;
@@ -54,22 +57,34 @@ pub fn serve(
         stdout.write_all(environment(&server).as_bytes())?;
         stdout.flush()?;
         drop(stdout);
-        wait_for_signal().await?;
+        signals.wait().await;
         tracing::info!("shutting down: killing every sandbox");
         server.shutdown().await;
         Ok(())
     })
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+/// SIGTERM and SIGINT, listened for from installation on.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+        })
     }
-    Ok(())
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
 }
 
 /// `e2b-local doctor`: print the report; an error (non-zero exit) when something required is missing.

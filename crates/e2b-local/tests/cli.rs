@@ -131,9 +131,15 @@ async fn serve_uses_a_given_key_and_refuses_malformed_ones() {
         "e2b_abc123",
     ])
     .env("E2B_LOCAL_BIN", support::fake_agent());
-    let (child, env) = serve(cmd).await;
+    let (mut child, env) = serve(cmd).await;
     assert_eq!(get(&env, "E2B_API_KEY"), "e2b_abc123");
     terminate(&child);
+    // A graceful exit also removes its temporary data directory.
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
 
     for bad in ["abc", "e2b_XYZ", "e2b_"] {
         let out = Command::new(BIN)
