@@ -100,9 +100,10 @@ pub use commands::{
     CommandConnectOptions, CommandHandle, CommandOptions, CommandOutput, CommandResult, Commands,
     OutputStream, ProcessInfo, ProcessSelector,
 };
+pub use e2b_core::routing::Scheme;
 pub use e2b_core::{
-    CommandExit, ConnectionConfig, ConnectionConfigBuilder, EnvdVersion, Error, ErrorKind,
-    ExposeSecret, NotFoundKind, Result, RoutingMode, SecretString, TimeoutKind,
+    CommandExit, ConnectionConfig, ConnectionConfigBuilder, EnvdFeature, EnvdVersion, Error,
+    ErrorKind, ExposeSecret, NotFoundKind, Result, RoutingMode, SecretString, TimeoutKind,
 };
 pub use iam::{IamToken, JWT_SVID, iam_token_placeholder};
 pub use info::{

@@ -1,10 +1,11 @@
 //! The output buffer between a process's event stream and the streams handed to callers.
 //!
 //! One writer (the task reading envd's stream) appends chunks; any number of readers, each
-//! with its own position, read them in order. The buffer holds at most
-//! [`OUTPUT_BUFFER_BYTES`] that some reader has not read yet: beyond that the writer waits
-//! for the slowest reader (backpressure reaches envd). With no reader the oldest chunks are
-//! dropped instead, so output nobody streams never stalls the process.
+//! with its own position, read them in order. The buffer keeps the most recent
+//! [`OUTPUT_BUFFER_BYTES`] of output, so a reader that starts late still sees it. A reader
+//! never misses a chunk: when the slowest reader has a full buffer still to read, the writer
+//! waits for it (backpressure reaches envd). Without readers the oldest chunks are dropped
+//! instead, so output nobody streams never stalls the process.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::future::poll_fn;
@@ -70,20 +71,22 @@ impl State {
         self.first + self.entries.len() as u64
     }
 
-    /// Drop what every reader has read; without readers, drop the oldest beyond the limit.
+    /// The position of the slowest reader; `None` without readers.
+    fn slowest(&self) -> Option<u64> {
+        self.readers.values().map(|r| r.position).min()
+    }
+
+    /// Drop the oldest chunks beyond the limit, but never one a reader has yet to read.
     fn trim(&mut self) {
-        match self.readers.values().map(|r| r.position).min() {
-            Some(slowest) => {
-                while self.first < slowest {
-                    self.pop_front();
-                }
-            }
-            None => {
-                while self.bytes > OUTPUT_BUFFER_BYTES {
-                    self.pop_front();
-                }
-            }
+        let keep_from = self.slowest().unwrap_or(u64::MAX);
+        while self.bytes > OUTPUT_BUFFER_BYTES && self.first < keep_from {
+            self.pop_front();
         }
+    }
+
+    /// Whether the slowest reader has a full buffer still to read.
+    fn is_full(&self) -> bool {
+        self.bytes >= OUTPUT_BUFFER_BYTES && self.slowest().is_some_and(|s| s <= self.first)
     }
 
     fn pop_front(&mut self) {
@@ -122,7 +125,7 @@ impl OutputLog {
         poll_fn(|cx| {
             let mut state = self.lock();
             state.trim();
-            if !state.readers.is_empty() && state.bytes >= OUTPUT_BUFFER_BYTES {
+            if state.is_full() {
                 state.writer = Some(cx.waker().clone());
                 Poll::Pending
             } else {
@@ -242,6 +245,22 @@ mod tests {
         }
         assert_eq!(count, 4, "exactly the last full buffer is kept");
         assert_eq!(first, Some('4'));
+    }
+
+    #[tokio::test]
+    async fn a_late_reader_sees_recent_output_already_read_by_others() {
+        let log = OutputLog::default();
+        let early = log.subscribe();
+        log.push(out("a")).await;
+        log.push(out("b")).await;
+        assert_eq!(read(&log, early).await, Some(out("a")));
+        assert_eq!(read(&log, early).await, Some(out("b")));
+        log.unsubscribe(early);
+        let late = log.subscribe();
+        log.close();
+        assert_eq!(read(&log, late).await, Some(out("a")));
+        assert_eq!(read(&log, late).await, Some(out("b")));
+        assert_eq!(read(&log, late).await, None);
     }
 
     #[tokio::test]

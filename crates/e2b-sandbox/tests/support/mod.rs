@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+pub mod proxy;
+
 use e2b_local::{Server, ServerOptions};
 use e2b_sandbox::{Client, ConnectionConfig, Sandbox};
 
