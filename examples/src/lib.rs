@@ -1,0 +1,55 @@
+//! Shared setup of the examples: a client for the E2B cloud when `E2B_API_KEY` is set,
+//! else for an `e2b-local` server started in this process.
+
+use anyhow::Context as _;
+
+/// Where the examples' sandboxes run.
+#[derive(Debug)]
+pub struct Backend {
+    /// The client to use.
+    pub client: e2b::Client,
+    /// The in-process server, when no API key is set; dropping it kills its sandboxes.
+    pub local: Option<e2b_local::Server>,
+}
+
+impl Backend {
+    /// The E2B cloud (or whatever `E2B_*` names) if `E2B_API_KEY` is set, else a local
+    /// server started in this process.
+    pub async fn from_env() -> anyhow::Result<Backend> {
+        if std::env::var_os("E2B_API_KEY").is_some_and(|k| !k.is_empty()) {
+            eprintln!("using the E2B API from the environment (E2B_API_KEY is set)");
+            return Ok(Backend {
+                client: e2b::Client::from_env()?,
+                local: None,
+            });
+        }
+        let server = e2b_local::Server::start(e2b_local::ServerOptions::default())
+            .await
+            .context(
+                "E2B_API_KEY is not set, so the example starts e2b-local, which failed; \
+                 build its sandbox agent first with `cargo build -p e2b-local` (and see \
+                 `e2b-local doctor`), or set E2B_API_KEY to use the E2B cloud",
+            )?;
+        eprintln!(
+            "E2B_API_KEY is not set: using e2b-local at {}",
+            server.api_url()
+        );
+        let config = e2b::ConnectionConfig::builder()
+            .api_key(server.api_key())
+            .api_url(server.api_url())
+            .sandbox_url(server.sandbox_url())
+            .domain(server.domain())
+            .build()?;
+        Ok(Backend {
+            client: e2b::Client::new(config)?,
+            local: Some(server),
+        })
+    }
+
+    /// Stop the local server, if any.
+    pub async fn shutdown(self) {
+        if let Some(server) = self.local {
+            server.shutdown().await;
+        }
+    }
+}
