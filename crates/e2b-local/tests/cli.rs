@@ -59,7 +59,8 @@ async fn serve_prints_the_environment_and_stops_on_sigterm() {
     let mut cmd = Command::new(BIN);
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
-        .env("E2B_LOCAL_BIN", support::fake_agent());
+        // The agent is the serving binary itself.
+        .env_remove("E2B_LOCAL_BIN");
     let (mut child, env) = serve(cmd).await;
     assert_eq!(
         env.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
@@ -130,7 +131,7 @@ async fn serve_uses_a_given_key_and_refuses_malformed_ones() {
         "--api-key",
         "e2b_abc123",
     ])
-    .env("E2B_LOCAL_BIN", support::fake_agent());
+    .env_remove("E2B_LOCAL_BIN");
     let (mut child, env) = serve(cmd).await;
     assert_eq!(get(&env, "E2B_API_KEY"), "e2b_abc123");
     terminate(&child);
@@ -211,8 +212,8 @@ async fn serve_works_unprivileged() {
         .tempdir()
         .unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    // The copy serves and, as the agent, runs inside every sandbox.
     let bin = install(Path::new(BIN), dir.path(), "e2b-local");
-    let agent = install(&support::fake_agent(), dir.path(), "agent.py");
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
     std::os::unix::fs::chown(&data, Some(65534), Some(65534)).unwrap();
@@ -229,7 +230,7 @@ async fn serve_works_unprivileged() {
     .arg(&bin)
     .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
     .arg(&data)
-    .env("E2B_LOCAL_BIN", &agent);
+    .env_remove("E2B_LOCAL_BIN");
     let (mut child, env) = serve(cmd).await;
     let api = get(&env, "E2B_API_URL").to_owned();
     let key = get(&env, "E2B_API_KEY").to_owned();
@@ -246,17 +247,19 @@ async fn serve_works_unprivileged() {
         .as_str()
         .unwrap()
         .to_owned();
-    let resp = http
-        .post(format!("{api}/exec"))
-        .header("E2b-Sandbox-Id", &id)
-        .header("E2b-Sandbox-Port", "49983")
-        .json(&json!({"cmd": ["sh", "-c", "id -u; stat -c %u /home/user; echo x > /home/user/f && echo written"]}))
-        .send()
-        .await
-        .unwrap();
-    let out: Value = resp.json().await.unwrap();
+    let (code, out, err) = support::run(
+        &support::envd_at(&api, &id, None),
+        &[
+            "sh",
+            "-c",
+            "id -u; stat -c %u /home/user; echo x > /home/user/f && echo written",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
     assert_eq!(
-        out["stdout"].as_str().unwrap().lines().collect::<Vec<_>>(),
+        out.lines().collect::<Vec<_>>(),
         ["1000", "1000", "written"],
         "{out}"
     );

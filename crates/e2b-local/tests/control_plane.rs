@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use e2b_api::CommaSeparated;
 use e2b_api::control::types::{self, SandboxState};
+use futures_util::StreamExt as _;
 use serde_json::{Value, json};
 
 fn new_sandbox(value: Value) -> types::NewSandbox {
@@ -264,20 +265,7 @@ async fn create_get_kill_with_spec_shapes() {
     );
 
     // The env vars reach the agent's configuration.
-    let envs: Value = support::to_sandbox(
-        &server,
-        reqwest::Method::GET,
-        &sandbox.sandbox_id,
-        49983,
-        "/envs",
-    )
-    .header("X-Access-Token", &token)
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let envs = support::envs(&server, &sandbox.sandbox_id, Some(&token)).await;
     assert_eq!(envs["GREETING"], "hi");
     assert_eq!(envs["E2B_SANDBOX_ID"], sandbox.sandbox_id.as_str());
 
@@ -559,7 +547,7 @@ async fn pause_and_resume_keep_processes() {
     let server = support::server().await;
     let api = support::api(&server);
     let id = support::create_base(&server, 300).await;
-    support::exec(
+    let (code, _, err) = support::exec(
         &server,
         &id,
         None,
@@ -571,6 +559,7 @@ async fn pause_and_resume_keep_processes() {
         None,
     )
     .await;
+    assert_eq!(code, 0, "{err}");
 
     let resp = api
         .post_sandboxes_sandbox_id_pause()
@@ -669,7 +658,7 @@ async fn files_only_pause_cold_boots_on_resume() {
     let server = support::server().await;
     let api = support::api(&server);
     let id = support::create_base(&server, 300).await;
-    support::exec(
+    let (code, _, err) = support::exec(
         &server,
         &id,
         None,
@@ -681,6 +670,7 @@ async fn files_only_pause_cold_boots_on_resume() {
         None,
     )
     .await;
+    assert_eq!(code, 0, "{err}");
     let resp = api
         .post_sandboxes_sandbox_id_pause()
         .sandbox_id(&id)
@@ -800,7 +790,7 @@ async fn metrics_report_real_usage() {
     assert!((m.timestamp_unix - chrono::Utc::now().timestamp()).abs() <= 5);
 
     // Burn CPU: the next sample sees it.
-    support::exec(
+    let (code, _, err) = support::exec(
         &server,
         &id,
         None,
@@ -812,6 +802,7 @@ async fn metrics_report_real_usage() {
         None,
     )
     .await;
+    assert_eq!(code, 0, "{err}");
     let busy = api
         .get_sandboxes_sandbox_id_metrics()
         .sandbox_id(&id)
@@ -853,7 +844,8 @@ async fn snapshots_are_templates() {
     )
     .await;
     let id = id["sandboxID"].as_str().unwrap().to_owned();
-    support::exec(
+    // As root, so the copies must keep ownership: `proj` stays root's.
+    let (code, _, err) = support::exec(
         &server,
         &id,
         None,
@@ -862,9 +854,10 @@ async fn snapshots_are_templates() {
             "-c",
             "mkdir -p /home/user/proj && echo v1 > /home/user/proj/state && echo t > /tmp/t",
         ],
-        None,
+        Some("root"),
     )
     .await;
+    assert_eq!(code, 0, "{err}");
 
     let resp = api
         .post_sandboxes_sandbox_id_snapshots()
@@ -937,13 +930,7 @@ async fn snapshots_are_templates() {
     .await;
     assert_eq!(code, 0);
     assert_eq!(out.lines().collect::<Vec<_>>(), ["v1", "t", "root"]);
-    let envs: Value = support::to_sandbox(&server, reqwest::Method::GET, &child, 49983, "/envs")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let envs = support::envs(&server, &child, None).await;
     assert_eq!(envs["FROM"], "source");
     let from_id = support::create(
         &server,
@@ -986,7 +973,7 @@ async fn fork_copies_a_running_sandbox() {
     let source = support::create(&server, json!({"templateID": "base", "timeout": 300, "secure": true, "metadata": {"role": "source"}})).await;
     let id = source["sandboxID"].as_str().unwrap().to_owned();
     let token = source["envdAccessToken"].as_str().unwrap().to_owned();
-    support::exec(
+    let (code, _, err) = support::exec(
         &server,
         &id,
         Some(&token),
@@ -994,6 +981,7 @@ async fn fork_copies_a_running_sandbox() {
         None,
     )
     .await;
+    assert_eq!(code, 0, "{err}");
 
     let resp = api
         .post_sandboxes_sandbox_id_fork()
@@ -1039,7 +1027,7 @@ async fn fork_copies_a_running_sandbox() {
     }
     assert_ne!(fork_ids[0], fork_ids[1]);
     // The source still runs; the forks are independent.
-    support::exec(
+    let (code, _, err) = support::exec(
         &server,
         &fork_ids[0],
         forks[0]
@@ -1052,6 +1040,7 @@ async fn fork_copies_a_running_sandbox() {
         None,
     )
     .await;
+    assert_eq!(code, 0, "{err}");
     let (_, out, _) =
         support::exec(&server, &id, Some(&token), &["cat", "/home/user/f"], None).await;
     assert_eq!(out.trim(), "forked");
@@ -1200,17 +1189,65 @@ async fn agent_failures_are_clear_500s_and_the_server_keeps_serving() {
         "{message}"
     );
     server.shutdown().await;
+
+    // Output other than the readiness line (here: one endless line) is not
+    // mistaken for it, and the server keeps serving.
+    let noisy = script_agent(
+        dir.path(),
+        "echo garbage-follows >&2; yes garbage | tr -d '\\n' | head -c 50000000; exec sleep 60",
+    );
+    let options = e2b_local::ServerOptions::default()
+        .with_agent_binary(&noisy)
+        .with_agent_ready_timeout(Duration::from_millis(500));
+    let server = e2b_local::Server::start(options).await.unwrap();
+    let http = support::authed_http(&server);
+    let resp = http
+        .post(format!("{}/sandboxes", server.api_url()))
+        .json(&json!({"templateID": "base"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 500);
+    let message = resp.json::<Value>().await.unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("not ready within") && message.contains("garbage-follows"),
+        "{message}"
+    );
+    assert_eq!(
+        http.get(format!("{}/v2/sandboxes", server.api_url()))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sandbox_whose_agent_dies_is_gone() {
     let server = support::server().await;
     let id = support::create_base(&server, 300).await;
-    // Kill the agent from inside (the exec's parent); the request itself may fail.
-    let _ = support::to_sandbox(&server, reqwest::Method::POST, &id, 49983, "/exec")
-        .json(&json!({"cmd": ["sh", "-c", "kill -9 $PPID"]}))
-        .send()
-        .await;
+    // Kill the agent from inside: root's command is its child. The call
+    // itself fails or ends without an end event, whichever comes first.
+    let client = support::envd(&server, &id, None);
+    let killed = async {
+        if let Ok(mut stream) = client
+            .start(
+                support::start_request(&["sh", "-c", "kill -9 $PPID"]),
+                support::as_user(Some("root")),
+            )
+            .await
+        {
+            while let Some(Ok(_)) = stream.next().await {}
+        }
+    };
+    tokio::time::timeout(support::COMMAND_PATIENCE, killed)
+        .await
+        .expect("the call ended when the agent died");
     support::eventually(
         Duration::from_secs(15),
         "the dead sandbox to be removed",

@@ -28,7 +28,7 @@ async fn paused_sandboxes_and_snapshots_survive_a_restart() {
     .await;
     let paused_id = paused["sandboxID"].as_str().unwrap().to_owned();
     let token = paused["envdAccessToken"].as_str().unwrap().to_owned();
-    support::exec(
+    let (code, _, err) = support::exec(
         &first,
         &paused_id,
         Some(&token),
@@ -36,6 +36,7 @@ async fn paused_sandboxes_and_snapshots_survive_a_restart() {
         None,
     )
     .await;
+    assert_eq!(code, 0, "{err}");
     api.post_sandboxes_sandbox_id_snapshots()
         .sandbox_id(&paused_id)
         .body(types::SandboxSnapshotRequest {

@@ -23,30 +23,50 @@ async fn routes_by_headers_or_host() {
     let server = support::server().await;
     let id = support::create_base(&server, 120).await;
 
-    let echo: Value = support::to_sandbox(&server, Method::GET, &id, 49983, "/echo?a=1")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(echo["path"], "/echo");
-    assert_eq!(echo["query"], "a=1");
+    // Path and query reach envd: a file written and read back through the headers.
+    let resp = support::to_sandbox(
+        &server,
+        Method::POST,
+        &id,
+        49983,
+        "/files?path=/home/user/routed.txt",
+    )
+    .header("content-type", "application/octet-stream")
+    .body("routed")
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let resp = support::to_sandbox(
+        &server,
+        Method::GET,
+        &id,
+        49983,
+        "/files?path=/home/user/routed.txt",
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "routed");
 
     // `<port>-<id>.<domain>` host form, on the same listener.
     let host = format!("49983-{id}.{}", server.domain());
     let resp = support::http()
-        .get(format!("{}/echo", server.api_url()))
+        .get(format!(
+            "{}/files?path=/home/user/routed.txt",
+            server.api_url()
+        ))
         .header("host", &host)
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    assert_eq!(resp.json::<Value>().await.unwrap()["headers"]["host"], host);
+    assert_eq!(resp.text().await.unwrap(), "routed");
 
     // One header alone is a bad request.
     let resp = support::http()
-        .get(format!("{}/echo", server.api_url()))
+        .get(format!("{}/health", server.api_url()))
         .header("E2b-Sandbox-Id", &id)
         .send()
         .await
@@ -57,7 +77,7 @@ async fn routes_by_headers_or_host() {
         json!({"code": 400, "message": "Missing header: E2b-Sandbox-Port"})
     );
     let resp = support::http()
-        .get(format!("{}/echo", server.api_url()))
+        .get(format!("{}/health", server.api_url()))
         .header("E2b-Sandbox-Port", "49983")
         .send()
         .await
@@ -116,18 +136,22 @@ async fn secure_envd_requires_the_token() {
         resp.json::<Value>().await.unwrap(),
         json!({"code": 401, "message": "unauthorized access, please provide a valid access token or method signing if supported"})
     );
-    let resp = support::to_sandbox(&server, Method::GET, id, 49983, "/echo")
+    let resp = support::to_sandbox(&server, Method::GET, id, 49983, "/envs")
         .header("X-Access-Token", "wrong")
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 401);
-    let resp = support::to_sandbox(&server, Method::GET, id, 49983, "/echo")
+    let resp = support::to_sandbox(&server, Method::GET, id, 49983, "/envs")
         .header("X-Access-Token", token)
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap()["E2B_SANDBOX_ID"], id);
+    // With the token, Connect calls go through to envd.
+    let (code, out, _) = support::exec(&server, id, Some(token), &["echo", "through"], None).await;
+    assert_eq!((code, out.as_str()), (0, "through\n"));
     // Health is open.
     let resp = support::to_sandbox(&server, Method::GET, id, 49983, "/health")
         .send()
@@ -163,12 +187,21 @@ async fn signed_file_urls_are_verified() {
         |q: String| support::to_sandbox(&server, Method::POST, id, 49983, &format!("/files?{q}"));
 
     // Header token: right → through; wrong → 401 even with a valid signature.
+    let resp = post(query(&[("path", path)]))
+        .header("X-Access-Token", token)
+        .header("content-type", "application/octet-stream")
+        .body("signed content")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
     let resp = get(query(&[("path", path)]))
         .header("X-Access-Token", token)
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "signed content");
     let sig = sign(path, Operation::Read, "", token, None);
     let resp = get(query(&[("path", path), ("signature", &sig)]))
         .header("X-Access-Token", "nope")
@@ -191,8 +224,9 @@ async fn signed_file_urls_are_verified() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    assert_eq!(resp.json::<Value>().await.unwrap()["route"], "files");
+    assert_eq!(resp.text().await.unwrap(), "signed content");
     let resp = post(query(&[("path", path), ("signature", &sig)]))
+        .header("content-type", "application/octet-stream")
         .body("x")
         .send()
         .await
@@ -206,16 +240,21 @@ async fn signed_file_urls_are_verified() {
         ("username", "root"),
         ("signature", &wsig),
     ]))
+    .header("content-type", "application/octet-stream")
     .body("data")
     .send()
     .await
     .unwrap();
     assert_eq!(resp.status(), 200);
+    let (_, owner, _) =
+        support::exec(&server, id, Some(token), &["stat", "-c", "%U", path], None).await;
+    assert_eq!(owner.trim(), "root", "written as the signed user");
     let resp = post(query(&[
         ("path", path),
         ("username", "user"),
         ("signature", &wsig),
     ]))
+    .header("content-type", "application/octet-stream")
     .body("data")
     .send()
     .await
@@ -226,6 +265,7 @@ async fn signed_file_urls_are_verified() {
         ("username", "root"),
         ("signature", &wsig),
     ]))
+    .header("content-type", "application/octet-stream")
     .body("x")
     .send()
     .await
@@ -249,6 +289,7 @@ async fn signed_file_urls_are_verified() {
     .await
     .unwrap();
     assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "data");
     let past = (now - 10).to_string();
     let psig = sign(path, Operation::Read, "", token, Some(now - 10));
     let resp = get(query(&[
@@ -285,15 +326,45 @@ async fn signed_file_urls_are_verified() {
 
     // A sandbox without a token needs neither.
     let open = support::create_base(&server, 60).await;
-    let resp = support::to_sandbox(&server, Method::GET, &open, 49983, "/files?path=/x")
-        .send()
-        .await
-        .unwrap();
+    let resp = support::to_sandbox(
+        &server,
+        Method::GET,
+        &open,
+        49983,
+        "/files?path=/etc/hostname",
+    )
+    .send()
+    .await
+    .unwrap();
     assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "e2b\n");
     server.shutdown().await;
 }
 
-/// Start a loopback HTTP server on `port` inside the sandbox and wait until it answers.
+/// An HTTP server for inside a sandbox (`python3 -c ECHO_SERVER <port>`):
+/// answers every `GET` with its method, path, query and headers as JSON.
+const ECHO_SERVER: &str = r#"
+import json, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Echo(BaseHTTPRequestHandler):
+    def do_GET(self):
+        path, _, query = self.path.partition("?")
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        body = json.dumps({"method": self.command, "path": path, "query": query, "headers": headers}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Echo).serve_forever()
+"#;
+
+/// Start [`ECHO_SERVER`] on `port` inside the sandbox and wait until it answers.
 async fn serve_http_inside(
     server: &e2b_local::Server,
     id: &str,
@@ -301,27 +372,20 @@ async fn serve_http_inside(
     port: u16,
     headers: &[(&str, &str)],
 ) {
-    let (code, _, err) = support::exec(
+    let port_arg = port.to_string();
+    support::spawn(
         server,
         id,
         token,
-        &["sh", "-c", "echo hello-from-inside > /home/user/index.html"],
+        &["python3", "-c", ECHO_SERVER, &port_arg],
         None,
     )
     .await;
-    assert_eq!(code, 0, "{err}");
-    let mut spawn = support::to_sandbox(server, Method::POST, id, 49983, "/spawn").json(&json!({
-        "cmd": ["python3", "-m", "http.server", port.to_string(), "--bind", "127.0.0.1", "--directory", "/home/user"],
-    }));
-    if let Some(t) = token {
-        spawn = spawn.header("X-Access-Token", t);
-    }
-    assert_eq!(spawn.send().await.unwrap().status(), 200);
     support::eventually(
         Duration::from_secs(20),
         "the server inside the sandbox to answer",
         || async {
-            let mut req = support::to_sandbox(server, Method::GET, id, port, "/index.html");
+            let mut req = support::to_sandbox(server, Method::GET, id, port, "/ready");
             for (k, v) in headers {
                 req = req.header(*k, *v);
             }
@@ -343,18 +407,34 @@ async fn other_ports_are_proxied_into_the_sandbox() {
     let id = sandbox["sandboxID"].as_str().unwrap().to_owned();
     serve_http_inside(&server, &id, None, 8000, &[]).await;
 
-    let resp = support::to_sandbox(&server, Method::GET, &id, 8000, "/index.html")
+    // Method, path, query and headers arrive as sent; hop-by-hop headers do not.
+    let echo: Value = support::to_sandbox(&server, Method::GET, &id, 8000, "/some/page?a=1&b=two")
+        .header("x-custom", "kept")
+        .header("connection", "keep-alive, x-hop")
+        .header("x-hop", "dropped")
         .send()
         .await
+        .unwrap()
+        .json()
+        .await
         .unwrap();
-    assert_eq!(resp.text().await.unwrap(), "hello-from-inside\n");
+    assert_eq!(echo["method"], "GET");
+    assert_eq!(echo["path"], "/some/page");
+    assert_eq!(echo["query"], "a=1&b=two");
+    assert_eq!(echo["headers"]["x-custom"], "kept");
+    assert!(echo["headers"].get("x-hop").is_none(), "{echo}");
+    // `<port>-<id>.<domain>` host form: the app sees the host the client used.
+    let host = format!("8000-{id}.{}", server.domain());
     let resp = support::http()
         .get(format!("{}/index.html", server.api_url()))
-        .header("host", format!("8000-{id}.{}", server.domain()))
+        .header("host", &host)
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    let echo: Value = resp.json().await.unwrap();
+    assert_eq!(echo["path"], "/index.html");
+    assert_eq!(echo["headers"]["host"], host.as_str());
 
     // A closed port: 502 with the proxy's JSON.
     let resp = support::to_sandbox(&server, Method::GET, &id, 8001, "/")
@@ -415,8 +495,9 @@ async fn traffic_token_guards_other_ports() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap()["path"], "/index.html");
     // envd is exempt from the traffic token (it has its own).
-    let resp = support::to_sandbox(&server, Method::GET, &id, 49983, "/echo")
+    let resp = support::to_sandbox(&server, Method::GET, &id, 49983, "/envs")
         .header("X-Access-Token", &envd_token)
         .send()
         .await
@@ -452,12 +533,7 @@ while True:
         c.sendall(d)
     c.close()
 "#;
-    let resp = support::to_sandbox(&server, Method::POST, &id, 49983, "/spawn")
-        .json(&json!({"cmd": ["python3", "-c", script]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    support::spawn(&server, &id, None, &["python3", "-c", script], None).await;
 
     let addr = server.local_addr();
     let mut attempt = 0;

@@ -7,7 +7,6 @@ mod support;
 
 use std::time::Instant;
 
-use e2b_local::{Server, ServerOptions};
 use futures_util::StreamExt as _;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -28,10 +27,7 @@ fn status_bytes(field: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_256_mib_file_round_trips_in_constant_memory() {
-    let server =
-        Server::start(ServerOptions::default().with_agent_binary(env!("CARGO_BIN_EXE_e2b-local")))
-            .await
-            .unwrap();
+    let server = support::server().await;
     let sandbox = support::create(
         &server,
         json!({"templateID": "base", "timeout": 600, "secure": true}),

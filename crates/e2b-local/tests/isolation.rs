@@ -29,7 +29,8 @@ async fn sandboxes_cannot_see_each_other_or_the_host() {
 
     // The data dir (and so every other sandbox's files) does not exist inside.
     for path in [data_dir.as_str(), b_home.as_str()] {
-        let (code, _, _) = support::exec(&server, &a, None, &["test", "-e", path], None).await;
+        let (code, _, _) =
+            support::exec(&server, &a, None, &["test", "-e", path], Some("root")).await;
         assert_ne!(code, 0, "{path} is visible inside a sandbox");
     }
     let (_, out, _) = support::exec(
@@ -41,7 +42,7 @@ async fn sandboxes_cannot_see_each_other_or_the_host() {
             "-c",
             "ls -A /home; ls -A /tmp; ls -A /run; ls -A /root",
         ],
-        None,
+        Some("root"),
     )
     .await;
     assert_eq!(
@@ -52,7 +53,7 @@ async fn sandboxes_cannot_see_each_other_or_the_host() {
 
     // `..` and symlinks resolve inside the sandbox's own tree, never to the host's.
     let escape = format!("/home/user/../../..{b_home}");
-    let (code, _, _) = support::exec(&server, &a, None, &["cat", &escape], None).await;
+    let (code, _, _) = support::exec(&server, &a, None, &["cat", &escape], Some("root")).await;
     assert_ne!(code, 0);
     let (code, _, _) = support::exec(
         &server,
@@ -76,7 +77,7 @@ async fn sandboxes_cannot_see_each_other_or_the_host() {
             "-c",
             "ln -sf /etc/shadow /home/user/shadow && cat /home/user/shadow",
         ],
-        None,
+        Some("root"),
     )
     .await;
     assert_eq!(code, 0);
@@ -125,12 +126,16 @@ async fn user_and_root_have_the_expected_rights() {
         let (code, _, _) = run(cmd, Some("user")).await;
         assert_ne!(code, 0, "user could `{cmd}`");
     }
-    let (code, _, _) = run("touch /usr/x", None).await;
+    let (code, _, _) = run("touch /usr/x", Some("root")).await;
     assert_ne!(code, 0, "root could write /usr");
     // Root inside keeps no mount or admin capability.
-    let (code, _, _) = run("mkdir -p /tmp/m && mount -t tmpfs none /tmp/m", None).await;
+    let (code, _, _) = run(
+        "mkdir -p /tmp/m && mount -t tmpfs none /tmp/m",
+        Some("root"),
+    )
+    .await;
     assert_ne!(code, 0, "root could mount");
-    let (_, out, _) = run("grep CapEff /proc/self/status", None).await;
+    let (_, out, _) = run("grep CapEff /proc/self/status", Some("root")).await;
     let caps = u64::from_str_radix(out.split_whitespace().nth(1).unwrap(), 16).unwrap();
     const CAP_SYS_ADMIN: u64 = 1 << 21;
     const CAP_SETUID: u64 = 1 << 7;
@@ -247,7 +252,7 @@ async fn dropping_the_server_kills_its_sandboxes() {
         5000 + std::process::id() % 1000,
         std::process::id()
     );
-    support::exec(
+    let (code, _, err) = support::exec(
         &server,
         &id,
         None,
@@ -255,6 +260,7 @@ async fn dropping_the_server_kills_its_sandboxes() {
         None,
     )
     .await;
+    assert_eq!(code, 0, "{err}");
     support::eventually(Duration::from_secs(10), "the process to start", || async {
         processes_with(&marker) == 1
     })

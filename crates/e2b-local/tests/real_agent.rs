@@ -4,81 +4,17 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use base64::Engine as _;
-use e2b_envd::connect::{CallOptions, Client};
+use e2b_envd::process::StartRequest;
 use e2b_envd::process::process_client::ProcessClient;
-use e2b_envd::process::process_event::{Event, data_event};
-use e2b_envd::process::{ProcessConfig, StartRequest};
-use e2b_local::{Server, ServerOptions};
-use futures_util::StreamExt as _;
-use http::{HeaderMap, HeaderValue};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-async fn server() -> Server {
-    let options = ServerOptions::default().with_agent_binary(env!("CARGO_BIN_EXE_e2b-local"));
-    Server::start(options).await.expect("server starts")
-}
-
-/// A Connect client for sandbox `id`'s envd, through the server's routing headers.
-fn envd(server: &Server, id: &str, token: Option<&str>) -> ProcessClient {
-    let mut headers = HeaderMap::new();
-    headers.insert("e2b-sandbox-id", HeaderValue::from_str(id).unwrap());
-    headers.insert("e2b-sandbox-port", HeaderValue::from_static("49983"));
-    if let Some(t) = token {
-        headers.insert("x-access-token", HeaderValue::from_str(t).unwrap());
-    }
-    ProcessClient::new(
-        Client::new(reqwest::Client::new(), server.sandbox_url()).with_headers(headers),
-    )
-}
-
-fn as_user(user: &str) -> CallOptions {
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:"));
-    CallOptions::new().header(
-        http::header::AUTHORIZATION,
-        HeaderValue::from_str(&format!("Basic {basic}")).unwrap(),
-    )
-}
+use support::{envd, server};
 
 /// Run `bash -l -c script` as `user`; (exit code, stdout, stderr).
 async fn bash(client: &ProcessClient, user: &str, script: &str) -> (i32, String, String) {
-    let request = StartRequest {
-        process: Some(ProcessConfig {
-            cmd: "/bin/bash".into(),
-            args: vec!["-l".into(), "-c".into(), script.into()],
-            envs: HashMap::new(),
-            cwd: None,
-        }),
-        stdin: Some(false),
-        ..Default::default()
-    };
-    let mut stream = client.start(request, as_user(user)).await.expect("start");
-    let (mut out, mut err, mut code) = (Vec::new(), Vec::new(), None);
-    let work = async {
-        while let Some(item) = stream.next().await {
-            match item.expect("stream").event.and_then(|e| e.event) {
-                Some(Event::Data(d)) => match d.output {
-                    Some(data_event::Output::Stdout(b)) => out.extend(b),
-                    Some(data_event::Output::Stderr(b)) => err.extend(b),
-                    _ => {}
-                },
-                Some(Event::End(end)) => code = Some(end.exit_code),
-                _ => {}
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(30), work)
-        .await
-        .expect("the command finished in time");
-    (
-        code.expect("an end event"),
-        String::from_utf8_lossy(&out).into_owned(),
-        String::from_utf8_lossy(&err).into_owned(),
-    )
+    support::run(client, &["/bin/bash", "-l", "-c", script], Some(user)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,7 +46,7 @@ async fn commands_run_as_user_and_root() {
 
     // Without the token the same call is refused at the edge.
     let err = envd(&server, id, None)
-        .start(StartRequest::default(), as_user("user"))
+        .start(StartRequest::default(), support::as_user(Some("user")))
         .await
         .err();
     assert!(err.is_some(), "an unauthenticated call succeeded");

@@ -1,26 +1,36 @@
 //! Shared helpers of e2b-local's integration tests.
 //!
-//! Sandboxes run a stand-in agent (`fake_agent.py`, see its docstring) instead
-//! of the real one, so these tests exercise the server's side of the contract:
-//! control plane, isolation, proxying, lifecycle.
+//! Sandboxes run the real agent (this crate's binary in `envd` mode), and
+//! commands run through envd's Connect `process.Process` service, reached
+//! through the server's routing headers as the SDKs reach it.
 
 #![allow(dead_code, unreachable_pub)]
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use e2b_local::{Server, ServerOptions};
+use base64::Engine as _;
+use e2b_envd::connect::{CallOptions, Client};
+use e2b_envd::process::process_client::ProcessClient;
+use e2b_envd::process::process_event::{Event, data_event};
+use e2b_envd::process::{ProcessConfig, StartRequest};
+use e2b_local::{ENVD_PORT, Server, ServerOptions};
+use futures_util::StreamExt as _;
+use http::{HeaderMap, HeaderValue};
 use serde_json::Value;
 
-/// The stand-in agent.
-pub fn fake_agent() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake_agent.py")
+/// Upper bound of one command run through envd; reaching it fails the test.
+pub const COMMAND_PATIENCE: Duration = Duration::from_secs(30);
+
+/// The agent binary: this crate's `e2b-local`.
+pub fn agent() -> &'static str {
+    env!("CARGO_BIN_EXE_e2b-local")
 }
 
-/// Options for a server whose sandboxes run the fake agent.
+/// Options for a server whose sandboxes run the real agent.
 pub fn options() -> ServerOptions {
-    ServerOptions::default().with_agent_binary(fake_agent())
+    ServerOptions::default().with_agent_binary(agent())
 }
 
 /// A server on a fresh temporary data directory.
@@ -92,27 +102,122 @@ pub fn to_sandbox(
         .header("E2b-Sandbox-Port", port.to_string())
 }
 
-/// Run a command in the sandbox through the fake agent's `/exec` (as root unless `user` is given).
+/// A Connect client for sandbox `id`'s envd, through the routing headers
+/// (and with the envd access token of a secure sandbox).
+pub fn envd(server: &Server, id: &str, token: Option<&str>) -> ProcessClient {
+    envd_at(&server.sandbox_url(), id, token)
+}
+
+/// [`envd`] for a server known only by its URL (a `serve` child process).
+pub fn envd_at(sandbox_url: &str, id: &str, token: Option<&str>) -> ProcessClient {
+    let mut headers = HeaderMap::new();
+    headers.insert("e2b-sandbox-id", HeaderValue::from_str(id).unwrap());
+    headers.insert("e2b-sandbox-port", HeaderValue::from(ENVD_PORT));
+    if let Some(t) = token {
+        headers.insert("x-access-token", HeaderValue::from_str(t).unwrap());
+    }
+    ProcessClient::new(Client::new(http(), sandbox_url).with_headers(headers))
+}
+
+/// Call options acting as `user` (envd's Basic auth with an empty password);
+/// `None` acts as the sandbox's default user (`user`).
+pub fn as_user(user: Option<&str>) -> CallOptions {
+    let Some(user) = user else {
+        return CallOptions::new();
+    };
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:"));
+    CallOptions::new().header(
+        http::header::AUTHORIZATION,
+        HeaderValue::from_str(&format!("Basic {basic}")).unwrap(),
+    )
+}
+
+/// A `Start` request for `cmd` (program and arguments), stdin closed.
+pub fn start_request(cmd: &[&str]) -> StartRequest {
+    let (program, args) = cmd.split_first().expect("a command");
+    StartRequest {
+        process: Some(ProcessConfig {
+            cmd: (*program).to_owned(),
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            envs: HashMap::new(),
+            cwd: None,
+        }),
+        stdin: Some(false),
+        ..Default::default()
+    }
+}
+
+/// Run `cmd` to completion in sandbox `id` through envd, as `user` (the
+/// sandbox's default user `user` when `None`); (exit code, stdout, stderr).
 pub async fn exec(
     server: &Server,
     id: &str,
     token: Option<&str>,
     cmd: &[&str],
     user: Option<&str>,
-) -> (i64, String, String) {
-    let mut req = to_sandbox(server, reqwest::Method::POST, id, 49983, "/exec")
-        .json(&serde_json::json!({"cmd": cmd, "user": user}));
+) -> (i32, String, String) {
+    run(&envd(server, id, token), cmd, user).await
+}
+
+/// [`exec`] with a ready client.
+pub async fn run(
+    client: &ProcessClient,
+    cmd: &[&str],
+    user: Option<&str>,
+) -> (i32, String, String) {
+    let work = async {
+        let mut stream = client
+            .start(start_request(cmd), as_user(user))
+            .await
+            .unwrap_or_else(|e| panic!("starting {cmd:?}: {e}"));
+        let (mut out, mut err, mut code) = (Vec::new(), Vec::new(), None);
+        while let Some(item) = stream.next().await {
+            let item = item.unwrap_or_else(|e| panic!("the stream of {cmd:?} failed: {e}"));
+            match item.event.and_then(|e| e.event) {
+                Some(Event::Data(d)) => match d.output {
+                    Some(data_event::Output::Stdout(b)) => out.extend(b),
+                    Some(data_event::Output::Stderr(b)) => err.extend(b),
+                    _ => {}
+                },
+                Some(Event::End(end)) => code = Some(end.exit_code),
+                _ => {}
+            }
+        }
+        (
+            code.unwrap_or_else(|| panic!("no end event for {cmd:?}")),
+            String::from_utf8_lossy(&out).into_owned(),
+            String::from_utf8_lossy(&err).into_owned(),
+        )
+    };
+    tokio::time::timeout(COMMAND_PATIENCE, work)
+        .await
+        .unwrap_or_else(|_| panic!("{cmd:?} did not finish within {COMMAND_PATIENCE:?}"))
+}
+
+/// Start `cmd` in the background in sandbox `id` (as `user`, output
+/// discarded) and return once it has been started.
+pub async fn spawn(
+    server: &Server,
+    id: &str,
+    token: Option<&str>,
+    cmd: &[&str],
+    user: Option<&str>,
+) {
+    let mut argv = vec!["sh", "-c", "\"$@\" </dev/null >/dev/null 2>&1 &", "sh"];
+    argv.extend_from_slice(cmd);
+    let (code, _, err) = exec(server, id, token, &argv, user).await;
+    assert_eq!(code, 0, "starting {cmd:?} in the background: {err}");
+}
+
+/// `GET /envs` of sandbox `id`'s envd.
+pub async fn envs(server: &Server, id: &str, token: Option<&str>) -> Value {
+    let mut req = to_sandbox(server, reqwest::Method::GET, id, ENVD_PORT, "/envs");
     if let Some(t) = token {
         req = req.header("X-Access-Token", t);
     }
     let resp = req.send().await.unwrap();
-    assert_eq!(resp.status(), 200, "exec {cmd:?}");
-    let v: Value = resp.json().await.unwrap();
-    (
-        v["code"].as_i64().unwrap(),
-        v["stdout"].as_str().unwrap().to_owned(),
-        v["stderr"].as_str().unwrap().to_owned(),
-    )
+    assert_eq!(resp.status(), 200, "GET /envs");
+    resp.json().await.unwrap()
 }
 
 /// Poll `condition` every 20 ms until it holds or `timeout` passes (then panic with `what`).
