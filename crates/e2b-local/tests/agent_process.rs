@@ -492,6 +492,19 @@ async fn keepalives_fill_silences() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_absurd_keepalive_interval_is_harmless() {
+    let agent = TestAgent::start().await;
+    for interval in ["18446744073709551615", "9223372036854775807"] {
+        let options = with_header(CallOptions::new(), "keepalive-ping-interval", interval);
+        let c = run(&agent, bash("echo one; echo two >&2"), options).await;
+        assert!(c.error.is_none(), "{interval}: {:?}", c.error);
+        assert_eq!(c.stdout_text(), "one\n", "{interval}");
+        assert_eq!(c.stderr, b"two\n", "{interval}");
+        assert_eq!(c.end.map(|e| e.exit_code), Some(0), "{interval}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pty_input_output_and_resize() {
     let agent = TestAgent::start().await;
     let client = agent.process();

@@ -16,6 +16,10 @@ const HEADER: &str = "keepalive-ping-interval";
 /// envd does).
 pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(90);
 
+/// Longest interval honoured: longer requests get a keepalive a day, which
+/// is no different for the client and keeps timer arithmetic in range.
+pub(crate) const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+
 /// The interval requested by `headers`.
 pub(crate) fn interval(headers: &HeaderMap) -> Duration {
     headers
@@ -23,7 +27,7 @@ pub(crate) fn interval(headers: &HeaderMap) -> Duration {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .filter(|&secs| secs > 0)
-        .map(Duration::from_secs)
+        .map(|secs| Duration::from_secs(secs).min(MAX_INTERVAL))
         .unwrap_or(DEFAULT_INTERVAL)
 }
 
@@ -69,5 +73,17 @@ mod tests {
             h.insert(HEADER, bad.parse().unwrap());
             assert_eq!(interval(&h), DEFAULT_INTERVAL, "{bad}");
         }
+        for huge in ["86401", "18446744073709551615"] {
+            h.insert(HEADER, huge.parse().unwrap());
+            assert_eq!(interval(&h), MAX_INTERVAL, "{huge}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_longest_interval_can_be_reset() {
+        let mut h = HeaderMap::new();
+        h.insert(HEADER, u64::MAX.to_string().parse().unwrap());
+        let mut keepalive = Keepalive::new(interval(&h));
+        keepalive.reset();
     }
 }
