@@ -911,6 +911,14 @@ async fn snapshots_are_templates() {
         .await
         .unwrap();
     assert!(page.headers().contains_key("x-next-token"));
+    // A cursor past the end (however far) is an empty last page.
+    for offset in ["2", &usize::MAX.to_string()] {
+        use base64::Engine as _;
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(offset);
+        let page = api.get_snapshots().next_token(token).send().await.unwrap();
+        assert!(!page.headers().contains_key("x-next-token"), "{offset}");
+        assert!(page.into_inner().is_empty(), "{offset}");
+    }
 
     // A sandbox from the snapshot has the files and the env vars.
     let child = support::create(&server, json!({"templateID": "snap-one", "timeout": 60})).await;

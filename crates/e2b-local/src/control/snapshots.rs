@@ -67,9 +67,10 @@ pub(crate) async fn list(
     let page: Vec<types::SnapshotInfo> =
         matching.iter().skip(offset).take(limit).map(info).collect();
     let mut response = Json(page).into_response();
-    if offset + limit < matching.len() {
-        let token =
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode((offset + limit).to_string());
+    // The offset comes from the client: a huge one must not overflow.
+    let next = offset.saturating_add(limit);
+    if next < matching.len() {
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(next.to_string());
         if let Ok(value) = HeaderValue::from_str(&token) {
             response.headers_mut().insert("x-next-token", value);
         }
