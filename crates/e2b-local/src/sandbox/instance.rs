@@ -14,7 +14,9 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::io::{
+    AsyncBufReadExt as _, AsyncRead, AsyncReadExt as _, AsyncWriteExt as _, BufReader,
+};
 use tokio::process::{Child, Command};
 use tokio::sync::{oneshot, watch};
 
@@ -24,6 +26,8 @@ use super::{freeze, procs};
 
 /// How much of the agent's stderr is kept for error messages.
 const STDERR_TAIL_BYTES: usize = 4096;
+/// Longest line of the agent's stdout kept; the rest of a longer line is dropped.
+const MAX_STDOUT_LINE: usize = 4096;
 /// How long a kill may take before it is reported as stuck.
 const KILL_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long freezing or thawing may take.
@@ -99,6 +103,46 @@ impl Tail {
     }
 }
 
+/// The lines of the agent's stdout, each cut at [`MAX_STDOUT_LINE`] bytes:
+/// whatever the agent (or anything inside the sandbox able to write to its
+/// stdout) prints, the server holds at most one short line of it.
+struct Lines<R> {
+    reader: BufReader<R>,
+    line: Vec<u8>,
+}
+
+impl<R: AsyncRead + Unpin> Lines<R> {
+    fn new(reader: R) -> Self {
+        Self {
+            reader: BufReader::new(reader),
+            line: Vec::new(),
+        }
+    }
+
+    /// The next line without its newline (lossily decoded); `None` at the end.
+    async fn next_line(&mut self) -> io::Result<Option<String>> {
+        self.line.clear();
+        let mut started = false;
+        loop {
+            let buf = self.reader.fill_buf().await?;
+            if buf.is_empty() {
+                return Ok(started.then(|| String::from_utf8_lossy(&self.line).into_owned()));
+            }
+            started = true;
+            let newline = buf.iter().position(|&b| b == b'\n');
+            let content = &buf[..newline.unwrap_or(buf.len())];
+            let room = MAX_STDOUT_LINE.saturating_sub(self.line.len());
+            self.line
+                .extend_from_slice(&content[..content.len().min(room)]);
+            let used = newline.map_or(buf.len(), |i| i + 1);
+            self.reader.consume(used);
+            if newline.is_some() {
+                return Ok(Some(String::from_utf8_lossy(&self.line).into_owned()));
+            }
+        }
+    }
+}
+
 /// A running sandbox.
 #[derive(Debug)]
 pub(crate) struct Instance {
@@ -150,7 +194,7 @@ impl Instance {
             let Some(stdout) = child.stdout.take() else {
                 return Err(exited(&mut child, &stderr, stderr_done).await);
             };
-            let mut lines = BufReader::new(stdout).lines();
+            let mut lines = Lines::new(stdout);
             let waited = tokio::time::timeout(spec.ready_timeout, async {
                 loop {
                     match lines.next_line().await {
@@ -394,6 +438,20 @@ async fn monitor(
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn stdout_lines_are_cut_at_the_limit() {
+        let mut input = vec![b'x'; 3 * MAX_STDOUT_LINE + 7];
+        input.extend_from_slice(b"\nready\r\n\nlast");
+        let mut lines = Lines::new(&input[..]);
+        let long = lines.next_line().await.unwrap().unwrap();
+        assert_eq!(long.len(), MAX_STDOUT_LINE);
+        assert!(lines.line.capacity() <= 2 * MAX_STDOUT_LINE);
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("ready\r"));
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some(""));
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("last"));
+        assert_eq!(lines.next_line().await.unwrap(), None);
+    }
+
     #[test]
     fn tail_keeps_the_last_bytes() {
         let mut t = Tail::default();
@@ -434,6 +492,21 @@ mod tests {
             procs::stat_of(inst.pid()).is_none(),
             "process was not reaped"
         );
+    }
+
+    #[tokio::test]
+    async fn a_long_line_before_ready_is_skipped() {
+        let spawner = Spawner::start(tokio::runtime::Handle::current()).unwrap();
+        let inst = Instance::launch(
+            &spawner,
+            sh_spec(
+                "head -c 10000000 /dev/zero | tr '\\0' x; echo; echo ready; exec sleep 60",
+                Duration::from_secs(10),
+            ),
+        )
+        .await
+        .unwrap();
+        inst.kill().await;
     }
 
     #[tokio::test]
