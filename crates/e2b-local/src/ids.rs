@@ -71,6 +71,11 @@ pub(crate) fn access_token() -> io::Result<String> {
     Ok(hex(&random_bytes(32)?))
 }
 
+/// What `Debug` output shows instead of a secret (API key, access token).
+pub(crate) fn redacted(secret: Option<&str>) -> Option<&'static str> {
+    secret.map(|_| "<redacted>")
+}
+
 /// Whether `id` is a well-formed sandbox or template id (`^[a-z0-9]+$`, at most 64 chars).
 pub(crate) fn is_valid_id(id: &str) -> bool {
     !id.is_empty()

@@ -16,7 +16,7 @@ use std::time::Duration;
 ///     .with_api_key("e2b_0123456789abcdef0123456789abcdef");
 /// assert_eq!(options.listen.port(), 3000);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct ServerOptions {
     /// Address of the one listener (control plane and sandbox traffic). Default `127.0.0.1:0`.
@@ -45,6 +45,25 @@ pub struct ServerOptions {
     pub sandbox_pids_limit: Option<u64>,
     /// Use cgroups when the host allows (freezer for pause, limits). Default true.
     pub use_cgroups: bool,
+}
+
+impl std::fmt::Debug for ServerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The API key stays out of logs.
+        f.debug_struct("ServerOptions")
+            .field("listen", &self.listen)
+            .field("api_key", &crate::ids::redacted(self.api_key.as_deref()))
+            .field("data_dir", &self.data_dir)
+            .field("agent_binary", &self.agent_binary)
+            .field("bwrap", &self.bwrap)
+            .field("domain", &self.domain)
+            .field("agent_ready_timeout", &self.agent_ready_timeout)
+            .field("max_sandbox_timeout", &self.max_sandbox_timeout)
+            .field("sandbox_memory_limit", &self.sandbox_memory_limit)
+            .field("sandbox_pids_limit", &self.sandbox_pids_limit)
+            .field("use_cgroups", &self.use_cgroups)
+            .finish()
+    }
 }
 
 impl Default for ServerOptions {
@@ -127,5 +146,19 @@ impl ServerOptions {
     pub fn with_cgroups(mut self, enabled: bool) -> Self {
         self.use_cgroups = enabled;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_api_key() {
+        let key = "e2b_0123456789abcdef0123456789abcdef";
+        let shown = format!("{:?}", ServerOptions::default().with_api_key(key));
+        assert!(!shown.contains(key), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+        assert!(format!("{:?}", ServerOptions::default()).contains("api_key: None"));
     }
 }

@@ -25,7 +25,7 @@ use crate::sandbox::Manager;
 use errors::ApiError;
 
 /// What the handlers share.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct AppState {
     /// The sandboxes.
     pub(crate) manager: Manager,
@@ -33,6 +33,17 @@ pub(crate) struct AppState {
     pub(crate) api_key: Arc<str>,
     /// Resources reported for sandboxes.
     pub(crate) sizes: Arc<views::Sizes>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The API key stays out of logs.
+        f.debug_struct("AppState")
+            .field("manager", &self.manager)
+            .field("api_key", &crate::ids::redacted(Some(&self.api_key)))
+            .field("sizes", &self.sizes)
+            .finish()
+    }
 }
 
 /// `GET /health` → 204 (no key needed).

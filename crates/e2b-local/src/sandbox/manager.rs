@@ -82,7 +82,7 @@ pub(crate) struct SandboxSpec {
 }
 
 /// Where the proxy sends a sandbox's traffic, and what it must check.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct TrafficTarget {
     /// The agent's socket.
     pub(crate) socket: PathBuf,
@@ -90,6 +90,23 @@ pub(crate) struct TrafficTarget {
     pub(crate) envd_access_token: Option<String>,
     /// Token required on other ports (`e2b-traffic-access-token`), if set.
     pub(crate) traffic_access_token: Option<String>,
+}
+
+impl std::fmt::Debug for TrafficTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Access tokens stay out of logs.
+        f.debug_struct("TrafficTarget")
+            .field("socket", &self.socket)
+            .field(
+                "envd_access_token",
+                &crate::ids::redacted(self.envd_access_token.as_deref()),
+            )
+            .field(
+                "traffic_access_token",
+                &crate::ids::redacted(self.traffic_access_token.as_deref()),
+            )
+            .finish()
+    }
 }
 
 /// Why traffic cannot reach a sandbox.
@@ -1318,6 +1335,21 @@ mod tests {
             Some(&network(&["1.1.1.1"], &["0.0.0.0/0"]))
         ));
         assert!(!isolate_network(None, Some(&network(&[], &["10.0.0.0/8"]))));
+    }
+
+    #[test]
+    fn traffic_targets_hide_their_tokens() {
+        let target = TrafficTarget {
+            socket: PathBuf::from("/data/sandboxes/iabc/run/envd.sock"),
+            envd_access_token: Some("envd-secret-token".into()),
+            traffic_access_token: None,
+        };
+        let shown = format!("{target:?}");
+        assert!(!shown.contains("secret-token"), "{shown}");
+        assert!(
+            shown.contains("envd.sock") && shown.contains("<redacted>"),
+            "{shown}"
+        );
     }
 
     #[test]

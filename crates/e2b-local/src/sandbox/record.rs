@@ -38,7 +38,7 @@ pub(crate) enum State {
 }
 
 /// One sandbox.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct SandboxRecord {
     /// Sandbox id.
     pub(crate) id: String,
@@ -76,6 +76,38 @@ pub(crate) struct SandboxRecord {
     pub(crate) state: State,
     /// When paused: whether processes were kept (false = files only, cold boot on resume).
     pub(crate) paused_with_memory: bool,
+}
+
+impl std::fmt::Debug for SandboxRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Access tokens stay out of logs.
+        f.debug_struct("SandboxRecord")
+            .field("id", &self.id)
+            .field("template_id", &self.template_id)
+            .field("alias", &self.alias)
+            .field("started_at", &self.started_at)
+            .field("end_at", &self.end_at)
+            .field("timeout_secs", &self.timeout_secs)
+            .field("metadata", &self.metadata)
+            .field("env_vars", &self.env_vars)
+            .field(
+                "envd_access_token",
+                &crate::ids::redacted(self.envd_access_token.as_deref()),
+            )
+            .field(
+                "traffic_access_token",
+                &crate::ids::redacted(self.traffic_access_token.as_deref()),
+            )
+            .field("allow_internet_access", &self.allow_internet_access)
+            .field("isolated_network", &self.isolated_network)
+            .field("network", &self.network)
+            .field("lifecycle", &self.lifecycle)
+            .field("volume_mounts", &self.volume_mounts)
+            .field("mcp", &self.mcp)
+            .field("state", &self.state)
+            .field("paused_with_memory", &self.paused_with_memory)
+            .finish()
+    }
 }
 
 /// One snapshot: a template made from a sandbox's files.
@@ -152,6 +184,41 @@ mod tests {
         assert!(named.matches("my-snap"));
         assert!(named.matches("team/my-snap:v1"));
         assert!(named.matches("abc123"));
+    }
+
+    #[test]
+    fn debug_output_hides_access_tokens() {
+        let now = Utc::now();
+        let record = SandboxRecord {
+            id: "iabc".into(),
+            template_id: "base".into(),
+            alias: None,
+            started_at: now,
+            end_at: now,
+            timeout_secs: 1,
+            metadata: BTreeMap::new(),
+            env_vars: BTreeMap::new(),
+            envd_access_token: Some("envd-secret-token".into()),
+            traffic_access_token: Some("traffic-secret-token".into()),
+            allow_internet_access: None,
+            isolated_network: false,
+            network: None,
+            lifecycle: Lifecycle {
+                on_timeout: OnTimeout::Kill,
+                auto_resume: false,
+                pause_keeps_memory: true,
+            },
+            volume_mounts: vec![],
+            mcp: None,
+            state: State::Running,
+            paused_with_memory: false,
+        };
+        let shown = format!("{record:?}");
+        assert!(!shown.contains("secret-token"), "{shown}");
+        assert!(
+            shown.contains("iabc") && shown.contains("<redacted>"),
+            "{shown}"
+        );
     }
 
     #[test]
