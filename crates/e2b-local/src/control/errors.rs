@@ -14,6 +14,9 @@ use serde::de::DeserializeOwned;
 
 use crate::sandbox::SandboxError;
 
+/// How long a client may take to send a request body (all of them are small).
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// An error answered as the spec's `Error` JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ApiError {
@@ -114,12 +117,22 @@ where
 }
 
 async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, state).await.map_err(|e| {
-        ApiError::new(
-            e.status(),
-            format!("Error when reading request: {}", e.body_text()),
-        )
-    })
+    tokio::time::timeout(BODY_READ_TIMEOUT, Bytes::from_request(req, state))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "Error when reading request: the body did not arrive within {BODY_READ_TIMEOUT:?}"
+                ),
+            )
+        })?
+        .map_err(|e| {
+            ApiError::new(
+                e.status(),
+                format!("Error when reading request: {}", e.body_text()),
+            )
+        })
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -169,6 +182,23 @@ mod tests {
         for (err, status) in cases {
             assert_eq!(ApiError::from(err).status.as_u16(), status);
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_never_arrives_is_a_408() {
+        let stalled = axum::body::Body::from_stream(futures_util::stream::pending::<
+            Result<Bytes, std::io::Error>,
+        >());
+        let req = Request::builder()
+            .method("POST")
+            .uri("/sandboxes")
+            .body(stalled)
+            .unwrap();
+        let err = JsonBody::<types::NewSandbox>::from_request(req, &())
+            .await
+            .unwrap_err();
+        assert_eq!(err.status, StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(err.body().code, 408);
     }
 
     #[test]
