@@ -383,6 +383,55 @@ async fn file_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_with_far_off_modification_times_download() {
+    let agent = TestAgent::start().await;
+    // tmpfs keeps any 64-bit time, beyond what HTTP dates can express.
+    let dir = tempfile::tempdir_in("/dev/shm").unwrap();
+    for seconds in [9_000_000_000_000_i64, -9_000_000_000_000] {
+        let path = dir.path().join(format!("t{seconds}"));
+        std::fs::write(&path, b"timeless").unwrap();
+        let stamp = rustix::fs::Timespec {
+            tv_sec: seconds,
+            tv_nsec: 0,
+        };
+        let times = rustix::fs::Timestamps {
+            last_access: stamp,
+            last_modification: stamp,
+        };
+        rustix::fs::utimensat(rustix::fs::CWD, &path, &times, rustix::fs::AtFlags::empty())
+            .unwrap();
+        let url = agent.url(&format!("/files?path={}", path.display()));
+        let plain = reqwest::get(&url).await.unwrap();
+        assert_eq!(plain.status(), 200, "{seconds}");
+        assert!(plain.headers().get("last-modified").is_none(), "{seconds}");
+        assert_eq!(plain.bytes().await.unwrap(), &b"timeless"[..]);
+        let conditional = reqwest::Client::new()
+            .get(&url)
+            .header("if-modified-since", "Tue, 01 Jan 2030 00:00:00 GMT")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(conditional.status(), 200, "{seconds}");
+        // Stat (JSON, as the SDKs speak it) leaves out what a protobuf
+        // timestamp cannot hold.
+        let entry = agent
+            .filesystem()
+            .stat(
+                StatRequest {
+                    path: path.display().to_string(),
+                },
+                CallOptions::new(),
+            )
+            .await
+            .unwrap()
+            .entry
+            .unwrap();
+        assert_eq!(entry.size, 8, "{seconds}");
+        assert_eq!(entry.modified_time, None, "{seconds}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_envs_and_metrics() {
     let agent = TestAgent::start().await;
     let health = reqwest::get(agent.url("/health")).await.unwrap();

@@ -14,7 +14,7 @@ use async_compression::tokio::bufread::GzipEncoder;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike as _, Utc};
 use http::header::{
     ACCEPT_RANGES, CONTENT_DISPOSITION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE,
     CONTENT_TYPE, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, LAST_MODIFIED, RANGE, VARY,
@@ -74,14 +74,32 @@ fn parse_range(value: &str, size: u64) -> Span {
     Span::Part(start, end)
 }
 
-fn http_date(time: SystemTime) -> String {
-    DateTime::<Utc>::from(time)
-        .format("%a, %d %b %Y %H:%M:%S GMT")
-        .to_string()
+/// A file time as an HTTP date can state it (years 1 to 9999); `None` for
+/// times outside that range, which some filesystems (tmpfs) can hold.
+fn http_time(time: SystemTime) -> Option<DateTime<Utc>> {
+    let utc = match time.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(after) => DateTime::from_timestamp(i64::try_from(after.as_secs()).ok()?, 0)?,
+        Err(before) => {
+            let before = before.duration();
+            let secs = i64::try_from(before.as_secs()).ok()?;
+            // Round down to the whole second, as for times after the epoch.
+            let secs = if before.subsec_nanos() == 0 {
+                secs
+            } else {
+                secs.checked_add(1)?
+            };
+            DateTime::from_timestamp(secs.checked_neg()?, 0)?
+        }
+    };
+    (1..=9999).contains(&utc.year()).then_some(utc)
+}
+
+fn http_date(time: DateTime<Utc>) -> String {
+    time.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
 /// Whether `If-Modified-Since` lets the agent answer `304`.
-fn not_modified(headers: &HeaderMap, modified: SystemTime) -> bool {
+fn not_modified(headers: &HeaderMap, modified: DateTime<Utc>) -> bool {
     if headers.contains_key(IF_NONE_MATCH) {
         return false;
     }
@@ -92,7 +110,7 @@ fn not_modified(headers: &HeaderMap, modified: SystemTime) -> bool {
     else {
         return false;
     };
-    DateTime::<Utc>::from(modified).timestamp() <= since.timestamp()
+    modified.timestamp() <= since.timestamp()
 }
 
 /// `Content-Type` by file extension.
@@ -241,7 +259,7 @@ pub(crate) async fn download(
     };
     response_headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response_headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    if let Ok(modified) = meta.modified() {
+    if let Some(modified) = meta.modified().ok().and_then(http_time) {
         response_headers.insert(LAST_MODIFIED, header(&http_date(modified)));
         if not_modified(&headers, modified) {
             return Ok((StatusCode::NOT_MODIFIED, response_headers).into_response());
@@ -309,6 +327,28 @@ mod tests {
         assert_eq!(parse_range("bytes=0-1,5-6", 100), Span::Whole);
         assert_eq!(parse_range("items=0-1", 100), Span::Unsatisfiable);
         assert_eq!(parse_range("bytes=-1", 0), Span::Unsatisfiable);
+    }
+
+    #[test]
+    fn http_times_cover_four_digit_years_only() {
+        use std::time::Duration;
+        let epoch = SystemTime::UNIX_EPOCH;
+        let at = |t: SystemTime| http_time(t).map(|d| d.timestamp());
+        assert_eq!(at(epoch + Duration::from_millis(1500)), Some(1));
+        assert_eq!(at(epoch - Duration::from_millis(1500)), Some(-2));
+        assert_eq!(
+            http_time(epoch + Duration::from_secs(1_700_000_000)).map(http_date),
+            Some("Tue, 14 Nov 2023 22:13:20 GMT".to_owned())
+        );
+        for far in [
+            epoch + Duration::from_secs(253_402_300_800),
+            epoch + Duration::from_secs(9_000_000_000_000),
+            epoch + Duration::from_secs(i64::MAX as u64),
+            epoch - Duration::from_secs(62_135_596_801),
+            epoch - Duration::from_secs(9_000_000_000_000),
+        ] {
+            assert_eq!(http_time(far), None, "{far:?}");
+        }
     }
 
     #[test]

@@ -29,6 +29,11 @@ const S_ISUID: u32 = 0o4000;
 const S_ISGID: u32 = 0o2000;
 const S_ISVTX: u32 = 0o1000;
 
+/// Seconds a `google.protobuf.Timestamp` may hold: 0001-01-01 to
+/// 9999-12-31 UTC. Filesystems such as tmpfs keep times outside it, which
+/// are left out rather than failing the JSON encoding of the whole answer.
+const TIMESTAMP_SECONDS: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
+
 /// The entry info of `path`, or `not_found` / `internal`.
 pub(crate) fn entry_info(path: &Path, users: &Users) -> Result<EntryInfo, RpcError> {
     build(path, users).map_err(|e| {
@@ -56,6 +61,7 @@ fn build(path: &Path, users: &Users) -> io::Result<EntryInfo> {
     };
     let modified_time = match (meta.mtime(), meta.mtime_nsec()) {
         (0, 0) => None,
+        (seconds, _) if !TIMESTAMP_SECONDS.contains(&seconds) => None,
         (seconds, nanos) => Some(Timestamp {
             seconds,
             nanos: i32::try_from(nanos).unwrap_or(0),
