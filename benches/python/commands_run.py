@@ -12,6 +12,7 @@ import json
 import math
 import sys
 import time
+from importlib.metadata import version
 
 from e2b import Sandbox
 
@@ -41,12 +42,10 @@ def main():
         sandbox.kill()
 
     samples.sort()
-    import e2b
-
     print(
         json.dumps(
             {
-                "sdk": f"e2b-python {getattr(e2b, '__version__', '?')}",
+                "sdk": f"e2b-python {version('e2b')}",
                 "op": 'commands.run("true")',
                 "iterations": iterations,
                 "p50_ms": round(percentile(samples, 50), 3),

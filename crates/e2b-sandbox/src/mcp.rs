@@ -20,7 +20,12 @@ pub const DEFAULT_MCP_TEMPLATE: &str = "mcp-gateway";
 ///
 /// let mcp = McpServers::new()
 ///     .server("exa", json!({ "apiKey": "…" }))
-///     .github("modelcontextprotocol/servers", "npx -y @modelcontextprotocol/server-memory", None, []);
+///     .github(
+///         "modelcontextprotocol/servers",
+///         "npx -y @modelcontextprotocol/server-memory",
+///         None,
+///         [("MEMORY_FILE", "/home/user/memory.json")],
+///     );
 /// # let _ = mcp;
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]

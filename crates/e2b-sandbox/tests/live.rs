@@ -1,0 +1,128 @@
+//! Tests against the real E2B cloud. Compiled only with the `live` feature and run with an
+//! API key:
+//!
+//! ```text
+//! E2B_API_KEY=e2b_… cargo test -p e2b-sandbox --features live --test live
+//! ```
+//!
+//! They create a few short-lived sandboxes (killed at the end, with a 120 s timeout as a
+//! backstop) in the account of the key.
+
+#![cfg(feature = "live")]
+
+use std::time::Duration;
+
+use e2b_sandbox::{
+    Client, CommandOptions, ListOptions, PtyOptions, PtySize, Sandbox, SandboxState, TimeoutKind,
+};
+use futures_util::{StreamExt as _, TryStreamExt as _};
+
+fn client() -> Client {
+    assert!(
+        std::env::var_os("E2B_API_KEY").is_some_and(|k| !k.is_empty()),
+        "the live tests need E2B_API_KEY (and optionally E2B_DOMAIN)"
+    );
+    Client::from_env().expect("client from the environment")
+}
+
+async fn sandbox(client: &Client) -> Sandbox {
+    Sandbox::builder()
+        .timeout(Duration::from_secs(120))
+        .metadata([("e2b-rs-live-test", "1")])
+        .create(client)
+        .await
+        .expect("sandbox created")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_and_commands() {
+    let client = client();
+    let sbx = sandbox(&client).await;
+    assert!(sbx.is_running().await.unwrap());
+    let info = sbx.info().await.unwrap();
+    assert_eq!(info.state, SandboxState::Running);
+    assert_eq!(info.metadata["e2b-rs-live-test"], "1");
+
+    let listed: Vec<_> = client
+        .list_sandboxes(ListOptions::new().metadata([("e2b-rs-live-test", "1")]))
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(listed.iter().any(|s| s.sandbox_id == sbx.id()));
+
+    let out = sbx
+        .commands()
+        .run("echo hello; echo err >&2", CommandOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "hello\n");
+    assert_eq!(out.stderr, "err\n");
+    let err = sbx
+        .commands()
+        .run("exit 4", CommandOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.command_exit_result().unwrap().exit_code, 4);
+    let err = sbx
+        .commands()
+        .run(
+            "sleep 10",
+            CommandOptions::new().timeout(Duration::from_secs(1)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.timeout_kind(), Some(TimeoutKind::Execution), "{err}");
+
+    let handle = sbx
+        .commands()
+        .spawn("cat", CommandOptions::new().stdin(true))
+        .await
+        .unwrap();
+    handle.send_stdin("round trip\n").await.unwrap();
+    handle.close_stdin().await.unwrap();
+    assert_eq!(handle.wait().await.unwrap().stdout, "round trip\n");
+
+    sbx.set_timeout(Duration::from_secs(180)).await.unwrap();
+    assert!(sbx.kill().await.unwrap());
+    assert!(!sbx.is_running().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_sandbox_is_reported() {
+    let client = client();
+    let sbx = sandbox(&client).await;
+    let handle = sbx
+        .commands()
+        .spawn("sleep 60", CommandOptions::new().no_timeout())
+        .await
+        .unwrap();
+    assert!(client.kill_sandbox(sbx.id()).await.unwrap());
+    let err = tokio::time::timeout(Duration::from_secs(30), handle.wait())
+        .await
+        .expect("the stream ends")
+        .unwrap_err();
+    assert!(err.is_sandbox_gone() || err.is_transport(), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminal() {
+    let client = client();
+    let sbx = sandbox(&client).await;
+    let term = sbx
+        .pty()
+        .create(PtyOptions::new().size(PtySize::new(80, 24)))
+        .await
+        .unwrap();
+    let mut output = term.output();
+    term.send_input(b"echo LIVE$((1+1))\n").await.unwrap();
+    let mut seen = Vec::new();
+    while let Some(chunk) = output.next().await {
+        seen.extend_from_slice(&chunk);
+        if String::from_utf8_lossy(&seen).contains("LIVE2") {
+            break;
+        }
+    }
+    assert!(String::from_utf8_lossy(&seen).contains("LIVE2"));
+    assert!(term.kill().await.unwrap());
+    assert!(sbx.kill().await.unwrap());
+}
