@@ -68,6 +68,9 @@ impl<'a> Commands<'a> {
     /// # Ok(()) }
     /// ```
     ///
+    /// Dropping the returned future stops waiting, not the command: it runs on until it
+    /// exits or its [timeout](CommandOptions::timeout) passes.
+    ///
     /// # Errors
     ///
     /// A command-exit error carrying stdout, stderr and the exit code for a non-zero exit
