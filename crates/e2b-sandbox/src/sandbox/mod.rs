@@ -472,3 +472,127 @@ impl fmt::Debug for Sandbox {
 pub(crate) fn sandbox_not_found(e: Error) -> Error {
     e.with_not_found_kind(NotFoundKind::Sandbox)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use e2b_core::{ConnectionConfig, ExposeSecret};
+
+    use super::*;
+    use crate::commands::CommandOptions;
+
+    /// A client whose sandboxes are at an address nothing listens on: every check below must
+    /// fail before a request is sent.
+    fn offline_client() -> Client {
+        let config = ConnectionConfig::builder()
+            .api_key("e2b_0123456789abcdef")
+            .api_url("http://127.0.0.1:9")
+            .sandbox_url("http://127.0.0.1:9")
+            .request_timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        Client::new(config).unwrap()
+    }
+
+    fn sandbox_with_envd(version: &str) -> Sandbox {
+        Sandbox::from_created(
+            &offline_client(),
+            SandboxCreated {
+                sandbox_id: "sbx1".into(),
+                template_id: "tpl".into(),
+                alias: Some("base".into()),
+                domain: None,
+                envd_version: version.into(),
+                envd_access_token: Some("secret-token-value".into()),
+                traffic_access_token: Some("traffic-token-value".into()),
+            },
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn envd_version_gates_fail_before_any_request() {
+        let old = sandbox_with_envd("0.2.9");
+        let err = old
+            .commands()
+            .spawn("true", CommandOptions::new().stdin(false))
+            .await
+            .unwrap_err();
+        assert!(err.is_template(), "{err}");
+        let err = old.commands().close_stdin(1).await.unwrap_err();
+        assert!(err.is_template(), "{err}");
+        let err = sandbox_with_envd("0.1.4")
+            .metrics(MetricsOptions::new())
+            .await
+            .unwrap_err();
+        assert!(err.is_template(), "{err}");
+        let err = sandbox_with_envd("0.5.1")
+            .commands()
+            .close_stdin(1)
+            .await
+            .unwrap_err();
+        assert!(err.is_template(), "{err}");
+        assert!(
+            sandbox_with_envd("0.0.9")
+                .envd_version()
+                .check_minimum()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_user_header_follows_the_default_user_gate() {
+        let auth = |version: &str, user: Option<&str>| {
+            sandbox_with_envd(version)
+                .envd()
+                .unary_options(None, user)
+                .unwrap()
+                .headers
+                .get(http::header::AUTHORIZATION)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        // Older envd has no default user: the SDK names `user`.
+        assert_eq!(auth("0.3.9", None).as_deref(), Some("Basic dXNlcjo="));
+        assert_eq!(auth("0.4.0", None), None);
+        assert_eq!(
+            auth("0.6.13+local", Some("root")).as_deref(),
+            Some("Basic cm9vdDo=")
+        );
+        let stream = sandbox_with_envd("0.6.13")
+            .envd()
+            .stream_options(
+                Some(Duration::from_secs(60)),
+                Some(Duration::from_secs(60)),
+                None,
+            )
+            .unwrap();
+        assert_eq!(stream.headers["keepalive-ping-interval"], "50");
+        assert_eq!(stream.timeout, Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn accessors_and_debug_without_secrets() {
+        let sbx = sandbox_with_envd("0.6.13");
+        assert_eq!(sbx.id(), "sbx1");
+        assert_eq!(sbx.template_id(), Some("tpl"));
+        assert_eq!(sbx.template_alias(), Some("base"));
+        assert_eq!(sbx.envd_url(), "http://127.0.0.1:9");
+        assert_eq!(sbx.get_host(8080), "8080-sbx1.e2b.app");
+        assert_eq!(sbx.mcp_url(), "https://50005-sbx1.e2b.app/mcp");
+        assert_eq!(
+            sbx.envd_access_token().unwrap().expose_secret(),
+            "secret-token-value"
+        );
+        let shown = format!("{sbx:?}");
+        assert!(!shown.contains("secret-token-value"), "{shown}");
+        assert!(!shown.contains("traffic-token-value"), "{shown}");
+        let patient = sbx.with_request_timeout(Duration::from_secs(90));
+        assert_eq!(patient.request_timeout(), Some(Duration::from_secs(90)));
+        assert_eq!(sbx.request_timeout(), Some(Duration::from_secs(2)));
+        assert_eq!(
+            sbx.with_request_timeout(Duration::ZERO).request_timeout(),
+            None
+        );
+    }
+}
