@@ -363,7 +363,8 @@ async fn killed_sandbox_mid_command_is_reported_within_a_second() {
     let elapsed = killed.elapsed();
     assert!(err.is_sandbox_gone(), "{err:?}");
     assert!(err.to_string().contains("killed or timed out"), "{err}");
-    assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
+    // About a second; the slack is for loaded CI machines.
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
 
     // Later calls say the same without hanging.
     let err = sbx
@@ -383,8 +384,8 @@ async fn stream_idle_timeout_is_distinct_from_the_command_timeout() {
     let result = sbx
         .commands()
         .run(
-            "sleep 3; echo done",
-            CommandOptions::new().stream_idle_timeout(Duration::from_secs(2)),
+            "sleep 4; echo done",
+            CommandOptions::new().stream_idle_timeout(Duration::from_secs(3)),
         )
         .await
         .unwrap();
