@@ -3,7 +3,7 @@
 #   make test      everything CI runs (what .ci/run calls)
 #   make check     formatting, clippy -D warnings, generated-code freshness, docs
 #   make codegen   regenerate e2b-api and e2b-envd from spec/
-#   make demo      the first thing a newcomer runs (arrives with e2b-local)
+#   make demo      start a local E2B server, run the quickstart against it, stop
 
 CARGO ?= cargo
 PYTHON ?= python3
@@ -82,6 +82,6 @@ no-ignored-doctests:
 	@! grep -rnE '```[[:space:]]*(rust,[[:space:]]*)?ignore' --include='*.rs' crates xtask \
 		|| { echo 'error: ignored doctests found (use no_run)'; exit 1; }
 
+# The newcomer's first command: start e2b-local, run the quickstart against it, stop.
 demo:
-	@echo "make demo starts a local E2B-compatible server and runs the quickstart;"
-	@echo "it arrives with the e2b-local and e2b-sandbox crates. Today: make test, make check."
+	@scripts/demo.sh
