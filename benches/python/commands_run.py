@@ -4,8 +4,9 @@
 
 Reads the server from the environment like the SDK does (E2B_API_KEY, E2B_API_URL,
 E2B_SANDBOX_URL, E2B_DOMAIN). One sandbox; WARMUP untimed runs, then ITERATIONS timed
-runs one after another. Prints one JSON line with the percentiles in milliseconds, the
-same shape as the Rust `commands-run` binary.
+runs one after another. Prints one JSON line with the percentiles in milliseconds, then
+one for `is_running()` (the floor of an envd call), the same shape as the Rust
+`commands-run` binary.
 """
 
 import json
@@ -33,21 +34,32 @@ def main():
     try:
         for _ in range(warmup):
             sandbox.commands.run("true")
-        samples = []
+        run = []
         for _ in range(iterations):
             started = time.perf_counter()
             sandbox.commands.run("true")
-            samples.append(time.perf_counter() - started)
+            run.append(time.perf_counter() - started)
+        health = []
+        for _ in range(iterations):
+            started = time.perf_counter()
+            if not sandbox.is_running():
+                raise SystemExit("the sandbox stopped")
+            health.append(time.perf_counter() - started)
     finally:
         sandbox.kill()
 
-    samples.sort()
+    report('commands.run("true")', run)
+    report("is_running()", health)
+
+
+def report(op, samples):
+    samples = sorted(samples)
     print(
         json.dumps(
             {
                 "sdk": f"e2b-python {version('e2b')}",
-                "op": 'commands.run("true")',
-                "iterations": iterations,
+                "op": op,
+                "iterations": len(samples),
                 "p50_ms": round(percentile(samples, 50), 3),
                 "p90_ms": round(percentile(samples, 90), 3),
                 "p99_ms": round(percentile(samples, 99), 3),

@@ -6,12 +6,31 @@
 //! ```
 //!
 //! One sandbox; `WARMUP` untimed runs, then `ITERATIONS` timed runs one after another.
-//! Prints one JSON line with the percentiles in milliseconds. `benches/run.sh` runs this
-//! and the Python twin (`python/commands_run.py`) against one e2b-local server.
+//! Prints one JSON line with the percentiles in milliseconds, then one for
+//! `is_running()` (one `GET /health` through the same edge: the floor of any envd call).
+//! `benches/run.sh` runs this and the Python twin (`python/commands_run.py`) against one
+//! e2b-local server.
 
 use std::time::{Duration, Instant};
 
 use e2b::{CommandOptions, Sandbox};
+
+/// Print one JSON line of percentiles (milliseconds) for `op`.
+fn report(op: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let mean = samples.iter().sum::<Duration>().as_secs_f64() * 1000.0 / samples.len() as f64;
+    println!(
+        "{{\"sdk\":\"e2b-rs\",\"op\":\"{op}\",\"iterations\":{},\"p50_ms\":{:.3},\
+         \"p90_ms\":{:.3},\"p99_ms\":{:.3},\"mean_ms\":{mean:.3},\"min_ms\":{:.3},\
+         \"max_ms\":{:.3}}}",
+        samples.len(),
+        percentile(&samples, 50.0),
+        percentile(&samples, 90.0),
+        percentile(&samples, 99.0),
+        percentile(&samples, 0.0),
+        percentile(&samples, 100.0),
+    );
+}
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
@@ -35,25 +54,20 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..warmup {
         commands.run("true", CommandOptions::new()).await?;
     }
-    let mut samples = Vec::with_capacity(iterations);
+    let mut run = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let started = Instant::now();
         commands.run("true", CommandOptions::new()).await?;
-        samples.push(started.elapsed());
+        run.push(started.elapsed());
+    }
+    let mut health = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        let started = Instant::now();
+        anyhow::ensure!(sandbox.is_running().await?, "the sandbox stopped");
+        health.push(started.elapsed());
     }
     sandbox.kill().await?;
-
-    samples.sort();
-    let mean = samples.iter().sum::<Duration>().as_secs_f64() * 1000.0 / samples.len() as f64;
-    println!(
-        "{{\"sdk\":\"e2b-rs\",\"op\":\"commands.run(\\\"true\\\")\",\"iterations\":{iterations},\
-         \"p50_ms\":{:.3},\"p90_ms\":{:.3},\"p99_ms\":{:.3},\"mean_ms\":{mean:.3},\
-         \"min_ms\":{:.3},\"max_ms\":{:.3}}}",
-        percentile(&samples, 50.0),
-        percentile(&samples, 90.0),
-        percentile(&samples, 99.0),
-        percentile(&samples, 0.0),
-        percentile(&samples, 100.0),
-    );
+    report("commands.run(\\\"true\\\")", run);
+    report("is_running()", health);
     Ok(())
 }
