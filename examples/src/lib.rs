@@ -17,9 +17,13 @@ impl Backend {
     /// server started in this process.
     pub async fn from_env() -> anyhow::Result<Backend> {
         if std::env::var_os("E2B_API_KEY").is_some_and(|k| !k.is_empty()) {
-            eprintln!("using the E2B API from the environment (E2B_API_KEY is set)");
+            let client = e2b::Client::from_env()?;
+            eprintln!(
+                "E2B_API_KEY is set: using the API at {}",
+                client.config().api_url()
+            );
             return Ok(Backend {
-                client: e2b::Client::from_env()?,
+                client,
                 local: None,
             });
         }
