@@ -17,7 +17,10 @@ from e2b import (
 
 @pytest.fixture
 def sbx():
-    sandbox = Sandbox.create(envs={"SANDBOX_LEVEL": "from-sandbox"}, metadata={"suite": "compat"})
+    sandbox = Sandbox.create(
+        envs={"SANDBOX_LEVEL": "from-sandbox"},
+        metadata={"suite": "compat", "odd": "a b&c=d/é 100%"},
+    )
     yield sandbox
     sandbox.kill()
 
@@ -207,6 +210,9 @@ def test_watch_dir(sbx):
 def test_lifecycle(sbx):
     listed = Sandbox.list(query=SandboxQuery(metadata={"suite": "compat"})).next_items()
     assert sbx.sandbox_id in [s.sandbox_id for s in listed]
+    odd = Sandbox.list(query=SandboxQuery(metadata={"odd": "a b&c=d/é 100%"})).next_items()
+    assert [s.sandbox_id for s in odd] == [sbx.sandbox_id]
+    assert Sandbox.list(query=SandboxQuery(metadata={"odd": "a b"})).next_items() == []
 
     again = Sandbox.connect(sbx.sandbox_id)
     assert again.commands.run("echo via connect").stdout == "via connect\n"
@@ -214,7 +220,7 @@ def test_lifecycle(sbx):
     sbx.set_timeout(120)
     info = sbx.get_info()
     assert info.sandbox_id == sbx.sandbox_id
-    assert info.metadata == {"suite": "compat"}
+    assert info.metadata == {"suite": "compat", "odd": "a b&c=d/é 100%"}
     assert info.end_at > info.started_at
 
     assert sbx.is_running()

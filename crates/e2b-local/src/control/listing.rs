@@ -48,6 +48,15 @@ impl Filter {
 
 /// Parse the `metadata` filter: `k=v&k2=v2` with each key and value percent-encoded.
 pub(crate) fn parse_metadata_filter(raw: &str) -> Result<Vec<(String, String)>, ApiError> {
+    // The official SDKs percent-encode every key and value, join them as a form
+    // (`urlencode`, which encodes the `%` signs again), then send that string as
+    // one query value. After the query value itself is decoded, each pair is
+    // form-decoded and then percent-decoded once more.
+    let decode = |s: String| {
+        percent_encoding::percent_decode_str(&s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     raw.split('&')
         .filter(|part| !part.is_empty())
         .map(|part| {
@@ -59,6 +68,7 @@ pub(crate) fn parse_metadata_filter(raw: &str) -> Result<Vec<(String, String)>, 
             form_urlencoded::parse(part.as_bytes())
                 .into_owned()
                 .next()
+                .map(|(k, v)| (decode(k), decode(v)))
                 .ok_or_else(|| ApiError::bad_request(format!("Invalid metadata filter '{part}'")))
         })
         .collect()
@@ -270,6 +280,15 @@ mod tests {
             vec![
                 ("user".to_owned(), "abc".to_owned()),
                 ("app name".to_owned(), "pro&d".to_owned())
+            ]
+        );
+        // Exactly what `e2b==2.45.1` sends for {"extra": "a b&c=d/é", "pct": "100%"},
+        // once the query value is decoded.
+        assert_eq!(
+            parse_metadata_filter("extra=a%2520b%2526c%253Dd%2F%25C3%25A9&pct=100%2525").unwrap(),
+            vec![
+                ("extra".to_owned(), "a b&c=d/é".to_owned()),
+                ("pct".to_owned(), "100%".to_owned())
             ]
         );
         assert!(parse_metadata_filter("novalue").is_err());
