@@ -13,7 +13,8 @@ export CARGO_TERM_COLOR ?= always
 VENV := .venv/compat
 VENV_LATEST := .venv/compat-latest
 COMPAT := tests/compat/python
-E2B_LOCAL_BIN := $(CURDIR)/target/debug/e2b-local
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+E2B_LOCAL_BIN := $(TARGET_DIR)/debug/e2b-local
 
 .PHONY: all test check fmt clippy codegen codegen-check doc no-ignored-doctests demo help \
 	deps bubblewrap venvs compat compat-run e2b-local-bin

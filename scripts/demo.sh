@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO=${CARGO:-cargo}
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
 step() { printf '\n==> %s\n' "$*"; }
 
 step "checking prerequisites (bubblewrap)"
@@ -28,7 +29,7 @@ cleanup() {
 trap cleanup EXIT
 
 step "starting e2b-local (data in $data_dir)"
-target/debug/e2b-local serve --listen 127.0.0.1:0 --data-dir "$data_dir/data" >"$env_file" 2>"$log" &
+"$TARGET_DIR/debug/e2b-local" serve --listen 127.0.0.1:0 --data-dir "$data_dir/data" >"$env_file" 2>"$log" &
 server_pid=$!
 
 # The server prints its environment (E2B_API_URL, E2B_SANDBOX_URL, E2B_API_KEY,
@@ -54,7 +55,7 @@ set +a
 sed 's/^E2B_API_KEY=.*/E2B_API_KEY=e2b_… (hidden)/' "$env_file" | sed 's/^/    /'
 
 step "running the quickstart against it"
-target/debug/examples/quickstart
+"$TARGET_DIR/debug/examples/quickstart"
 
 step "stopping e2b-local"
 kill -TERM "$server_pid"
