@@ -13,11 +13,16 @@ export CARGO_TERM_COLOR ?= always
 VENV := .venv/compat
 VENV_LATEST := .venv/compat-latest
 COMPAT := tests/compat/python
+# The Python kernel environment of `code-interpreter-v1` sandboxes: ipykernel,
+# pandas, matplotlib, e2b-charts and the IPython startup scripts (under ipython/).
+KERNEL_ENV := .venv/kernel
+KERNEL_SRC := crates/e2b-local/kernel
+export E2B_LOCAL_KERNEL_ENV ?= $(CURDIR)/$(KERNEL_ENV)
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 E2B_LOCAL_BIN := $(TARGET_DIR)/debug/e2b-local
 
 .PHONY: all test check fmt clippy codegen codegen-check doc no-ignored-doctests demo help \
-	deps bubblewrap venvs compat compat-run e2b-local-bin
+	deps bubblewrap venvs kernel-env compat compat-run e2b-local-bin
 
 all: check test
 
@@ -51,7 +56,7 @@ codegen-check:
 
 # --- prerequisites (idempotent) -------------------------------------------------
 
-deps: bubblewrap venvs
+deps: bubblewrap venvs kernel-env
 
 bubblewrap:
 	@scripts/install-bubblewrap.sh
@@ -66,6 +71,16 @@ $(VENV)/.installed: $(COMPAT)/requirements.txt
 $(VENV_LATEST)/.installed: $(COMPAT)/requirements-latest.txt
 	$(PYTHON) -m venv $(VENV_LATEST)
 	$(VENV_LATEST)/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+kernel-env: $(KERNEL_ENV)/.installed
+
+$(KERNEL_ENV)/.installed: $(KERNEL_SRC)/requirements.txt $(wildcard $(KERNEL_SRC)/startup/*.py)
+	$(PYTHON) -m venv $(KERNEL_ENV)
+	$(KERNEL_ENV)/bin/pip install --quiet --disable-pip-version-check -r $<
+	rm -rf $(KERNEL_ENV)/ipython
+	mkdir -p $(KERNEL_ENV)/ipython/profile_default/startup
+	cp $(KERNEL_SRC)/startup/*.py $(KERNEL_ENV)/ipython/profile_default/startup/
 	touch $@
 
 e2b-local-bin:

@@ -248,7 +248,43 @@ pub async fn run() -> Report {
             Some("`apt-get install python3 python3-venv`"),
         ),
     }
+    code_interpreter(&mut report);
     report
+}
+
+/// The kernel environment `code-interpreter-v1` sandboxes run code with.
+fn code_interpreter(report: &mut Report) {
+    use crate::kernel_env::{KERNEL_ENV_HINT, KERNEL_ENV_VAR, KernelEnv};
+    let Some(env) = KernelEnv::from_env() else {
+        report.push(
+            "code interpreter",
+            Status::Warn,
+            format!("{KERNEL_ENV_VAR} is not set (only needed for code-interpreter-v1)"),
+            Some(KERNEL_ENV_HINT),
+        );
+        return;
+    };
+    match env.problem() {
+        Some(problem) => report.push(
+            "code interpreter",
+            Status::Warn,
+            format!("{problem} (only needed for code-interpreter-v1)"),
+            Some(KERNEL_ENV_HINT),
+        ),
+        None => {
+            let languages: Vec<&str> = env.languages().iter().map(|l| l.name()).collect();
+            report.push(
+                "code interpreter",
+                Status::Ok,
+                format!(
+                    "{} (languages: {})",
+                    env.root().display(),
+                    languages.join(", ")
+                ),
+                None,
+            );
+        }
+    }
 }
 
 #[cfg(test)]

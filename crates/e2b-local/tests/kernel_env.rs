@@ -1,0 +1,125 @@
+//! The kernel environment `make kernel-env` builds: its interpreter runs, its
+//! kernels are found, and its startup scripts give DataFrames `e2b/data` and
+//! matplotlib figures `e2b/chart`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use e2b_local::kernel_env::{KERNEL_ENV_VAR, KernelEnv, Language};
+
+/// The environment named by the variable, else the checkout's `.venv/kernel`;
+/// a missing one fails the test with what to run.
+fn kernel_env() -> KernelEnv {
+    let env = KernelEnv::from_env().unwrap_or_else(|| {
+        KernelEnv::at(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/kernel"))
+    });
+    if let Some(problem) = env.problem() {
+        panic!(
+            "{problem}: build it with `make kernel-env` (or run `make test`), or point {KERNEL_ENV_VAR} at one"
+        );
+    }
+    env
+}
+
+/// Runs `code` under IPython with the environment's startup scripts; returns stdout.
+fn ipython(env: &KernelEnv, code: &str) -> String {
+    let out = Command::new(env.python())
+        .args([
+            "-m",
+            "IPython",
+            "--no-banner",
+            "--colors=NoColor",
+            "-c",
+            code,
+        ])
+        .env("IPYTHONDIR", env.ipython_dir())
+        .env("MPLBACKEND", "Agg")
+        .output()
+        .expect("run the kernel environment's python");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "python exited with {}\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn python_kernel_is_installed_and_its_interpreter_is_located() {
+    let env = kernel_env();
+    assert_eq!(env.languages().first(), Some(&Language::Python));
+    let base = env.base_interpreter_dir().expect("pyvenv.cfg has a home");
+    assert!(
+        base.is_dir(),
+        "base interpreter dir {} is missing",
+        base.display()
+    );
+    let out = Command::new(env.python())
+        .args(["-c", "import ipykernel, zmq, sys; print(sys.prefix)"])
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let prefix = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    assert_eq!(
+        prefix.canonicalize().unwrap(),
+        env.root().canonicalize().unwrap(),
+        "python does not run inside the kernel environment"
+    );
+}
+
+#[test]
+fn dataframes_display_as_e2b_data() {
+    let env = kernel_env();
+    let out = ipython(
+        &env,
+        r#"
+import json, pandas as pd
+fmt, _ = get_ipython().display_formatter.format(pd.DataFrame({"a": [1, 2], "b": ["x", None]}))
+print(json.dumps(fmt["e2b/data"], sort_keys=True))
+print("text/plain" in fmt)
+"#,
+    );
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next(),
+        Some(r#"{"a": [1, 2], "b": ["x", null]}"#),
+        "{out}"
+    );
+    assert_eq!(lines.next(), Some("True"), "{out}");
+}
+
+#[test]
+fn figures_display_as_e2b_chart_and_other_objects_do_not() {
+    let env = kernel_env();
+    let out = ipython(
+        &env,
+        r#"
+import json
+import matplotlib.pyplot as plt
+fig, ax = plt.subplots()
+ax.plot([1, 2, 3], [2, 4, 8], label="growth")
+ax.set_title("Growth")
+ax.set_xlabel("time (s)")
+fmt, _ = get_ipython().display_formatter.format(fig)
+chart = fmt["e2b/chart"]
+print(chart["type"], chart["title"], chart["x_unit"])
+print(json.dumps(chart["elements"][0]["points"]))
+fmt, _ = get_ipython().display_formatter.format(42)
+print(sorted(fmt))
+"#,
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.first(), Some(&"line Growth s"), "{out}");
+    assert_eq!(
+        lines.get(1),
+        Some(&"[[1.0, 2.0], [2.0, 4.0], [3.0, 8.0]]"),
+        "{out}"
+    );
+    assert_eq!(lines.get(2), Some(&"['text/plain']"), "{out}");
+}
