@@ -86,6 +86,7 @@ mod client;
 pub mod commands;
 mod convert;
 mod envd;
+pub mod files;
 mod iam;
 mod info;
 mod lifecycle;
@@ -104,6 +105,11 @@ pub use e2b_core::routing::Scheme;
 pub use e2b_core::{
     CommandExit, ConnectionConfig, ConnectionConfigBuilder, EnvdFeature, EnvdVersion, Error,
     ErrorKind, ExposeSecret, NotFoundKind, Result, RoutingMode, SecretString, TimeoutKind,
+};
+pub use files::{
+    ByteStream, EntryInfo, FileOperation, FileType, FileUrlOptions, Files, FilesystemEvent,
+    FilesystemEventType, ReadOptions, WatchHandle, WatchOptions, WriteEntry, WriteInfo,
+    WriteOptions, get_signature,
 };
 pub use iam::{IamToken, JWT_SVID, iam_token_placeholder};
 pub use info::{

@@ -12,6 +12,7 @@ use e2b_core::{
     TimeoutKind,
 };
 use e2b_envd::connect::{self, CallOptions, TimeoutKind as CallTimeoutKind};
+use e2b_envd::filesystem::filesystem_client::FilesystemClient;
 use e2b_envd::process::process_client::ProcessClient;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -32,6 +33,7 @@ pub(crate) struct Envd {
     headers: HeaderMap,
     http: reqwest::Client,
     process: ProcessClient,
+    filesystem: FilesystemClient,
     version: EnvdVersion,
 }
 
@@ -73,7 +75,8 @@ impl Envd {
             base_url,
             headers,
             http,
-            process: ProcessClient::new(connect),
+            process: ProcessClient::new(connect.clone()),
+            filesystem: FilesystemClient::new(connect),
             version,
         })
     }
@@ -88,6 +91,10 @@ impl Envd {
 
     pub(crate) fn process(&self) -> &ProcessClient {
         &self.process
+    }
+
+    pub(crate) fn filesystem(&self) -> &FilesystemClient {
+        &self.filesystem
     }
 
     pub(crate) fn http(&self) -> &reqwest::Client {

@@ -220,6 +220,11 @@ impl Sandbox {
         Commands::new(self)
     }
 
+    /// Files: read, write, list, stat, create, move, remove, watch.
+    pub fn files(&self) -> crate::Files<'_> {
+        crate::Files::new(self)
+    }
+
     /// Pseudo-terminals.
     pub fn pty(&self) -> Pty<'_> {
         Pty::new(self)

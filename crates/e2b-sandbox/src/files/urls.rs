@@ -1,0 +1,115 @@
+//! Presigned `/files` URLs for plain HTTP clients.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use e2b_core::{EnvdFeature, Error, ExposeSecret as _, Result};
+
+use super::signature::{FileOperation, get_signature};
+use crate::Sandbox;
+
+/// Options of [`Sandbox::download_url`] and [`Sandbox::upload_url`].
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct FileUrlOptions {
+    /// The user the URL acts as; the template's default user when `None`.
+    pub user: Option<String>,
+    /// How long the signature stays valid (secure sandboxes only); forever when `None`.
+    pub expiration: Option<Duration>,
+}
+
+impl FileUrlOptions {
+    /// The defaults: default user, no expiration.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Act as `user`.
+    #[must_use]
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+    /// Let the signature expire after `after`.
+    #[must_use]
+    pub fn expiration(mut self, after: Duration) -> Self {
+        self.expiration = Some(after);
+        self
+    }
+}
+
+impl Sandbox {
+    /// A URL from which a plain HTTP `GET` downloads `path`. In a secure sandbox it carries
+    /// a signature in place of the access token.
+    ///
+    /// ```no_run
+    /// # async fn f(sandbox: &e2b_sandbox::Sandbox) -> e2b_sandbox::Result<()> {
+    /// use std::time::Duration;
+    /// use e2b_sandbox::FileUrlOptions;
+    /// let url = sandbox.download_url(
+    ///     "/home/user/report.csv",
+    ///     FileUrlOptions::new().expiration(Duration::from_secs(600)),
+    /// )?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Invalid argument if an expiration is asked of a sandbox without an access token.
+    pub fn download_url(&self, path: &str, options: FileUrlOptions) -> Result<String> {
+        self.file_url(path, FileOperation::Read, options)
+    }
+
+    /// A URL to which a plain HTTP `POST` (multipart field `file`, or
+    /// `application/octet-stream`) uploads `path`.
+    ///
+    /// # Errors
+    ///
+    /// As [`download_url`](Sandbox::download_url).
+    pub fn upload_url(&self, path: &str, options: FileUrlOptions) -> Result<String> {
+        self.file_url(path, FileOperation::Write, options)
+    }
+
+    fn file_url(&self, path: &str, op: FileOperation, options: FileUrlOptions) -> Result<String> {
+        let user = match options.user.as_deref() {
+            Some(u) if !u.is_empty() => Some(u),
+            _ if !self.envd_version().supports(EnvdFeature::DefaultUser) => Some("user"),
+            _ => None,
+        };
+        let mut url = url::Url::parse(&format!("{}/files", self.envd_url()))
+            .map_err(|e| Error::invalid_argument(format!("bad envd URL: {e}")))?;
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("path", path);
+            if let Some(user) = user {
+                query.append_pair("username", user);
+            }
+            match self.envd_access_token() {
+                Some(token) => {
+                    let expiration = options.expiration.map(|after| {
+                        let now = SystemTime::now()
+                            .duration_since(UNIX_EPOCH)
+                            .unwrap_or_default();
+                        i64::try_from((now + after).as_secs()).unwrap_or(i64::MAX)
+                    });
+                    let sig = get_signature(
+                        path,
+                        op,
+                        user.unwrap_or(""),
+                        token.expose_secret(),
+                        expiration,
+                    );
+                    query.append_pair("signature", &sig);
+                    if let Some(exp) = expiration {
+                        query.append_pair("signature_expiration", &exp.to_string());
+                    }
+                }
+                None if options.expiration.is_some() => {
+                    return Err(Error::invalid_argument(
+                        "signature expiration needs a secure sandbox (one with an envd access token)",
+                    ));
+                }
+                None => {}
+            }
+        }
+        Ok(url.into())
+    }
+}
