@@ -1,0 +1,104 @@
+//! Uploads and downloads stream in constant memory: 256 MiB each way (1 GiB with
+//! `E2B_MEMORY_TEST_MIB=1024`) must raise this process's peak resident memory (which
+//! includes the in-process e2b-local) by less than 64 MiB. A test binary of its own, so
+//! that no other test's allocations count.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use e2b_sandbox::{ReadOptions, WriteOptions};
+use futures_util::StreamExt as _;
+use support::Local;
+
+const MIB: usize = 1024 * 1024;
+const LIMIT_MIB: u64 = 64;
+
+/// The process's peak resident set (`VmHWM`) in KiB.
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/self/status")
+}
+
+/// Chunk `i` of the test data: deterministic, every byte value.
+fn chunk(i: usize) -> Bytes {
+    (0..MIB)
+        .map(|j| (i.wrapping_mul(31) + j) as u8)
+        .collect::<Vec<u8>>()
+        .into()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_transfers_run_in_constant_memory() {
+    let mib: usize = std::env::var("E2B_MEMORY_TEST_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    let local = Local::start().await;
+    let sbx = local.sandbox().await;
+    let files = sbx.files();
+    // Warm up the connection pools and both code paths.
+    files.write("/tmp/warm", chunk(0)).await.unwrap();
+    assert_eq!(files.read_bytes("/tmp/warm").await.unwrap().len(), MIB);
+    let before = peak_rss_kib();
+
+    let started = Instant::now();
+    let upload = futures_util::stream::iter(0..mib).map(|i| Ok::<_, std::io::Error>(chunk(i)));
+    files
+        .write_stream("/tmp/big.bin", upload, WriteOptions::new())
+        .await
+        .unwrap();
+    let up = started.elapsed();
+    assert_eq!(
+        files.get_info("/tmp/big.bin").await.unwrap().size,
+        (mib * MIB) as u64
+    );
+
+    let started = Instant::now();
+    let mut download = files
+        .read_stream(
+            "/tmp/big.bin",
+            ReadOptions::new().idle_timeout(Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
+    let mut offset = 0usize;
+    let mut expected = chunk(0);
+    while let Some(piece) = download.next().await {
+        let mut piece = piece.unwrap();
+        while !piece.is_empty() {
+            let at = offset % MIB;
+            let n = piece.len().min(MIB - at);
+            assert!(
+                piece[..n] == expected[at..at + n],
+                "content differs at byte {offset}"
+            );
+            offset += n;
+            piece = piece.slice(n..);
+            if offset.is_multiple_of(MIB) {
+                expected = chunk(offset / MIB);
+            }
+        }
+    }
+    let down = started.elapsed();
+    assert_eq!(offset, mib * MIB, "downloaded everything");
+
+    let grown_mib = (peak_rss_kib() - before) / 1024;
+    let rate = |d: Duration| mib as f64 / d.as_secs_f64();
+    eprintln!(
+        "{mib} MiB: upload {up:?} ({:.0} MiB/s), download {down:?} ({:.0} MiB/s), peak RSS +{grown_mib} MiB",
+        rate(up),
+        rate(down)
+    );
+    assert!(
+        grown_mib < LIMIT_MIB,
+        "peak memory grew by {grown_mib} MiB moving {mib} MiB each way"
+    );
+    files.remove("/tmp/big.bin").await.unwrap();
+    local.stop().await;
+}
