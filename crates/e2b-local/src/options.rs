@@ -45,6 +45,9 @@ pub struct ServerOptions {
     pub sandbox_pids_limit: Option<u64>,
     /// Use cgroups when the host allows (freezer for pause, limits). Default true.
     pub use_cgroups: bool,
+    /// The code-interpreter kernel environment (`make kernel-env`), shown
+    /// read-only inside every sandbox. Default `$E2B_LOCAL_KERNEL_ENV`.
+    pub kernel_env: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -62,6 +65,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("sandbox_memory_limit", &self.sandbox_memory_limit)
             .field("sandbox_pids_limit", &self.sandbox_pids_limit)
             .field("use_cgroups", &self.use_cgroups)
+            .field("kernel_env", &self.kernel_env)
             .finish()
     }
 }
@@ -80,6 +84,7 @@ impl Default for ServerOptions {
             sandbox_memory_limit: None,
             sandbox_pids_limit: Some(4096),
             use_cgroups: true,
+            kernel_env: crate::kernel_env::KernelEnv::from_env().map(|e| e.root().to_path_buf()),
         }
     }
 }
@@ -138,6 +143,13 @@ impl ServerOptions {
     #[must_use]
     pub fn with_sandbox_memory_limit(mut self, bytes: Option<u64>) -> Self {
         self.sandbox_memory_limit = bytes;
+        self
+    }
+
+    /// Set [`ServerOptions::kernel_env`].
+    #[must_use]
+    pub fn with_kernel_env(mut self, dir: Option<PathBuf>) -> Self {
+        self.kernel_env = dir;
         self
     }
 

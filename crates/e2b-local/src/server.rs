@@ -143,6 +143,10 @@ impl Server {
             max_timeout: options.max_sandbox_timeout,
             envd_version: ENVD_VERSION.to_owned(),
             use_cgroups: options.use_cgroups,
+            kernel_env: options
+                .kernel_env
+                .clone()
+                .map(crate::kernel_env::KernelEnv::at),
         };
         let disk_total = crate::host::filesystem_size(&data_dir).map_or(0, |(total, _)| total);
         let sizes = Sizes::new(&host, options.sandbox_memory_limit, disk_total);

@@ -1,10 +1,14 @@
 //! The kernel environment `make kernel-env` builds: its interpreter runs, its
 //! kernels are found, and its startup scripts give DataFrames `e2b/data` and
-//! matplotlib figures `e2b/chart`.
+//! matplotlib figures `e2b/chart`; sandboxes see it, read-only, at
+//! `/run/e2b-kernel` and can run its interpreter as `user`.
+
+mod support;
 
 use std::path::PathBuf;
 use std::process::Command;
 
+use e2b_local::Server;
 use e2b_local::kernel_env::{KERNEL_ENV_VAR, KernelEnv, Language};
 
 /// The environment named by the variable, else the checkout's `.venv/kernel`;
@@ -122,4 +126,39 @@ print(sorted(fmt))
         "{out}"
     );
     assert_eq!(lines.get(2), Some(&"['text/plain']"), "{out}");
+}
+
+#[tokio::test]
+async fn sandboxes_run_the_kernel_interpreter_as_user_read_only() {
+    let env = kernel_env();
+    let server = Server::start(support::options().with_kernel_env(Some(env.root().to_path_buf())))
+        .await
+        .expect("server starts");
+    let id = support::create_base(&server, 120).await;
+    let (code, out, err) = support::exec(
+        &server,
+        &id,
+        None,
+        &[
+            "/run/e2b-kernel/bin/python",
+            "-c",
+            "import sys, os, ipykernel, pandas, e2b_charts; print(sys.prefix, os.getuid())",
+        ],
+        Some("user"),
+    )
+    .await;
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert_eq!(out.trim(), "/run/e2b-kernel 1000", "stderr: {err}");
+
+    let (code, _, err) = support::exec(
+        &server,
+        &id,
+        None,
+        &["/bin/sh", "-c", "touch /run/e2b-kernel/x"],
+        Some("root"),
+    )
+    .await;
+    assert_ne!(code, 0, "the kernel environment is writable from inside");
+    assert!(err.contains("Read-only"), "{err}");
+    server.shutdown().await;
 }

@@ -132,6 +132,39 @@ pub(crate) enum Privilege {
     UserNamespace,
 }
 
+/// Host directories that make the code-interpreter kernel environment usable inside.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct KernelMounts {
+    /// The venv, shown at [`layout::KERNEL_ENV_IN_SANDBOX`].
+    pub(crate) env: PathBuf,
+    /// The base interpreter's installation prefix, shown at its own path (the
+    /// venv's `python` links there), unless it is under `/usr` already.
+    pub(crate) interpreter_prefix: Option<PathBuf>,
+}
+
+impl KernelMounts {
+    /// The mounts of `env`, or `None` (with a warning) when it is unusable.
+    pub(crate) fn of(env: &crate::kernel_env::KernelEnv) -> Option<Self> {
+        if let Some(problem) = env.problem() {
+            tracing::warn!(%problem, "kernel environment not shown to sandboxes");
+            return None;
+        }
+        let home = env.base_interpreter_dir()?;
+        let prefix = home.parent().map(Path::to_path_buf).unwrap_or(home);
+        Some(Self {
+            env: env.root().to_path_buf(),
+            interpreter_prefix: (!prefix.starts_with("/usr")).then_some(prefix),
+        })
+    }
+
+    /// Whether `/root` must be traversable by `user` to reach the interpreter.
+    fn needs_root_traversal(&self) -> bool {
+        self.interpreter_prefix
+            .as_deref()
+            .is_some_and(|p| p.starts_with("/root"))
+    }
+}
+
 /// Everything that decides a sandbox's command line.
 #[derive(Debug)]
 pub(crate) struct BwrapPlan<'a> {
@@ -150,6 +183,8 @@ pub(crate) struct BwrapPlan<'a> {
     pub(crate) block_on_stdin: bool,
     /// Host paths to cover with an empty tmpfs if they would be visible (the data dir).
     pub(crate) hide: &'a [PathBuf],
+    /// The code-interpreter kernel environment to show, read-only.
+    pub(crate) kernel: Option<&'a KernelMounts>,
 }
 
 impl BwrapPlan<'_> {
@@ -211,13 +246,37 @@ impl BwrapPlan<'_> {
         a.flags(&["--perms", "0755", "--dir", "/home"]);
         a.bind(&self.paths.home, layout::HOME_IN_SANDBOX);
         a.bind(&self.paths.tmp, "/tmp");
-        a.flags(&["--perms", "0700", "--dir", "/root"]);
+        // Root's home stays private, except that an interpreter installed
+        // under it (pyenv) must be reachable: then `user` may traverse it.
+        let root_mode = if self.kernel.is_some_and(KernelMounts::needs_root_traversal) {
+            "0711"
+        } else {
+            "0700"
+        };
+        a.flags(&["--perms", root_mode, "--dir", "/root"]);
         a.flags(&["--perms", "0755", "--dir", "/run"]);
         if let Some(target) = &self.host.resolv_target {
             a.ro_bind(target, target);
         }
         a.bind(&self.paths.run, layout::RUN_DIR_IN_SANDBOX);
         a.ro_bind(self.agent_binary, layout::AGENT_IN_SANDBOX);
+        if let Some(kernel) = self.kernel {
+            if let Some(prefix) = &kernel.interpreter_prefix {
+                // Explicit, traversable parents (implicit ones would be 0700).
+                let mut parents: Vec<&Path> = prefix
+                    .ancestors()
+                    .skip(1)
+                    .filter(|p| p.parent().is_some() && *p != Path::new("/root"))
+                    .collect();
+                parents.reverse();
+                for dir in parents {
+                    a.flags(&["--perms", "0755"]);
+                    a.pair_single("--dir", dir);
+                }
+                a.ro_bind(prefix, prefix);
+            }
+            a.ro_bind(&kernel.env, layout::KERNEL_ENV_IN_SANDBOX);
+        }
         for path in self.hide {
             if path.starts_with("/usr") || path.starts_with("/etc") {
                 a.pair_single("--tmpfs", path);
@@ -310,6 +369,7 @@ mod tests {
             isolate_network: true,
             block_on_stdin: true,
             hide: &[],
+            kernel: None,
         };
         let s = joined(&plan.args(&BwrapPlan::agent_command()));
         for needle in [
@@ -352,8 +412,19 @@ mod tests {
             isolate_network: false,
             block_on_stdin: false,
             hide: &hide,
+            kernel: Some(&KernelMounts {
+                env: PathBuf::from("/work/.venv/kernel"),
+                interpreter_prefix: Some(PathBuf::from("/root/.pyenv/versions/3.11.7")),
+            }),
         };
         let s = joined(&plan.args(&["/bin/true"]));
+        assert!(s.contains("--perms 0711 --dir /root "), "{s}");
+        assert!(
+            s.contains(
+                "--perms 0755 --dir /root/.pyenv --perms 0755 --dir /root/.pyenv/versions --ro-bind /root/.pyenv/versions/3.11.7 /root/.pyenv/versions/3.11.7 --ro-bind /work/.venv/kernel /run/e2b-kernel"
+            ),
+            "{s}"
+        );
         assert!(s.contains("--unshare-user --uid 1000 --gid 1000"));
         assert!(!s.contains("--unshare-net"));
         assert!(!s.contains("--cap-drop"));

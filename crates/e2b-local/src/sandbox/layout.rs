@@ -14,6 +14,8 @@ pub(crate) const USER_ID: u32 = 1000;
 pub(crate) const RUN_DIR_IN_SANDBOX: &str = "/run/e2b";
 /// The agent binary inside the sandbox.
 pub(crate) const AGENT_IN_SANDBOX: &str = "/run/e2b/bin/e2b-local";
+/// Where the code-interpreter kernel environment appears (read-only).
+pub(crate) const KERNEL_ENV_IN_SANDBOX: &str = "/run/e2b-kernel";
 /// The agent's socket inside the sandbox.
 pub(crate) const SOCKET_IN_SANDBOX: &str = "/run/e2b/envd.sock";
 /// The agent's configuration inside the sandbox.

@@ -16,7 +16,7 @@ use e2b_api::control::types::{
     SandboxNetworkConfig, SandboxNetworkUpdateConfig, SandboxVolumeMount,
 };
 
-use super::bwrap::{BwrapPlan, HostLayout, Privilege};
+use super::bwrap::{BwrapPlan, HostLayout, KernelMounts, Privilege};
 use super::cgroup::{CgroupSupport, Limits};
 use super::instance::{Instance, LaunchSpec};
 use super::layout::{self, Ownership, SandboxPaths};
@@ -54,6 +54,8 @@ pub(crate) struct ManagerConfig {
     pub(crate) envd_version: String,
     /// Whether to use cgroups at all.
     pub(crate) use_cgroups: bool,
+    /// The code-interpreter kernel environment, when configured.
+    pub(crate) kernel_env: Option<crate::kernel_env::KernelEnv>,
 }
 
 /// A sandbox as requested by create (or derived by fork).
@@ -968,6 +970,7 @@ impl Shared {
             None
         };
         let hide = [self.dirs.root().to_path_buf()];
+        let kernel = self.config.kernel_env.as_ref().and_then(KernelMounts::of);
         let plan = BwrapPlan {
             privilege: self.config.privilege,
             host: &self.host_layout,
@@ -976,6 +979,7 @@ impl Shared {
             isolate_network: record.isolated_network,
             block_on_stdin: cgroup.is_some(),
             hide: &hide,
+            kernel: kernel.as_ref(),
         };
         let home = match self.config.privilege {
             Privilege::Root => "/root",
