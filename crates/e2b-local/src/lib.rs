@@ -86,6 +86,7 @@ mod envd_auth;
 mod error;
 mod host;
 mod ids;
+pub mod jupyter;
 pub mod kernel_env;
 pub mod logging;
 mod options;

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use e2b_local::Server;
+use e2b_local::jupyter::message::{Codec, Message};
 use e2b_local::kernel_env::{KERNEL_ENV_VAR, KernelEnv, Language};
 
 /// The environment named by the variable, else the checkout's `.venv/kernel`;
@@ -161,4 +162,56 @@ async fn sandboxes_run_the_kernel_interpreter_as_user_read_only() {
     assert_ne!(code, 0, "the kernel environment is writable from inside");
     assert!(err.contains("Read-only"), "{err}");
     server.shutdown().await;
+}
+
+/// A Rust-signed request is accepted by `jupyter_client` (the kernel side's
+/// library), and its signed reply decodes here with the right parent.
+#[test]
+fn messages_interoperate_with_jupyter_client() {
+    let env = kernel_env();
+    let codec = Codec::new(b"k3y");
+    let request = Message::new(
+        "client",
+        "execute_request",
+        serde_json::json!({"code": "1+1", "silent": false}),
+    );
+    let frames = codec.encode(&[b"router-id".to_vec()], &request);
+    let hex: Vec<String> = frames
+        .iter()
+        .map(|f| f.iter().map(|b| format!("{b:02x}")).collect())
+        .collect();
+    let script = r#"
+import json, sys
+from jupyter_client.session import Session
+s = Session(key=b"k3y", signature_scheme="hmac-sha256")
+idents, rest = s.feed_identities([bytes.fromhex(h) for h in json.loads(sys.argv[1])])
+msg = s.deserialize(rest)
+reply = s.msg("execute_reply", content={"status": "ok", "echo": msg["content"]["code"]}, parent=msg)
+print(json.dumps([f.hex() for f in s.serialize(reply, ident=idents)]))
+"#;
+    let out = Command::new(env.python())
+        .args(["-c", script, &serde_json::to_string(&hex).unwrap()])
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "jupyter_client rejected the message: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reply_hex: Vec<String> = serde_json::from_slice(&out.stdout).expect("hex frames");
+    let reply_frames: Vec<Vec<u8>> = reply_hex
+        .iter()
+        .map(|h| {
+            (0..h.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+                .collect()
+        })
+        .collect();
+    let (ids, reply) = codec.decode(&reply_frames).expect("a valid signed reply");
+    assert_eq!(ids, vec![b"router-id".to_vec()]);
+    assert_eq!(reply.header.msg_type, "execute_reply");
+    assert_eq!(reply.parent_id(), Some(request.header.msg_id.as_str()));
+    assert_eq!(reply.content["echo"], "1+1");
+    assert!(Codec::new(b"wrong").decode(&reply_frames).is_err());
 }
