@@ -87,6 +87,7 @@ pub mod commands;
 mod convert;
 mod envd;
 pub mod files;
+pub mod git;
 mod iam;
 mod info;
 mod lifecycle;
@@ -110,6 +111,10 @@ pub use files::{
     ByteStream, EntryInfo, FileOperation, FileType, FileUrlOptions, Files, FilesystemEvent,
     FilesystemEventType, ReadOptions, WatchHandle, WatchOptions, WriteEntry, WriteInfo,
     WriteOptions, get_signature,
+};
+pub use git::{
+    CloneOptions, Git, GitBranches, GitConfigScope, GitCredentials, GitFileStatus, GitResetMode,
+    GitStatus, GitStatusLabel, RemoteOptions,
 };
 pub use iam::{IamToken, JWT_SVID, iam_token_placeholder};
 pub use info::{

@@ -225,6 +225,11 @@ impl Sandbox {
         crate::Files::new(self)
     }
 
+    /// Git: clone, commit, push, pull and the rest, run inside the sandbox.
+    pub fn git(&self) -> crate::Git<'_> {
+        crate::Git::new(self)
+    }
+
     /// Pseudo-terminals.
     pub fn pty(&self) -> Pty<'_> {
         Pty::new(self)

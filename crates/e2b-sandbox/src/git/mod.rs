@@ -1,0 +1,603 @@
+//! Git in the sandbox: each operation runs `git` through [`Commands`](crate::Commands)
+//! with every argument shell-quoted and `GIT_TERMINAL_PROMPT=0`.
+
+mod options;
+mod quote;
+mod status;
+
+use std::time::Duration;
+
+use e2b_core::{Error, ExposeSecret as _, Result};
+use tracing::Instrument as _;
+
+use crate::{CommandOptions, CommandResult, Sandbox};
+
+pub use options::{CloneOptions, GitConfigScope, GitCredentials, GitResetMode, RemoteOptions};
+pub use status::{GitBranches, GitFileStatus, GitStatus, GitStatusLabel};
+
+use quote::{classify, shell_quote, with_credentials, without_credentials};
+
+/// Git operations in one sandbox ([`Sandbox::git`]).
+///
+/// Failures are typed: [`Error::is_git_auth`] when the remote refused the credentials,
+/// [`Error::is_git_upstream`] when a pull has no upstream, otherwise
+/// [`Error::is_command_exit`] with git's output.
+///
+/// ```no_run
+/// # async fn f(sandbox: &e2b_sandbox::Sandbox) -> e2b_sandbox::Result<()> {
+/// use e2b_sandbox::{CloneOptions, GitCredentials, RemoteOptions};
+/// let git = sandbox.git();
+/// let creds = GitCredentials::new("me", "token");
+/// git.clone_repo(
+///     "https://example.com/r.git",
+///     CloneOptions::new().path("/home/user/r").credentials(creds.clone()),
+/// )
+/// .await?;
+/// git.configure_user("Me", "me@example.com").await?;
+/// git.add("/home/user/r", &[]).await?;
+/// git.commit("/home/user/r", "change", None).await?;
+/// git.push("/home/user/r", RemoteOptions::new().credentials(creds)).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Git<'a> {
+    sandbox: &'a Sandbox,
+    user: Option<String>,
+    timeout: Option<Duration>,
+    envs: Vec<(String, String)>,
+}
+
+impl<'a> Git<'a> {
+    pub(crate) fn new(sandbox: &'a Sandbox) -> Self {
+        Git {
+            sandbox,
+            user: None,
+            timeout: None,
+            envs: Vec::new(),
+        }
+    }
+
+    /// Run git as `user`.
+    #[must_use]
+    pub fn as_user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// Bound every git command by `timeout` (default: the commands' 60 s;
+    /// `Duration::ZERO`: none).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Add an environment variable to every git command.
+    #[must_use]
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.envs.push((key.into(), value.into()));
+        self
+    }
+
+    async fn run_line(&self, op: &'static str, line: String) -> Result<CommandResult> {
+        let mut options = CommandOptions::new().env("GIT_TERMINAL_PROMPT", "0");
+        for (k, v) in &self.envs {
+            options = options.env(k.clone(), v.clone());
+        }
+        if let Some(user) = &self.user {
+            options = options.user(user.clone());
+        }
+        if let Some(timeout) = self.timeout {
+            options = options.timeout(timeout);
+        }
+        let span = tracing::info_span!("e2b.git", op, sandbox_id = %self.sandbox.id());
+        self.sandbox
+            .commands()
+            .run(&line, options)
+            .instrument(span)
+            .await
+            .map_err(classify)
+    }
+
+    /// `git [-C repo] args…`, every argument quoted.
+    async fn git(
+        &self,
+        op: &'static str,
+        repo: Option<&str>,
+        args: &[&str],
+    ) -> Result<CommandResult> {
+        self.run_line(op, git_line(repo, args)).await
+    }
+
+    /// Clone `url`. With credentials and without
+    /// [`dangerously_store_credentials`](CloneOptions::dangerously_store_credentials), the
+    /// remote URL is reset to the bare URL afterwards so nothing secret stays in
+    /// `.git/config`.
+    ///
+    /// # Errors
+    ///
+    /// Invalid argument for credentials on a non-http(s) URL; a git auth error when the
+    /// remote refuses them; a command exit error otherwise.
+    pub async fn clone_repo(&self, url: &str, options: CloneOptions) -> Result<CommandResult> {
+        let clone_url = match &options.credentials {
+            Some(c) => with_credentials(url, &c.username, c.password.expose_secret())?,
+            None => url.to_owned(),
+        };
+        let path = match (&options.path, &options.credentials) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(_)) => Some(repo_dir_from_url(url)?),
+            (None, None) => None,
+        };
+        let depth = options.depth.map(|d| d.to_string());
+        let mut args = vec!["clone", clone_url.as_str()];
+        if let Some(branch) = &options.branch {
+            args.extend(["--branch", branch, "--single-branch"]);
+        }
+        if let Some(depth) = &depth {
+            args.extend(["--depth", depth]);
+        }
+        if let Some(path) = &path {
+            args.push(path);
+        }
+        let result = self.git("clone", None, &args).await?;
+        if options.credentials.is_some()
+            && !options.dangerously_store_credentials
+            && let Some(path) = &path
+        {
+            let bare = without_credentials(url);
+            self.git("clone", Some(path), &["remote", "set-url", "origin", &bare])
+                .await?;
+        }
+        Ok(result)
+    }
+
+    /// `git init [--initial-branch B] [--bare] path`.
+    ///
+    /// # Errors
+    ///
+    /// A command exit error.
+    pub async fn init(
+        &self,
+        path: &str,
+        bare: bool,
+        initial_branch: Option<&str>,
+    ) -> Result<CommandResult> {
+        let mut args = vec!["init"];
+        if let Some(branch) = initial_branch {
+            args.extend(["--initial-branch", branch]);
+        }
+        if bare {
+            args.push("--bare");
+        }
+        args.push(path);
+        self.git("init", None, &args).await
+    }
+
+    /// Add remote `name` at `url`; with `overwrite` an existing one is re-pointed; with
+    /// `fetch` it is fetched.
+    ///
+    /// # Errors
+    ///
+    /// A command exit error.
+    pub async fn remote_add(
+        &self,
+        path: &str,
+        name: &str,
+        url: &str,
+        fetch: bool,
+        overwrite: bool,
+    ) -> Result<CommandResult> {
+        let add = git_line(Some(path), &["remote", "add", name, url]);
+        let mut line = if overwrite {
+            format!(
+                "{add} || {}",
+                git_line(Some(path), &["remote", "set-url", name, url])
+            )
+        } else {
+            add
+        };
+        if fetch {
+            line = format!("({line}) && {}", git_line(Some(path), &["fetch", name]));
+        }
+        self.run_line("remote_add", line).await
+    }
+
+    /// The URL of remote `name`, `None` if there is none.
+    ///
+    /// # Errors
+    ///
+    /// A command error.
+    pub async fn remote_get(&self, path: &str, name: &str) -> Result<Option<String>> {
+        let line = format!(
+            "{} || true",
+            git_line(Some(path), &["remote", "get-url", name])
+        );
+        let out = self.run_line("remote_get", line).await?;
+        Ok(non_empty(&out.stdout))
+    }
+
+    /// The parsed `git status`.
+    ///
+    /// # Errors
+    ///
+    /// A command exit error (e.g. not a repository).
+    pub async fn status(&self, path: &str) -> Result<GitStatus> {
+        let out = self
+            .git("status", Some(path), &["status", "--porcelain=1", "-b"])
+            .await?;
+        Ok(status::parse_status(&out.stdout))
+    }
+
+    /// The local branches and the current one.
+    ///
+    /// # Errors
+    ///
+    /// A command exit error.
+    pub async fn branches(&self, path: &str) -> Result<GitBranches> {
+        let out = self
+            .git(
+                "branches",
+                Some(path),
+                &["branch", "--format=%(refname:short)\t%(HEAD)"],
+            )
+            .await?;
+        Ok(status::parse_branches(&out.stdout))
+    }
+
+    /// `git checkout -b branch`.
+    ///
+    /// # Errors
+    ///
+    /// A command exit error.
+    pub async fn create_branch(&self, path: &str, branch: &str) -> Result<CommandResult> {
+        self.git("create_branch", Some(path), &["checkout", "-b", branch])
+            .await
+    }
+
+    /// `git checkout branch`.
+    ///
+    /// # Errors
+    ///
+    /// A command exit error.
+    pub async fn checkout_branch(&self, path: &str, branch: &str) -> Result<CommandResult> {
+        self.git("checkout_branch", Some(path), &["checkout", branch])
+            .await
+    }
+
+    /// `git branch -d branch` (`-D` with `force`).
+    ///
+    /// # Errors
+    ///
+    /// A command exit error.
+    pub async fn delete_branch(
+        &self,
+        path: &str,
+        branch: &str,
+        force: bool,
+    ) -> Result<CommandResult> {
+        let flag = if force { "-D" } else { "-d" };
+        self.git("delete_branch", Some(path), &["branch", flag, branch])
+            .await
+    }
+
+    /// Stage `files`, or everything (`git add -A`) when `files` is empty.
+    ///
+    /// # Errors
+    ///
+    /// A command exit error.
+    pub async fn add(&self, path: &str, files: &[&str]) -> Result<CommandResult> {
+        let mut args = vec!["add"];
+        if files.is_empty() {
+            args.push("-A");
+        } else {
+            args.push("--");
+            args.extend_from_slice(files);
+        }
+        self.git("add", Some(path), &args).await
+    }
+
+    /// Commit the staged changes, optionally as `author` (name, email).
+    ///
+    /// # Errors
+    ///
+    /// A command exit error (e.g. nothing to commit).
+    pub async fn commit(
+        &self,
+        path: &str,
+        message: &str,
+        author: Option<(&str, &str)>,
+    ) -> Result<CommandResult> {
+        let (name, email);
+        let mut args = Vec::new();
+        if let Some((n, e)) = author {
+            name = format!("user.name={n}");
+            email = format!("user.email={e}");
+            args.extend(["-c", name.as_str(), "-c", email.as_str()]);
+        }
+        args.extend(["commit", "-m", message]);
+        self.git("commit", Some(path), &args).await
+    }
+
+    /// `git reset [--mode] [target] [-- paths]`.
+    ///
+    /// # Errors
+    ///
+    /// A command exit error.
+    pub async fn reset(
+        &self,
+        path: &str,
+        mode: Option<GitResetMode>,
+        target: Option<&str>,
+        paths: &[&str],
+    ) -> Result<CommandResult> {
+        let mut args = vec!["reset"];
+        if let Some(mode) = mode {
+            args.push(mode.flag());
+        }
+        if let Some(target) = target {
+            args.push(target);
+        }
+        if !paths.is_empty() {
+            args.push("--");
+            args.extend_from_slice(paths);
+        }
+        self.git("reset", Some(path), &args).await
+    }
+
+    /// `git restore` of `paths` in the working tree and/or the index, optionally from
+    /// `source`. Neither `staged` nor `worktree` means the working tree.
+    ///
+    /// # Errors
+    ///
+    /// Invalid argument without paths; a command exit error.
+    pub async fn restore(
+        &self,
+        path: &str,
+        paths: &[&str],
+        staged: bool,
+        worktree: bool,
+        source: Option<&str>,
+    ) -> Result<CommandResult> {
+        if paths.is_empty() {
+            return Err(Error::invalid_argument("restore needs at least one path"));
+        }
+        let mut args = vec!["restore"];
+        if worktree || !staged {
+            args.push("--worktree");
+        }
+        if staged {
+            args.push("--staged");
+        }
+        if let Some(source) = source {
+            args.extend(["--source", source]);
+        }
+        args.push("--");
+        args.extend_from_slice(paths);
+        self.git("restore", Some(path), &args).await
+    }
+
+    /// `git push [--set-upstream] [remote] [branch]`. Credentials are put in the remote
+    /// URL for this push only and removed afterwards, even when the push fails.
+    ///
+    /// # Errors
+    ///
+    /// A git auth error when the remote refuses; a command exit error otherwise.
+    pub async fn push(&self, path: &str, options: RemoteOptions) -> Result<CommandResult> {
+        let remote = self.resolve_remote(path, &options).await?;
+        let mut args = vec!["push"];
+        if options.set_upstream.unwrap_or(true) {
+            args.push("--set-upstream");
+        }
+        let remote_arg = remote.clone().or(options.remote.clone());
+        if let Some(r) = &remote_arg {
+            args.push(r);
+        }
+        if let Some(b) = &options.branch {
+            args.push(b);
+        }
+        self.with_remote_credentials(path, remote.as_deref(), &options, "push", &args)
+            .await
+    }
+
+    /// `git pull [remote] [branch]`. Without a remote and branch the current branch must
+    /// have an upstream.
+    ///
+    /// # Errors
+    ///
+    /// A git upstream error when there is none; a git auth error when the remote refuses.
+    pub async fn pull(&self, path: &str, options: RemoteOptions) -> Result<CommandResult> {
+        if options.remote.is_none() && options.branch.is_none() {
+            let line = git_line(
+                Some(path),
+                &["rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{u}"],
+            );
+            if let Err(e) = self.run_line("pull", line).await {
+                return Err(if e.is_command_exit() {
+                    Error::new(e2b_core::ErrorKind::GitUpstream {
+                        message:
+                            "the current branch has no upstream branch; name a remote and branch"
+                                .to_owned(),
+                    })
+                } else {
+                    e
+                });
+            }
+        }
+        let remote = self.resolve_remote(path, &options).await?;
+        let mut args = vec!["pull"];
+        let remote_arg = remote.clone().or(options.remote.clone());
+        if let Some(r) = &remote_arg {
+            args.push(r);
+        }
+        if let Some(b) = &options.branch {
+            args.push(b);
+        }
+        self.with_remote_credentials(path, remote.as_deref(), &options, "pull", &args)
+            .await
+    }
+
+    /// The remote credentials apply to: the named one, else the only one.
+    async fn resolve_remote(&self, path: &str, options: &RemoteOptions) -> Result<Option<String>> {
+        if options.credentials.is_none() {
+            return Ok(options.remote.clone());
+        }
+        if let Some(r) = &options.remote {
+            return Ok(Some(r.clone()));
+        }
+        let out = self.git("remote", Some(path), &["remote"]).await?;
+        let remotes: Vec<&str> = out.stdout.lines().filter(|l| !l.is_empty()).collect();
+        match remotes.as_slice() {
+            [only] => Ok(Some((*only).to_owned())),
+            _ => Err(Error::invalid_argument(
+                "credentials need a remote: name one (the repository has none or several)",
+            )),
+        }
+    }
+
+    async fn with_remote_credentials(
+        &self,
+        path: &str,
+        remote: Option<&str>,
+        options: &RemoteOptions,
+        op: &'static str,
+        args: &[&str],
+    ) -> Result<CommandResult> {
+        let (Some(creds), Some(remote)) = (&options.credentials, remote) else {
+            return self.git(op, Some(path), args).await;
+        };
+        let original = self.remote_get(path, remote).await?.ok_or_else(|| {
+            Error::invalid_argument(format!("the repository has no remote {remote:?}"))
+        })?;
+        let authed = with_credentials(&original, &creds.username, creds.password.expose_secret())?;
+        self.git(op, Some(path), &["remote", "set-url", remote, &authed])
+            .await?;
+        let result = self.git(op, Some(path), args).await;
+        let restored = self
+            .git(op, Some(path), &["remote", "set-url", remote, &original])
+            .await;
+        let result = result?;
+        restored?;
+        Ok(result)
+    }
+
+    /// `git config --<scope> key value`.
+    ///
+    /// # Errors
+    ///
+    /// A command exit error.
+    pub async fn set_config(
+        &self,
+        key: &str,
+        value: &str,
+        scope: GitConfigScope,
+    ) -> Result<CommandResult> {
+        let (repo, flag) = scope_args(&scope);
+        self.git("set_config", repo, &["config", flag, key, value])
+            .await
+    }
+
+    /// `git config --<scope> --get key`; `None` when unset.
+    ///
+    /// # Errors
+    ///
+    /// A command error.
+    pub async fn get_config(&self, key: &str, scope: GitConfigScope) -> Result<Option<String>> {
+        let (repo, flag) = scope_args(&scope);
+        let line = format!(
+            "{} || true",
+            git_line(repo, &["config", flag, "--get", key])
+        );
+        let out = self.run_line("get_config", line).await?;
+        Ok(non_empty(&out.stdout))
+    }
+
+    /// Set `user.name` and `user.email` globally.
+    ///
+    /// # Errors
+    ///
+    /// A command exit error.
+    pub async fn configure_user(&self, name: &str, email: &str) -> Result<()> {
+        self.set_config("user.name", name, GitConfigScope::Global)
+            .await?;
+        self.set_config("user.email", email, GitConfigScope::Global)
+            .await?;
+        Ok(())
+    }
+
+    /// Store `credentials` for `protocol://host` in git's global credential store
+    /// (`~/.git-credentials`, in plain text) so every later command uses them.
+    ///
+    /// # Errors
+    ///
+    /// A command exit error.
+    pub async fn dangerously_authenticate(
+        &self,
+        credentials: &GitCredentials,
+        host: &str,
+        protocol: &str,
+    ) -> Result<CommandResult> {
+        self.set_config("credential.helper", "store", GitConfigScope::Global)
+            .await?;
+        let input = format!(
+            "protocol={protocol}\nhost={host}\nusername={}\npassword={}\n\n",
+            credentials.username,
+            credentials.password.expose_secret()
+        );
+        let line = format!("printf %s {} | git credential approve", shell_quote(&input));
+        self.run_line("dangerously_authenticate", line).await
+    }
+}
+
+fn git_line(repo: Option<&str>, args: &[&str]) -> String {
+    let mut line = String::from("git");
+    if let Some(repo) = repo {
+        line.push_str(" -C ");
+        line.push_str(&shell_quote(repo));
+    }
+    for a in args {
+        line.push(' ');
+        line.push_str(&shell_quote(a));
+    }
+    line
+}
+
+fn scope_args(scope: &GitConfigScope) -> (Option<&str>, &'static str) {
+    match scope {
+        GitConfigScope::Global => (None, "--global"),
+        GitConfigScope::System => (None, "--system"),
+        GitConfigScope::Local(path) => (Some(path.as_str()), "--local"),
+    }
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+/// The directory `git clone` would create for `url`.
+fn repo_dir_from_url(url: &str) -> Result<String> {
+    let trimmed = url.trim_end_matches('/');
+    let last = trimmed.rsplit(['/', ':']).next().unwrap_or("");
+    let name = last.strip_suffix(".git").unwrap_or(last);
+    if name.is_empty() {
+        return Err(Error::invalid_argument(
+            "cannot tell the clone's directory from the URL; give a path",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_quoted() {
+        assert_eq!(
+            git_line(Some("/r p"), &["commit", "-m", "it's done"]),
+            r#"git -C '/r p' commit -m 'it'"'"'s done'"#
+        );
+        assert_eq!(repo_dir_from_url("https://h/a/b.git/").unwrap(), "b");
+        assert!(repo_dir_from_url("https://h/.git").is_err());
+    }
+}

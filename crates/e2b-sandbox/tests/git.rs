@@ -1,0 +1,327 @@
+//! Git end to end against e2b-local: a bare repository served over smart HTTP with basic
+//! auth inside the sandbox; clone, commit, push and pull with credentials that never stay
+//! in `.git/config`; every other operation on the way.
+
+mod support;
+
+use std::time::Duration;
+
+use e2b_sandbox::{
+    CloneOptions, CommandOptions, GitConfigScope, GitCredentials, GitResetMode, GitStatusLabel,
+    RemoteOptions, Sandbox,
+};
+use futures_util::StreamExt as _;
+use support::Local;
+
+const SERVER: &str = include_str!("fixtures/git_http_server.py");
+const PORT: u16 = 18_931;
+const URL: &str = "http://127.0.0.1:18931/repo.git";
+const USER: &str = "alice";
+const PASSWORD: &str = "s3cret-pa55";
+
+/// Start the HTTP server over a fresh bare repository; returns once it listens.
+async fn serve_repo(sbx: &Sandbox) -> e2b_sandbox::CommandHandle {
+    sbx.files()
+        .write("/tmp/git_http_server.py", SERVER)
+        .await
+        .unwrap();
+    let git = sbx.git();
+    git.init("/tmp/srv/repo.git", true, Some("main"))
+        .await
+        .unwrap();
+    git.set_config(
+        "http.receivepack",
+        "true",
+        GitConfigScope::Local("/tmp/srv/repo.git".into()),
+    )
+    .await
+    .unwrap();
+    let handle = sbx
+        .commands()
+        .spawn(
+            &format!("python3 /tmp/git_http_server.py /tmp/srv {PORT} {USER} {PASSWORD}"),
+            CommandOptions::new().timeout(Duration::ZERO),
+        )
+        .await
+        .unwrap();
+    let mut stdout = handle.stdout();
+    let mut seen = String::new();
+    while !seen.contains("ready") {
+        let chunk = tokio::time::timeout(Duration::from_secs(30), stdout.next())
+            .await
+            .expect("the server starts within 30 s")
+            .unwrap_or_else(|| panic!("the server exited: {}", handle.stderr_so_far()));
+        seen.push_str(&chunk);
+    }
+    handle
+}
+
+fn creds() -> GitCredentials {
+    GitCredentials::new(USER, PASSWORD)
+}
+
+async fn git_config(sbx: &Sandbox, repo: &str) -> String {
+    sbx.files()
+        .read_text(&format!("{repo}/.git/config"))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clone_commit_push_pull_with_credentials() {
+    let local = Local::start().await;
+    let sbx = local.sandbox().await;
+    let server = serve_repo(&sbx).await;
+    let git = sbx.git();
+    git.configure_user("Test User", "test@example.com")
+        .await
+        .unwrap();
+    assert_eq!(
+        git.get_config("user.name", GitConfigScope::Global)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("Test User")
+    );
+
+    // Wrong or missing credentials are typed auth errors.
+    let err = git
+        .clone_repo(
+            URL,
+            CloneOptions::new()
+                .path("/tmp/denied")
+                .credentials(GitCredentials::new(USER, "wrong")),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_git_auth(), "{err}");
+    assert!(!format!("{err:?}").contains(PASSWORD));
+    let err = git
+        .clone_repo(URL, CloneOptions::new().path("/tmp/anon"))
+        .await
+        .unwrap_err();
+    assert!(err.is_git_auth(), "{err}");
+
+    // Clone the empty repository, commit, push.
+    git.clone_repo(URL, CloneOptions::new().path("/tmp/a").credentials(creds()))
+        .await
+        .unwrap();
+    assert!(!git_config(&sbx, "/tmp/a").await.contains(PASSWORD));
+    assert_eq!(
+        git.remote_get("/tmp/a", "origin").await.unwrap().as_deref(),
+        Some(URL)
+    );
+    assert_eq!(git.remote_get("/tmp/a", "nope").await.unwrap(), None);
+
+    sbx.files()
+        .write("/tmp/a/readme.md", "hello\n")
+        .await
+        .unwrap();
+    let status = git.status("/tmp/a").await.unwrap();
+    assert_eq!(status.untracked_count(), 1, "{status:?}");
+    assert!(status.has_untracked() && !status.has_staged());
+    git.add("/tmp/a", &[]).await.unwrap();
+    let status = git.status("/tmp/a").await.unwrap();
+    assert_eq!(status.file_status[0].status, GitStatusLabel::Added);
+    assert!(status.has_staged());
+    git.commit(
+        "/tmp/a",
+        "first 'quoted' $(commit)",
+        Some(("Ann Author", "ann@example.com")),
+    )
+    .await
+    .unwrap();
+    let log = sbx
+        .commands()
+        .run(
+            "git -C /tmp/a log -1 --format='%an|%s'",
+            CommandOptions::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(log.stdout.trim(), "Ann Author|first 'quoted' $(commit)");
+
+    let err = git.push("/tmp/a", RemoteOptions::new()).await.unwrap_err();
+    assert!(err.is_git_auth(), "push without credentials: {err}");
+    git.push(
+        "/tmp/a",
+        RemoteOptions::new().branch("main").credentials(creds()),
+    )
+    .await
+    .unwrap();
+    assert!(!git_config(&sbx, "/tmp/a").await.contains(PASSWORD));
+    let status = git.status("/tmp/a").await.unwrap();
+    assert!(status.is_clean());
+    assert_eq!(status.current_branch.as_deref(), Some("main"));
+    assert_eq!(status.upstream.as_deref(), Some("origin/main"));
+
+    // A second clone (one branch, shallow) pushes a change; the first pulls it.
+    git.clone_repo(
+        URL,
+        CloneOptions::new()
+            .path("/tmp/b")
+            .branch("main")
+            .depth(1)
+            .credentials(creds()),
+    )
+    .await
+    .unwrap();
+    assert!(!git_config(&sbx, "/tmp/b").await.contains(PASSWORD));
+    assert_eq!(
+        sbx.files().read_text("/tmp/b/readme.md").await.unwrap(),
+        "hello\n"
+    );
+    sbx.files().write("/tmp/b/second.txt", "2").await.unwrap();
+    git.add("/tmp/b", &["second.txt"]).await.unwrap();
+    git.commit("/tmp/b", "second", None).await.unwrap();
+    git.push("/tmp/b", RemoteOptions::new().credentials(creds()))
+        .await
+        .unwrap();
+
+    let err = git.pull("/tmp/a", RemoteOptions::new()).await.unwrap_err();
+    assert!(err.is_git_auth(), "pull without credentials: {err}");
+    git.pull("/tmp/a", RemoteOptions::new().credentials(creds()))
+        .await
+        .unwrap();
+    assert_eq!(
+        sbx.files().read_text("/tmp/a/second.txt").await.unwrap(),
+        "2"
+    );
+    assert!(!git_config(&sbx, "/tmp/a").await.contains(PASSWORD));
+
+    // Kept on request.
+    git.clone_repo(
+        URL,
+        CloneOptions::new()
+            .path("/tmp/kept")
+            .credentials(creds())
+            .dangerously_store_credentials(true),
+    )
+    .await
+    .unwrap();
+    assert!(git_config(&sbx, "/tmp/kept").await.contains(PASSWORD));
+
+    // Stored credentials serve later commands without any given.
+    git.dangerously_authenticate(&creds(), "127.0.0.1:18931", "http")
+        .await
+        .unwrap();
+    git.clone_repo(URL, CloneOptions::new().path("/tmp/c"))
+        .await
+        .unwrap();
+    assert!(sbx.files().exists("/tmp/c/second.txt").await.unwrap());
+
+    server.kill().await.unwrap();
+    local.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_operations() {
+    let local = Local::start().await;
+    let sbx = local.sandbox().await;
+    let git = sbx.git();
+    let repo = "/tmp/my repo";
+    git.init(repo, false, Some("main")).await.unwrap();
+    git.configure_user("T", "t@example.com").await.unwrap();
+    git.set_config(
+        "core.note",
+        "it's local",
+        GitConfigScope::Local(repo.into()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        git.get_config("core.note", GitConfigScope::Local(repo.into()))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("it's local")
+    );
+    assert_eq!(
+        git.get_config("core.unset", GitConfigScope::Global)
+            .await
+            .unwrap(),
+        None
+    );
+
+    let status = git.status(repo).await.unwrap();
+    assert_eq!(status.current_branch.as_deref(), Some("main"));
+    assert!(status.is_clean());
+
+    sbx.files()
+        .write("/tmp/my repo/a.txt", "one\n")
+        .await
+        .unwrap();
+    git.add(repo, &["a.txt"]).await.unwrap();
+    git.commit(repo, "one", None).await.unwrap();
+
+    // Pull without an upstream is a typed error.
+    let err = git.pull(repo, RemoteOptions::new()).await.unwrap_err();
+    assert!(err.is_git_upstream(), "{err}");
+
+    git.create_branch(repo, "feature").await.unwrap();
+    let branches = git.branches(repo).await.unwrap();
+    assert_eq!(branches.branches, ["feature", "main"]);
+    assert_eq!(branches.current_branch.as_deref(), Some("feature"));
+    git.checkout_branch(repo, "main").await.unwrap();
+    assert_eq!(
+        git.branches(repo).await.unwrap().current_branch.as_deref(),
+        Some("main")
+    );
+    git.delete_branch(repo, "feature", false).await.unwrap();
+    assert_eq!(git.branches(repo).await.unwrap().branches, ["main"]);
+
+    // Restore the working tree, unstage, reset.
+    sbx.files()
+        .write("/tmp/my repo/a.txt", "changed\n")
+        .await
+        .unwrap();
+    let status = git.status(repo).await.unwrap();
+    assert_eq!(status.file_status[0].status, GitStatusLabel::Modified);
+    assert_eq!(status.unstaged_count(), 1);
+    git.restore(repo, &["a.txt"], false, false, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        sbx.files().read_text("/tmp/my repo/a.txt").await.unwrap(),
+        "one\n"
+    );
+    sbx.files()
+        .write("/tmp/my repo/a.txt", "staged\n")
+        .await
+        .unwrap();
+    git.add(repo, &[]).await.unwrap();
+    git.restore(repo, &["a.txt"], true, false, None)
+        .await
+        .unwrap();
+    assert!(!git.status(repo).await.unwrap().has_staged());
+    git.reset(repo, Some(GitResetMode::Hard), Some("HEAD"), &[])
+        .await
+        .unwrap();
+    assert!(git.status(repo).await.unwrap().is_clean());
+    assert!(
+        git.restore(repo, &[], false, false, None)
+            .await
+            .unwrap_err()
+            .is_invalid_argument()
+    );
+
+    git.remote_add(repo, "origin", "https://example.com/x.git", false, false)
+        .await
+        .unwrap();
+    git.remote_add(repo, "origin", "https://example.com/y.git", false, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        git.remote_get(repo, "origin").await.unwrap().as_deref(),
+        Some("https://example.com/y.git")
+    );
+    let err = git
+        .clone_repo(
+            "git@example.com:x.git",
+            CloneOptions::new().credentials(creds()),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_argument(), "{err}");
+    local.stop().await;
+}
