@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use e2b_local::Server;
+use e2b_local::jupyter::client::KernelClient;
+use e2b_local::jupyter::connection::ConnectionInfo;
 use e2b_local::jupyter::message::{Codec, Message};
 use e2b_local::kernel_env::{KERNEL_ENV_VAR, KernelEnv, Language};
 
@@ -214,4 +216,82 @@ print(json.dumps([f.hex() for f in s.serialize(reply, ident=idents)]))
     assert_eq!(reply.parent_id(), Some(request.header.msg_id.as_str()));
     assert_eq!(reply.content["echo"], "1+1");
     assert!(Codec::new(b"wrong").decode(&reply_frames).is_err());
+}
+
+/// Starts the environment's ipykernel, talks to it over ZMQ, and reports the
+/// warm-up time and the p50 round trip of `1+1`.
+#[tokio::test]
+async fn python_kernel_executes_over_zmq_and_keeps_state() {
+    let env = kernel_env();
+    let dir = std::env::temp_dir().join(format!("e2b-local-kernel-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let info = ConnectionInfo::allocate().expect("free ports");
+    let file = dir.join("kernel.json");
+    info.write(&file).unwrap();
+    let started = std::time::Instant::now();
+    let mut kernel = tokio::process::Command::new(env.python())
+        .args(["-m", "ipykernel_launcher", "-f"])
+        .arg(&file)
+        .env("IPYTHONDIR", env.ipython_dir())
+        .env("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start ipykernel");
+    let mut client = KernelClient::connect(&info, std::time::Duration::from_secs(30))
+        .await
+        .expect("the kernel answers");
+    let warm_up = started.elapsed();
+
+    let result = |outputs: &[Message]| {
+        outputs
+            .iter()
+            .find(|m| m.header.msg_type == "execute_result")
+            .map(|m| m.content["data"]["text/plain"].clone())
+    };
+    let mut rtts = Vec::new();
+    for _ in 0..21 {
+        let t = std::time::Instant::now();
+        let out = client.execute("1+1").await.expect("execute");
+        rtts.push(t.elapsed());
+        assert_eq!(result(&out), Some(serde_json::json!("2")));
+    }
+    rtts.sort();
+    println!(
+        "kernel warm-up {warm_up:?}; 1+1 round trip p50 {:?}",
+        rtts[rtts.len() / 2]
+    );
+
+    client.execute("x = 20").await.unwrap();
+    let out = client.execute("print('out'); x * 2 + 2").await.unwrap();
+    assert_eq!(result(&out), Some(serde_json::json!("42")));
+    let stream = out
+        .iter()
+        .find(|m| m.header.msg_type == "stream")
+        .expect("stdout");
+    assert_eq!(stream.content["name"], "stdout");
+    assert_eq!(stream.content["text"], "out\n");
+
+    let out = client.execute("1/0").await.unwrap();
+    let error = out
+        .iter()
+        .find(|m| m.header.msg_type == "error")
+        .expect("an error");
+    assert_eq!(error.content["ename"], "ZeroDivisionError");
+
+    let out = client
+        .execute("import pandas as pd; pd.DataFrame({'a': [1, 2]})")
+        .await
+        .unwrap();
+    let data = out
+        .iter()
+        .find(|m| m.header.msg_type == "execute_result")
+        .expect("a result");
+    assert_eq!(
+        data.content["data"]["e2b/data"],
+        serde_json::json!({"a": [1, 2]})
+    );
+    assert!(data.content["data"]["text/html"].is_string());
+
+    kernel.kill().await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
 }

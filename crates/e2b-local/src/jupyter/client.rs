@@ -1,0 +1,170 @@
+//! A client of one kernel: requests on shell (DEALER), outputs on iopub (SUB).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+use zeromq::{DealerSocket, Socket, SocketRecv, SocketSend, SubSocket, ZmqMessage};
+
+use super::connection::ConnectionInfo;
+use super::message::{Codec, Message, WireError};
+
+/// Why talking to a kernel failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The socket layer failed.
+    #[error("kernel socket: {0}")]
+    Socket(#[from] zeromq::ZmqError),
+    /// A message was malformed or badly signed.
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// The kernel did not answer in time.
+    #[error("the kernel did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// A connected kernel client.
+pub struct KernelClient {
+    shell: DealerSocket,
+    iopub: SubSocket,
+    codec: Codec,
+    session: String,
+}
+
+impl std::fmt::Debug for KernelClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KernelClient")
+            .field("session", &self.session)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KernelClient {
+    /// Connect to the kernel described by `info`, then wait (up to `patience`)
+    /// until it answers on shell and its iopub messages reach us.
+    pub async fn connect(info: &ConnectionInfo, patience: Duration) -> Result<Self, ClientError> {
+        let mut shell = DealerSocket::new();
+        shell.connect(&info.endpoint(info.shell_port)).await?;
+        let mut iopub = SubSocket::new();
+        iopub.connect(&info.endpoint(info.iopub_port)).await?;
+        iopub.subscribe("").await?;
+        let session = format!(
+            "e2b-{}",
+            crate::ids::hex(&crate::ids::random_bytes(8).unwrap_or_default())
+        );
+        let mut client = Self {
+            shell,
+            iopub,
+            codec: Codec::new(info.key.as_bytes()),
+            session,
+        };
+        tokio::time::timeout(patience, client.wait_ready())
+            .await
+            .map_err(|_| ClientError::Timeout(patience))??;
+        Ok(client)
+    }
+
+    /// Ask for kernel info until a status message for one of our requests
+    /// arrives on iopub (a late subscription misses earlier ones).
+    async fn wait_ready(&mut self) -> Result<(), ClientError> {
+        loop {
+            let id = self.send_shell("kernel_info_request", json!({})).await?;
+            let heard = tokio::time::timeout(Duration::from_millis(200), async {
+                loop {
+                    let msg = self.recv_iopub().await?;
+                    if msg.parent_id() == Some(id.as_str()) {
+                        return Ok::<_, ClientError>(());
+                    }
+                }
+            })
+            .await;
+            match heard {
+                Ok(result) => return result,
+                Err(_) => continue,
+            }
+        }
+    }
+
+    /// Send a shell request; returns its `msg_id`.
+    pub async fn send_shell(
+        &mut self,
+        msg_type: &str,
+        content: Value,
+    ) -> Result<String, ClientError> {
+        let msg = Message::new(&self.session, msg_type, content);
+        let id = msg.header.msg_id.clone();
+        let frames: Vec<Bytes> = self
+            .codec
+            .encode(&[], &msg)
+            .into_iter()
+            .map(Bytes::from)
+            .collect();
+        let zmq =
+            ZmqMessage::try_from(frames).map_err(|_| WireError::Malformed("empty message"))?;
+        self.shell.send(zmq).await?;
+        Ok(id)
+    }
+
+    /// The next iopub message (any parent).
+    pub async fn recv_iopub(&mut self) -> Result<Message, ClientError> {
+        let frames: Vec<Vec<u8>> = self
+            .iopub
+            .recv()
+            .await?
+            .into_vec()
+            .into_iter()
+            .map(|b| b.to_vec())
+            .collect();
+        Ok(self.codec.decode(&frames)?.1)
+    }
+
+    /// The next shell reply.
+    pub async fn recv_shell(&mut self) -> Result<Message, ClientError> {
+        let frames: Vec<Vec<u8>> = self
+            .shell
+            .recv()
+            .await?
+            .into_vec()
+            .into_iter()
+            .map(|b| b.to_vec())
+            .collect();
+        Ok(self.codec.decode(&frames)?.1)
+    }
+
+    /// Run `code`; returns the iopub messages it caused, up to its idle status.
+    pub async fn execute(&mut self, code: &str) -> Result<Vec<Message>, ClientError> {
+        let id = self
+            .send_shell(
+                "execute_request",
+                json!({
+                    "code": code,
+                    "silent": false,
+                    "store_history": true,
+                    "user_expressions": {},
+                    "allow_stdin": false,
+                    "stop_on_error": true,
+                }),
+            )
+            .await?;
+        let mut outputs = Vec::new();
+        loop {
+            let msg = self.recv_iopub().await?;
+            if msg.parent_id() != Some(id.as_str()) {
+                continue;
+            }
+            let idle = msg.header.msg_type == "status" && msg.content["execution_state"] == "idle";
+            if idle {
+                break;
+            }
+            outputs.push(msg);
+        }
+        // Drain the matching execute_reply so replies stay in step.
+        loop {
+            let reply = self.recv_shell().await?;
+            if reply.parent_id() == Some(id.as_str()) {
+                break;
+            }
+        }
+        Ok(outputs)
+    }
+}
