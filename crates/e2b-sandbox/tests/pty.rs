@@ -67,6 +67,22 @@ async fn interactive_shell_with_resize_and_kill() {
 
     // Raw bytes: Ctrl-C interrupts a running command.
     term.send_input(b"sleep 100\n").await.unwrap();
+    // Ctrl-C reaches `sleep` only once the shell has made it the terminal's
+    // foreground job; before that it would hit the shell itself.
+    let running = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let probe = sbx
+                .commands()
+                .run("pgrep -x sleep", e2b_sandbox::CommandOptions::new())
+                .await;
+            if probe.is_ok() {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(running.is_ok(), "`sleep 100` never started in the terminal");
     term.send_input([0x03]).await.unwrap();
     term.send_input(b"echo MARK$((3+0))\n").await.unwrap();
     read_until(&mut output, "MARK3\r\n").await;
