@@ -46,7 +46,7 @@ pub struct ServerOptions {
     /// Use cgroups when the host allows (freezer for pause, limits). Default true.
     pub use_cgroups: bool,
     /// The code-interpreter kernel environment (`make kernel-env`), shown
-    /// read-only inside every sandbox. Default `$E2B_LOCAL_KERNEL_ENV`.
+    /// read-only inside every sandbox at `/run/e2b-kernel`. Default none.
     pub kernel_env: Option<PathBuf>,
 }
 
@@ -84,7 +84,7 @@ impl Default for ServerOptions {
             sandbox_memory_limit: None,
             sandbox_pids_limit: Some(4096),
             use_cgroups: true,
-            kernel_env: crate::kernel_env::KernelEnv::from_env().map(|e| e.root().to_path_buf()),
+            kernel_env: None,
         }
     }
 }
