@@ -39,6 +39,12 @@
 //!   [`spawn`](Commands::spawn) returns a [`CommandHandle`] with the output as streams or
 //!   callbacks, [`wait`](CommandHandle::wait), [`kill`](CommandHandle::kill) and stdin.
 //! - [`Pty`] ([`Sandbox::pty`]): interactive terminals with raw byte output.
+//! - [`Files`] ([`Sandbox::files`]): read and write (whole or streamed in constant memory,
+//!   [`ByteStream`] is both a `Stream` and an `AsyncRead`), list, stat, make_dir, rename,
+//!   remove, [`watch_dir`](Files::watch_dir); signed URLs with
+//!   [`Sandbox::download_url`] / [`Sandbox::upload_url`] and [`get_signature`].
+//! - [`Git`] ([`Sandbox::git`]): clone, commit, push, pull and every other upstream
+//!   operation, credentials never left in `.git/config` unless asked.
 //!
 //! Handles ([`Client`], [`Sandbox`], [`CommandHandle`], [`PtyHandle`]) are cheap clones of
 //! shared state. Dropping one never kills a sandbox or a process.

@@ -436,9 +436,10 @@ impl<'a> Git<'a> {
             .await
     }
 
-    /// The remote credentials apply to: the named one, else the only one.
+    /// The remote credentials or a branch apply to: the named one, else the only one.
     async fn resolve_remote(&self, path: &str, options: &RemoteOptions) -> Result<Option<String>> {
-        if options.credentials.is_none() {
+        // A branch alone would be read as a remote: name the remote too.
+        if options.credentials.is_none() && options.branch.is_none() {
             return Ok(options.remote.clone());
         }
         if let Some(r) = &options.remote {
@@ -449,7 +450,7 @@ impl<'a> Git<'a> {
         match remotes.as_slice() {
             [only] => Ok(Some((*only).to_owned())),
             _ => Err(Error::invalid_argument(
-                "credentials need a remote: name one (the repository has none or several)",
+                "credentials or a branch need a remote: name one (the repository has none or several)",
             )),
         }
     }
