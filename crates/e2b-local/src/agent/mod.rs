@@ -78,12 +78,28 @@ pub struct AgentConfig {
 /// Entry point of `e2b-local envd`: read the configuration, bind the socket,
 /// print `ready`, then serve until the process is killed.
 pub fn main(socket: &Path, config: &Path) -> anyhow::Result<()> {
+    restore_default_signals();
     let config = read_config(config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(serve_unix(socket, config))
+}
+
+/// Give SIGINT and SIGQUIT their default dispositions. A process started in
+/// the background of a non-interactive shell inherits them ignored, and ignored
+/// dispositions survive `exec`: every command and terminal of the sandbox would
+/// then ignore Ctrl-C. envd's processes start with defaults; so do ours.
+#[allow(unsafe_code)]
+fn restore_default_signals() {
+    for signal in [libc::SIGINT, libc::SIGQUIT] {
+        // SAFETY: `signal` with SIG_DFL installs no handler and touches no
+        // memory; it runs before any thread of the agent is started.
+        unsafe {
+            libc::signal(signal, libc::SIG_DFL);
+        }
+    }
 }
 
 /// Parse `agent.json`.
