@@ -51,6 +51,22 @@ fn random_id_chars(len: usize) -> io::Result<String> {
     Ok(out)
 }
 
+/// A random (version 4) UUID, like the kernel ids upstream's code interpreter hands out.
+pub(crate) fn uuid_v4() -> io::Result<String> {
+    let mut b = random_bytes(16)?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex(&b);
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    ))
+}
+
 /// A new sandbox id: `i` followed by 20 characters of `[a-z0-9]`.
 pub(crate) fn sandbox_id() -> io::Result<String> {
     Ok(format!("i{}", random_id_chars(ID_LEN)?))

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 pub const KERNEL_ENV_VAR: &str = "E2B_LOCAL_KERNEL_ENV";
 
 /// A language the code interpreter can run, by its Jupyter kernel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Language {
     /// `ipykernel`.
     Python,

@@ -72,6 +72,8 @@ pub(crate) async fn handle(
     };
     if port == ENVD_PORT {
         to_envd(id, &target, req).await
+    } else if port == crate::agent::INTERPRETER_PORT && target.code_interpreter {
+        to_interpreter(id, &target, req).await
     } else {
         to_port(id, port, &target, req).await
     }
@@ -119,29 +121,81 @@ async fn to_envd(id: &str, target: &TrafficTarget, req: Request<Incoming>) -> Re
     }
 }
 
+/// The code interpreter is served by the agent itself (under its
+/// interpreter prefix), so traffic to port 49999 skips the TCP tunnel. Secure
+/// sandboxes require the envd access token here too, as `X-Access-Token`.
+async fn to_interpreter(
+    id: &str,
+    target: &TrafficTarget,
+    mut req: Request<Incoming>,
+) -> Response<Body> {
+    if let Some(refused) = refuse_without_traffic_token(id, target, &req) {
+        return refused;
+    }
+    if let Some(expected) = &target.envd_access_token {
+        let given = req
+            .headers()
+            .get(ACCESS_TOKEN_HEADER)
+            .and_then(|v| v.to_str().ok());
+        let message = match given {
+            None => Some("Unauthorized access, please provide a valid access token"),
+            Some(t) if !crate::signature::secure_eq(t, expected) => {
+                Some("Unauthorized access, please provide a valid access token")
+            }
+            Some(_) => None,
+        };
+        if let Some(message) = message {
+            return json(
+                StatusCode::UNAUTHORIZED,
+                &serde_json::json!({ "code": 401, "message": message }),
+            );
+        }
+    }
+    let path_and_query = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let rewritten = format!("{}{path_and_query}", crate::agent::INTERPRETER_PREFIX);
+    match rewritten.parse::<Uri>() {
+        Ok(uri) => *req.uri_mut() = uri,
+        Err(_) => return edge_error(StatusCode::BAD_REQUEST, id, "Invalid request path"),
+    }
+    match agent_link::connect(&target.socket).await {
+        Ok(sender) => forward(sender, req)
+            .await
+            .unwrap_or_else(|e| unreachable_agent(id, &e)),
+        Err(e) => unreachable_agent(id, &e),
+    }
+}
+
+/// The refusal for a request lacking the sandbox's traffic access token, if it has one.
+fn refuse_without_traffic_token(
+    id: &str,
+    target: &TrafficTarget,
+    req: &Request<Incoming>,
+) -> Option<Response<Body>> {
+    let expected = target.traffic_access_token.as_ref()?;
+    let message = match req
+        .headers()
+        .get(TRAFFIC_TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+    {
+        None => format!(
+            "Sandbox is secured with traffic access token. Token header '{TRAFFIC_TOKEN_HEADER}' is missing"
+        ),
+        Some(t) if !crate::signature::secure_eq(t, expected) => format!(
+            "Sandbox is secured with traffic access token. Provided token in header '{TRAFFIC_TOKEN_HEADER}' is invalid"
+        ),
+        Some(_) => return None,
+    };
+    Some(edge_error(StatusCode::FORBIDDEN, id, &message))
+}
+
 async fn to_port(
     id: &str,
     port: u16,
     target: &TrafficTarget,
     req: Request<Incoming>,
 ) -> Response<Body> {
-    if let Some(expected) = &target.traffic_access_token {
-        let message = match req
-            .headers()
-            .get(TRAFFIC_TOKEN_HEADER)
-            .and_then(|v| v.to_str().ok())
-        {
-            None => Some(format!(
-                "Sandbox is secured with traffic access token. Token header '{TRAFFIC_TOKEN_HEADER}' is missing"
-            )),
-            Some(t) if !crate::signature::secure_eq(t, expected) => Some(format!(
-                "Sandbox is secured with traffic access token. Provided token in header '{TRAFFIC_TOKEN_HEADER}' is invalid"
-            )),
-            Some(_) => None,
-        };
-        if let Some(message) = message {
-            return edge_error(StatusCode::FORBIDDEN, id, &message);
-        }
+    if let Some(refused) = refuse_without_traffic_token(id, target, &req) {
+        return refused;
     }
     match agent_link::connect_port(&target.socket, port).await {
         Ok(sender) => forward(sender, req)

@@ -1,7 +1,7 @@
 //! The kernel environment `make kernel-env` builds: its interpreter runs, its
 //! kernels are found, and its startup scripts give DataFrames `e2b/data` and
-//! matplotlib figures `e2b/chart`; sandboxes see it, read-only, at
-//! `/run/e2b-kernel` and can run its interpreter as `user`.
+//! matplotlib figures `e2b/chart`; `code-interpreter-v1` sandboxes see it,
+//! read-only, at `/run/e2b-kernel` and can run its interpreter as `user`.
 
 mod support;
 
@@ -137,7 +137,14 @@ async fn sandboxes_run_the_kernel_interpreter_as_user_read_only() {
     let server = Server::start(support::options().with_kernel_env(Some(env.root().to_path_buf())))
         .await
         .expect("server starts");
-    let id = support::create_base(&server, 120).await;
+    let id = support::create(
+        &server,
+        serde_json::json!({"templateID": "code-interpreter-v1", "timeout": 120}),
+    )
+    .await["sandboxID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (code, out, err) = support::exec(
         &server,
         &id,

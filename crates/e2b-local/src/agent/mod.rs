@@ -24,6 +24,7 @@ mod files;
 mod filesystem;
 mod forward;
 mod http_error;
+mod interpreter;
 mod keepalive;
 mod metadata;
 mod metrics;
@@ -40,6 +41,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+pub use interpreter::{PORT as INTERPRETER_PORT, PREFIX as INTERPRETER_PREFIX};
 pub use router::router;
 pub use users::ConfigError;
 
@@ -73,6 +75,22 @@ pub struct AgentConfig {
     pub users: Vec<UserAccount>,
     /// The envd version reported in headers and metrics.
     pub envd_version: String,
+    /// The code interpreter, for sandboxes that have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreter: Option<InterpreterConfig>,
+}
+
+/// The code interpreter of a sandbox (`code-interpreter-v1`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterpreterConfig {
+    /// The kernel environment, as seen inside the sandbox.
+    pub kernel_env: String,
+    /// Where kernels keep their connection files and sockets.
+    pub runtime_dir: String,
+    /// Also listen on `127.0.0.1:49999` inside the sandbox (only sensible
+    /// with a network namespace of its own).
+    #[serde(default)]
+    pub listen_tcp: bool,
 }
 
 /// Entry point of `e2b-local envd`: read the configuration, bind the socket,
@@ -111,9 +129,11 @@ pub fn read_config(path: &Path) -> anyhow::Result<AgentConfig> {
 }
 
 /// Serve the agent on a Unix socket at `socket` (a stale socket file there is
-/// replaced), announcing `ready` on stdout once it accepts connections.
+/// replaced), announcing `ready` on stdout once it accepts connections and,
+/// for a sandbox with a code interpreter, once its warm Python kernel answers.
 pub async fn serve_unix(socket: &Path, config: AgentConfig) -> anyhow::Result<()> {
-    let app = router(config)?;
+    let listen_tcp = config.interpreter.as_ref().is_some_and(|c| c.listen_tcp);
+    let (app, interpreter) = router::build(config)?;
     match std::fs::remove_file(socket) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -124,6 +144,24 @@ pub async fn serve_unix(socket: &Path, config: AgentConfig) -> anyhow::Result<()
     }
     let listener = tokio::net::UnixListener::bind(socket)
         .with_context(|| format!("binding {}", socket.display()))?;
+    let serving = tokio::spawn(async move { axum::serve(listener, app).await });
+    if let Some(interpreter) = interpreter {
+        if let Err(e) = interpreter.warm_up().await {
+            tracing::error!("the code interpreter's Python kernel did not start: {e}");
+        }
+        if listen_tcp {
+            let address = (std::net::Ipv4Addr::LOCALHOST, INTERPRETER_PORT);
+            match tokio::net::TcpListener::bind(address).await {
+                Ok(listener) => {
+                    let app = interpreter.router();
+                    tokio::spawn(async move { axum::serve(listener, app).await });
+                }
+                Err(e) => {
+                    tracing::warn!("the code interpreter is not on port {INTERPRETER_PORT}: {e}")
+                }
+            }
+        }
+    }
     {
         let mut stdout = std::io::stdout().lock();
         stdout
@@ -131,7 +169,8 @@ pub async fn serve_unix(socket: &Path, config: AgentConfig) -> anyhow::Result<()
             .context("announcing readiness")?;
         stdout.flush().context("announcing readiness")?;
     }
-    axum::serve(listener, app)
+    serving
         .await
+        .context("the agent's server task failed")?
         .context("serving the agent")
 }

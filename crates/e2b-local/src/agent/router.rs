@@ -1,7 +1,7 @@
 //! The agent's HTTP surface: the two Connect services and envd's plain
 //! routes, plus the forward upgrade.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
@@ -18,10 +18,12 @@ use super::AgentConfig;
 use super::context::Sandbox;
 use super::filesystem::FilesystemService;
 use super::http_error::HttpError;
+use super::interpreter::{Interpreter, PREFIX as INTERPRETER_PREFIX};
 use super::metrics::Collector;
 use super::process::ProcessService;
 use super::users::ConfigError;
 use super::{files, forward};
+use crate::kernel_env::KernelEnv;
 
 /// Shared state of the routes.
 #[derive(Clone)]
@@ -42,7 +44,21 @@ impl FromRef<AgentState> for Arc<Sandbox> {
 /// on any listener (`axum::serve`); the agent binary serves it on a Unix
 /// socket. Must be called inside a Tokio runtime.
 pub fn router(config: AgentConfig) -> Result<Router, ConfigError> {
+    build(config).map(|(router, _)| router)
+}
+
+/// The agent's router and, for sandboxes that have one, its code interpreter
+/// (already routed under [`INTERPRETER_PREFIX`]).
+pub(crate) fn build(config: AgentConfig) -> Result<(Router, Option<Interpreter>), ConfigError> {
+    let interpreter_config = config.interpreter.clone();
     let sandbox = Arc::new(Sandbox::new(config)?);
+    let interpreter = interpreter_config.map(|c| {
+        Interpreter::new(
+            sandbox.clone(),
+            KernelEnv::at(c.kernel_env),
+            PathBuf::from(c.runtime_dir),
+        )
+    });
     let disk = Path::new(&sandbox.users.default_account().home).to_path_buf();
     let state = AgentState {
         process: ProcessServer::new(ProcessService::new(sandbox.clone())),
@@ -50,7 +66,7 @@ pub fn router(config: AgentConfig) -> Result<Router, ConfigError> {
         metrics: Arc::new(Collector::new(disk)),
         sandbox,
     };
-    Ok(Router::new()
+    let mut router = Router::new()
         .route("/process.Process/{method}", any(process_rpc))
         .route("/filesystem.Filesystem/{method}", any(filesystem_rpc))
         .route("/files", get(files::download).post(files::upload))
@@ -58,7 +74,11 @@ pub fn router(config: AgentConfig) -> Result<Router, ConfigError> {
         .route("/metrics", get(metrics))
         .route("/envs", get(envs))
         .route("/.e2b/forward", get(forward::forward))
-        .with_state(state))
+        .with_state(state);
+    if let Some(interpreter) = &interpreter {
+        router = router.nest(INTERPRETER_PREFIX, interpreter.router());
+    }
+    Ok((router, interpreter))
 }
 
 async fn process_rpc(State(state): State<AgentState>, request: Request) -> Response {

@@ -68,7 +68,9 @@ impl From<SandboxError> for ApiError {
             SandboxError::AlreadyPaused(_) | SandboxError::AlreadyRunning(_) => {
                 StatusCode::CONFLICT
             }
-            SandboxError::Invalid(_) => StatusCode::BAD_REQUEST,
+            SandboxError::Invalid(_) | SandboxError::TemplateUnavailable { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             SandboxError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             SandboxError::Launch(_) | SandboxError::Store(_) | SandboxError::Io { .. } => {
                 tracing::error!(error = %e, "sandbox operation failed");

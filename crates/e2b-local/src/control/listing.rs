@@ -270,6 +270,7 @@ mod tests {
             mcp: None,
             state,
             paused_with_memory: false,
+            code_interpreter: false,
         }
     }
 

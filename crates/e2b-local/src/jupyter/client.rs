@@ -131,21 +131,37 @@ impl KernelClient {
         Ok(self.codec.decode(&frames)?.1)
     }
 
+    /// Ask the kernel to run `code`; returns the request's `msg_id`. A
+    /// `silent` execution is not counted, not stored in history and
+    /// publishes no result.
+    pub async fn send_execute(&mut self, code: &str, silent: bool) -> Result<String, ClientError> {
+        self.send_shell(
+            "execute_request",
+            json!({
+                "code": code,
+                "silent": silent,
+                "store_history": !silent,
+                "user_expressions": {},
+                "allow_stdin": false,
+                "stop_on_error": true,
+            }),
+        )
+        .await
+    }
+
+    /// The shell reply to request `id` (replies to other requests are skipped).
+    pub async fn recv_reply(&mut self, id: &str) -> Result<Message, ClientError> {
+        loop {
+            let reply = self.recv_shell().await?;
+            if reply.parent_id() == Some(id) {
+                return Ok(reply);
+            }
+        }
+    }
+
     /// Run `code`; returns the iopub messages it caused, up to its idle status.
     pub async fn execute(&mut self, code: &str) -> Result<Vec<Message>, ClientError> {
-        let id = self
-            .send_shell(
-                "execute_request",
-                json!({
-                    "code": code,
-                    "silent": false,
-                    "store_history": true,
-                    "user_expressions": {},
-                    "allow_stdin": false,
-                    "stop_on_error": true,
-                }),
-            )
-            .await?;
+        let id = self.send_execute(code, false).await?;
         let mut outputs = Vec::new();
         loop {
             let msg = self.recv_iopub().await?;
@@ -158,13 +174,8 @@ impl KernelClient {
             }
             outputs.push(msg);
         }
-        // Drain the matching execute_reply so replies stay in step.
-        loop {
-            let reply = self.recv_shell().await?;
-            if reply.parent_id() == Some(id.as_str()) {
-                break;
-            }
-        }
+        // Take the matching execute_reply so replies stay in step.
+        self.recv_reply(&id).await?;
         Ok(outputs)
     }
 }

@@ -1,4 +1,5 @@
-//! Kernel connection files: five TCP ports on loopback and the signing key.
+//! Kernel connection files: five sockets (TCP ports on loopback, or Unix
+//! sockets through ZMQ's `ipc` transport) and the signing key.
 
 use std::io;
 use std::net::{Ipv4Addr, TcpListener};
@@ -9,9 +10,10 @@ use serde::Serialize;
 /// The contents of a kernel's `-f` connection file.
 #[derive(Clone, Debug, Serialize)]
 pub struct ConnectionInfo {
-    /// Always `tcp`.
+    /// `tcp` or `ipc`.
     pub transport: &'static str,
-    /// Always loopback.
+    /// Loopback for `tcp`; for `ipc` the path prefix of the socket files
+    /// (`<ip>-<port>`).
     pub ip: String,
     /// ROUTER: requests and replies.
     pub shell_port: u16,
@@ -54,6 +56,24 @@ impl ConnectionInfo {
         })
     }
 
+    /// Unix sockets at `<prefix>-1` … `<prefix>-5` (no TCP port is taken, so
+    /// kernels of sandboxes sharing the host network never collide) and a
+    /// fresh random key.
+    pub fn ipc(prefix: &Path) -> io::Result<Self> {
+        let key = crate::ids::hex(&crate::ids::random_bytes(32)?);
+        Ok(Self {
+            transport: "ipc",
+            ip: prefix.to_string_lossy().into_owned(),
+            shell_port: 1,
+            iopub_port: 2,
+            stdin_port: 3,
+            control_port: 4,
+            hb_port: 5,
+            key,
+            signature_scheme: "hmac-sha256",
+        })
+    }
+
     /// Write the connection file (mode 0600: the key signs code execution).
     pub fn write(&self, path: &Path) -> io::Result<()> {
         use std::io::Write;
@@ -68,8 +88,28 @@ impl ConnectionInfo {
         file.write_all(&json)
     }
 
-    /// `tcp://127.0.0.1:<port>`.
+    /// `tcp://127.0.0.1:<port>` or `ipc://<prefix>-<port>`.
     pub fn endpoint(&self, port: u16) -> String {
-        format!("{}://{}:{port}", self.transport, self.ip)
+        match self.transport {
+            "ipc" => format!("ipc://{}-{port}", self.ip),
+            transport => format!("{transport}://{}:{port}", self.ip),
+        }
+    }
+
+    /// The socket files of an `ipc` connection (none for `tcp`).
+    pub fn socket_files(&self) -> Vec<std::path::PathBuf> {
+        if self.transport != "ipc" {
+            return Vec::new();
+        }
+        [
+            self.shell_port,
+            self.iopub_port,
+            self.stdin_port,
+            self.control_port,
+            self.hb_port,
+        ]
+        .iter()
+        .map(|port| format!("{}-{port}", self.ip).into())
+        .collect()
     }
 }

@@ -276,6 +276,10 @@ impl BwrapPlan<'_> {
                 a.ro_bind(prefix, prefix);
             }
             a.ro_bind(&kernel.env, layout::KERNEL_ENV_IN_SANDBOX);
+            // Kernels' connection files and sockets: each kernel gets a
+            // private directory in here, made by the agent.
+            a.flags(&["--perms", "1777"]);
+            a.pair_single("--tmpfs", layout::KERNEL_RUNTIME_IN_SANDBOX);
         }
         for path in self.hide {
             if path.starts_with("/usr") || path.starts_with("/etc") {
@@ -421,7 +425,7 @@ mod tests {
         assert!(s.contains("--perms 0711 --dir /root "), "{s}");
         assert!(
             s.contains(
-                "--perms 0755 --dir /root/.pyenv --perms 0755 --dir /root/.pyenv/versions --ro-bind /root/.pyenv/versions/3.11.7 /root/.pyenv/versions/3.11.7 --ro-bind /work/.venv/kernel /run/e2b-kernel"
+                "--perms 0755 --dir /root/.pyenv --perms 0755 --dir /root/.pyenv/versions --ro-bind /root/.pyenv/versions/3.11.7 /root/.pyenv/versions/3.11.7 --ro-bind /work/.venv/kernel /run/e2b-kernel --perms 1777 --tmpfs /run/e2b-kernels"
             ),
             "{s}"
         );

@@ -16,6 +16,8 @@ pub(crate) const RUN_DIR_IN_SANDBOX: &str = "/run/e2b";
 pub(crate) const AGENT_IN_SANDBOX: &str = "/run/e2b/bin/e2b-local";
 /// Where the code-interpreter kernel environment appears (read-only).
 pub(crate) const KERNEL_ENV_IN_SANDBOX: &str = "/run/e2b-kernel";
+/// Where kernels keep their connection files and sockets (code-interpreter sandboxes).
+pub(crate) const KERNEL_RUNTIME_IN_SANDBOX: &str = "/run/e2b-kernels";
 /// The agent's socket inside the sandbox.
 pub(crate) const SOCKET_IN_SANDBOX: &str = "/run/e2b/envd.sock";
 /// The agent's configuration inside the sandbox.
@@ -188,6 +190,7 @@ pub(crate) fn agent_config(
             },
         ],
         envd_version: envd_version.to_owned(),
+        interpreter: None,
     }
 }
 

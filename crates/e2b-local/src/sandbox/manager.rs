@@ -30,6 +30,11 @@ use crate::store::{self, DataDirs};
 
 /// The built-in template.
 pub(crate) const BASE_TEMPLATE: &str = "base";
+/// The built-in template with the code interpreter (needs a kernel environment).
+pub(crate) const CODE_INTERPRETER_TEMPLATE: &str = "code-interpreter-v1";
+/// Extra time an agent gets to become ready when it first starts a kernel.
+const KERNEL_READY_ALLOWANCE: Duration = Duration::from_secs(60);
+
 /// How long dropping the server waits for its sandboxes' processes to die.
 const DROP_KILL_WAIT: Duration = Duration::from_secs(2);
 /// How long copying a sandbox's files (snapshot, fork, restore) may take.
@@ -92,6 +97,8 @@ pub(crate) struct TrafficTarget {
     pub(crate) envd_access_token: Option<String>,
     /// Token required on other ports (`e2b-traffic-access-token`), if set.
     pub(crate) traffic_access_token: Option<String>,
+    /// Whether the agent serves the code interpreter (port 49999).
+    pub(crate) code_interpreter: bool,
 }
 
 impl std::fmt::Debug for TrafficTarget {
@@ -255,6 +262,8 @@ impl Manager {
             ));
         }
         let (template_id, alias, snapshot) = shared.resolve_template(&spec.template)?;
+        let code_interpreter = template_id == CODE_INTERPRETER_TEMPLATE
+            || snapshot.as_ref().is_some_and(|s| s.code_interpreter);
         let id = crate::ids::sandbox_id().map_err(SandboxError::io("generate a sandbox id"))?;
         let paths = SandboxPaths::new(shared.dirs.sandbox(&id));
         let mut env_vars = snapshot
@@ -298,6 +307,7 @@ impl Manager {
             network: spec.network,
             lifecycle: spec.lifecycle,
             volume_mounts: spec.volume_mounts,
+            code_interpreter,
             mcp: spec.mcp,
             state: State::Running,
             paused_with_memory: false,
@@ -557,6 +567,7 @@ impl Manager {
                 source_template_id: record.template_id.clone(),
                 created_at: Utc::now(),
                 env_vars: record.env_vars.clone(),
+                code_interpreter: record.code_interpreter,
             };
             store::write_json_atomic(&staging.join("snapshot.json"), &snapshot)?;
             let target = shared.dirs.snapshot(&template_id);
@@ -741,6 +752,7 @@ fn target(sandbox: &Sandbox, record: &SandboxRecord) -> TrafficTarget {
         socket: sandbox.paths.socket(),
         envd_access_token: record.envd_access_token.clone(),
         traffic_access_token: record.traffic_access_token.clone(),
+        code_interpreter: record.code_interpreter,
     }
 }
 
@@ -860,6 +872,14 @@ impl Shared {
                 None,
             ));
         }
+        if bare == CODE_INTERPRETER_TEMPLATE {
+            self.kernel_mounts()?;
+            return Ok((
+                CODE_INTERPRETER_TEMPLATE.to_owned(),
+                Some(CODE_INTERPRETER_TEMPLATE.to_owned()),
+                None,
+            ));
+        }
         let snapshots = lock(&self.snapshots);
         let snapshot = snapshots
             .values()
@@ -871,6 +891,32 @@ impl Shared {
             snapshot.name.clone(),
             Some(snapshot),
         ))
+    }
+
+    /// The kernel environment's mounts, or why code-interpreter sandboxes cannot run.
+    fn kernel_mounts(&self) -> Result<KernelMounts, SandboxError> {
+        let unavailable = |reason: String| SandboxError::TemplateUnavailable {
+            template: CODE_INTERPRETER_TEMPLATE.to_owned(),
+            reason,
+        };
+        let env = self.config.kernel_env.as_ref().ok_or_else(|| {
+            unavailable(format!(
+                "no kernel environment is configured ({})",
+                crate::kernel_env::KERNEL_ENV_HINT
+            ))
+        })?;
+        if let Some(problem) = env.problem() {
+            return Err(unavailable(format!(
+                "{problem} ({})",
+                crate::kernel_env::KERNEL_ENV_HINT
+            )));
+        }
+        KernelMounts::of(env).ok_or_else(|| {
+            unavailable(format!(
+                "the kernel environment {} is unusable",
+                env.root().display()
+            ))
+        })
     }
 
     fn spawner(&self) -> Result<Arc<Spawner>, SandboxError> {
@@ -950,12 +996,22 @@ impl Shared {
         let record = sandbox.record();
         layout::prepare(&sandbox.paths, self.ownership())
             .map_err(SandboxError::io("prepare the sandbox's directories"))?;
-        let config = layout::agent_config(
+        let mut config = layout::agent_config(
             &record.id,
             &record.template_id,
             &record.env_vars,
             &self.config.envd_version,
         );
+        let kernel = if record.code_interpreter {
+            config.interpreter = Some(crate::agent::InterpreterConfig {
+                kernel_env: layout::KERNEL_ENV_IN_SANDBOX.to_owned(),
+                runtime_dir: layout::KERNEL_RUNTIME_IN_SANDBOX.to_owned(),
+                listen_tcp: record.isolated_network,
+            });
+            Some(self.kernel_mounts()?)
+        } else {
+            None
+        };
         layout::write_agent_config(&sandbox.paths, &config)
             .map_err(SandboxError::io("write the agent configuration"))?;
         let cgroup = if self.cgroups.is_usable() {
@@ -970,7 +1026,6 @@ impl Shared {
             None
         };
         let hide = [self.dirs.root().to_path_buf()];
-        let kernel = self.config.kernel_env.as_ref().and_then(KernelMounts::of);
         let plan = BwrapPlan {
             privilege: self.config.privilege,
             host: &self.host_layout,
@@ -1001,7 +1056,11 @@ impl Shared {
             args: plan.args(&BwrapPlan::agent_command()),
             env,
             cgroup,
-            ready_timeout: self.config.ready_timeout,
+            ready_timeout: if record.code_interpreter {
+                self.config.ready_timeout + KERNEL_READY_ALLOWANCE
+            } else {
+                self.config.ready_timeout
+            },
         };
         let instance = Arc::new(Instance::launch(&*self.spawner()?, spec).await?);
         {
@@ -1347,6 +1406,7 @@ mod tests {
             socket: PathBuf::from("/data/sandboxes/iabc/run/envd.sock"),
             envd_access_token: Some("envd-secret-token".into()),
             traffic_access_token: None,
+            code_interpreter: false,
         };
         let shown = format!("{target:?}");
         assert!(!shown.contains("secret-token"), "{shown}");

@@ -27,6 +27,14 @@ pub(crate) enum SandboxError {
     /// No such template or snapshot.
     #[error("template '{0}' not found")]
     TemplateNotFound(String),
+    /// A built-in template this server cannot run (what is missing, and how to fix it).
+    #[error("template '{template}' is not available on this server: {reason}")]
+    TemplateUnavailable {
+        /// The template.
+        template: String,
+        /// Why, with the fix.
+        reason: String,
+    },
     /// Pausing a paused sandbox.
     #[error("sandbox {0} is already paused")]
     AlreadyPaused(String),

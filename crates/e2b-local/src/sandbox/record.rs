@@ -76,6 +76,10 @@ pub(crate) struct SandboxRecord {
     pub(crate) state: State,
     /// When paused: whether processes were kept (false = files only, cold boot on resume).
     pub(crate) paused_with_memory: bool,
+    /// Whether it runs the code interpreter (`code-interpreter-v1` and what
+    /// was snapshotted or forked from it).
+    #[serde(default)]
+    pub(crate) code_interpreter: bool,
 }
 
 impl std::fmt::Debug for SandboxRecord {
@@ -125,6 +129,9 @@ pub(crate) struct SnapshotRecord {
     pub(crate) created_at: DateTime<Utc>,
     /// Environment variables of the source sandbox (inherited by sandboxes made from it).
     pub(crate) env_vars: BTreeMap<String, String>,
+    /// Whether sandboxes made from it run the code interpreter.
+    #[serde(default)]
+    pub(crate) code_interpreter: bool,
 }
 
 impl SnapshotRecord {
@@ -166,6 +173,7 @@ mod tests {
             source_template_id: "base".into(),
             created_at: Utc::now(),
             env_vars: BTreeMap::new(),
+            code_interpreter: false,
         }
     }
 
@@ -212,6 +220,7 @@ mod tests {
             mcp: None,
             state: State::Running,
             paused_with_memory: false,
+            code_interpreter: false,
         };
         let shown = format!("{record:?}");
         assert!(!shown.contains("secret-token"), "{shown}");

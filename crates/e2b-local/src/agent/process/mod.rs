@@ -7,7 +7,7 @@ mod handle;
 mod output;
 mod pty;
 mod registry;
-mod spawn;
+pub(crate) mod spawn;
 mod start;
 
 use std::sync::Arc;

@@ -1,0 +1,290 @@
+//! Contexts: one kernel each, executions serialized by a lock, a default
+//! context per language created on first use.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use super::kernel::{Kernel, KernelError, KernelSpec, signal_group};
+use super::language;
+use crate::agent::context::Sandbox;
+use crate::agent::process::spawn;
+use crate::kernel_env::{KernelEnv, Language};
+
+/// A context as the API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub(crate) struct ContextView {
+    pub(crate) id: String,
+    pub(crate) language: String,
+    pub(crate) cwd: String,
+}
+
+/// One context: a kernel (started lazily again if it dies) and its settings.
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub(crate) id: String,
+    pub(crate) language: Language,
+    pub(crate) cwd: String,
+    /// The kernel; holding the lock is running an execution.
+    pub(crate) kernel: tokio::sync::Mutex<Option<Kernel>>,
+    /// The kernel's pid (0: none), for signals from outside the lock.
+    pid: AtomicI32,
+    /// Set while a restart kills the kernel on purpose.
+    pub(crate) restarting: AtomicBool,
+}
+
+impl Context {
+    pub(crate) fn view(&self) -> ContextView {
+        ContextView {
+            id: self.id.clone(),
+            language: self.language.name().to_owned(),
+            cwd: self.cwd.clone(),
+        }
+    }
+
+    /// Kill the current kernel, whoever holds the lock.
+    pub(crate) fn kill_kernel(&self) {
+        let pid = self.pid.load(Ordering::SeqCst);
+        if pid > 0 {
+            signal_group(pid, rustix::process::Signal::KILL);
+        }
+    }
+}
+
+/// Why a context could not be made or found.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ContextError {
+    /// No kernel for the language.
+    #[error("no {language} kernel is installed in this sandbox (available: {available})")]
+    UnknownLanguage { language: String, available: String },
+    /// The working directory is unusable.
+    #[error("cannot use {cwd} as the working directory: {reason}")]
+    BadCwd { cwd: String, reason: String },
+    /// No such context.
+    #[error("Context {0} not found")]
+    NotFound(String),
+    /// The kernel failed.
+    #[error(transparent)]
+    Kernel(#[from] KernelError),
+}
+
+/// All contexts of the sandbox.
+#[derive(Debug)]
+pub(crate) struct Contexts {
+    sandbox: Arc<Sandbox>,
+    env: KernelEnv,
+    languages: Vec<Language>,
+    /// Where kernels keep their connection files and sockets.
+    runtime: PathBuf,
+    state: Mutex<State>,
+    /// Serializes the lazy creation of default contexts.
+    creating: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    by_id: BTreeMap<String, Arc<Context>>,
+    /// Language → id of its default context.
+    defaults: BTreeMap<Language, String>,
+}
+
+impl Contexts {
+    pub(crate) fn new(sandbox: Arc<Sandbox>, env: KernelEnv, runtime: PathBuf) -> Self {
+        let languages = env.languages();
+        Self {
+            sandbox,
+            env,
+            languages,
+            runtime,
+            state: Mutex::new(State::default()),
+            creating: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The home of the user kernels run as (the default working directory).
+    pub(crate) fn home(&self) -> String {
+        self.sandbox.users.default_account().home.clone()
+    }
+
+    /// The kernel of a language name (already normalized).
+    pub(crate) fn language(&self, name: &str) -> Result<Language, ContextError> {
+        language::by_name(name)
+            .filter(|l| self.languages.contains(l))
+            .ok_or_else(|| ContextError::UnknownLanguage {
+                language: name.to_owned(),
+                available: self
+                    .languages
+                    .iter()
+                    .map(|l| l.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    /// Create a context and start its kernel.
+    pub(crate) async fn create(
+        &self,
+        language: Language,
+        cwd: Option<&str>,
+    ) -> Result<Arc<Context>, ContextError> {
+        let cwd = cwd
+            .filter(|c| !c.is_empty())
+            .map_or_else(|| self.home(), str::to_owned);
+        check_cwd(&cwd)?;
+        let id = crate::ids::uuid_v4().map_err(|e| {
+            ContextError::Kernel(KernelError::Spawn {
+                language,
+                source: e,
+            })
+        })?;
+        let context = Arc::new(Context {
+            id: id.clone(),
+            language,
+            cwd,
+            kernel: tokio::sync::Mutex::new(None),
+            pid: AtomicI32::new(0),
+            restarting: AtomicBool::new(false),
+        });
+        {
+            let mut kernel = context.kernel.lock().await;
+            *kernel = Some(self.start_kernel(&context).await?);
+        }
+        self.state().by_id.insert(id, context.clone());
+        Ok(context)
+    }
+
+    /// The default context of `language`, created on first use.
+    pub(crate) async fn default_for(
+        &self,
+        language: Language,
+    ) -> Result<Arc<Context>, ContextError> {
+        if let Some(found) = self.existing_default(language) {
+            return Ok(found);
+        }
+        let _creating = self.creating.lock().await;
+        if let Some(found) = self.existing_default(language) {
+            return Ok(found);
+        }
+        let context = self.create(language, None).await?;
+        self.state().defaults.insert(language, context.id.clone());
+        Ok(context)
+    }
+
+    fn existing_default(&self, language: Language) -> Option<Arc<Context>> {
+        let state = self.state();
+        let id = state.defaults.get(&language)?;
+        state.by_id.get(id).cloned()
+    }
+
+    /// A context by id.
+    pub(crate) fn get(&self, id: &str) -> Result<Arc<Context>, ContextError> {
+        self.state()
+            .by_id
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ContextError::NotFound(id.to_owned()))
+    }
+
+    /// Every context, oldest first by id order.
+    pub(crate) fn list(&self) -> Vec<ContextView> {
+        self.state().by_id.values().map(|c| c.view()).collect()
+    }
+
+    /// Start a fresh kernel for `context` (the caller holds its lock).
+    pub(crate) async fn start_kernel(&self, context: &Context) -> Result<Kernel, ContextError> {
+        let user = self.sandbox.users.default_account();
+        let credentials =
+            self.sandbox
+                .users
+                .credentials_for(user)
+                .map_err(|e| KernelError::Spawn {
+                    language: context.language,
+                    source: std::io::Error::other(e.to_string()),
+                })?;
+        let extra = [
+            (
+                "MPLBACKEND".to_owned(),
+                "module://matplotlib_inline.backend_inline".to_owned(),
+            ),
+            ("PYTHONUNBUFFERED".to_owned(), "1".to_owned()),
+        ];
+        let environment = spawn::environment(
+            user,
+            &self.sandbox.env_vars,
+            extra.iter().map(|(k, v)| (k, v)),
+            false,
+        );
+        let spec = KernelSpec {
+            language: context.language,
+            env: self.env.clone(),
+            dir: self.runtime.join(&context.id),
+            cwd: PathBuf::from(&context.cwd),
+            credentials,
+            environment,
+        };
+        let kernel = Kernel::start(&spec).await?;
+        context.pid.store(kernel.pid(), Ordering::SeqCst);
+        Ok(kernel)
+    }
+
+    /// Restart a context's kernel (what it was running ends with an error).
+    pub(crate) async fn restart(&self, id: &str) -> Result<(), ContextError> {
+        let context = self.get(id)?;
+        context.restarting.store(true, Ordering::SeqCst);
+        context.kill_kernel();
+        let mut kernel = context.kernel.lock().await;
+        *kernel = None;
+        context.pid.store(0, Ordering::SeqCst);
+        let started = self.start_kernel(&context).await;
+        context.restarting.store(false, Ordering::SeqCst);
+        *kernel = Some(started?);
+        Ok(())
+    }
+
+    /// Remove a context and stop its kernel.
+    pub(crate) async fn remove(&self, id: &str) -> Result<(), ContextError> {
+        let context = {
+            let mut state = self.state();
+            let context = state
+                .by_id
+                .remove(id)
+                .ok_or_else(|| ContextError::NotFound(id.to_owned()))?;
+            state.defaults.retain(|_, default| default != id);
+            context
+        };
+        context.kill_kernel();
+        let mut kernel = context.kernel.lock().await;
+        *kernel = None;
+        context.pid.store(0, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Forget the kernel of `context` (it died; the caller holds its lock).
+    pub(crate) fn forget_kernel(&self, context: &Context, kernel: &mut Option<Kernel>) {
+        *kernel = None;
+        context.pid.store(0, Ordering::SeqCst);
+    }
+}
+
+fn check_cwd(cwd: &str) -> Result<(), ContextError> {
+    let bad = |reason: &str| ContextError::BadCwd {
+        cwd: cwd.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let path = Path::new(cwd);
+    if !path.is_absolute() {
+        return Err(bad("it is not an absolute path"));
+    }
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(bad("it is not a directory")),
+        Err(e) => Err(bad(&e.to_string())),
+    }
+}

@@ -1,0 +1,253 @@
+//! One execution: the request's code on a context's kernel, its iopub
+//! messages turned into stream lines as they arrive.
+//!
+//! Lines go through a bounded channel to the response body. When the client
+//! goes away (its timeout, a dropped connection) the channel closes: the
+//! kernel is interrupted, the execution is drained to its end so the kernel
+//! stays in step, and a kernel that ignores interrupts is replaced.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::contexts::{Context, Contexts};
+use super::kernel::Kernel;
+use super::language;
+use super::output::{self, Progress};
+use crate::jupyter::client::ClientError;
+
+/// Silence after which a `keepalive` line is written.
+pub(crate) const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+/// How long an interrupted execution may take to stop before its kernel is replaced.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(10);
+/// How long bookkeeping executions (environment variables) may take.
+const SILENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the shell reply may lag behind the idle status.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What to run.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub(crate) code: String,
+    pub(crate) env_vars: BTreeMap<String, String>,
+}
+
+/// The sending side of a response: lines, and whether the client still listens.
+struct Lines {
+    tx: mpsc::Sender<Bytes>,
+    open: bool,
+}
+
+impl Lines {
+    async fn send(&mut self, line: Option<Value>) {
+        if let (true, Some(line)) = (self.open, line)
+            && self.tx.send(output::encode(&line)).await.is_err()
+        {
+            self.open = false;
+        }
+    }
+}
+
+/// Run `job` on `context`, writing lines to `tx`; always ends with
+/// `end_of_execution` (if the client still listens).
+pub(crate) async fn run(
+    contexts: Arc<Contexts>,
+    context: Arc<Context>,
+    job: Job,
+    tx: mpsc::Sender<Bytes>,
+) {
+    let mut lines = Lines { tx, open: true };
+    let mut progress = Progress::default();
+    let mut guard = context.kernel.lock().await;
+    let alive = guard.as_ref().is_some_and(|k| k.exit_status().is_none());
+    if !alive {
+        contexts.forget_kernel(&context, &mut guard);
+        match contexts.start_kernel(&context).await {
+            Ok(kernel) => *guard = Some(kernel),
+            Err(e) => {
+                let line = output::synthetic_error("KernelError", &e.to_string(), &mut progress);
+                lines.send(line).await;
+                lines.send(Some(output::marker("end_of_execution"))).await;
+                return;
+            }
+        }
+    }
+    let Some(kernel) = guard.as_mut() else {
+        return;
+    };
+    let outcome = execute(kernel, &context, &job, &mut lines, &mut progress).await;
+    if let Outcome::KernelLost(why) = outcome {
+        let (name, value) = if context.restarting.load(Ordering::SeqCst) {
+            ("ContextRestarting", "Context was restarted".to_owned())
+        } else {
+            ("UnexpectedEndOfExecution", why)
+        };
+        lines
+            .send(output::synthetic_error(name, &value, &mut progress))
+            .await;
+        contexts.forget_kernel(&context, &mut guard);
+    }
+    lines.send(Some(output::marker("end_of_execution"))).await;
+}
+
+/// How an execution ended.
+enum Outcome {
+    /// The kernel went idle; it is ready for the next one.
+    Done,
+    /// The kernel died, stopped answering or ignored interrupts; it must be replaced.
+    KernelLost(String),
+}
+
+async fn execute(
+    kernel: &mut Kernel,
+    context: &Context,
+    job: &Job,
+    lines: &mut Lines,
+    progress: &mut Progress,
+) -> Outcome {
+    let language = kernel.language;
+    if !job.env_vars.is_empty() {
+        let code = language::set_env(language, &job.env_vars);
+        if let Err(why) = run_silent(kernel, &code).await {
+            return Outcome::KernelLost(why);
+        }
+    }
+    let outcome = stream(kernel, context, &job.code, lines, progress).await;
+    if matches!(outcome, Outcome::Done) && !job.env_vars.is_empty() {
+        let code = language::restore_env(language, &job.env_vars);
+        if let Err(why) = run_silent(kernel, &code).await {
+            return Outcome::KernelLost(why);
+        }
+    }
+    outcome
+}
+
+/// Run the code and forward what it produces until the kernel is idle again.
+async fn stream(
+    kernel: &mut Kernel,
+    context: &Context,
+    code: &str,
+    lines: &mut Lines,
+    progress: &mut Progress,
+) -> Outcome {
+    let id = match kernel.client.send_execute(code, false).await {
+        Ok(id) => id,
+        Err(e) => return Outcome::KernelLost(lost(kernel, &e)),
+    };
+    let mut exit = kernel.exit_watch();
+    let mut keepalive = Instant::now() + KEEPALIVE_INTERVAL;
+    let mut give_up: Option<Instant> = None;
+    loop {
+        let closed = lines.tx.clone();
+        tokio::select! {
+            msg = kernel.client.recv_iopub() => {
+                let msg = match msg {
+                    Ok(msg) => msg,
+                    Err(e) => return Outcome::KernelLost(lost(kernel, &e)),
+                };
+                if msg.parent_id() != Some(id.as_str()) {
+                    continue;
+                }
+                if msg.header.msg_type == "status" && msg.content["execution_state"] == "idle" {
+                    break;
+                }
+                if let Some(line) = output::iopub_lines(&msg, progress) {
+                    lines.send(Some(line)).await;
+                    keepalive = Instant::now() + KEEPALIVE_INTERVAL;
+                }
+            }
+            () = tokio::time::sleep_until(keepalive), if lines.open => {
+                lines.send(Some(output::marker("keepalive"))).await;
+                keepalive = Instant::now() + KEEPALIVE_INTERVAL;
+            }
+            () = closed.closed(), if lines.open => {
+                lines.open = false;
+            }
+            status = exited(&mut exit) => {
+                return Outcome::KernelLost(format!(
+                    "the kernel exited during the execution ({status}){}",
+                    stderr_suffix(&kernel.stderr_tail())
+                ));
+            }
+            () = sleep_until_some(give_up) => {
+                return Outcome::KernelLost(
+                    "the kernel did not stop after an interrupt".to_owned(),
+                );
+            }
+        }
+        if !lines.open && give_up.is_none() {
+            tracing::debug!(context = %context.id, "client left; interrupting the execution");
+            kernel.interrupt();
+            give_up = Some(Instant::now() + INTERRUPT_GRACE);
+        }
+    }
+    match tokio::time::timeout(REPLY_TIMEOUT, kernel.client.recv_reply(&id)).await {
+        Ok(Ok(reply)) => {
+            lines.send(output::reply_line(&reply, progress)).await;
+            Outcome::Done
+        }
+        Ok(Err(e)) => Outcome::KernelLost(lost(kernel, &e)),
+        Err(_) => Outcome::KernelLost("the kernel sent no execute_reply".to_owned()),
+    }
+}
+
+/// Run bookkeeping code whose output nobody sees.
+async fn run_silent(kernel: &mut Kernel, code: &str) -> Result<(), String> {
+    let work = async {
+        let id = kernel.client.send_execute(code, true).await?;
+        loop {
+            let msg = kernel.client.recv_iopub().await?;
+            if msg.parent_id() == Some(id.as_str())
+                && msg.header.msg_type == "status"
+                && msg.content["execution_state"] == "idle"
+            {
+                break;
+            }
+        }
+        kernel.client.recv_reply(&id).await.map(|_| ())
+    };
+    match tokio::time::timeout(SILENT_TIMEOUT, work).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(lost(kernel, &e)),
+        Err(_) => Err(format!(
+            "the kernel did not answer within {SILENT_TIMEOUT:?}"
+        )),
+    }
+}
+
+fn lost(kernel: &Kernel, error: &ClientError) -> String {
+    format!(
+        "lost the kernel: {error}{}",
+        stderr_suffix(&kernel.stderr_tail())
+    )
+}
+
+fn stderr_suffix(stderr: &str) -> String {
+    let stderr = stderr.trim();
+    if stderr.is_empty() {
+        String::new()
+    } else {
+        format!(": {stderr}")
+    }
+}
+
+/// The exit status, once the kernel has exited.
+pub(crate) async fn exited(exit: &mut tokio::sync::watch::Receiver<Option<String>>) -> String {
+    match exit.wait_for(Option::is_some).await {
+        Ok(status) => status.clone().unwrap_or_default(),
+        Err(_) => "unknown status".to_owned(),
+    }
+}
+
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}

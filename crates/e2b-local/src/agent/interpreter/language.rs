@@ -1,0 +1,191 @@
+//! Languages: the names clients use, how each kernel starts, and the small
+//! pieces of code the service runs in a kernel on the client's behalf
+//! (changing directory, setting and restoring environment variables).
+
+use std::collections::BTreeMap;
+
+use crate::kernel_env::{KernelEnv, Language};
+
+/// The language a request means: none is Python; names are trimmed and
+/// lower-cased; `js` and `ts` are short for `javascript` and `typescript`.
+pub(crate) fn normalize(requested: Option<&str>) -> String {
+    let name = requested
+        .map(|l| l.trim().to_lowercase())
+        .unwrap_or_default();
+    match name.as_str() {
+        "" => "python".to_owned(),
+        "js" => "javascript".to_owned(),
+        "ts" => "typescript".to_owned(),
+        _ => name,
+    }
+}
+
+/// The kernel of a normalized language name, if this service has one.
+pub(crate) fn by_name(name: &str) -> Option<Language> {
+    match name {
+        "python" => Some(Language::Python),
+        "bash" => Some(Language::Bash),
+        _ => None,
+    }
+}
+
+/// The Python module that runs the kernel (`python -m <module> -f <file>`).
+pub(crate) fn module(language: Language) -> &'static str {
+    match language {
+        Language::Python => "ipykernel_launcher",
+        Language::Bash => "bash_kernel",
+    }
+}
+
+/// Extra command-line settings of the kernel.
+///
+/// Python kernels get plain tracebacks (clients show them as text), no
+/// history database, and the environment's startup scripts (the `e2b/data`
+/// and `e2b/chart` formatters) run from the read-only environment: IPython
+/// cannot use a read-only `IPYTHONDIR`, so the profile stays in the user's
+/// home and the scripts are named one by one.
+pub(crate) fn kernel_args(language: Language, env: &KernelEnv) -> Vec<String> {
+    match language {
+        Language::Python => {
+            let mut args = vec![
+                "--InteractiveShell.colors=NoColor".to_owned(),
+                "--HistoryManager.enabled=False".to_owned(),
+            ];
+            let startup = env.ipython_dir().join("profile_default").join("startup");
+            let mut scripts: Vec<_> = std::fs::read_dir(startup)
+                .into_iter()
+                .flatten()
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "py"))
+                .collect();
+            scripts.sort();
+            args.extend(
+                scripts
+                    .iter()
+                    .map(|p| format!("--IPKernelApp.exec_files={}", p.display())),
+            );
+            args
+        }
+        Language::Bash => Vec::new(),
+    }
+}
+
+/// Why an environment variable name cannot be set in `language`.
+pub(crate) fn check_env_name(language: Language, name: &str) -> Result<(), String> {
+    let ok = match language {
+        Language::Python => !name.is_empty() && !name.contains(['=', '\0']),
+        Language::Bash => {
+            let mut chars = name.chars();
+            chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "environment variable name {name:?} cannot be set in a {language} context"
+        ))
+    }
+}
+
+/// Code that remembers the current values of `vars`' names and sets `vars`.
+pub(crate) fn set_env(language: Language, vars: &BTreeMap<String, String>) -> String {
+    match language {
+        Language::Python => {
+            let names: Vec<&String> = vars.keys().collect();
+            format!(
+                "import os as _e2b_os\n\
+                 _e2b_saved_env = {{k: _e2b_os.environ.get(k) for k in {}}}\n\
+                 _e2b_os.environ.update({})\n\
+                 del _e2b_os",
+                serde_json::Value::from(names.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
+                python_dict(vars)
+            )
+        }
+        Language::Bash => vars
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "_e2b_had_{k}=${{{k}+1}}; _e2b_old_{k}=${{{k}-}}; export {k}={}",
+                    shell_quote(v)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}
+
+/// Code that restores what [`set_env`] changed.
+pub(crate) fn restore_env(language: Language, vars: &BTreeMap<String, String>) -> String {
+    match language {
+        Language::Python => "import os as _e2b_os\n\
+             for _e2b_k, _e2b_v in _e2b_saved_env.items():\n    \
+                 if _e2b_v is None:\n        _e2b_os.environ.pop(_e2b_k, None)\n    \
+                 else:\n        _e2b_os.environ[_e2b_k] = _e2b_v\n\
+             del _e2b_os, _e2b_saved_env\n\
+             _e2b_k = _e2b_v = None\n\
+             del _e2b_k, _e2b_v"
+            .to_owned(),
+        Language::Bash => vars
+            .keys()
+            .map(|k| {
+                format!(
+                    "if [ -n \"$_e2b_had_{k}\" ]; then export {k}=\"$_e2b_old_{k}\"; else unset {k}; fi; unset _e2b_had_{k} _e2b_old_{k}"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}
+
+/// A Python dict literal of strings.
+fn python_dict(vars: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(vars).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// A single-quoted shell word.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_normalized_like_upstream() {
+        assert_eq!(normalize(None), "python");
+        assert_eq!(normalize(Some("")), "python");
+        assert_eq!(normalize(Some(" Python ")), "python");
+        assert_eq!(normalize(Some("JS")), "javascript");
+        assert_eq!(normalize(Some("ts")), "typescript");
+        assert_eq!(normalize(Some("r")), "r");
+        assert_eq!(by_name("python"), Some(Language::Python));
+        assert_eq!(by_name("bash"), Some(Language::Bash));
+        assert_eq!(by_name("cobol"), None);
+    }
+
+    #[test]
+    fn env_names_are_checked_per_language() {
+        assert!(check_env_name(Language::Python, "A-B").is_ok());
+        assert!(check_env_name(Language::Python, "A=B").is_err());
+        assert!(check_env_name(Language::Python, "").is_err());
+        assert!(check_env_name(Language::Bash, "_A1").is_ok());
+        assert!(check_env_name(Language::Bash, "1A").is_err());
+        assert!(check_env_name(Language::Bash, "A-B").is_err());
+        assert!(check_env_name(Language::Bash, "A;rm").is_err());
+    }
+
+    #[test]
+    fn values_are_quoted() {
+        let vars = BTreeMap::from([("K".to_owned(), "it's \"x\"\n$HOME".to_owned())]);
+        let bash = set_env(Language::Bash, &vars);
+        assert!(bash.contains(r#"export K='it'\''s "x""#), "{bash}");
+        let py = set_env(Language::Python, &vars);
+        assert!(py.contains(r#"{"K":"it's \"x\"\n$HOME"}"#), "{py}");
+    }
+}

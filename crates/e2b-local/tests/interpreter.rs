@@ -1,0 +1,443 @@
+//! The code interpreter of `code-interpreter-v1` sandboxes, over the wire as
+//! the official SDKs use it: `/execute` NDJSON, `/contexts`, `/health` on
+//! port 49999 through the server's routing headers, real kernels inside.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use e2b_local::Server;
+use e2b_local::kernel_env::{KERNEL_ENV_VAR, KernelEnv};
+use futures_util::StreamExt as _;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const PORT: u16 = 49999;
+/// Upper bound of one execution in these tests; reaching it fails the test.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+fn kernel_env() -> KernelEnv {
+    let env = KernelEnv::from_env().unwrap_or_else(|| {
+        KernelEnv::at(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/kernel"))
+    });
+    if let Some(problem) = env.problem() {
+        panic!(
+            "{problem}: build it with `make kernel-env` (or run `make test`), or point {KERNEL_ENV_VAR} at one"
+        );
+    }
+    env
+}
+
+async fn server() -> Server {
+    let env = kernel_env();
+    Server::start(support::options().with_kernel_env(Some(env.root().to_path_buf())))
+        .await
+        .expect("server starts")
+}
+
+async fn create(server: &Server, extra: Value) -> Value {
+    let mut body = json!({"templateID": "code-interpreter-v1", "timeout": 300});
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    support::create(server, body).await
+}
+
+async fn sandbox(server: &Server) -> String {
+    create(server, json!({})).await["sandboxID"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn request(server: &Server, method: Method, id: &str, path: &str) -> reqwest::RequestBuilder {
+    support::to_sandbox(server, method, id, PORT, path)
+}
+
+/// Run code; returns every line of the stream (the stream must end).
+async fn execute(server: &Server, id: &str, body: Value) -> Vec<Value> {
+    let resp = tokio::time::timeout(
+        PATIENCE,
+        request(server, Method::POST, id, "/execute")
+            .json(&body)
+            .send(),
+    )
+    .await
+    .expect("the execution answers in time")
+    .expect("the request succeeds");
+    let status = resp.status();
+    let text = tokio::time::timeout(PATIENCE, resp.text())
+        .await
+        .expect("the execution ends in time")
+        .unwrap();
+    assert_eq!(status, 200, "{text}");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l:?}: {e}")))
+        .collect();
+    assert_eq!(
+        lines.last(),
+        Some(&json!({"type": "end_of_execution"})),
+        "{lines:?}"
+    );
+    lines
+}
+
+async fn run(server: &Server, id: &str, code: &str) -> Vec<Value> {
+    execute(server, id, json!({"code": code})).await
+}
+
+fn of_type<'a>(lines: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    lines.iter().filter(|l| l["type"] == kind).collect()
+}
+
+fn main_text(lines: &[Value]) -> Option<String> {
+    of_type(lines, "result")
+        .into_iter()
+        .find(|r| r["is_main_result"] == true)
+        .and_then(|r| r["text"].as_str().map(str::to_owned))
+}
+
+fn stdout(lines: &[Value]) -> String {
+    of_type(lines, "stdout")
+        .iter()
+        .filter_map(|l| l["text"].as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn executions_stream_output_keep_state_and_report_errors() {
+    let server = server().await;
+    let id = sandbox(&server).await;
+
+    let resp = request(&server, Method::GET, &id, "/health")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap(), json!("OK"));
+
+    run(&server, &id, "x = 20").await;
+    let lines = run(
+        &server,
+        &id,
+        "import sys\nprint('out')\nprint('err', file=sys.stderr)\nx * 2 + 2",
+    )
+    .await;
+    assert_eq!(lines[0]["type"], "number_of_executions", "{lines:?}");
+    assert!(lines[0]["execution_count"].as_u64().unwrap() >= 2);
+    assert_eq!(stdout(&lines), "out\n");
+    let stderr = of_type(&lines, "stderr");
+    assert_eq!(stderr[0]["text"], "err\n");
+    assert!(stderr[0]["timestamp"].as_str().unwrap().starts_with("20"));
+    assert_eq!(main_text(&lines).as_deref(), Some("42"));
+    let result = of_type(&lines, "result")[0];
+    assert_eq!(result["extra"], json!({}));
+    // Strings come back without their repr quotes.
+    let lines = run(&server, &id, "'hi'").await;
+    assert_eq!(main_text(&lines).as_deref(), Some("hi"));
+
+    let lines = run(&server, &id, "print('before')\n1/0").await;
+    assert_eq!(stdout(&lines), "before\n");
+    let errors = of_type(&lines, "error");
+    assert_eq!(errors.len(), 1, "{lines:?}");
+    assert_eq!(errors[0]["name"], "ZeroDivisionError");
+    assert_eq!(errors[0]["value"], "division by zero");
+    let traceback = errors[0]["traceback"].as_str().unwrap();
+    assert!(traceback.contains("ZeroDivisionError"), "{traceback}");
+    assert!(
+        !traceback.contains('\u{1b}'),
+        "colored traceback: {traceback:?}"
+    );
+
+    // Rich results: a DataFrame carries `data`, a figure `chart` and `png`.
+    let lines = run(
+        &server,
+        &id,
+        "import pandas as pd\npd.DataFrame({'a': [1, 2], 'b': ['x', 'y']})",
+    )
+    .await;
+    let result = of_type(&lines, "result")[0];
+    assert_eq!(result["data"], json!({"a": [1, 2], "b": ["x", "y"]}));
+    assert!(result["html"].as_str().unwrap().contains("<table"));
+    let lines = run(
+        &server,
+        &id,
+        "import matplotlib.pyplot as plt\nplt.bar(['a', 'b'], [3, 5])\nplt.title('Bars')\nplt.show()",
+    )
+    .await;
+    let display = of_type(&lines, "result")
+        .into_iter()
+        .find(|r| r.get("chart").is_some())
+        .unwrap_or_else(|| panic!("no chart in {lines:?}"));
+    assert_eq!(display["is_main_result"], false);
+    assert_eq!(display["chart"]["type"], "bar");
+    assert_eq!(display["chart"]["title"], "Bars");
+    assert!(display["png"].as_str().unwrap().starts_with("iVBOR"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn env_vars_apply_to_one_execution_and_requests_are_checked() {
+    let server = server().await;
+    let id = create(&server, json!({"envVars": {"FROM_SANDBOX": "sbx"}})).await["sandboxID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let code =
+        "import os\n(os.environ.get('FROM_SANDBOX'), os.environ.get('ONLY_NOW'), os.getcwd())";
+    let lines = execute(
+        &server,
+        &id,
+        json!({"code": code, "env_vars": {"ONLY_NOW": "it's \"here\""}, "context_id": null, "language": null}),
+    )
+    .await;
+    assert_eq!(
+        main_text(&lines).as_deref(),
+        Some(r#"('sbx', 'it\'s "here"', '/home/user')"#)
+    );
+    let lines = run(&server, &id, code).await;
+    assert_eq!(
+        main_text(&lines).as_deref(),
+        Some("('sbx', None, '/home/user')")
+    );
+
+    let resp = request(&server, Method::POST, &id, "/execute")
+        .json(&json!({"code": "1", "context_id": "x", "language": "python"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let resp = request(&server, Method::POST, &id, "/execute")
+        .json(&json!({"code": "1", "context_id": "nope"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    assert_eq!(resp.text().await.unwrap(), "Context nope not found");
+    let resp = request(&server, Method::POST, &id, "/execute")
+        .json(&json!({"code": "1", "language": "cobol"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("cobol"));
+    let resp = request(&server, Method::POST, &id, "/execute")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn contexts_isolate_state_honour_cwd_restart_and_remove() {
+    let server = server().await;
+    let id = sandbox(&server).await;
+    let resp = request(&server, Method::POST, &id, "/contexts")
+        .json(&json!({"cwd": "/tmp", "language": "python"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let context: Value = resp.json().await.unwrap();
+    assert_eq!(context["language"], "python");
+    assert_eq!(context["cwd"], "/tmp");
+    let ctx = context["id"].as_str().unwrap().to_owned();
+
+    let in_ctx = |code: &str| json!({"code": code, "context_id": ctx});
+    let lines = execute(&server, &id, in_ctx("import os\ny = 7\nos.getcwd()")).await;
+    assert_eq!(main_text(&lines).as_deref(), Some("/tmp"));
+    let lines = run(&server, &id, "y").await;
+    assert_eq!(of_type(&lines, "error")[0]["name"], "NameError");
+    let lines = execute(&server, &id, in_ctx("y")).await;
+    assert_eq!(main_text(&lines).as_deref(), Some("7"));
+
+    let listed: Value = request(&server, Method::GET, &id, "/contexts")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = listed.as_array().unwrap();
+    assert!(listed.contains(&context), "{listed:?}");
+    assert!(
+        listed
+            .iter()
+            .any(|c| c["id"] != ctx && c["language"] == "python"),
+        "the default context is listed: {listed:?}"
+    );
+
+    let resp = request(
+        &server,
+        Method::POST,
+        &id,
+        &format!("/contexts/{ctx}/restart"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap(), Value::Null);
+    let lines = execute(
+        &server,
+        &id,
+        in_ctx("import os\n(os.getcwd(), 'y' in globals())"),
+    )
+    .await;
+    assert_eq!(main_text(&lines).as_deref(), Some("('/tmp', False)"));
+
+    let resp = request(&server, Method::DELETE, &id, &format!("/contexts/{ctx}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = request(&server, Method::POST, &id, "/execute")
+        .json(&in_ctx("1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let resp = request(&server, Method::DELETE, &id, &format!("/contexts/{ctx}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let resp = request(&server, Method::POST, &id, "/contexts")
+        .json(&json!({"cwd": "/does/not/exist"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn bash_contexts_run_shell_code_with_env_vars() {
+    let server = server().await;
+    let id = sandbox(&server).await;
+    let lines = execute(
+        &server,
+        &id,
+        json!({"code": "echo \"hi $GREETING\"; pwd", "language": "bash", "env_vars": {"GREETING": "there"}}),
+    )
+    .await;
+    assert_eq!(stdout(&lines), "hi there\n/home/user\n", "{lines:?}");
+    let lines = execute(
+        &server,
+        &id,
+        json!({"code": "echo \"[${GREETING-unset}]\"", "language": "bash"}),
+    )
+    .await;
+    assert_eq!(stdout(&lines), "[unset]\n", "{lines:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_leaving_interrupts_the_kernel_which_stays_usable() {
+    let server = server().await;
+    let id = sandbox(&server).await;
+    run(&server, &id, "kept = 'state'").await;
+    let resp = request(&server, Method::POST, &id, "/execute")
+        .json(&json!({"code": "print('looping', flush=True)\nwhile True:\n    pass"}))
+        .send()
+        .await
+        .unwrap();
+    let mut body = resp.bytes_stream();
+    let mut seen = String::new();
+    while !seen.contains("looping") {
+        let chunk = tokio::time::timeout(PATIENCE, body.next())
+            .await
+            .expect("output in time")
+            .expect("the stream stays open")
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    drop(body);
+    // The next execution waits for the interrupted one; it must not wait long.
+    let started = Instant::now();
+    let lines = run(&server, &id, "kept").await;
+    assert_eq!(main_text(&lines).as_deref(), Some("state"), "{lines:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the loop was not interrupted promptly: {:?}",
+        started.elapsed()
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn silence_is_filled_with_keepalives_and_a_dead_kernel_is_replaced() {
+    let server = server().await;
+    let id = sandbox(&server).await;
+    let lines = run(&server, &id, "import time\ntime.sleep(6)\n'awake'").await;
+    assert!(
+        !of_type(&lines, "keepalive").is_empty(),
+        "no keepalive during 6 s of silence: {lines:?}"
+    );
+    assert_eq!(main_text(&lines).as_deref(), Some("awake"));
+
+    run(&server, &id, "lost = 1").await;
+    let lines = run(&server, &id, "import os\nos._exit(3)").await;
+    let errors = of_type(&lines, "error");
+    assert_eq!(errors[0]["name"], "UnexpectedEndOfExecution", "{lines:?}");
+    let lines = run(&server, &id, "'lost' in globals()").await;
+    assert_eq!(main_text(&lines).as_deref(), Some("False"), "{lines:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn secure_sandboxes_need_the_access_token() {
+    let server = server().await;
+    let sandbox = create(&server, json!({"secure": true})).await;
+    let id = sandbox["sandboxID"].as_str().unwrap();
+    let token = sandbox["envdAccessToken"].as_str().unwrap();
+    let resp = request(&server, Method::POST, id, "/execute")
+        .json(&json!({"code": "1+1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = request(&server, Method::GET, id, "/contexts")
+        .header("X-Access-Token", "wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let resp = request(&server, Method::POST, id, "/execute")
+        .header("X-Access-Token", token)
+        .json(&json!({"code": "1+1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains(r#""text":"2""#));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_a_kernel_environment_the_template_is_refused_clearly() {
+    let server = support::server().await;
+    let resp = support::authed_http(&server)
+        .post(format!("{}/sandboxes", server.api_url()))
+        .json(&json!({"templateID": "code-interpreter-v1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("code-interpreter-v1"), "{message}");
+    assert!(message.contains("make kernel-env"), "{message}");
+    // Base sandboxes on the same server have no interpreter on 49999.
+    let id = support::create_base(&server, 60).await;
+    let resp = request(&server, Method::GET, &id, "/health")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 502);
+    server.shutdown().await;
+}
