@@ -1,5 +1,6 @@
 //! The `serve` and `doctor` commands.
 
+use crate::kernel_env::{KERNEL_ENV_HINT, KernelEnv};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,11 +30,19 @@ pub fn environment(server: &Server) -> String {
 /// `e2b-local serve`: run until SIGINT or SIGTERM, then kill every sandbox.
 ///
 /// Prints the environment on stdout once the listener accepts requests.
+/// `code-interpreter-v1` sandboxes use `kernel_env`, else the environment
+/// named by `E2B_LOCAL_KERNEL_ENV`; without one (or with a broken one, which
+/// is reported) that template is refused and everything else works.
 pub fn serve(
     listen: SocketAddr,
     api_key: Option<String>,
     data_dir: Option<PathBuf>,
+    kernel_env: Option<PathBuf>,
 ) -> anyhow::Result<()> {
+    let kernel_env = kernel_env.map(KernelEnv::at).or_else(KernelEnv::from_env);
+    if let Some(problem) = kernel_env.as_ref().and_then(KernelEnv::problem) {
+        tracing::warn!("code-interpreter-v1 is unavailable: {problem} ({KERNEL_ENV_HINT})");
+    }
     if let Some(key) = &api_key {
         anyhow::ensure!(
             crate::is_valid_api_key(key),
@@ -47,6 +56,7 @@ pub fn serve(
         let mut options = ServerOptions::default().with_listen(listen);
         options.api_key = api_key;
         options.data_dir = data_dir;
+        options.kernel_env = kernel_env.map(|e| e.root().to_path_buf());
         // The agent is this very binary unless E2B_LOCAL_BIN says otherwise.
         if std::env::var_os("E2B_LOCAL_BIN").is_none_or(|v| v.is_empty()) {
             options.agent_binary =

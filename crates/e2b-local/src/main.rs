@@ -1,6 +1,6 @@
 //! `e2b-local`: an E2B-compatible sandbox server on one machine.
 //!
-//! * `e2b-local serve [--listen 127.0.0.1:3000] [--api-key e2b_<hex>] [--data-dir DIR]`
+//! * `e2b-local serve [--listen 127.0.0.1:3000] [--api-key e2b_<hex>] [--data-dir DIR] [--kernel-env DIR]`
 //! * `e2b-local doctor` — what is present or missing, and how to install it.
 //! * `e2b-local envd --socket PATH --config PATH` — the in-sandbox agent (started by the server).
 
@@ -33,6 +33,10 @@ enum Command {
         /// Where sandbox metadata, homes and snapshots live.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// The kernel environment of `code-interpreter-v1` sandboxes (`make
+        /// kernel-env` builds one at .venv/kernel); default: $E2B_LOCAL_KERNEL_ENV.
+        #[arg(long)]
+        kernel_env: Option<PathBuf>,
     },
     /// Report which prerequisites are present and how to install missing ones.
     Doctor,
@@ -55,7 +59,8 @@ fn main() -> anyhow::Result<()> {
             listen,
             api_key,
             data_dir,
-        } => e2b_local::cli::serve(listen, api_key, data_dir),
+            kernel_env,
+        } => e2b_local::cli::serve(listen, api_key, data_dir, kernel_env),
         Command::Doctor => e2b_local::cli::doctor(),
         Command::Envd { socket, config } => e2b_local::agent::main(&socket, &config),
     }

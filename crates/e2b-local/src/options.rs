@@ -46,7 +46,8 @@ pub struct ServerOptions {
     /// Use cgroups when the host allows (freezer for pause, limits). Default true.
     pub use_cgroups: bool,
     /// The code-interpreter kernel environment (`make kernel-env`), shown
-    /// read-only inside every sandbox at `/run/e2b-kernel`. Default none.
+    /// read-only at `/run/e2b-kernel` inside `code-interpreter-v1` sandboxes,
+    /// which are refused without it. Default none.
     pub kernel_env: Option<PathBuf>,
 }
 
