@@ -1,6 +1,7 @@
 //! [`ConnectionConfig`]: credentials, endpoints, timeouts, proxy and routing of one client.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -51,9 +52,42 @@ pub struct ConnectionConfig {
     api_headers: HeaderMap,
     sandbox_headers: HeaderMap,
     proxy: ProxyConfig,
+    root_certificates: RootCertificates,
     debug: bool,
     validate_api_key: bool,
     routing: Routing,
+}
+
+/// Extra trusted roots: the PEM bundles as given (to rebuild a builder) and the
+/// certificates parsed from them.
+#[derive(Clone, Default)]
+pub(crate) struct RootCertificates {
+    pem: Vec<Arc<[u8]>>,
+    parsed: Vec<reqwest::Certificate>,
+}
+
+impl RootCertificates {
+    /// Parse every bundle; each must hold at least one certificate.
+    fn parse(pem: Vec<Arc<[u8]>>) -> Result<Self, ConfigError> {
+        let mut parsed = Vec::new();
+        for (index, bundle) in pem.iter().enumerate() {
+            let invalid = |reason: &str| ConfigError::InvalidRootCertificate {
+                reason: format!("bundle {} {reason}", index + 1),
+            };
+            let certs = reqwest::Certificate::from_pem_bundle(bundle)
+                .map_err(|_| invalid("is not valid PEM"))?;
+            if certs.is_empty() {
+                return Err(invalid("holds no `-----BEGIN CERTIFICATE-----` block"));
+            }
+            parsed.extend(certs);
+        }
+        Ok(RootCertificates { pem, parsed })
+    }
+
+    /// The certificates, for the HTTP clients.
+    pub(crate) fn certificates(&self) -> &[reqwest::Certificate] {
+        &self.parsed
+    }
 }
 
 /// Where proxy settings came from.
@@ -117,6 +151,7 @@ impl ConnectionConfig {
             api_headers: headers(&self.api_headers),
             sandbox_headers: headers(&self.sandbox_headers),
             proxy: self.proxy.clone(),
+            root_certificates: self.root_certificates.pem.clone(),
             debug: Some(self.debug),
             validate_api_key: Some(self.validate_api_key),
             routing: Some(self.routing.mode()),
@@ -187,6 +222,16 @@ impl ConnectionConfig {
         &self.proxy
     }
 
+    /// How many extra root certificates are trusted besides the system's; see
+    /// [`ConnectionConfigBuilder::root_certificates_pem`].
+    pub fn root_certificate_count(&self) -> usize {
+        self.root_certificates.parsed.len()
+    }
+
+    pub(crate) fn root_certificates(&self) -> &RootCertificates {
+        &self.root_certificates
+    }
+
     /// Whether debug mode is on: no control-plane calls for sandbox lifecycle, sandboxes
     /// at `localhost`.
     pub fn is_debug(&self) -> bool {
@@ -226,6 +271,7 @@ impl fmt::Debug for ConnectionConfig {
                 &self.sandbox_headers.keys().collect::<Vec<_>>(),
             )
             .field("proxy", &self.proxy)
+            .field("root_certificates", &self.root_certificates.parsed.len())
             .field("debug", &self.debug)
             .field("validate_api_key", &self.validate_api_key)
             .field("routing_mode", &self.routing.mode())
@@ -273,6 +319,7 @@ pub struct ConnectionConfigBuilder {
     api_headers: Vec<PendingHeader>,
     sandbox_headers: Vec<PendingHeader>,
     proxy: ProxyConfig,
+    root_certificates: Vec<Arc<[u8]>>,
     debug: Option<bool>,
     validate_api_key: Option<bool>,
     routing: Option<RoutingMode>,
@@ -395,6 +442,32 @@ impl ConnectionConfigBuilder {
         self
     }
 
+    /// Trust the certificate authorities in `pem` (one or more
+    /// `-----BEGIN CERTIFICATE-----` blocks) in addition to the system's roots, on every
+    /// connection: control plane, sandboxes, volumes, and an `https://` proxy.
+    ///
+    /// For a self-hosted E2B whose `*.<domain>` certificate comes from a private CA, or a
+    /// corporate proxy that inspects TLS. May be called more than once; every bundle is
+    /// trusted. Certificates are public data: nothing secret belongs in `pem` (sections
+    /// other than certificates, such as private keys, are ignored).
+    ///
+    /// ```
+    /// # fn demo(ca_pem: &[u8]) -> Result<(), e2b_core::ConfigError> {
+    /// let config = e2b_core::ConnectionConfig::builder()
+    ///     .api_key("e2b_0123abcd")
+    ///     .domain("e2b.example.internal")
+    ///     .root_certificates_pem(ca_pem)
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [`build`](Self::build) fails with [`ConfigError::InvalidRootCertificate`] if a
+    /// bundle holds no certificate.
+    pub fn root_certificates_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.root_certificates.push(Arc::from(pem.as_ref()));
+        self
+    }
+
     /// Debug mode: no control-plane calls for sandbox lifecycle, control plane at
     /// `http://localhost:3000`, sandboxes at `http://localhost:<port>`.
     pub fn debug(mut self, debug: bool) -> Self {
@@ -424,7 +497,8 @@ impl ConnectionConfigBuilder {
     /// - [`ConfigError::InvalidApiKey`] if the key is not `e2b_` + lowercase hex and the
     ///   check is not disabled;
     /// - [`ConfigError::InvalidDomain`], [`ConfigError::InvalidUrl`],
-    ///   [`ConfigError::InvalidHeader`], [`ConfigError::InvalidProxy`] for malformed values.
+    ///   [`ConfigError::InvalidHeader`], [`ConfigError::InvalidProxy`],
+    ///   [`ConfigError::InvalidRootCertificate`] for malformed values.
     pub fn build(self) -> Result<ConnectionConfig, ConfigError> {
         let env = self.env.unwrap_or_default();
         let debug = self.debug.or(env.debug).unwrap_or(false);
@@ -493,6 +567,7 @@ impl ConnectionConfigBuilder {
             }
         };
 
+        let root_certificates = RootCertificates::parse(self.root_certificates)?;
         let api_headers = header_map(self.api_headers)?;
         let sandbox_headers = header_map(self.sandbox_headers)?;
         let request_timeout =
@@ -530,6 +605,7 @@ impl ConnectionConfigBuilder {
             api_headers,
             sandbox_headers,
             proxy,
+            root_certificates,
             debug,
             validate_api_key,
             routing,
@@ -557,6 +633,7 @@ impl fmt::Debug for ConnectionConfigBuilder {
             .field("api_headers", &names(&self.api_headers))
             .field("sandbox_headers", &names(&self.sandbox_headers))
             .field("proxy", &self.proxy)
+            .field("root_certificates", &self.root_certificates.len())
             .field("debug", &self.debug)
             .field("validate_api_key", &self.validate_api_key)
             .field("routing_mode", &self.routing)
@@ -699,6 +776,15 @@ pub enum ConfigError {
         /// The value given, with credentials redacted.
         value: String,
     },
+    /// A PEM bundle given as extra trusted roots holds no usable certificate.
+    #[error(
+        "invalid root certificate: {reason}; pass PEM text with one or more \
+         `-----BEGIN CERTIFICATE-----` blocks"
+    )]
+    InvalidRootCertificate {
+        /// Which bundle (counted from 1, in the order given) and what is wrong with it.
+        reason: String,
+    },
 }
 
 impl ConfigError {
@@ -708,7 +794,9 @@ impl ConfigError {
             ConfigError::MissingApiKey | ConfigError::InvalidApiKey => Some(env::E2B_API_KEY),
             ConfigError::InvalidDomain { .. } => Some(env::E2B_DOMAIN),
             ConfigError::InvalidUrl { variable, .. } => Some(variable),
-            ConfigError::InvalidHeader { .. } | ConfigError::InvalidProxy { .. } => None,
+            ConfigError::InvalidHeader { .. }
+            | ConfigError::InvalidProxy { .. }
+            | ConfigError::InvalidRootCertificate { .. } => None,
         }
     }
 }
@@ -1050,6 +1138,43 @@ mod tests {
         let env_builder = from(&[("E2B_API_KEY", key), ("E2B_ACCESS_TOKEN", token)]);
         let out = format!("{env_builder:?}");
         assert!(!out.contains(key) && !out.contains(token), "{out}");
+    }
+
+    #[test]
+    fn root_certificates_must_hold_a_certificate() {
+        let b = || ConnectionConfig::builder().api_key(KEY);
+        assert_eq!(b().build().unwrap().root_certificate_count(), 0);
+        for bad in [
+            &b"not pem at all"[..],
+            b"",
+            b"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n",
+            b"-----BEGIN CERTIFICATE-----\n%%%%\n-----END CERTIFICATE-----\n",
+        ] {
+            let err = b().root_certificates_pem(bad).build().unwrap_err();
+            assert!(
+                matches!(err, ConfigError::InvalidRootCertificate { .. }),
+                "{err}"
+            );
+            assert!(err.to_string().contains("bundle 1"), "{err}");
+            assert_eq!(err.variable(), None);
+        }
+        // Two certificates in one bundle, one in another (the content is only decoded here;
+        // the TLS stack checks it when it connects, see `http.rs`).
+        let cert = "-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n";
+        let c = b()
+            .root_certificates_pem(format!("{cert}{cert}"))
+            .root_certificates_pem(cert.as_bytes())
+            .build()
+            .unwrap();
+        assert_eq!(c.root_certificate_count(), 3);
+        assert!(format!("{c:?}").contains("root_certificates: 3"), "{c:?}");
+        assert_eq!(c.to_builder().build().unwrap().root_certificate_count(), 3);
+        let err = b()
+            .root_certificates_pem(cert)
+            .root_certificates_pem("junk")
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("bundle 2"), "{err}");
     }
 
     #[test]

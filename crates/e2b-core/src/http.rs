@@ -1,8 +1,9 @@
 //! The HTTP clients of one [`ConnectionConfig`].
 //!
 //! [`HttpClient`] holds two `reqwest` clients built with the same transport settings
-//! (rustls, connection pooling, `TCP_NODELAY`, connect timeout, proxy, user agent
-//! `e2b-rust-sdk/<version>`, redirects only within one origin):
+//! (rustls, connection pooling, `TCP_NODELAY`, connect timeout, proxy, the system's trusted
+//! roots plus any [extra ones](crate::ConnectionConfigBuilder::root_certificates_pem), user
+//! agent `e2b-rust-sdk/<version>`, redirects only within one origin):
 //!
 //! - [`api`](HttpClient::api) for the control plane. Its default headers carry the
 //!   credentials (`X-API-KEY`, `Authorization: Bearer` for an access token, both marked
@@ -103,6 +104,7 @@ impl HttpClient {
         tracing::debug!(
             user_agent = user_agent(),
             proxy = ?proxy_summary(config),
+            extra_root_certificates = config.root_certificate_count(),
             request_timeout = ?config.request_timeout(),
             connect_timeout = ?config.connect_timeout(),
             "built e2b http clients"
@@ -136,6 +138,11 @@ fn base_builder(config: &ConnectionConfig) -> Result<reqwest::ClientBuilder> {
     builder = builder.no_proxy();
     for proxy in proxies(config)? {
         builder = builder.proxy(proxy);
+    }
+    let roots = config.root_certificates().certificates();
+    if !roots.is_empty() {
+        // Added to the platform's roots, not instead of them.
+        builder = builder.tls_certs_merge(roots.iter().cloned());
     }
     Ok(builder)
 }
@@ -242,6 +249,7 @@ fn same_origin_redirects() -> redirect::Policy {
 mod tests {
     use std::io::{BufRead, BufReader, Write};
     use std::net::TcpListener;
+    use std::sync::Arc;
 
     use super::*;
     use crate::env::tests::lookup;
@@ -427,6 +435,107 @@ mod tests {
         let resp = client.api().get(format!("{url}/x")).send().await.unwrap();
         assert_eq!(resp.status(), 302);
         server.join().unwrap();
+    }
+
+    /// A CA (PEM) and a TLS acceptor presenting a certificate for `localhost` it issued.
+    fn test_ca() -> (String, tokio_rustls::TlsAcceptor) {
+        use rcgen::{
+            BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+            KeyPair, KeyUsagePurpose,
+        };
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        ca.distinguished_name
+            .push(DnType::CommonName, "e2b-core test CA");
+        let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+        let issuer = Issuer::new(ca, ca_key);
+        let leaf_key = KeyPair::generate().unwrap();
+        let mut leaf = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let leaf = leaf.signed_by(&leaf_key, &issuer).unwrap();
+        let server = tokio_rustls::rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf.der().clone()],
+                tokio_rustls::rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der())
+                    .unwrap(),
+            )
+            .unwrap();
+        (ca_pem, tokio_rustls::TlsAcceptor::from(Arc::new(server)))
+    }
+
+    /// An HTTPS server answering every request with 204; returns its `https://localhost`
+    /// URL. Handshakes that fail (an untrusted certificate) just end the connection.
+    async fn https_server(acceptor: tokio_rustls::TlsAcceptor) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let _ = tls.write_all(NO_CONTENT.as_bytes()).await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        format!("https://localhost:{port}")
+    }
+
+    #[tokio::test]
+    async fn extra_root_certificates_are_trusted_by_both_clients() {
+        let (ca_pem, acceptor) = test_ca();
+        let url = https_server(acceptor).await;
+        let config = |roots: Option<&str>| {
+            let mut b = ConnectionConfig::builder().api_key(KEY).api_url(&url);
+            if let Some(pem) = roots {
+                b = b.root_certificates_pem(pem);
+            }
+            b.build().unwrap()
+        };
+
+        // Without the CA the certificate is not trusted by either client.
+        let untrusting = HttpClient::new(&config(None)).unwrap();
+        for client in [untrusting.api(), untrusting.sandbox()] {
+            let err = client
+                .get(format!("{url}/health"))
+                .send()
+                .await
+                .unwrap_err();
+            assert!(err.is_connect(), "{err:?}");
+        }
+
+        let trusting_config = config(Some(&ca_pem));
+        assert_eq!(trusting_config.root_certificate_count(), 1);
+        let trusting = HttpClient::new(&trusting_config).unwrap();
+        for client in [trusting.api(), trusting.sandbox()] {
+            let resp = client.get(format!("{url}/health")).send().await.unwrap();
+            assert_eq!(resp.status(), 204);
+        }
+        // A derived configuration keeps the roots.
+        let derived = trusting_config.to_builder().build().unwrap();
+        assert_eq!(derived.root_certificate_count(), 1);
+        let resp = HttpClient::new(&derived)
+            .unwrap()
+            .sandbox()
+            .get(format!("{url}/health"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 204);
     }
 
     #[tokio::test]
