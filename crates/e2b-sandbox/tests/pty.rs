@@ -5,30 +5,8 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use e2b_sandbox::{OutputStream, PtyConnectOptions, PtyOptions, PtySize};
-use futures_util::StreamExt as _;
-use support::Local;
-
-/// Read the terminal until its output contains `marker`; returns everything read. Markers
-/// are printed as `MARK$((n+0))` so that the terminal's echo of the typed command does not
-/// match.
-async fn read_until(output: &mut OutputStream<Bytes>, marker: &str) -> String {
-    let mut seen = Vec::new();
-    let found = tokio::time::timeout(Duration::from_secs(20), async {
-        while let Some(chunk) = output.next().await {
-            seen.extend_from_slice(&chunk);
-            if String::from_utf8_lossy(&seen).contains(marker) {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    let text = String::from_utf8_lossy(&seen).into_owned();
-    assert_eq!(found, Ok(true), "`{marker}` never appeared in: {text:?}");
-    text
-}
+use e2b_sandbox::{PtyConnectOptions, PtyOptions, PtySize};
+use support::{Local, read_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interactive_shell_with_resize_and_kill() {

@@ -1,5 +1,6 @@
 //! Routing modes, debug mode, the v2→v1 fallback and request deadlines, end to end through
-//! a small proxy in front of e2b-local.
+//! a small proxy in front of e2b-local; the HTTPS modes (shared sandbox host, per-sandbox
+//! hosts, `api.<domain>`) through a TLS edge reached over an HTTP CONNECT proxy.
 
 mod support;
 
@@ -9,12 +10,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use e2b_sandbox::{
-    Client, CommandOptions, ConnectionConfig, DEBUG_SANDBOX_ID, RoutingMode, Sandbox, Scheme,
-    TimeoutKind,
+    Client, CommandOptions, ConnectionConfig, DEBUG_SANDBOX_ID, FilesystemEventType, PtyOptions,
+    RoutingMode, Sandbox, Scheme, TimeoutKind, WatchOptions,
 };
+use futures_util::StreamExt as _;
 use http::{HeaderValue, StatusCode, Uri};
-use support::Local;
+use support::edge::{Edge, Seen};
 use support::proxy::{Proxy, Verdict};
+use support::{Local, read_until};
 
 fn loopback() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
@@ -323,5 +326,250 @@ async fn debug_mode_skips_the_control_plane() {
     // The real sandbox is untouched by the debug kill.
     assert!(real.is_running().await.unwrap());
     drop(proxy);
+    local.stop().await;
+}
+
+/// The domain of the TLS edge: not one of E2B's, so `Auto` picks per-sandbox hosts.
+const EDGE_DOMAIN: &str = "e2b.test";
+const API_HOST: &str = "api.e2b.test";
+
+/// A configuration that reaches `edge` the way a deployment behind a proxy would: default
+/// URLs from the domain, the explicit proxy, the edge's CA trusted.
+fn edge_config(
+    local: &Local,
+    edge: &Edge,
+    mode: RoutingMode,
+) -> e2b_sandbox::ConnectionConfigBuilder {
+    ConnectionConfig::builder()
+        .api_key(local.server.api_key())
+        .domain(edge.domain())
+        .routing_mode(mode)
+        .proxy(edge.proxy_url())
+        .root_certificates_pem(edge.ca_pem())
+}
+
+/// Create a sandbox and drive a command, a file round trip, a terminal and a watch through
+/// `client`; returns the sandbox id after killing it.
+async fn exercise(client: &Client, expected_envd_url: impl Fn(&str) -> String) -> String {
+    let sbx = Sandbox::builder()
+        .timeout(Duration::from_secs(120))
+        .create(client)
+        .await
+        .unwrap();
+    let id = sbx.id().to_owned();
+    assert_eq!(sbx.envd_url(), expected_envd_url(&id));
+    assert_eq!(sbx.get_host(8080), format!("8080-{id}.{EDGE_DOMAIN}"));
+
+    let out = sbx
+        .commands()
+        .run("echo over-$((40+2))", CommandOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "over-42\n");
+
+    let files = sbx.files();
+    files.write("/tmp/edge.txt", "through tls").await.unwrap();
+    assert_eq!(
+        files.read_text("/tmp/edge.txt").await.unwrap(),
+        "through tls"
+    );
+
+    let term = sbx
+        .pty()
+        .create(PtyOptions::new().timeout(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let mut output = term.output();
+    term.send_input(b"echo MARK$((7+0))\n").await.unwrap();
+    read_until(&mut output, "MARK7\r\n").await;
+    assert!(term.kill().await.unwrap());
+
+    files.make_dir("/tmp/watched").await.unwrap();
+    let mut events = files
+        .watch_dir("/tmp/watched", WatchOptions::new())
+        .await
+        .unwrap();
+    files.write("/tmp/watched/new.txt", "1").await.unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let event = events.next().await.expect("the watch ended").unwrap();
+            if event.name == "new.txt" {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("an event for new.txt within 20 s");
+    assert!(
+        matches!(
+            event.event_type,
+            FilesystemEventType::Create | FilesystemEventType::Write
+        ),
+        "{event:?}"
+    );
+    drop(events);
+
+    assert!(sbx.kill().await.unwrap());
+    id
+}
+
+/// Checks shared by both modes: every request arrived over TLS for the host its tunnel
+/// named, control-plane requests at `api.<domain>` without routing headers, and envd
+/// requests at `envd_host` naming the sandbox and port 49983.
+fn check_edge_traffic(seen: &[Seen], id: &str, envd_host: &str) {
+    assert!(!seen.is_empty());
+    for s in seen {
+        let host = s.host.as_deref().expect("a Host header");
+        assert_eq!(s.sni.as_deref(), Some(host), "{s:?}");
+        assert_eq!(s.tunnel, format!("{host}:443"), "{s:?}");
+    }
+    let (api, envd): (Vec<&Seen>, Vec<&Seen>) = seen
+        .iter()
+        .partition(|s| s.host.as_deref() == Some(API_HOST));
+    assert!(
+        api.iter().all(|s| s.sandbox_id.is_none()),
+        "routing headers on the control plane: {api:?}"
+    );
+    assert!(
+        api.iter()
+            .any(|s| s.request.starts_with("POST ") && s.request.ends_with("/sandboxes")),
+        "no create: {api:?}"
+    );
+    assert!(
+        api.iter().any(|s| s.request.starts_with("DELETE ")),
+        "no kill: {api:?}"
+    );
+    for s in &envd {
+        assert_eq!(s.host.as_deref(), Some(envd_host), "{s:?}");
+        assert_eq!(s.sandbox_id.as_deref(), Some(id), "{s:?}");
+        assert_eq!(s.sandbox_port.as_deref(), Some("49983"), "{s:?}");
+    }
+    let requests: Vec<&str> = envd.iter().map(|s| s.request.as_str()).collect();
+    for expected in [
+        "POST /process.Process/Start",
+        "POST /files",
+        "GET /files",
+        "POST /process.Process/SendInput",
+        "POST /filesystem.Filesystem/WatchDir",
+    ] {
+        assert!(
+            requests.contains(&expected),
+            "{expected} missing: {requests:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_sandbox_host_over_tls() {
+    let local = Local::start().await;
+    let edge = Edge::start(EDGE_DOMAIN, local.server.local_addr()).await;
+    let config = edge_config(&local, &edge, RoutingMode::SharedHost)
+        .build()
+        .unwrap();
+    assert_eq!(config.api_url(), format!("https://{API_HOST}"));
+    let client = Client::new(config).unwrap();
+
+    let id = exercise(&client, |_| format!("https://sandbox.{EDGE_DOMAIN}")).await;
+    let seen = edge.requests();
+    check_edge_traffic(&seen, &id, &format!("sandbox.{EDGE_DOMAIN}"));
+    // Nothing went to a per-sandbox host.
+    assert!(
+        seen.iter().all(|s| {
+            let host = s.host.as_deref().unwrap_or_default();
+            host == API_HOST || host == format!("sandbox.{EDGE_DOMAIN}")
+        }),
+        "{seen:?}"
+    );
+    local.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_sandbox_hosts_over_tls() {
+    let local = Local::start().await;
+    let edge = Edge::start(EDGE_DOMAIN, local.server.local_addr()).await;
+    let client = Client::new(
+        edge_config(&local, &edge, RoutingMode::PerSandboxHost)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+
+    let id = exercise(&client, |id| format!("https://49983-{id}.{EDGE_DOMAIN}")).await;
+    let seen = edge.requests();
+    check_edge_traffic(&seen, &id, &format!("49983-{id}.{EDGE_DOMAIN}"));
+    assert!(
+        !seen
+            .iter()
+            .any(|s| s.host.as_deref() == Some(&format!("sandbox.{EDGE_DOMAIN}"))),
+        "{seen:?}"
+    );
+
+    // For a domain that is not E2B's own, the default mode picks per-sandbox hosts too.
+    let auto = Client::new(
+        edge_config(&local, &edge, RoutingMode::Auto)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let sbx = Sandbox::builder()
+        .timeout(Duration::from_secs(60))
+        .create(&auto)
+        .await
+        .unwrap();
+    assert_eq!(
+        sbx.envd_url(),
+        format!("https://49983-{}.{EDGE_DOMAIN}", sbx.id())
+    );
+    let out = sbx
+        .commands()
+        .run("echo auto", CommandOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "auto\n");
+    let host = format!("49983-{}.{EDGE_DOMAIN}", sbx.id());
+    assert!(
+        edge.requests()
+            .iter()
+            .any(|s| s.host.as_deref() == Some(host.as_str())
+                && s.sni.as_deref() == Some(host.as_str())),
+        "no request for {host}"
+    );
+    assert!(sbx.kill().await.unwrap());
+    local.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_edges_need_a_trusted_certificate() {
+    let local = Local::start().await;
+    let edge = Edge::start(EDGE_DOMAIN, local.server.local_addr()).await;
+    // Same route, but only the system's roots: the handshake fails, nothing is forwarded.
+    let config = ConnectionConfig::builder()
+        .api_key(local.server.api_key())
+        .domain(edge.domain())
+        .proxy(edge.proxy_url())
+        .build()
+        .unwrap();
+    let client = Client::new(config).unwrap();
+    let err = Sandbox::builder().create(&client).await.unwrap_err();
+    assert!(err.is_transport(), "{err}");
+    assert_eq!(edge.tunnels(), vec![format!("{API_HOST}:443")]);
+    assert!(edge.requests().is_empty(), "{:?}", edge.requests());
+
+    // Trusting some other CA is no better.
+    let other = Edge::start(EDGE_DOMAIN, local.server.local_addr()).await;
+    let config = ConnectionConfig::builder()
+        .api_key(local.server.api_key())
+        .domain(edge.domain())
+        .proxy(edge.proxy_url())
+        .root_certificates_pem(other.ca_pem())
+        .build()
+        .unwrap();
+    let err = Sandbox::builder()
+        .create(&Client::new(config).unwrap())
+        .await
+        .unwrap_err();
+    assert!(err.is_transport(), "{err}");
+    assert_eq!(edge.tunnels().len(), 2);
+    assert!(edge.requests().is_empty(), "{:?}", edge.requests());
     local.stop().await;
 }

@@ -7,10 +7,13 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+pub mod edge;
 pub mod proxy;
 
+use bytes::Bytes;
 use e2b_local::{Server, ServerOptions};
-use e2b_sandbox::{Client, ConnectionConfig, Sandbox};
+use e2b_sandbox::{Client, ConnectionConfig, OutputStream, Sandbox};
+use futures_util::StreamExt as _;
 
 /// The e2b-local binary, run inside each sandbox as its agent. Built on first use (cargo
 /// does not build binaries of dependencies), unless `E2B_LOCAL_BIN` names one.
@@ -77,4 +80,24 @@ pub fn config(server: &Server) -> e2b_sandbox::ConnectionConfigBuilder {
         .api_url(server.api_url())
         .sandbox_url(server.sandbox_url())
         .domain(server.domain())
+}
+
+/// Read the terminal until its output contains `marker`; returns everything read. Markers
+/// are printed as `MARK$((n+0))` so that the terminal's echo of the typed command does not
+/// match.
+pub async fn read_until(output: &mut OutputStream<Bytes>, marker: &str) -> String {
+    let mut seen = Vec::new();
+    let found = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(chunk) = output.next().await {
+            seen.extend_from_slice(&chunk);
+            if String::from_utf8_lossy(&seen).contains(marker) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    let text = String::from_utf8_lossy(&seen).into_owned();
+    assert_eq!(found, Ok(true), "`{marker}` never appeared in: {text:?}");
+    text
 }
