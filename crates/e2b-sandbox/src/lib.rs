@@ -102,6 +102,7 @@ mod mcp;
 mod network;
 mod pty;
 mod sandbox;
+mod setters;
 
 pub use client::Client;
 pub use commands::{

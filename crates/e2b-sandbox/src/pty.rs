@@ -3,16 +3,13 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use e2b_core::Result;
-use e2b_envd::process::{
-    self as pb, ConnectRequest, ProcessConfig, StartRequest, UpdateRequest, process_input,
-};
+use e2b_envd::process::{self as pb, ProcessConfig, StartRequest, UpdateRequest, process_input};
 use tracing::Instrument as _;
 
-use crate::commands::stream::{BytesCallback, ProcessHandle, Sinks, open_stream, spawn_reader};
+use crate::commands::stream::{BytesCallback, ProcessHandle, Sinks};
 use crate::commands::{
     CommandOutput, CommandResult, OutputStream, ProcessSelector, StreamDeadlines,
 };
@@ -92,65 +89,16 @@ impl PtyOptions {
         self
     }
 
-    /// Set one environment variable.
-    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.envs.insert(key.into(), value.into());
-        self
-    }
+    crate::setters::process_setters!(user = "Run as `user`.", cwd = "Start in `cwd`.");
 
-    /// Set environment variables.
-    pub fn envs<I, K, V>(mut self, envs: I) -> Self
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: Into<String>,
-        V: Into<String>,
-    {
-        self.envs
-            .extend(envs.into_iter().map(|(k, v)| (k.into(), v.into())));
-        self
-    }
+    crate::setters::deadline_setters!(
+        timeout = "Bound the terminal's life; `Duration::ZERO` means no limit.",
+        no_timeout = "Let the terminal run until its shell exits.",
+        request_timeout =
+            "Bound the start (until envd confirms the pid); `Duration::ZERO` means no limit.",
+    );
 
-    /// Run as `user`.
-    pub fn user(mut self, user: impl Into<String>) -> Self {
-        self.user = Some(user.into());
-        self
-    }
-
-    /// Start in `cwd`.
-    pub fn cwd(mut self, cwd: impl Into<String>) -> Self {
-        self.cwd = Some(cwd.into());
-        self
-    }
-
-    /// Bound the terminal's life; `Duration::ZERO` means no limit.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.deadlines.timeout = Some(timeout).filter(|t| !t.is_zero());
-        self
-    }
-
-    /// Let the terminal run until its shell exits.
-    pub fn no_timeout(mut self) -> Self {
-        self.deadlines.timeout = None;
-        self
-    }
-
-    /// Bound the start (until envd confirms the pid); `Duration::ZERO` means no limit.
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.deadlines.request_timeout = Some(timeout);
-        self
-    }
-
-    /// Bound the silence of the output stream; `Duration::ZERO` means no limit.
-    pub fn stream_idle_timeout(mut self, timeout: Duration) -> Self {
-        self.deadlines.idle_timeout = Some(timeout).filter(|t| !t.is_zero());
-        self
-    }
-
-    /// Call `f` with the terminal's output as it arrives.
-    pub fn on_data(mut self, f: impl Fn(&[u8]) + Send + Sync + 'static) -> Self {
-        self.on_data = Some(Arc::new(f));
-        self
-    }
+    crate::setters::terminal_data_setter!();
 }
 
 impl fmt::Debug for PtyOptions {
@@ -181,35 +129,13 @@ impl PtyConnectOptions {
         PtyConnectOptions::default()
     }
 
-    /// Bound how long to stay connected; `Duration::ZERO` means no limit.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.deadlines.timeout = Some(timeout).filter(|t| !t.is_zero());
-        self
-    }
+    crate::setters::deadline_setters!(
+        timeout = "Bound how long to stay connected; `Duration::ZERO` means no limit.",
+        no_timeout = "Stay connected until the terminal's shell exits.",
+        request_timeout = "Bound attaching; `Duration::ZERO` means no limit.",
+    );
 
-    /// Stay connected until the terminal's shell exits.
-    pub fn no_timeout(mut self) -> Self {
-        self.deadlines.timeout = None;
-        self
-    }
-
-    /// Bound attaching; `Duration::ZERO` means no limit.
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.deadlines.request_timeout = Some(timeout);
-        self
-    }
-
-    /// Bound the silence of the output stream; `Duration::ZERO` means no limit.
-    pub fn stream_idle_timeout(mut self, timeout: Duration) -> Self {
-        self.deadlines.idle_timeout = Some(timeout).filter(|t| !t.is_zero());
-        self
-    }
-
-    /// Call `f` with the terminal's output as it arrives.
-    pub fn on_data(mut self, f: impl Fn(&[u8]) + Send + Sync + 'static) -> Self {
-        self.on_data = Some(Arc::new(f));
-        self
-    }
+    crate::setters::terminal_data_setter!();
 }
 
 impl fmt::Debug for PtyConnectOptions {
@@ -261,7 +187,6 @@ impl<'a> Pty<'a> {
             pid = tracing::field::Empty,
         );
         async {
-            let envd = self.sandbox.envd();
             let mut envs = options.envs;
             for (key, value) in PTY_DEFAULT_ENVS {
                 envs.entry(key.to_owned())
@@ -279,34 +204,13 @@ impl<'a> Pty<'a> {
                 tag: None,
                 stdin: None,
             };
-            let call = envd.stream_options(
-                deadlines.timeout,
-                deadlines.idle_timeout,
-                options.user.as_deref(),
-            )?;
-            let op = Operation::CommandStream {
-                timeout: deadlines.timeout,
-            };
-            let commands = self.sandbox.commands();
-            let (pid, stream) = open_stream(
-                envd,
-                op,
-                commands.start_timeout(deadlines.request_timeout),
-                envd.process().start(request, call),
-            )
-            .await?;
-            tracing::Span::current().record("pid", pid);
-            let sinks = Sinks {
-                on_pty: options.on_data,
-                ..Sinks::default()
-            };
-            let (core, reader) = spawn_reader(stream, envd.clone(), op, sinks);
-            Ok(PtyHandle::new(ProcessHandle::new(
-                self.sandbox.clone(),
-                pid,
-                core,
-                reader,
-            )))
+            let sinks = Sinks::pty(options.on_data);
+            let process = self
+                .sandbox
+                .commands()
+                .start_process(request, deadlines, options.user.as_deref(), sinks)
+                .await?;
+            Ok(PtyHandle::new(process))
         }
         .instrument(span)
         .await
@@ -320,31 +224,13 @@ impl<'a> Pty<'a> {
     pub async fn connect(&self, pid: u32, options: PtyConnectOptions) -> Result<PtyHandle> {
         let span = tracing::info_span!("e2b.pty.connect", sandbox_id = %self.sandbox.id(), pid);
         async {
-            let envd = self.sandbox.envd();
-            let deadlines = options.deadlines;
-            let call = envd.stream_options(deadlines.timeout, deadlines.idle_timeout, None)?;
-            let request = ConnectRequest {
-                process: Some(ProcessSelector::Pid(pid).to_wire()),
-            };
-            let commands = self.sandbox.commands();
-            let (pid, stream) = open_stream(
-                envd,
-                Operation::Process,
-                commands.start_timeout(deadlines.request_timeout),
-                envd.process().connect(request, call),
-            )
-            .await?;
-            let sinks = Sinks {
-                on_pty: options.on_data,
-                ..Sinks::default()
-            };
-            let (core, reader) = spawn_reader(stream, envd.clone(), Operation::Process, sinks);
-            Ok(PtyHandle::new(ProcessHandle::new(
-                self.sandbox.clone(),
-                pid,
-                core,
-                reader,
-            )))
+            let sinks = Sinks::pty(options.on_data);
+            let process = self
+                .sandbox
+                .commands()
+                .connect_process(&ProcessSelector::Pid(pid), options.deadlines, sinks)
+                .await?;
+            Ok(PtyHandle::new(process))
         }
         .instrument(span)
         .await
@@ -485,5 +371,58 @@ impl fmt::Debug for PtyHandle {
             .field("sandbox_id", &self.inner.sandbox.id())
             .field("exit_code", &self.exit_code())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::commands::CommandOptions;
+
+    #[test]
+    fn terminal_and_command_options_share_their_setters() {
+        // The same calls on both types (they are different types, hence a macro).
+        macro_rules! configure {
+            ($options:expr) => {
+                $options
+                    .env("A", "1")
+                    .envs([("B", "2"), ("A", "3")])
+                    .user("root")
+                    .cwd("/tmp")
+                    .timeout(Duration::ZERO)
+                    .request_timeout(Duration::ZERO)
+                    .stream_idle_timeout(Duration::from_secs(5))
+            };
+        }
+        let pty = configure!(PtyOptions::new());
+        let cmd = configure!(CommandOptions::new());
+        assert_eq!(pty.envs, cmd.envs);
+        assert_eq!(pty.envs["A"], "3");
+        assert_eq!(
+            (pty.user.as_deref(), pty.cwd.as_deref()),
+            (Some("root"), Some("/tmp"))
+        );
+        assert_eq!((&pty.user, &pty.cwd), (&cmd.user, &cmd.cwd));
+        assert_eq!(pty.deadlines, cmd.deadlines);
+        assert_eq!(
+            pty.deadlines,
+            StreamDeadlines {
+                timeout: None,
+                request_timeout: Some(Duration::ZERO),
+                idle_timeout: Some(Duration::from_secs(5)),
+            }
+        );
+        let connect = PtyConnectOptions::new()
+            .timeout(Duration::from_secs(9))
+            .no_timeout()
+            .stream_idle_timeout(Duration::ZERO);
+        assert_eq!(connect.deadlines.timeout, None);
+        assert_eq!(connect.deadlines.idle_timeout, None);
+        assert_eq!(connect.deadlines.request_timeout, None);
+        let defaults = PtyOptions::new();
+        assert_eq!(defaults.deadlines, StreamDeadlines::default());
+        assert_eq!(defaults.size, PtySize::new(80, 24));
     }
 }

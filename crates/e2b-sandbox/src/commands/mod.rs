@@ -127,34 +127,11 @@ impl<'a> Commands<'a> {
                 tag: options.tag,
                 stdin: Some(options.stdin.unwrap_or(false)),
             };
-            let call = envd.stream_options(
-                deadlines.timeout,
-                deadlines.idle_timeout,
-                options.user.as_deref(),
-            )?;
-            let op = Operation::CommandStream {
-                timeout: deadlines.timeout,
-            };
-            let (pid, stream) = open_stream(
-                envd,
-                op,
-                self.start_timeout(deadlines.request_timeout),
-                envd.process().start(request, call),
-            )
-            .await?;
-            tracing::Span::current().record("pid", pid);
-            let sinks = Sinks {
-                on_stdout: options.on_stdout,
-                on_stderr: options.on_stderr,
-                on_pty: None,
-            };
-            let (core, reader) = spawn_reader(stream, envd.clone(), op, sinks);
-            Ok(CommandHandle::new(ProcessHandle::new(
-                self.sandbox.clone(),
-                pid,
-                core,
-                reader,
-            )))
+            let sinks = Sinks::text(options.on_stdout, options.on_stderr);
+            let process = self
+                .start_process(request, deadlines, options.user.as_deref(), sinks)
+                .await?;
+            Ok(CommandHandle::new(process))
         }
         .instrument(span)
         .await
@@ -179,31 +156,11 @@ impl<'a> Commands<'a> {
             process = %process,
         );
         async {
-            let envd = self.sandbox.envd();
-            let deadlines = options.deadlines;
-            let call = envd.stream_options(deadlines.timeout, deadlines.idle_timeout, None)?;
-            let request = ConnectRequest {
-                process: Some(process.to_wire()),
-            };
-            let (pid, stream) = open_stream(
-                envd,
-                Operation::Process,
-                self.start_timeout(deadlines.request_timeout),
-                envd.process().connect(request, call),
-            )
-            .await?;
-            let sinks = Sinks {
-                on_stdout: options.on_stdout,
-                on_stderr: options.on_stderr,
-                on_pty: None,
-            };
-            let (core, reader) = spawn_reader(stream, envd.clone(), Operation::Process, sinks);
-            Ok(CommandHandle::new(ProcessHandle::new(
-                self.sandbox.clone(),
-                pid,
-                core,
-                reader,
-            )))
+            let sinks = Sinks::text(options.on_stdout, options.on_stderr);
+            let process = self
+                .connect_process(&process, options.deadlines, sinks)
+                .await?;
+            Ok(CommandHandle::new(process))
         }
         .instrument(span)
         .await
@@ -333,6 +290,56 @@ impl<'a> Commands<'a> {
         }
         .instrument(span)
         .await
+    }
+
+    /// Start a process (a command or a terminal) and the task reading its output; records
+    /// the pid in the current span.
+    pub(crate) async fn start_process(
+        &self,
+        request: StartRequest,
+        deadlines: StreamDeadlines,
+        user: Option<&str>,
+        sinks: Sinks,
+    ) -> Result<ProcessHandle> {
+        let envd = self.sandbox.envd();
+        let call = envd.stream_options(deadlines.timeout, deadlines.idle_timeout, user)?;
+        let op = Operation::CommandStream {
+            timeout: deadlines.timeout,
+        };
+        let (pid, stream) = open_stream(
+            envd,
+            op,
+            self.start_timeout(deadlines.request_timeout),
+            envd.process().start(request, call),
+        )
+        .await?;
+        tracing::Span::current().record("pid", pid);
+        let (core, reader) = spawn_reader(stream, envd.clone(), op, sinks);
+        Ok(ProcessHandle::new(self.sandbox.clone(), pid, core, reader))
+    }
+
+    /// Attach to a running process (a command or a terminal) and start the task reading its
+    /// output.
+    pub(crate) async fn connect_process(
+        &self,
+        process: &ProcessSelector,
+        deadlines: StreamDeadlines,
+        sinks: Sinks,
+    ) -> Result<ProcessHandle> {
+        let envd = self.sandbox.envd();
+        let call = envd.stream_options(deadlines.timeout, deadlines.idle_timeout, None)?;
+        let request = ConnectRequest {
+            process: Some(process.to_wire()),
+        };
+        let (pid, stream) = open_stream(
+            envd,
+            Operation::Process,
+            self.start_timeout(deadlines.request_timeout),
+            envd.process().connect(request, call),
+        )
+        .await?;
+        let (core, reader) = spawn_reader(stream, envd.clone(), Operation::Process, sinks);
+        Ok(ProcessHandle::new(self.sandbox.clone(), pid, core, reader))
     }
 
     /// The deadline for a stream's start: the given one (zero: none), else the sandbox's.

@@ -90,35 +90,7 @@ impl CommandOptions {
         CommandOptions::default()
     }
 
-    /// Set one environment variable.
-    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.envs.insert(key.into(), value.into());
-        self
-    }
-
-    /// Set environment variables.
-    pub fn envs<I, K, V>(mut self, envs: I) -> Self
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: Into<String>,
-        V: Into<String>,
-    {
-        self.envs
-            .extend(envs.into_iter().map(|(k, v)| (k.into(), v.into())));
-        self
-    }
-
-    /// Run as `user` (e.g. `root`).
-    pub fn user(mut self, user: impl Into<String>) -> Self {
-        self.user = Some(user.into());
-        self
-    }
-
-    /// Run in `cwd`.
-    pub fn cwd(mut self, cwd: impl Into<String>) -> Self {
-        self.cwd = Some(cwd.into());
-        self
-    }
+    crate::setters::process_setters!(user = "Run as `user` (e.g. `root`).", cwd = "Run in `cwd`.");
 
     /// Keep stdin open (`true`) or connect it to `/dev/null` (`false`, the default).
     pub fn stdin(mut self, open: bool) -> Self {
@@ -132,41 +104,14 @@ impl CommandOptions {
         self
     }
 
-    /// Bound the whole command; `Duration::ZERO` means no limit.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.deadlines.timeout = Some(timeout).filter(|t| !t.is_zero());
-        self
-    }
+    crate::setters::deadline_setters!(
+        timeout = "Bound the whole command; `Duration::ZERO` means no limit.",
+        no_timeout = "Let the command run until it exits.",
+        request_timeout =
+            "Bound the start (until envd confirms the pid); `Duration::ZERO` means no limit.",
+    );
 
-    /// Let the command run until it exits.
-    pub fn no_timeout(mut self) -> Self {
-        self.deadlines.timeout = None;
-        self
-    }
-
-    /// Bound the start (until envd confirms the pid); `Duration::ZERO` means no limit.
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.deadlines.request_timeout = Some(timeout);
-        self
-    }
-
-    /// Bound the silence of the output stream; `Duration::ZERO` means no limit.
-    pub fn stream_idle_timeout(mut self, timeout: Duration) -> Self {
-        self.deadlines.idle_timeout = Some(timeout).filter(|t| !t.is_zero());
-        self
-    }
-
-    /// Call `f` with each piece of standard output as it arrives.
-    pub fn on_stdout(mut self, f: impl Fn(&str) + Send + Sync + 'static) -> Self {
-        self.on_stdout = Some(Arc::new(f));
-        self
-    }
-
-    /// Call `f` with each piece of standard error as it arrives.
-    pub fn on_stderr(mut self, f: impl Fn(&str) + Send + Sync + 'static) -> Self {
-        self.on_stderr = Some(Arc::new(f));
-        self
-    }
+    crate::setters::output_callback_setters!();
 
     /// The command timeout; `None` means none.
     pub fn get_timeout(&self) -> Option<Duration> {
@@ -207,42 +152,15 @@ impl CommandConnectOptions {
         CommandConnectOptions::default()
     }
 
-    /// Bound how long to stay connected; `Duration::ZERO` means no limit. Unlike a start,
-    /// this does not limit the process itself.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.deadlines.timeout = Some(timeout).filter(|t| !t.is_zero());
-        self
-    }
+    crate::setters::deadline_setters!(
+        timeout = "Bound how long to stay connected; `Duration::ZERO` means no limit. Unlike a \
+                   start, this does not limit the process itself.",
+        no_timeout = "Stay connected until the process exits.",
+        request_timeout = "Bound attaching (until envd confirms the pid); `Duration::ZERO` means \
+                           no limit.",
+    );
 
-    /// Stay connected until the process exits.
-    pub fn no_timeout(mut self) -> Self {
-        self.deadlines.timeout = None;
-        self
-    }
-
-    /// Bound attaching (until envd confirms the pid); `Duration::ZERO` means no limit.
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.deadlines.request_timeout = Some(timeout);
-        self
-    }
-
-    /// Bound the silence of the output stream; `Duration::ZERO` means no limit.
-    pub fn stream_idle_timeout(mut self, timeout: Duration) -> Self {
-        self.deadlines.idle_timeout = Some(timeout).filter(|t| !t.is_zero());
-        self
-    }
-
-    /// Call `f` with each piece of standard output as it arrives.
-    pub fn on_stdout(mut self, f: impl Fn(&str) + Send + Sync + 'static) -> Self {
-        self.on_stdout = Some(Arc::new(f));
-        self
-    }
-
-    /// Call `f` with each piece of standard error as it arrives.
-    pub fn on_stderr(mut self, f: impl Fn(&str) + Send + Sync + 'static) -> Self {
-        self.on_stderr = Some(Arc::new(f));
-        self
-    }
+    crate::setters::output_callback_setters!();
 }
 
 impl fmt::Debug for CommandConnectOptions {

@@ -56,6 +56,25 @@ pub(crate) struct Sinks {
     pub(crate) on_pty: Option<BytesCallback>,
 }
 
+impl Sinks {
+    /// A command's: text callbacks for stdout and stderr.
+    pub(crate) fn text(on_stdout: Option<TextCallback>, on_stderr: Option<TextCallback>) -> Self {
+        Sinks {
+            on_stdout,
+            on_stderr,
+            on_pty: None,
+        }
+    }
+
+    /// A terminal's: one callback for its raw output.
+    pub(crate) fn pty(on_data: Option<BytesCallback>) -> Self {
+        Sinks {
+            on_pty: on_data,
+            ..Sinks::default()
+        }
+    }
+}
+
 /// Wait for the start event of a freshly opened stream, under `request_timeout`.
 ///
 /// `open` sends the request and returns the stream; the pid comes from the first message.

@@ -113,23 +113,10 @@ impl SandboxBuilder {
         self
     }
 
-    /// Environment variables of every command in the sandbox.
-    pub fn envs<I, K, V>(mut self, envs: I) -> Self
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: Into<String>,
-        V: Into<String>,
-    {
-        self.envs
-            .extend(envs.into_iter().map(|(k, v)| (k.into(), v.into())));
-        self
-    }
-
-    /// One environment variable of every command in the sandbox.
-    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.envs.insert(key.into(), value.into());
-        self
-    }
+    crate::setters::env_setters!(
+        env = "One environment variable of every command in the sandbox.",
+        envs = "Environment variables of every command in the sandbox.",
+    );
 
     /// Whether envd requires the access token on every request (default `true`).
     pub fn secure(mut self, secure: bool) -> Self {
