@@ -1,9 +1,11 @@
 //! Which part of the server a request is for: the control plane, or a port of a sandbox.
 //!
-//! Sandbox traffic is recognised, as at E2B's edge, by the `E2b-Sandbox-Id` and
-//! `E2b-Sandbox-Port` headers (what the SDKs send when `E2B_SANDBOX_URL` is
-//! set) or by a host of the form `<port>-<sandboxID>.<anything>`. Everything
-//! else is the control plane.
+//! Sandbox traffic is recognised, as at E2B's edge, by a host of the form
+//! `<port>-<sandboxID>.<anything>` or, on any other host (`localhost`, an IP,
+//! `sandbox.<domain>`: what the SDKs use with `E2B_SANDBOX_URL` or E2B's shared
+//! sandbox host), by the `E2b-Sandbox-Id` and `E2b-Sandbox-Port` headers. A
+//! `<port>-<sandboxID>` host wins over the headers, which the SDKs send
+//! everywhere. Everything else is the control plane.
 
 use http::HeaderMap;
 
@@ -42,17 +44,16 @@ pub(crate) enum RoutingError {
 
 /// Classify a request by its headers and `Host`.
 pub(crate) fn classify(headers: &HeaderMap, host: Option<&str>) -> Result<Target, RoutingError> {
+    if let Some((port, id)) = host.and_then(parse_sandbox_host) {
+        return sandbox_target(id, port);
+    }
     let id = header_str(headers, SANDBOX_ID_HEADER);
     let port = header_str(headers, SANDBOX_PORT_HEADER);
     match (id, port) {
-        (Some(id), Some(port)) => return sandbox_target(id, port),
-        (Some(_), None) => return Err(RoutingError::MissingHeader("E2b-Sandbox-Port")),
-        (None, Some(_)) => return Err(RoutingError::MissingHeader("E2b-Sandbox-Id")),
-        (None, None) => {}
-    }
-    match host.and_then(parse_sandbox_host) {
-        Some((port, id)) => sandbox_target(id, port),
-        None => Ok(Target::ControlPlane),
+        (Some(id), Some(port)) => sandbox_target(id, port),
+        (Some(_), None) => Err(RoutingError::MissingHeader("E2b-Sandbox-Port")),
+        (None, Some(_)) => Err(RoutingError::MissingHeader("E2b-Sandbox-Id")),
+        (None, None) => Ok(Target::ControlPlane),
     }
 }
 
@@ -166,6 +167,29 @@ mod tests {
             Ok(Target::Sandbox {
                 id: "iabc".into(),
                 port: 49983
+            })
+        );
+    }
+
+    #[test]
+    fn a_sandbox_host_wins_over_the_headers() {
+        // As at E2B's edge, which reads the headers only on hosts that name no sandbox.
+        let h = headers(&[("E2b-Sandbox-Id", "iother"), ("E2b-Sandbox-Port", "8000")]);
+        assert_eq!(
+            classify(&h, Some("49983-iabc.e2b.test")),
+            Ok(Target::Sandbox {
+                id: "iabc".into(),
+                port: 49983
+            })
+        );
+        let lone = headers(&[("E2b-Sandbox-Id", "iother")]);
+        assert!(classify(&lone, Some("49983-iabc.e2b.test")).is_ok());
+        // On the shared host the headers decide.
+        assert_eq!(
+            classify(&h, Some("sandbox.e2b.test")),
+            Ok(Target::Sandbox {
+                id: "iother".into(),
+                port: 8000
             })
         );
     }
