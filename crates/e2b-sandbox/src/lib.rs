@@ -78,7 +78,10 @@
 //! Every routing mode of [`ConnectionConfig`] works: E2B's shared sandbox host, per-sandbox
 //! hosts, OpenKruise path prefixes, a sandbox URL override (e.g. a local E2B-compatible
 //! server) and debug mode (`E2B_DEBUG=true`: no control plane calls for create and connect,
-//! envd at `localhost:49983`).
+//! envd at `localhost:49983`). A self-hosted E2B whose certificate comes from a private CA,
+//! or a network that reaches E2B through a TLS-inspecting proxy, needs that CA trusted with
+//! [`ConnectionConfigBuilder::root_certificates_pem`] (and the proxy set with
+//! [`ConnectionConfigBuilder::proxy`]).
 //!
 //! # Tracing
 //!
