@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use e2b_sandbox::{
-    Client, CommandOptions, ConnectionConfig, DEBUG_SANDBOX_ID, FilesystemEventType, PtyOptions,
-    RoutingMode, Sandbox, Scheme, TimeoutKind, WatchOptions,
+    Client, CommandOptions, ConnectionConfig, DEBUG_SANDBOX_ID, FileUrlOptions,
+    FilesystemEventType, PtyOptions, RoutingMode, Sandbox, Scheme, TimeoutKind, WatchOptions,
 };
 use futures_util::StreamExt as _;
 use http::{HeaderValue, StatusCode, Uri};
@@ -348,9 +348,17 @@ fn edge_config(
         .root_certificates_pem(edge.ca_pem())
 }
 
+/// The `User-Agent` of the plain client fetching a signed download URL.
+const PLAIN_AGENT: &str = "plain-download";
+
 /// Create a sandbox and drive a command, a file round trip, a terminal and a watch through
-/// `client`; returns the sandbox id after killing it.
-async fn exercise(client: &Client, expected_envd_url: impl Fn(&str) -> String) -> String {
+/// `client`, and fetch a signed download URL with a plain client; returns the sandbox id
+/// after killing it.
+async fn exercise(
+    client: &Client,
+    edge: &Edge,
+    expected_envd_url: impl Fn(&str) -> String,
+) -> String {
     let sbx = Sandbox::builder()
         .timeout(Duration::from_secs(120))
         .create(client)
@@ -373,6 +381,21 @@ async fn exercise(client: &Client, expected_envd_url: impl Fn(&str) -> String) -
         files.read_text("/tmp/edge.txt").await.unwrap(),
         "through tls"
     );
+    // Signed URLs always name the per-sandbox host, whatever the SDK's own routing; a plain
+    // client sends no routing headers, so the host alone must route it.
+    let url = sbx
+        .download_url("/tmp/edge.txt", FileUrlOptions::new())
+        .unwrap();
+    let direct = format!("https://49983-{id}.{EDGE_DOMAIN}/files?");
+    assert!(url.starts_with(&direct), "{url}");
+    let resp = edge
+        .plain_client(PLAIN_AGENT)
+        .get(&url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "through tls");
 
     let term = sbx
         .pty()
@@ -414,8 +437,9 @@ async fn exercise(client: &Client, expected_envd_url: impl Fn(&str) -> String) -
 }
 
 /// Checks shared by both modes: every request arrived over TLS for the host its tunnel
-/// named, control-plane requests at `api.<domain>` without routing headers, and envd
-/// requests at `envd_host` naming the sandbox and port 49983.
+/// named; the SDK's control-plane requests at `api.<domain>` without routing headers, its
+/// envd requests at `envd_host` naming the sandbox and port 49983; the plain download at
+/// the per-sandbox host without routing headers.
 fn check_edge_traffic(seen: &[Seen], id: &str, envd_host: &str) {
     assert!(!seen.is_empty());
     for s in seen {
@@ -423,8 +447,25 @@ fn check_edge_traffic(seen: &[Seen], id: &str, envd_host: &str) {
         assert_eq!(s.sni.as_deref(), Some(host), "{s:?}");
         assert_eq!(s.tunnel, format!("{host}:443"), "{s:?}");
     }
-    let (api, envd): (Vec<&Seen>, Vec<&Seen>) = seen
+    let (plain, sdk): (Vec<&Seen>, Vec<&Seen>) = seen
         .iter()
+        .partition(|s| s.user_agent.as_deref() == Some(PLAIN_AGENT));
+    assert_eq!(plain.len(), 1, "{plain:?}");
+    assert_eq!(
+        plain[0].host.as_deref(),
+        Some(format!("49983-{id}.{EDGE_DOMAIN}").as_str())
+    );
+    assert_eq!(plain[0].request, "GET /files");
+    assert_eq!(plain[0].sandbox_id, None);
+    assert!(
+        sdk.iter().all(|s| s
+            .user_agent
+            .as_deref()
+            .is_some_and(|ua| ua.starts_with("e2b-rust-sdk/"))),
+        "{sdk:?}"
+    );
+    let (api, envd): (Vec<&Seen>, Vec<&Seen>) = sdk
+        .into_iter()
         .partition(|s| s.host.as_deref() == Some(API_HOST));
     assert!(
         api.iter().all(|s| s.sandbox_id.is_none()),
@@ -469,14 +510,17 @@ async fn shared_sandbox_host_over_tls() {
     assert_eq!(config.api_url(), format!("https://{API_HOST}"));
     let client = Client::new(config).unwrap();
 
-    let id = exercise(&client, |_| format!("https://sandbox.{EDGE_DOMAIN}")).await;
+    let id = exercise(&client, &edge, |_| format!("https://sandbox.{EDGE_DOMAIN}")).await;
     let seen = edge.requests();
     check_edge_traffic(&seen, &id, &format!("sandbox.{EDGE_DOMAIN}"));
-    // Nothing went to a per-sandbox host.
+    // Only the plain download went to a per-sandbox host.
+    let direct = format!("49983-{id}.{EDGE_DOMAIN}");
     assert!(
         seen.iter().all(|s| {
             let host = s.host.as_deref().unwrap_or_default();
-            host == API_HOST || host == format!("sandbox.{EDGE_DOMAIN}")
+            host == API_HOST
+                || host == format!("sandbox.{EDGE_DOMAIN}")
+                || (host == direct && s.user_agent.as_deref() == Some(PLAIN_AGENT))
         }),
         "{seen:?}"
     );
@@ -494,7 +538,10 @@ async fn per_sandbox_hosts_over_tls() {
     )
     .unwrap();
 
-    let id = exercise(&client, |id| format!("https://49983-{id}.{EDGE_DOMAIN}")).await;
+    let id = exercise(&client, &edge, |id| {
+        format!("https://49983-{id}.{EDGE_DOMAIN}")
+    })
+    .await;
     let seen = edge.requests();
     check_edge_traffic(&seen, &id, &format!("49983-{id}.{EDGE_DOMAIN}"));
     assert!(

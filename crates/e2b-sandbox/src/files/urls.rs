@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use e2b_core::{EnvdFeature, Error, ExposeSecret as _, Result};
+use e2b_core::{ENVD_PORT, EnvdFeature, Error, ExposeSecret as _, Result};
 
 use super::signature::{FileOperation, get_signature};
 use crate::Sandbox;
@@ -40,6 +40,11 @@ impl Sandbox {
     /// A URL from which a plain HTTP `GET` downloads `path`. In a secure sandbox it carries
     /// a signature in place of the access token.
     ///
+    /// Like the official SDKs, it names the sandbox's own host,
+    /// `https://49983-<id>.<domain>`, even when the SDK itself talks to E2B's shared sandbox
+    /// host, so that it works without routing headers (with a sandbox URL override, it
+    /// starts with the override; in debug mode, with `http://localhost:49983`).
+    ///
     /// ```no_run
     /// # async fn f(sandbox: &e2b_sandbox::Sandbox) -> e2b_sandbox::Result<()> {
     /// use std::time::Duration;
@@ -74,7 +79,9 @@ impl Sandbox {
             _ if !self.envd_version().supports(EnvdFeature::DefaultUser) => Some("user"),
             _ => None,
         };
-        let mut url = url::Url::parse(&format!("{}/files", self.envd_url()))
+        // Not `envd_url`: the shared sandbox host needs routing headers, which whoever
+        // is handed this URL will not send.
+        let mut url = url::Url::parse(&format!("{}/files", self.direct_url(ENVD_PORT)))
             .map_err(|e| Error::invalid_argument(format!("bad envd URL: {e}")))?;
         {
             let mut query = url.query_pairs_mut();

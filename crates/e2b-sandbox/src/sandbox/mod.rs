@@ -239,6 +239,13 @@ impl Sandbox {
         &self.inner.envd
     }
 
+    /// The base URL that reaches `port` without routing headers: the per-sandbox host (or
+    /// the sandbox URL override, or `localhost` in debug mode), never the shared host. For
+    /// URLs handed to other clients, such as signed file URLs.
+    pub(crate) fn direct_url(&self, port: u16) -> String {
+        self.inner.route.direct_url(port)
+    }
+
     /// The host under which a port of the sandbox is exposed: `<port>-<id>.<domain>`
     /// (`localhost:<port>` in debug mode, `<domain>/kruise/<id>/<port>` with OpenKruise
     /// routing).

@@ -44,6 +44,8 @@ pub struct Seen {
     pub sandbox_id: Option<String>,
     /// The request's `E2b-Sandbox-Port` header.
     pub sandbox_port: Option<String>,
+    /// The request's `User-Agent` header.
+    pub user_agent: Option<String>,
     /// Method and path, e.g. `POST /process.Process/Start`.
     pub request: String,
 }
@@ -103,6 +105,17 @@ impl Edge {
     /// The proxy URL to give clients.
     pub fn proxy_url(&self) -> String {
         format!("http://{}", self.proxy)
+    }
+
+    /// A plain HTTP client (not the SDK's) that reaches the edge the same way: through the
+    /// proxy, trusting the test CA.
+    pub fn plain_client(&self, user_agent: &str) -> reqwest::Client {
+        reqwest::Client::builder()
+            .user_agent(user_agent)
+            .proxy(reqwest::Proxy::all(self.proxy_url()).unwrap())
+            .tls_certs_merge(reqwest::Certificate::from_pem_bundle(self.ca_pem.as_bytes()).unwrap())
+            .build()
+            .unwrap()
     }
 
     /// The requests forwarded so far.
@@ -198,6 +211,7 @@ async fn tunnel(
             host: header("host"),
             sandbox_id: header("e2b-sandbox-id"),
             sandbox_port: header("e2b-sandbox-port"),
+            user_agent: header("user-agent"),
             request: format!("{} {}", req.method(), req.uri().path()),
         });
         forward(req, upstream)
