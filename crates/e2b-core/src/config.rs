@@ -443,8 +443,9 @@ impl ConnectionConfigBuilder {
     }
 
     /// Trust the certificate authorities in `pem` (one or more
-    /// `-----BEGIN CERTIFICATE-----` blocks) in addition to the system's roots, on every
-    /// connection: control plane, sandboxes, volumes, and an `https://` proxy.
+    /// `-----BEGIN CERTIFICATE-----` blocks) in addition to the system's roots, in both of
+    /// the SDK's HTTP clients (control plane and sandbox traffic, see
+    /// [`HttpClient`](crate::HttpClient)).
     ///
     /// For a self-hosted E2B whose `*.<domain>` certificate comes from a private CA, or a
     /// corporate proxy that inspects TLS. May be called more than once; every bundle is

@@ -6,7 +6,9 @@
 //!   the CA through [`ConnectionConfigBuilder::root_certificates_pem`](e2b_sandbox::ConnectionConfigBuilder::root_certificates_pem).
 //! - Names are never resolved: clients use the edge's HTTP CONNECT proxy (the SDK's explicit
 //!   proxy setting), which tunnels every connection, whatever host it names, to the TLS
-//!   front, as a corporate proxy in front of a real deployment would.
+//!   front, as a corporate proxy in front of a real deployment would. The front runs in the
+//!   proxy's task: after `200 Connection Established` the tunnel's socket is handed to the
+//!   TLS acceptor, so each request can be tied to the CONNECT target it came through.
 //! - The front terminates TLS and forwards each request as plain HTTP/1.1 to e2b-local with
 //!   the `Host` header and everything else untouched; e2b-local routes by host or headers.
 //!
