@@ -23,6 +23,25 @@ fn loopback() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
 }
 
+/// A sandbox with a 60 s timeout, created through `client`.
+async fn create(client: &Client) -> Sandbox {
+    Sandbox::builder()
+        .timeout(Duration::from_secs(60))
+        .create(client)
+        .await
+        .unwrap()
+}
+
+/// Run `echo <word>` in `sbx` and check what it printed.
+async fn assert_echo(sbx: &Sandbox, word: &str) {
+    let out = sbx
+        .commands()
+        .run(format!("echo {word}"), CommandOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, format!("{word}\n"));
+}
+
 /// Rewrite the request's path.
 fn set_path(parts: &mut http::request::Parts, path: &str) {
     parts.uri = Uri::builder().path_and_query(path).build().unwrap();
@@ -77,11 +96,7 @@ async fn openkruise_path_prefix_routing() {
         .unwrap();
     assert_eq!(config.api_url(), format!("{}/kruise/api", proxy.url()));
     let client = Client::new(config).unwrap();
-    let sbx = Sandbox::builder()
-        .timeout(Duration::from_secs(60))
-        .create(&client)
-        .await
-        .unwrap();
+    let sbx = create(&client).await;
     assert_eq!(
         sbx.envd_url(),
         format!("{}/kruise/{}/49983", proxy.url(), sbx.id())
@@ -94,12 +109,7 @@ async fn openkruise_path_prefix_routing() {
         sbx.mcp_url(),
         format!("{}/kruise/{}/50005/mcp", proxy.url(), sbx.id())
     );
-    let out = sbx
-        .commands()
-        .run("echo via-gateway", CommandOptions::new())
-        .await
-        .unwrap();
-    assert_eq!(out.stdout, "via-gateway\n");
+    assert_echo(&sbx, "via-gateway").await;
     assert!(sbx.is_running().await.unwrap());
     assert_eq!(sbx.info().await.unwrap().sandbox_id, sbx.id());
     assert!(sbx.kill().await.unwrap());
@@ -140,26 +150,13 @@ async fn v2_paths_fall_back_to_v1_on_older_control_planes() {
         .build()
         .unwrap();
     let client = Client::new(config).unwrap();
-    let sbx = Sandbox::builder()
-        .timeout(Duration::from_secs(60))
-        .create(&client)
-        .await
-        .unwrap();
+    let sbx = create(&client).await;
     assert_eq!(v2_attempts.load(Ordering::SeqCst), 1);
     // The client remembers: later calls go straight to v1.
     let again = Sandbox::connect(&client, sbx.id()).await.unwrap();
     assert_eq!(again.id(), sbx.id());
-    let out = again
-        .commands()
-        .run("echo v1", CommandOptions::new())
-        .await
-        .unwrap();
-    assert_eq!(out.stdout, "v1\n");
-    Sandbox::builder()
-        .timeout(Duration::from_secs(60))
-        .create(&client)
-        .await
-        .unwrap();
+    assert_echo(&again, "v1").await;
+    create(&client).await;
     assert_eq!(v2_attempts.load(Ordering::SeqCst), 1);
 
     // A fresh client on the same old control plane: connect falls back too.
@@ -181,11 +178,7 @@ async fn v2_paths_fall_back_to_v1_on_older_control_planes() {
 
     // A current control plane answers v2 directly.
     let direct = local.client.clone();
-    let sbx = Sandbox::builder()
-        .timeout(Duration::from_secs(60))
-        .create(&direct)
-        .await
-        .unwrap();
+    let sbx = create(&direct).await;
     Sandbox::connect(&direct, sbx.id()).await.unwrap();
     local.stop().await;
 }
@@ -306,12 +299,7 @@ async fn debug_mode_skips_the_control_plane() {
     assert_eq!(sbx.envd_url(), "http://localhost:49983");
     assert!(sbx.envd_version().to_string().starts_with("99.99.99"));
     assert_eq!(sbx.get_host(3000), "localhost:3000");
-    let out = sbx
-        .commands()
-        .run("echo debug", CommandOptions::new())
-        .await
-        .unwrap();
-    assert_eq!(out.stdout, "debug\n");
+    assert_echo(&sbx, "debug").await;
     let connected = Sandbox::connect(&client, DEBUG_SANDBOX_ID).await.unwrap();
     assert!(connected.is_running().await.unwrap());
     // No control plane: these do nothing.
@@ -558,21 +546,12 @@ async fn per_sandbox_hosts_over_tls() {
             .unwrap(),
     )
     .unwrap();
-    let sbx = Sandbox::builder()
-        .timeout(Duration::from_secs(60))
-        .create(&auto)
-        .await
-        .unwrap();
+    let sbx = create(&auto).await;
     assert_eq!(
         sbx.envd_url(),
         format!("https://49983-{}.{EDGE_DOMAIN}", sbx.id())
     );
-    let out = sbx
-        .commands()
-        .run("echo auto", CommandOptions::new())
-        .await
-        .unwrap();
-    assert_eq!(out.stdout, "auto\n");
+    assert_echo(&sbx, "auto").await;
     let host = format!("49983-{}.{EDGE_DOMAIN}", sbx.id());
     assert!(
         edge.requests()
