@@ -452,6 +452,10 @@ impl ConnectionConfigBuilder {
     /// trusted. Certificates are public data: nothing secret belongs in `pem` (sections
     /// other than certificates, such as private keys, are ignored).
     ///
+    /// The system's roots are the operating system's store; on Linux and the BSDs they are
+    /// read from the usual CA bundle, or from the files named by `SSL_CERT_FILE` /
+    /// `SSL_CERT_DIR` instead when those are set.
+    ///
     /// ```
     /// # fn demo(ca_pem: &[u8]) -> Result<(), e2b_core::ConfigError> {
     /// let config = e2b_core::ConnectionConfig::builder()
