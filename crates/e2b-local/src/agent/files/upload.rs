@@ -4,6 +4,8 @@
 //!   when given, else to the part's file name (a full path, not just a base
 //!   name); two parts resolving to the same path are refused.
 //! * `application/octet-stream`: the body is written to `path` (required).
+//!   Only when the agent reports envd 0.5.7 or newer; older envd knew
+//!   multipart bodies only, and so does an agent reporting such a version.
 //! * `Content-Encoding: gzip` bodies are decompressed on the fly.
 //!
 //! Parent directories are created for, and files handed to, the requesting
@@ -99,7 +101,7 @@ pub(crate) async fn upload(
         metadata: &metadata,
     };
 
-    let written = if media_type == "application/octet-stream" {
+    let written = if media_type == "application/octet-stream" && sandbox.octet_stream_upload {
         let Some(path) = &query.path else {
             return Err(HttpError::bad_request(
                 "path query parameter is required for raw body upload",
@@ -111,9 +113,13 @@ pub(crate) async fn upload(
         let boundary = multer::parse_boundary(&content_type)
             .map_err(|e| HttpError::bad_request(format!("error parsing multipart form: {e}")))?;
         write_parts(&target, query.path.as_deref(), body, boundary).await?
-    } else {
+    } else if sandbox.octet_stream_upload {
         return Err(HttpError::bad_request(format!(
             "unsupported content type: {content_type}, expected multipart/form-data or application/octet-stream"
+        )));
+    } else {
+        return Err(HttpError::bad_request(format!(
+            "error parsing multipart form: unsupported content type: {content_type}, expected multipart/form-data"
         )));
     };
     Ok(Json(written))
