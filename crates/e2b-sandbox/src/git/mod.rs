@@ -24,8 +24,8 @@ use quote::{classify, shell_quote, with_credentials, without_credentials};
 /// Git operations in one sandbox ([`Sandbox::git`]).
 ///
 /// Failures are typed: [`Error::is_git_auth`] when the remote refused the credentials,
-/// [`Error::is_git_upstream`] when a pull has no upstream, otherwise
-/// [`Error::is_command_exit`] with git's output.
+/// [`Error::is_git_upstream`] when a push or pull has no upstream (or no remote at all),
+/// otherwise [`Error::is_command_exit`] with git's output.
 ///
 /// ```no_run
 /// # async fn f(sandbox: &e2b_sandbox::Sandbox) -> e2b_sandbox::Result<()> {
