@@ -44,7 +44,7 @@ pub(crate) struct WrittenFile {
     metadata: Option<HashMap<String, String>>,
 }
 
-type BodyReader = Pin<Box<dyn AsyncRead + Send>>;
+type BodyReader<'a> = Pin<Box<dyn AsyncRead + Send + 'a>>;
 
 /// What a file is written for.
 struct Target<'a> {
@@ -87,7 +87,7 @@ pub(crate) async fn upload(
             .into_data_stream()
             .map_err(io::Error::other),
     );
-    let body: BodyReader = match coding {
+    let body: BodyReader<'static> = match coding {
         Coding::Identity => Box::pin(raw),
         Coding::Gzip => {
             let mut decoder = GzipDecoder::new(raw);
@@ -130,10 +130,28 @@ fn resolve(target: &Target<'_>, path: &str) -> Result<PathBuf, HttpError> {
         .map_err(|e| HttpError::bad_request(format!("error resolving path: {e}")))
 }
 
+/// Most of a request body left after the multipart form's closing boundary that is
+/// read (and discarded) before answering, as Go's `net/http` does for envd.
+const MAX_EPILOGUE: u64 = 256 * 1024;
+
 async fn write_parts(
     target: &Target<'_>,
     path: Option<&str>,
-    body: BodyReader,
+    mut body: BodyReader<'static>,
+    boundary: String,
+) -> Result<Vec<WrittenFile>, HttpError> {
+    let written = write_fields(target, path, &mut body, boundary).await?;
+    // Read what follows the closing boundary (an epilogue, the end of a chunked body):
+    // answering before the body is complete would break the connection under a client
+    // that is still sending it.
+    let _ = tokio::io::copy(&mut (&mut body).take(MAX_EPILOGUE), &mut tokio::io::sink()).await;
+    Ok(written)
+}
+
+async fn write_fields(
+    target: &Target<'_>,
+    path: Option<&str>,
+    body: &mut BodyReader<'static>,
     boundary: String,
 ) -> Result<Vec<WrittenFile>, HttpError> {
     let mut form = multer::Multipart::new(ReaderStream::with_capacity(body, CHUNK), boundary);
@@ -164,7 +182,7 @@ async fn write_parts(
                 "you cannot upload multiple files to the same path '{file_path_text}' in one upload request, only the first specified file was uploaded"
             )));
         }
-        let part: BodyReader = Box::pin(StreamReader::new(field.map_err(io::Error::other)));
+        let part: BodyReader<'_> = Box::pin(StreamReader::new(field.map_err(io::Error::other)));
         written.push(write_file(target, &file_path, part).await?);
     }
     Ok(written)
@@ -175,7 +193,7 @@ async fn write_parts(
 async fn write_file(
     target: &Target<'_>,
     path: &Path,
-    mut content: BodyReader,
+    mut content: BodyReader<'_>,
 ) -> Result<WrittenFile, HttpError> {
     let owner = target.sandbox.owner_for(target.user);
     if let Some(parent) = path.parent() {
