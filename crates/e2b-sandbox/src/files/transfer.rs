@@ -219,14 +219,17 @@ impl AsyncRead for ByteStream {
     }
 }
 
-/// Check metadata as envd would: printable ASCII, keys up to 246 bytes, 4096 bytes in all.
+/// Check metadata as upstream's SDKs and envd do: keys are HTTP tokens of up to 246 bytes,
+/// values printable ASCII, 4096 bytes in all.
 pub(crate) fn validate_metadata(metadata: &HashMap<String, String>) -> Result<()> {
     let printable = |s: &str| s.bytes().all(|b| (0x20..0x7f).contains(&b));
     let mut total = 0;
     for (key, value) in metadata {
-        if key.is_empty() || !printable(key) || key.contains(' ') {
+        // An HTTP token, as upstream's SDKs require: the key becomes a header name.
+        let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        if key.is_empty() || !key.bytes().all(token) {
             return Err(Error::invalid_argument(format!(
-                "metadata key {key:?} must be non-empty printable ASCII without spaces"
+                "metadata key {key:?} must be a non-empty HTTP token (letters, digits and !#$%&'*+-.^_`|~)"
             )));
         }
         if key.len() > MAX_METADATA_KEY {
@@ -906,6 +909,15 @@ mod tests {
                 .unwrap_err()
                 .is_invalid_argument()
         );
+        for bad in ["", "a b", "a/b", "a:b", "ключ", "a\tb"] {
+            let key: HashMap<_, _> = [(bad.to_owned(), "v".to_owned())].into();
+            assert!(
+                validate_metadata(&key).unwrap_err().is_invalid_argument(),
+                "{bad:?}"
+            );
+        }
+        let token: HashMap<_, _> = [("Owner_1.x-y~z!#$%&'*+^`|".to_owned(), String::new())].into();
+        assert!(validate_metadata(&token).is_ok());
         let long_key: HashMap<_, _> = [("k".repeat(247), "v".to_owned())].into();
         assert!(
             validate_metadata(&long_key)
