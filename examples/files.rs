@@ -47,8 +47,9 @@ async fn main() -> anyhow::Result<()> {
         let relative = path.strip_prefix(&dir)?.to_string_lossy().into_owned();
         let remote = format!("/home/user/upload/{relative}");
         let file = tokio::fs::File::open(path).await?;
+        // Source files compress well: gzip them on the way.
         let info = files
-            .write_reader(&remote, file, WriteOptions::new())
+            .write_reader(&remote, file, WriteOptions::new().gzip(true))
             .await?;
         println!("uploaded {}", info.path);
     }
@@ -64,11 +65,14 @@ async fn main() -> anyhow::Result<()> {
         println!("{:>8} {} {}", entry.size, entry.permissions, entry.path);
     }
 
-    // Download the first file back, streamed, and compare.
+    // Download the first file back, streamed and gzip-compressed, and compare.
     if let Some(first) = local.first() {
         let relative = first.strip_prefix(&dir)?.to_string_lossy().into_owned();
         let mut stream = files
-            .read_stream(&format!("/home/user/upload/{relative}"), ReadOptions::new())
+            .read_stream(
+                &format!("/home/user/upload/{relative}"),
+                ReadOptions::new().gzip(true),
+            )
             .await?;
         let mut back = Vec::new();
         tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut back).await?;

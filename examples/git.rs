@@ -9,7 +9,10 @@
 
 use std::time::Duration;
 
-use e2b::{CloneOptions, CommandOptions, RemoteOptions, Sandbox};
+use e2b::{
+    AddOptions, CloneOptions, CommandOptions, CommitOptions, ConfigOptions, InitOptions,
+    RemoteOptions, Sandbox,
+};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -19,10 +22,14 @@ async fn main() -> anyhow::Result<()> {
         .create(&backend.client)
         .await?;
     let git = sandbox.git();
-    git.configure_user("Example", "example@example.com").await?;
-
-    git.init("/home/user/origin.git", true, Some("main"))
+    git.configure_user("Example", "example@example.com", ConfigOptions::new())
         .await?;
+
+    git.init(
+        "/home/user/origin.git",
+        InitOptions::new().bare(true).initial_branch("main"),
+    )
+    .await?;
     git.clone_repo(
         "/home/user/origin.git",
         CloneOptions::new().path("/home/user/work"),
@@ -32,10 +39,16 @@ async fn main() -> anyhow::Result<()> {
         .files()
         .write("/home/user/work/hello.txt", "hello from e2b-rs\n")
         .await?;
-    git.add("/home/user/work", &[]).await?;
+    git.add("/home/user/work", AddOptions::new()).await?;
     let status = git.status("/home/user/work").await?;
     println!("staged: {} file(s)", status.staged_count());
-    git.commit("/home/user/work", "Add hello.txt", None).await?;
+    git.commit(
+        "/home/user/work",
+        "Add hello.txt",
+        CommitOptions::new().author("Example Author", "author@example.com"),
+    )
+    .await?;
+    // A branch alone goes to the default remote (here the only one, origin).
     git.push("/home/user/work", RemoteOptions::new().branch("main"))
         .await?;
     println!(

@@ -49,6 +49,13 @@ pub struct ServerOptions {
     /// read-only at `/run/e2b-kernel` inside `code-interpreter-v1` sandboxes,
     /// which are refused without it. Default none.
     pub kernel_env: Option<PathBuf>,
+    /// The envd version sandboxes report (`envdVersion` in the control
+    /// plane's answers, and in the agents' own configuration); `None` means
+    /// [`ENVD_VERSION`](crate::ENVD_VERSION). An older version makes clients
+    /// take their fallbacks for old templates, and the agents refuse what
+    /// that envd refused (`application/octet-stream` uploads before 0.5.7).
+    /// For testing clients; the agents' other behaviour does not change.
+    pub envd_version: Option<String>,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -67,6 +74,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("sandbox_pids_limit", &self.sandbox_pids_limit)
             .field("use_cgroups", &self.use_cgroups)
             .field("kernel_env", &self.kernel_env)
+            .field("envd_version", &self.envd_version)
             .finish()
     }
 }
@@ -86,6 +94,7 @@ impl Default for ServerOptions {
             sandbox_pids_limit: Some(4096),
             use_cgroups: true,
             kernel_env: None,
+            envd_version: None,
         }
     }
 }
@@ -151,6 +160,13 @@ impl ServerOptions {
     #[must_use]
     pub fn with_kernel_env(mut self, dir: Option<PathBuf>) -> Self {
         self.kernel_env = dir;
+        self
+    }
+
+    /// Set [`ServerOptions::envd_version`] (e.g. `"0.5.6"`).
+    #[must_use]
+    pub fn with_envd_version(mut self, version: impl Into<String>) -> Self {
+        self.envd_version = Some(version.into());
         self
     }
 

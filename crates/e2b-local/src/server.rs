@@ -141,7 +141,10 @@ impl Server {
             ready_timeout: options.agent_ready_timeout,
             limits,
             max_timeout: options.max_sandbox_timeout,
-            envd_version: ENVD_VERSION.to_owned(),
+            envd_version: options
+                .envd_version
+                .clone()
+                .unwrap_or_else(|| ENVD_VERSION.to_owned()),
             use_cgroups: options.use_cgroups,
             kernel_env: options
                 .kernel_env

@@ -4,6 +4,7 @@
 mod agent_support;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use agent_support::*;
 use async_compression::tokio::bufread::{GzipDecoder, GzipEncoder};
@@ -542,4 +543,103 @@ async fn forward_tunnels_to_a_sandbox_port() {
 
     let (head, _) = upgrade(&agent, "?port=notaport").await;
     assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+}
+
+/// Read from `stream` (after what `buf` already holds) until one complete response (head
+/// and `Content-Length` body) is there; take it out of `buf`.
+async fn read_response(stream: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> String {
+    loop {
+        let text = String::from_utf8_lossy(buf).into_owned();
+        if let Some(head_end) = text.find("\r\n\r\n") {
+            let length: usize = text[..head_end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            if buf.len() >= head_end + 4 + length {
+                let response = String::from_utf8_lossy(&buf[..head_end + 4 + length]).into_owned();
+                buf.drain(..head_end + 4 + length);
+                return response;
+            }
+        }
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(
+            n > 0,
+            "connection closed after {:?}",
+            String::from_utf8_lossy(buf)
+        );
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_uploads_are_answered_once_their_body_ends() {
+    // A chunked body whose closing boundary arrives before the end of the body: the
+    // agent must read the body to its end before answering, as envd's net/http does.
+    // Answering earlier cuts off a client (or e2b-local's edge) still sending it.
+    let agent = TestAgent::start().await;
+    let mut stream = tokio::net::TcpStream::connect(agent.addr).await.unwrap();
+    let form = multipart("XyZ", &[("file", Some("chunked.bin"), b"chunked")]);
+    let mut request = format!(
+        "POST /files HTTP/1.1\r\nHost: agent\r\nContent-Type: multipart/form-data; boundary=XyZ\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n",
+        form.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&form);
+    request.extend_from_slice(b"\r\n");
+    stream.write_all(&request).await.unwrap();
+
+    // No answer while the body is unfinished. (A window for an answer that must not
+    // come; the agent answers a finished upload in milliseconds.)
+    let mut buf = Vec::new();
+    let early = tokio::time::timeout(
+        Duration::from_millis(500),
+        read_response(&mut stream, &mut buf),
+    )
+    .await;
+    assert!(early.is_err(), "answered before the body ended: {early:?}");
+
+    // The end of the body, and a second request on the same connection.
+    stream
+        .write_all(b"0\r\n\r\nGET /health HTTP/1.1\r\nHost: agent\r\n\r\n")
+        .await
+        .unwrap();
+    let upload = tokio::time::timeout(PATIENCE, read_response(&mut stream, &mut buf))
+        .await
+        .unwrap();
+    assert!(upload.starts_with("HTTP/1.1 200"), "{upload}");
+    assert_eq!(
+        std::fs::read(agent.home.join("chunked.bin")).unwrap(),
+        b"chunked"
+    );
+    let health = tokio::time::timeout(PATIENCE, read_response(&mut stream, &mut buf))
+        .await
+        .unwrap();
+    assert!(health.starts_with("HTTP/1.1 204"), "{health}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn octet_stream_uploads_need_envd_0_5_7() {
+    let old = TestAgent::start_with(|config| config.envd_version = "0.5.6".into()).await;
+    let (status, body) = error_body(upload_raw(&old, "raw.bin", b"raw".to_vec()).await).await;
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("expected multipart/form-data"),
+        "{body}"
+    );
+    assert!(!old.home.join("raw.bin").exists());
+    let body = multipart("XyZ", &[("file", Some("form.bin"), b"form")]);
+    assert_eq!(upload_multipart(&old, "", body).await.status(), 200);
+    assert_eq!(std::fs::read(old.home.join("form.bin")).unwrap(), b"form");
+
+    let current = TestAgent::start_with(|config| config.envd_version = "0.5.7".into()).await;
+    let response = upload_raw(&current, "raw.bin", b"raw".to_vec()).await;
+    assert_eq!(response.status(), 200);
 }

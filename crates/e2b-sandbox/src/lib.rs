@@ -123,8 +123,10 @@ pub use files::{
     WriteOptions, get_signature,
 };
 pub use git::{
-    CloneOptions, Git, GitBranches, GitConfigScope, GitCredentials, GitFileStatus, GitResetMode,
-    GitStatus, GitStatusLabel, RemoteOptions,
+    AddOptions, AuthenticateOptions, CloneOptions, CommitOptions, ConfigOptions,
+    DeleteBranchOptions, Git, GitBranches, GitConfigScope, GitCredentials, GitFileStatus,
+    GitResetMode, GitStatus, GitStatusLabel, InitOptions, RemoteAddOptions, RemoteOptions,
+    ResetOptions, RestoreOptions,
 };
 pub use iam::{IamToken, JWT_SVID, iam_token_placeholder};
 pub use info::{

@@ -1,17 +1,20 @@
-//! Files end to end against e2b-local: reads and writes of every kind, metadata, listing,
-//! stat, directories, moves, removal, watching and signed URLs.
+//! Files end to end against e2b-local: reads and writes of every kind, gzip on the wire,
+//! stalled uploads, multipart uploads for older envd, metadata, listing, stat,
+//! directories, moves, removal, watching and signed URLs.
 
 mod support;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use e2b_sandbox::{
     ExposeSecret as _, FileOperation, FileType, FileUrlOptions, FilesystemEventType, NotFoundKind,
-    ReadOptions, WatchOptions, WriteEntry, WriteOptions, get_signature,
+    ReadOptions, Sandbox, TimeoutKind, WatchOptions, WriteEntry, WriteOptions, get_signature,
 };
 use futures_util::StreamExt as _;
 use support::Local;
+use support::proxy::{Proxy, Verdict};
 use tokio::io::AsyncReadExt as _;
 
 fn every_byte(repeat: usize) -> Vec<u8> {
@@ -369,5 +372,369 @@ async fn signed_urls_work_with_plain_http_and_expire() {
         .await
         .unwrap();
     assert_eq!(expired.status(), 401);
+    local.stop().await;
+}
+
+/// `len` bytes of numbered text lines: compresses well.
+fn compressible(len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 64);
+    let mut i = 0u64;
+    while out.len() < len {
+        out.extend_from_slice(format!("line {i}: the quick brown fox\n").as_bytes());
+        i += 1;
+    }
+    out.truncate(len);
+    out
+}
+
+/// `Content-Encoding` and `Accept-Encoding` of one `/files` request, as the proxy saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Seen {
+    method: http::Method,
+    content_encoding: Option<String>,
+    accept_encoding: Option<String>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_is_on_the_wire_both_ways_and_decoded() {
+    let local = Local::start().await;
+    let sbx = local.sandbox().await;
+    // The sandbox's traffic through a proxy that counts the bytes on the wire.
+    let seen = Arc::new(Mutex::new(Vec::<Seen>::new()));
+    let record = Arc::clone(&seen);
+    let proxy = Proxy::start(
+        "127.0.0.1:0".parse().unwrap(),
+        local.server.api_url(),
+        Arc::new(move |parts| {
+            if parts.uri.path() == "/files" {
+                let header = |name| {
+                    parts
+                        .headers
+                        .get(name)
+                        .map(|v: &http::HeaderValue| v.to_str().unwrap().to_owned())
+                };
+                record.lock().unwrap().push(Seen {
+                    method: parts.method.clone(),
+                    content_encoding: header(http::header::CONTENT_ENCODING),
+                    accept_encoding: header(http::header::ACCEPT_ENCODING),
+                });
+            }
+            Verdict::Forward
+        }),
+    )
+    .await
+    .unwrap();
+    let client = e2b_sandbox::Client::new(
+        support::config(&local.server)
+            .sandbox_url(proxy.url())
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let via_proxy = Sandbox::connect(&client, sbx.id()).await.unwrap();
+    let files = via_proxy.files();
+    let traffic = proxy.traffic();
+    let last = || seen.lock().unwrap().last().cloned().unwrap();
+    let data = compressible(4 * 1024 * 1024);
+    let len = data.len() as u64;
+
+    // Uploads: plain, then gzip from memory, from a stream and as several files.
+    traffic.reset();
+    files.write("/tmp/plain.txt", data.clone()).await.unwrap();
+    let plain_up = traffic.request_bytes();
+    assert!(plain_up >= len, "{plain_up}");
+    assert_eq!(last().content_encoding, None);
+
+    traffic.reset();
+    files
+        .write_with("/tmp/gz.txt", data.clone(), WriteOptions::new().gzip(true))
+        .await
+        .unwrap();
+    let gzip_up = traffic.request_bytes();
+    assert_eq!(last().method, http::Method::POST);
+    assert_eq!(last().content_encoding.as_deref(), Some("gzip"));
+    assert!(
+        gzip_up * 10 < len,
+        "gzip upload sent {gzip_up} bytes for {len}"
+    );
+    assert_eq!(sbx.files().read_bytes("/tmp/gz.txt").await.unwrap(), data);
+
+    traffic.reset();
+    let chunks: Vec<std::io::Result<Bytes>> = data
+        .chunks(100_000)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    files
+        .write_stream(
+            "/tmp/gz-stream.txt",
+            futures_util::stream::iter(chunks),
+            WriteOptions::new().gzip(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(last().content_encoding.as_deref(), Some("gzip"));
+    assert!(traffic.request_bytes() * 10 < len);
+    assert_eq!(
+        sbx.files().read_bytes("/tmp/gz-stream.txt").await.unwrap(),
+        data
+    );
+
+    let binary = every_byte(4096);
+    let written = files
+        .write_files_with(
+            &[
+                WriteEntry::new("/tmp/many/a.txt", data.clone()),
+                WriteEntry::new("/tmp/many/b.bin", binary.clone()),
+            ],
+            WriteOptions::new().gzip(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(written.len(), 2);
+    assert_eq!(last().content_encoding.as_deref(), Some("gzip"));
+    assert_eq!(
+        sbx.files().read_bytes("/tmp/many/a.txt").await.unwrap(),
+        data
+    );
+    assert_eq!(
+        sbx.files().read_bytes("/tmp/many/b.bin").await.unwrap(),
+        binary
+    );
+
+    // Downloads: plain, then gzip, decoded.
+    traffic.reset();
+    assert_eq!(files.read_bytes("/tmp/plain.txt").await.unwrap(), data);
+    let plain_down = traffic.response_bytes();
+    assert!(plain_down >= len, "{plain_down}");
+    assert_eq!(last().accept_encoding, None);
+
+    traffic.reset();
+    let back = files
+        .read_bytes_with("/tmp/plain.txt", ReadOptions::new().gzip(true))
+        .await
+        .unwrap();
+    let gzip_down = traffic.response_bytes();
+    assert_eq!(last().method, http::Method::GET);
+    assert_eq!(last().accept_encoding.as_deref(), Some("gzip"));
+    assert!(back == data, "gzip download differs");
+    assert!(
+        gzip_down * 10 < len,
+        "gzip download took {gzip_down} bytes for {len}"
+    );
+
+    let mut reader = files
+        .read_stream("/tmp/many/b.bin", ReadOptions::new().gzip(true))
+        .await
+        .unwrap();
+    let mut via_read = Vec::new();
+    reader.read_to_end(&mut via_read).await.unwrap();
+    assert_eq!(via_read, binary);
+    assert_eq!(
+        files
+            .read_text_with("/tmp/gz.txt", ReadOptions::new().gzip(true))
+            .await
+            .unwrap()
+            .len(),
+        data.len()
+    );
+    files.write("/tmp/empty", Bytes::new()).await.unwrap();
+    assert!(
+        files
+            .read_bytes_with("/tmp/empty", ReadOptions::new().gzip(true))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let err = files
+        .read_bytes_with("/tmp/missing", ReadOptions::new().gzip(true))
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+
+    eprintln!(
+        "{len} bytes of text: upload {plain_up} plain, {gzip_up} gzip; download {plain_down} plain, {gzip_down} gzip"
+    );
+    local.stop().await;
+}
+
+/// A source that yields `first` and then nothing, ever.
+fn stalling(first: &'static [u8]) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> {
+    futures_util::stream::iter([Ok(Bytes::from_static(first))])
+        .chain(futures_util::stream::pending())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_uploads_end_with_an_idle_timeout() {
+    let local = Local::start().await;
+    let sbx = local.sandbox().await;
+    let files = sbx.files();
+    let idle = Duration::from_millis(500);
+    // Far longer than the idle timeout: a hang fails the test instead of blocking it.
+    let guard = Duration::from_secs(30);
+
+    for gzip in [false, true] {
+        let options = WriteOptions::new().idle_timeout(idle).gzip(gzip);
+        let started = Instant::now();
+        let err = tokio::time::timeout(
+            guard,
+            files.write_stream("/tmp/stalled.bin", stalling(b"some bytes"), options),
+        )
+        .await
+        .expect("the upload ends")
+        .unwrap_err();
+        assert_eq!(err.timeout_kind(), Some(TimeoutKind::StreamIdle), "{err}");
+        assert!(err.is_timeout());
+        assert!(started.elapsed() >= idle);
+        eprintln!(
+            "gzip {gzip}: stalled upload failed after {:?}",
+            started.elapsed()
+        );
+    }
+
+    // An AsyncRead whose writer stays open but writes nothing more.
+    let (mut tx, rx) = tokio::io::duplex(1024);
+    tokio::io::AsyncWriteExt::write_all(&mut tx, b"first")
+        .await
+        .unwrap();
+    let err = tokio::time::timeout(
+        guard,
+        files.write_reader(
+            "/tmp/stalled.txt",
+            rx,
+            WriteOptions::new().idle_timeout(idle),
+        ),
+    )
+    .await
+    .expect("the upload ends")
+    .unwrap_err();
+    assert_eq!(err.timeout_kind(), Some(TimeoutKind::StreamIdle), "{err}");
+    drop(tx);
+
+    // A source slower than nothing-at-all but within the idle timeout completes.
+    let (mut tx, rx) = tokio::io::duplex(1024);
+    let writer = tokio::spawn(async move {
+        for i in 0..3 {
+            tokio::io::AsyncWriteExt::write_all(&mut tx, format!("{i}\n").as_bytes())
+                .await
+                .unwrap();
+            tokio::task::yield_now().await;
+        }
+    });
+    files
+        .write_reader("/tmp/slow.txt", rx, WriteOptions::new().idle_timeout(idle))
+        .await
+        .unwrap();
+    writer.await.unwrap();
+    assert_eq!(files.read_text("/tmp/slow.txt").await.unwrap(), "0\n1\n2\n");
+    local.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn older_envd_gets_multipart_uploads() {
+    let local = Local::start_with(|options| options.with_envd_version("0.5.6")).await;
+    let sbx = local.sandbox().await;
+    assert_eq!(sbx.envd_version().to_string(), "0.5.6");
+    assert!(
+        !sbx.envd_version()
+            .supports(e2b_sandbox::EnvdFeature::OctetStreamUpload)
+    );
+
+    // This agent refuses octet-stream bodies, as envd 0.5.6 did: an SDK that sent one
+    // would fail below.
+    let token = sbx.envd_access_token().expect("a secure sandbox");
+    let refused = reqwest::Client::new()
+        .post(format!(
+            "{}/files?path=/tmp/raw",
+            local.server.sandbox_url()
+        ))
+        .header("E2b-Sandbox-Id", sbx.id())
+        .header("E2b-Sandbox-Port", "49983")
+        .header("X-Access-Token", token.expose_secret())
+        .header(http::header::CONTENT_TYPE, "application/octet-stream")
+        .body("raw")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), http::StatusCode::BAD_REQUEST);
+    let message = refused.text().await.unwrap();
+    assert!(
+        message.contains("expected multipart/form-data"),
+        "{message}"
+    );
+
+    let files = sbx.files();
+    let binary = every_byte(300);
+    let info = files.write("/tmp/one.bin", binary.clone()).await.unwrap();
+    assert_eq!(info.path, "/tmp/one.bin");
+    assert_eq!(files.read_bytes("/tmp/one.bin").await.unwrap(), binary);
+
+    let entries = [
+        WriteEntry::new("/tmp/many/a.txt", "alpha"),
+        WriteEntry::new("/tmp/many/deep/b.bin", binary.clone()),
+        WriteEntry::new("relative.txt", "in the home directory"),
+    ];
+    let written = files.write_files(&entries).await.unwrap();
+    let paths: Vec<&str> = written.iter().map(|w| w.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/tmp/many/a.txt",
+            "/tmp/many/deep/b.bin",
+            "/home/user/relative.txt"
+        ]
+    );
+    assert_eq!(files.read_text("/tmp/many/a.txt").await.unwrap(), "alpha");
+    assert_eq!(
+        files.read_bytes("/tmp/many/deep/b.bin").await.unwrap(),
+        binary
+    );
+    assert_eq!(
+        files.read_text("/home/user/relative.txt").await.unwrap(),
+        "in the home directory"
+    );
+
+    // Streams become the one part of a multipart body; gzip is ignored, as upstream does.
+    let chunks: Vec<std::io::Result<Bytes>> = binary
+        .chunks(777)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    files
+        .write_stream(
+            "/tmp/streamed.bin",
+            futures_util::stream::iter(chunks),
+            WriteOptions::new().gzip(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(files.read_bytes("/tmp/streamed.bin").await.unwrap(), binary);
+    files
+        .write_reader(
+            "/tmp/reader.bin",
+            std::io::Cursor::new(binary.clone()),
+            WriteOptions::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(files.read_bytes("/tmp/reader.bin").await.unwrap(), binary);
+    let err = tokio::time::timeout(
+        Duration::from_secs(30),
+        files.write_stream(
+            "/tmp/stalled.bin",
+            stalling(b"x"),
+            WriteOptions::new().idle_timeout(Duration::from_millis(500)),
+        ),
+    )
+    .await
+    .expect("the upload ends")
+    .unwrap_err();
+    assert_eq!(err.timeout_kind(), Some(TimeoutKind::StreamIdle), "{err}");
+
+    // Metadata needs envd 0.6.2.
+    let err = files
+        .write_with("/tmp/meta", "x", WriteOptions::new().metadata("k", "v"))
+        .await
+        .unwrap_err();
+    assert!(err.is_template(), "{err}");
+    assert!(files.write_files(&[]).await.unwrap().is_empty());
     local.stop().await;
 }

@@ -1,5 +1,6 @@
 //! Uploads and downloads stream in constant memory: 256 MiB each way (1 GiB with
-//! `E2B_MEMORY_TEST_MIB=1024`) must raise this process's peak resident memory (which
+//! `E2B_MEMORY_TEST_MIB=1024`), then 64 MiB each way gzip-compressed and decoded on the fly
+//! (`E2B_MEMORY_TEST_GZIP_MIB`), must raise this process's peak resident memory (which
 //! includes the in-process e2b-local) by less than 64 MiB. A test binary of its own, so
 //! that no other test's allocations count.
 
@@ -8,7 +9,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use e2b_sandbox::{ReadOptions, WriteOptions};
+use e2b_sandbox::{Files, ReadOptions, WriteOptions};
 use futures_util::StreamExt as _;
 use support::Local;
 
@@ -33,37 +34,25 @@ fn chunk(i: usize) -> Bytes {
         .into()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn large_transfers_run_in_constant_memory() {
-    let mib: usize = std::env::var("E2B_MEMORY_TEST_MIB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
-    let local = Local::start().await;
-    let sbx = local.sandbox().await;
-    let files = sbx.files();
-    // Warm up the connection pools and both code paths.
-    files.write("/tmp/warm", chunk(0)).await.unwrap();
-    assert_eq!(files.read_bytes("/tmp/warm").await.unwrap().len(), MIB);
-    let before = peak_rss_kib();
-
+/// Upload `mib` MiB of [`chunk`]s to `path` as a stream, download them back and compare
+/// as they arrive; the time each way.
+async fn round_trip(files: &Files<'_>, path: &str, mib: usize, gzip: bool) -> (Duration, Duration) {
     let started = Instant::now();
     let upload = futures_util::stream::iter(0..mib).map(|i| Ok::<_, std::io::Error>(chunk(i)));
     files
-        .write_stream("/tmp/big.bin", upload, WriteOptions::new())
+        .write_stream(path, upload, WriteOptions::new().gzip(gzip))
         .await
         .unwrap();
     let up = started.elapsed();
-    assert_eq!(
-        files.get_info("/tmp/big.bin").await.unwrap().size,
-        (mib * MIB) as u64
-    );
+    assert_eq!(files.get_info(path).await.unwrap().size, (mib * MIB) as u64);
 
     let started = Instant::now();
     let mut download = files
         .read_stream(
-            "/tmp/big.bin",
-            ReadOptions::new().idle_timeout(Duration::from_secs(60)),
+            path,
+            ReadOptions::new()
+                .idle_timeout(Duration::from_secs(60))
+                .gzip(gzip),
         )
         .await
         .unwrap();
@@ -87,18 +76,48 @@ async fn large_transfers_run_in_constant_memory() {
     }
     let down = started.elapsed();
     assert_eq!(offset, mib * MIB, "downloaded everything");
+    files.remove(path).await.unwrap();
+    (up, down)
+}
 
+fn env_mib(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_transfers_run_in_constant_memory() {
+    let mib = env_mib("E2B_MEMORY_TEST_MIB", 256);
+    let gzip_mib = env_mib("E2B_MEMORY_TEST_GZIP_MIB", 64);
+    let local = Local::start().await;
+    let sbx = local.sandbox().await;
+    let files = sbx.files();
+    // Warm up the connection pools and every code path.
+    files.write("/tmp/warm", chunk(0)).await.unwrap();
+    assert_eq!(files.read_bytes("/tmp/warm").await.unwrap().len(), MIB);
+    round_trip(&files, "/tmp/warm.gz", 1, true).await;
+    let before = peak_rss_kib();
+
+    let rate = |mib: usize, d: Duration| mib as f64 / d.as_secs_f64();
+    let (up, down) = round_trip(&files, "/tmp/big.bin", mib, false).await;
     let grown_mib = (peak_rss_kib() - before) / 1024;
-    let rate = |d: Duration| mib as f64 / d.as_secs_f64();
     eprintln!(
         "{mib} MiB: upload {up:?} ({:.0} MiB/s), download {down:?} ({:.0} MiB/s), peak RSS +{grown_mib} MiB",
-        rate(up),
-        rate(down)
+        rate(mib, up),
+        rate(mib, down)
+    );
+    let (up, down) = round_trip(&files, "/tmp/big.gz", gzip_mib, true).await;
+    let grown_mib = (peak_rss_kib() - before) / 1024;
+    eprintln!(
+        "{gzip_mib} MiB gzip: upload {up:?} ({:.0} MiB/s), download {down:?} ({:.0} MiB/s), peak RSS +{grown_mib} MiB",
+        rate(gzip_mib, up),
+        rate(gzip_mib, down)
     );
     assert!(
         grown_mib < LIMIT_MIB,
-        "peak memory grew by {grown_mib} MiB moving {mib} MiB each way"
+        "peak memory grew by {grown_mib} MiB moving {mib} MiB plain and {gzip_mib} MiB gzip each way"
     );
-    files.remove("/tmp/big.bin").await.unwrap();
     local.stop().await;
 }

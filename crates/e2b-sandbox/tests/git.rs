@@ -7,8 +7,9 @@ mod support;
 use std::time::Duration;
 
 use e2b_sandbox::{
-    CloneOptions, CommandOptions, GitConfigScope, GitCredentials, GitResetMode, GitStatusLabel,
-    RemoteOptions, Sandbox,
+    AddOptions, AuthenticateOptions, CloneOptions, CommandOptions, CommitOptions, ConfigOptions,
+    DeleteBranchOptions, GitCredentials, GitResetMode, GitStatusLabel, InitOptions,
+    RemoteAddOptions, RemoteOptions, ResetOptions, RestoreOptions, Sandbox,
 };
 use futures_util::StreamExt as _;
 use support::Local;
@@ -26,13 +27,16 @@ async fn serve_repo(sbx: &Sandbox) -> e2b_sandbox::CommandHandle {
         .await
         .unwrap();
     let git = sbx.git();
-    git.init("/tmp/srv/repo.git", true, Some("main"))
-        .await
-        .unwrap();
+    git.init(
+        "/tmp/srv/repo.git",
+        InitOptions::new().bare(true).initial_branch("main"),
+    )
+    .await
+    .unwrap();
     git.set_config(
         "http.receivepack",
         "true",
-        GitConfigScope::Local("/tmp/srv/repo.git".into()),
+        ConfigOptions::new().local("/tmp/srv/repo.git"),
     )
     .await
     .unwrap();
@@ -73,11 +77,11 @@ async fn clone_commit_push_pull_with_credentials() {
     let sbx = local.sandbox().await;
     let server = serve_repo(&sbx).await;
     let git = sbx.git();
-    git.configure_user("Test User", "test@example.com")
+    git.configure_user("Test User", "test@example.com", ConfigOptions::new())
         .await
         .unwrap();
     assert_eq!(
-        git.get_config("user.name", GitConfigScope::Global)
+        git.get_config("user.name", ConfigOptions::new())
             .await
             .unwrap()
             .as_deref(),
@@ -120,14 +124,14 @@ async fn clone_commit_push_pull_with_credentials() {
     let status = git.status("/tmp/a").await.unwrap();
     assert_eq!(status.untracked_count(), 1, "{status:?}");
     assert!(status.has_untracked() && !status.has_staged());
-    git.add("/tmp/a", &[]).await.unwrap();
+    git.add("/tmp/a", AddOptions::new()).await.unwrap();
     let status = git.status("/tmp/a").await.unwrap();
     assert_eq!(status.file_status[0].status, GitStatusLabel::Added);
     assert!(status.has_staged());
     git.commit(
         "/tmp/a",
         "first 'quoted' $(commit)",
-        Some(("Ann Author", "ann@example.com")),
+        CommitOptions::new().author("Ann Author", "ann@example.com"),
     )
     .await
     .unwrap();
@@ -172,8 +176,12 @@ async fn clone_commit_push_pull_with_credentials() {
         "hello\n"
     );
     sbx.files().write("/tmp/b/second.txt", "2").await.unwrap();
-    git.add("/tmp/b", &["second.txt"]).await.unwrap();
-    git.commit("/tmp/b", "second", None).await.unwrap();
+    git.add("/tmp/b", AddOptions::new().files(["second.txt"]))
+        .await
+        .unwrap();
+    git.commit("/tmp/b", "second", CommitOptions::new())
+        .await
+        .unwrap();
     git.push("/tmp/b", RemoteOptions::new().credentials(creds()))
         .await
         .unwrap();
@@ -202,9 +210,14 @@ async fn clone_commit_push_pull_with_credentials() {
     assert!(git_config(&sbx, "/tmp/kept").await.contains(PASSWORD));
 
     // Stored credentials serve later commands without any given.
-    git.dangerously_authenticate(&creds(), "127.0.0.1:18931", "http")
-        .await
-        .unwrap();
+    git.dangerously_authenticate(
+        &creds(),
+        AuthenticateOptions::new()
+            .host("127.0.0.1:18931")
+            .protocol("http"),
+    )
+    .await
+    .unwrap();
     git.clone_repo(URL, CloneOptions::new().path("/tmp/c"))
         .await
         .unwrap();
@@ -220,24 +233,24 @@ async fn local_operations() {
     let sbx = local.sandbox().await;
     let git = sbx.git();
     let repo = "/tmp/my repo";
-    git.init(repo, false, Some("main")).await.unwrap();
-    git.configure_user("T", "t@example.com").await.unwrap();
-    git.set_config(
-        "core.note",
-        "it's local",
-        GitConfigScope::Local(repo.into()),
-    )
-    .await
-    .unwrap();
+    git.init(repo, InitOptions::new().initial_branch("main"))
+        .await
+        .unwrap();
+    git.configure_user("T", "t@example.com", ConfigOptions::new())
+        .await
+        .unwrap();
+    git.set_config("core.note", "it's local", ConfigOptions::new().local(repo))
+        .await
+        .unwrap();
     assert_eq!(
-        git.get_config("core.note", GitConfigScope::Local(repo.into()))
+        git.get_config("core.note", ConfigOptions::new().local(repo))
             .await
             .unwrap()
             .as_deref(),
         Some("it's local")
     );
     assert_eq!(
-        git.get_config("core.unset", GitConfigScope::Global)
+        git.get_config("core.unset", ConfigOptions::new())
             .await
             .unwrap(),
         None
@@ -251,8 +264,18 @@ async fn local_operations() {
         .write("/tmp/my repo/a.txt", "one\n")
         .await
         .unwrap();
-    git.add(repo, &["a.txt"]).await.unwrap();
-    git.commit(repo, "one", None).await.unwrap();
+    git.add(repo, AddOptions::new().files(["a.txt"]))
+        .await
+        .unwrap();
+    git.commit(repo, "one", CommitOptions::new()).await.unwrap();
+    let err = git
+        .commit(repo, "nothing", CommitOptions::new())
+        .await
+        .unwrap_err();
+    assert!(err.is_command_exit(), "{err}");
+    git.commit(repo, "empty", CommitOptions::new().allow_empty(true))
+        .await
+        .unwrap();
 
     // Pull without an upstream is a typed error.
     let err = git.pull(repo, RemoteOptions::new()).await.unwrap_err();
@@ -267,7 +290,9 @@ async fn local_operations() {
         git.branches(repo).await.unwrap().current_branch.as_deref(),
         Some("main")
     );
-    git.delete_branch(repo, "feature", false).await.unwrap();
+    git.delete_branch(repo, "feature", DeleteBranchOptions::new())
+        .await
+        .unwrap();
     assert_eq!(git.branches(repo).await.unwrap().branches, ["main"]);
 
     // Restore the working tree, unstage, reset.
@@ -278,7 +303,7 @@ async fn local_operations() {
     let status = git.status(repo).await.unwrap();
     assert_eq!(status.file_status[0].status, GitStatusLabel::Modified);
     assert_eq!(status.unstaged_count(), 1);
-    git.restore(repo, &["a.txt"], false, false, None)
+    git.restore(repo, &["a.txt"], RestoreOptions::new())
         .await
         .unwrap();
     assert_eq!(
@@ -289,28 +314,105 @@ async fn local_operations() {
         .write("/tmp/my repo/a.txt", "staged\n")
         .await
         .unwrap();
-    git.add(repo, &[]).await.unwrap();
-    git.restore(repo, &["a.txt"], true, false, None)
+    git.add(repo, AddOptions::new()).await.unwrap();
+    git.restore(repo, &["a.txt"], RestoreOptions::new().staged(true))
+        .await
+        .unwrap();
+    let status = git.status(repo).await.unwrap();
+    assert!(
+        !status.has_staged() && status.unstaged_count() == 1,
+        "{status:?}"
+    );
+    git.add(repo, AddOptions::new()).await.unwrap();
+    git.reset(repo, ResetOptions::new().paths(["a.txt"]))
         .await
         .unwrap();
     assert!(!git.status(repo).await.unwrap().has_staged());
-    git.reset(repo, Some(GitResetMode::Hard), Some("HEAD"), &[])
+    git.reset(
+        repo,
+        ResetOptions::new().mode(GitResetMode::Hard).target("HEAD"),
+    )
+    .await
+    .unwrap();
+    assert!(git.status(repo).await.unwrap().is_clean());
+    // Back one commit, keeping the changes staged.
+    git.reset(
+        repo,
+        ResetOptions::new()
+            .mode(GitResetMode::Soft)
+            .target("HEAD~1"),
+    )
+    .await
+    .unwrap();
+    let log = sbx
+        .commands()
+        .run(
+            "git -C '/tmp/my repo' log -1 --format=%s",
+            CommandOptions::new(),
+        )
         .await
         .unwrap();
-    assert!(git.status(repo).await.unwrap().is_clean());
+    assert_eq!(log.stdout.trim(), "one");
+    // Restore the working tree from another commit's content.
+    sbx.files()
+        .write("/tmp/my repo/a.txt", "scribble\n")
+        .await
+        .unwrap();
+    git.restore(
+        repo,
+        &["a.txt"],
+        RestoreOptions::new().worktree(true).source("HEAD"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        sbx.files().read_text("/tmp/my repo/a.txt").await.unwrap(),
+        "one\n"
+    );
     assert!(
-        git.restore(repo, &[], false, false, None)
+        git.restore(repo, &[], RestoreOptions::new())
             .await
             .unwrap_err()
             .is_invalid_argument()
     );
+    assert!(
+        git.restore(
+            repo,
+            &["a.txt"],
+            RestoreOptions::new().staged(false).worktree(false)
+        )
+        .await
+        .unwrap_err()
+        .is_invalid_argument()
+    );
 
-    git.remote_add(repo, "origin", "https://example.com/x.git", false, false)
+    git.remote_add(
+        repo,
+        "origin",
+        "https://example.com/x.git",
+        RemoteAddOptions::new(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        git.remote_add(
+            repo,
+            "origin",
+            "https://example.com/y.git",
+            RemoteAddOptions::new()
+        )
         .await
-        .unwrap();
-    git.remote_add(repo, "origin", "https://example.com/y.git", false, true)
-        .await
-        .unwrap();
+        .unwrap_err()
+        .is_command_exit()
+    );
+    git.remote_add(
+        repo,
+        "origin",
+        "https://example.com/y.git",
+        RemoteAddOptions::new().overwrite(true),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         git.remote_get(repo, "origin").await.unwrap().as_deref(),
         Some("https://example.com/y.git")
@@ -320,6 +422,146 @@ async fn local_operations() {
             "git@example.com:x.git",
             CloneOptions::new().credentials(creds()),
         )
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_argument(), "{err}");
+    local.stop().await;
+}
+
+/// The commit `rev` names in the repository at `repo`, `None` if it names none.
+async fn rev(sbx: &Sandbox, repo: &str, rev: &str) -> Option<String> {
+    let out = sbx
+        .commands()
+        .run(
+            &format!("git -C {repo} rev-parse --verify -q {rev} || true"),
+            CommandOptions::new(),
+        )
+        .await
+        .unwrap();
+    let hash = out.stdout.trim();
+    (!hash.is_empty()).then(|| hash.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_and_pull_with_only_a_branch_use_the_default_remote() {
+    let local = Local::start().await;
+    let sbx = local.sandbox().await;
+    let git = sbx.git();
+    git.configure_user("T", "t@example.com", ConfigOptions::new())
+        .await
+        .unwrap();
+    for bare in ["/tmp/origin.git", "/tmp/backup.git"] {
+        git.init(bare, InitOptions::new().bare(true).initial_branch("main"))
+            .await
+            .unwrap();
+    }
+    let work = "/tmp/work";
+    git.init(work, InitOptions::new().initial_branch("main"))
+        .await
+        .unwrap();
+    sbx.files().write("/tmp/work/a.txt", "a\n").await.unwrap();
+    git.add(work, AddOptions::new()).await.unwrap();
+    git.commit(work, "a", CommitOptions::new()).await.unwrap();
+
+    // No remote at all: nowhere to push a branch to, nothing to pull.
+    let err = git
+        .push(work, RemoteOptions::new().branch("main"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_git_upstream(),
+        "push of a branch without remotes: {err}"
+    );
+    let err = git
+        .pull(work, RemoteOptions::new().branch("main"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_git_upstream(),
+        "pull of a branch without remotes: {err}"
+    );
+
+    git.remote_add(work, "origin", "/tmp/origin.git", RemoteAddOptions::new())
+        .await
+        .unwrap();
+    // A remote but no upstream: push and pull of the current branch are typed errors.
+    let err = git.push(work, RemoteOptions::new()).await.unwrap_err();
+    assert!(err.is_git_upstream(), "push without an upstream: {err}");
+    let err = git.pull(work, RemoteOptions::new()).await.unwrap_err();
+    assert!(err.is_git_upstream(), "pull without an upstream: {err}");
+
+    // The branch alone goes to the only remote and becomes its upstream.
+    git.push(work, RemoteOptions::new().branch("main"))
+        .await
+        .unwrap();
+    let head = rev(&sbx, work, "HEAD").await;
+    assert!(head.is_some());
+    assert_eq!(rev(&sbx, "/tmp/origin.git", "main").await, head);
+    assert_eq!(
+        git.status(work).await.unwrap().upstream.as_deref(),
+        Some("origin/main")
+    );
+
+    // With two remotes, a branch without an upstream goes to origin.
+    git.remote_add(work, "backup", "/tmp/backup.git", RemoteAddOptions::new())
+        .await
+        .unwrap();
+    git.create_branch(work, "feature").await.unwrap();
+    sbx.files().write("/tmp/work/f.txt", "f\n").await.unwrap();
+    git.add(work, AddOptions::new()).await.unwrap();
+    git.commit(work, "f", CommitOptions::new()).await.unwrap();
+    git.push(work, RemoteOptions::new().branch("feature"))
+        .await
+        .unwrap();
+    let feature = rev(&sbx, work, "feature").await;
+    assert_eq!(rev(&sbx, "/tmp/origin.git", "feature").await, feature);
+    assert_eq!(rev(&sbx, "/tmp/backup.git", "feature").await, None);
+
+    // A branch whose upstream is on another remote goes there.
+    git.checkout_branch(work, "main").await.unwrap();
+    git.push(work, RemoteOptions::new().remote("backup").branch("main"))
+        .await
+        .unwrap();
+    sbx.files().write("/tmp/work/b.txt", "b\n").await.unwrap();
+    git.add(work, AddOptions::new()).await.unwrap();
+    git.commit(work, "b", CommitOptions::new()).await.unwrap();
+    git.push(work, RemoteOptions::new().branch("main"))
+        .await
+        .unwrap();
+    let main = rev(&sbx, work, "main").await;
+    assert_eq!(rev(&sbx, "/tmp/backup.git", "main").await, main);
+    assert_eq!(rev(&sbx, "/tmp/origin.git", "main").await, head);
+
+    // Pull of a branch alone in a fresh repository: from its only remote.
+    let fresh = "/tmp/fresh";
+    git.init(fresh, InitOptions::new().initial_branch("main"))
+        .await
+        .unwrap();
+    git.remote_add(fresh, "origin", "/tmp/origin.git", RemoteAddOptions::new())
+        .await
+        .unwrap();
+    git.pull(fresh, RemoteOptions::new().branch("feature"))
+        .await
+        .unwrap();
+    assert_eq!(rev(&sbx, fresh, "HEAD").await, feature);
+    assert_eq!(
+        sbx.files().read_text("/tmp/fresh/f.txt").await.unwrap(),
+        "f\n"
+    );
+
+    // Several remotes, none of them origin nor the branch's upstream: name one.
+    git.remote_add(fresh, "second", "/tmp/backup.git", RemoteAddOptions::new())
+        .await
+        .unwrap();
+    sbx.commands()
+        .run(
+            "git -C /tmp/fresh remote rename origin first",
+            CommandOptions::new(),
+        )
+        .await
+        .unwrap();
+    let err = git
+        .pull(fresh, RemoteOptions::new().branch("main"))
         .await
         .unwrap_err();
     assert!(err.is_invalid_argument(), "{err}");

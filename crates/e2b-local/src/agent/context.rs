@@ -18,6 +18,27 @@ pub(crate) struct Sandbox {
     pub(crate) default_workdir: String,
     /// Environment variables of every process.
     pub(crate) env_vars: BTreeMap<String, String>,
+    /// Whether `POST /files` takes `application/octet-stream` bodies: envd
+    /// does from 0.5.7 on, so an agent reporting an older version refuses
+    /// them as that envd would.
+    pub(crate) octet_stream_upload: bool,
+}
+
+/// The first envd version that takes `application/octet-stream` uploads.
+const OCTET_STREAM_UPLOAD: [u64; 3] = [0, 5, 7];
+
+/// `major.minor.patch` of a version such as `0.6.13+local`; missing or
+/// unparsable parts count as 0.
+fn version_triple(version: &str) -> [u64; 3] {
+    let core = version.split(['+', '-']).next().unwrap_or_default();
+    let mut triple = [0; 3];
+    for (slot, part) in triple
+        .iter_mut()
+        .zip(core.trim_start_matches('v').split('.'))
+    {
+        *slot = part.parse().unwrap_or(0);
+    }
+    triple
 }
 
 impl Sandbox {
@@ -27,6 +48,7 @@ impl Sandbox {
             users: Users::new(config.users, config.default_user, agent_uid)?,
             default_workdir: config.default_workdir,
             env_vars: config.env_vars,
+            octet_stream_upload: version_triple(&config.envd_version) >= OCTET_STREAM_UPLOAD,
         })
     }
 
@@ -41,5 +63,19 @@ impl Sandbox {
     /// user when the agent runs as root, otherwise left to the agent.
     pub(crate) fn owner_for(&self, user: &UserAccount) -> Option<(u32, u32)> {
         self.users.agent_is_root().then_some((user.uid, user.gid))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(version_triple("0.6.13+local"), [0, 6, 13]);
+        assert_eq!(version_triple("v0.5.6"), [0, 5, 6]);
+        assert_eq!(version_triple("1.2"), [1, 2, 0]);
+        assert!(version_triple("0.5.6") < OCTET_STREAM_UPLOAD);
+        assert!(version_triple("0.5.7-rc1") >= OCTET_STREAM_UPLOAD);
     }
 }

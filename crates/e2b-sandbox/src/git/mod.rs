@@ -12,7 +12,11 @@ use tracing::Instrument as _;
 
 use crate::{CommandOptions, CommandResult, Sandbox};
 
-pub use options::{CloneOptions, GitConfigScope, GitCredentials, GitResetMode, RemoteOptions};
+pub use options::{
+    AddOptions, AuthenticateOptions, CloneOptions, CommitOptions, ConfigOptions,
+    DeleteBranchOptions, GitConfigScope, GitCredentials, GitResetMode, InitOptions,
+    RemoteAddOptions, RemoteOptions, ResetOptions, RestoreOptions,
+};
 pub use status::{GitBranches, GitFileStatus, GitStatus, GitStatusLabel};
 
 use quote::{classify, shell_quote, with_credentials, without_credentials};
@@ -20,12 +24,14 @@ use quote::{classify, shell_quote, with_credentials, without_credentials};
 /// Git operations in one sandbox ([`Sandbox::git`]).
 ///
 /// Failures are typed: [`Error::is_git_auth`] when the remote refused the credentials,
-/// [`Error::is_git_upstream`] when a pull has no upstream, otherwise
-/// [`Error::is_command_exit`] with git's output.
+/// [`Error::is_git_upstream`] when a push or pull has no upstream (or no remote at all),
+/// otherwise [`Error::is_command_exit`] with git's output.
 ///
 /// ```no_run
 /// # async fn f(sandbox: &e2b_sandbox::Sandbox) -> e2b_sandbox::Result<()> {
-/// use e2b_sandbox::{CloneOptions, GitCredentials, RemoteOptions};
+/// use e2b_sandbox::{
+///     AddOptions, CloneOptions, CommitOptions, ConfigOptions, GitCredentials, RemoteOptions,
+/// };
 /// let git = sandbox.git();
 /// let creds = GitCredentials::new("me", "token");
 /// git.clone_repo(
@@ -33,9 +39,9 @@ use quote::{classify, shell_quote, with_credentials, without_credentials};
 ///     CloneOptions::new().path("/home/user/r").credentials(creds.clone()),
 /// )
 /// .await?;
-/// git.configure_user("Me", "me@example.com").await?;
-/// git.add("/home/user/r", &[]).await?;
-/// git.commit("/home/user/r", "change", None).await?;
+/// git.configure_user("Me", "me@example.com", ConfigOptions::new()).await?;
+/// git.add("/home/user/r", AddOptions::new()).await?;
+/// git.commit("/home/user/r", "change", CommitOptions::new()).await?;
 /// git.push("/home/user/r", RemoteOptions::new().credentials(creds)).await?;
 /// # Ok(()) }
 /// ```
@@ -156,37 +162,37 @@ impl<'a> Git<'a> {
     /// # Errors
     ///
     /// A command exit error.
-    pub async fn init(
-        &self,
-        path: &str,
-        bare: bool,
-        initial_branch: Option<&str>,
-    ) -> Result<CommandResult> {
+    pub async fn init(&self, path: &str, options: InitOptions) -> Result<CommandResult> {
         let mut args = vec!["init"];
-        if let Some(branch) = initial_branch {
+        if let Some(branch) = &options.initial_branch {
             args.extend(["--initial-branch", branch]);
         }
-        if bare {
+        if options.bare {
             args.push("--bare");
         }
         args.push(path);
         self.git("init", None, &args).await
     }
 
-    /// Add remote `name` at `url`; with `overwrite` an existing one is re-pointed; with
-    /// `fetch` it is fetched.
+    /// Add remote `name` at `url`; with [`overwrite`](RemoteAddOptions::overwrite) an
+    /// existing one is re-pointed; with [`fetch`](RemoteAddOptions::fetch) it is fetched.
     ///
     /// # Errors
     ///
-    /// A command exit error.
+    /// Invalid argument for an empty name or URL; a command exit error.
     pub async fn remote_add(
         &self,
         path: &str,
         name: &str,
         url: &str,
-        fetch: bool,
-        overwrite: bool,
+        options: RemoteAddOptions,
     ) -> Result<CommandResult> {
+        if name.is_empty() || url.is_empty() {
+            return Err(Error::invalid_argument(
+                "both the remote's name and URL are required",
+            ));
+        }
+        let RemoteAddOptions { fetch, overwrite } = options;
         let add = git_line(Some(path), &["remote", "add", name, url]);
         let mut line = if overwrite {
             format!(
@@ -264,7 +270,7 @@ impl<'a> Git<'a> {
             .await
     }
 
-    /// `git branch -d branch` (`-D` with `force`).
+    /// `git branch -d branch` (`-D` with [`force`](DeleteBranchOptions::force)).
     ///
     /// # Errors
     ///
@@ -273,48 +279,52 @@ impl<'a> Git<'a> {
         &self,
         path: &str,
         branch: &str,
-        force: bool,
+        options: DeleteBranchOptions,
     ) -> Result<CommandResult> {
-        let flag = if force { "-D" } else { "-d" };
+        let flag = if options.force { "-D" } else { "-d" };
         self.git("delete_branch", Some(path), &["branch", flag, branch])
             .await
     }
 
-    /// Stage `files`, or everything (`git add -A`) when `files` is empty.
+    /// Stage [`files`](AddOptions::files), or every change (`git add -A`; `git add .`
+    /// without [`all`](AddOptions::all)) when there are none.
     ///
     /// # Errors
     ///
     /// A command exit error.
-    pub async fn add(&self, path: &str, files: &[&str]) -> Result<CommandResult> {
+    pub async fn add(&self, path: &str, options: AddOptions) -> Result<CommandResult> {
         let mut args = vec!["add"];
-        if files.is_empty() {
-            args.push("-A");
+        if options.files.is_empty() {
+            args.push(if options.all { "-A" } else { "." });
         } else {
             args.push("--");
-            args.extend_from_slice(files);
+            args.extend(options.files.iter().map(String::as_str));
         }
         self.git("add", Some(path), &args).await
     }
 
-    /// Commit the staged changes, optionally as `author` (name, email).
+    /// Commit the staged changes with `message`.
     ///
     /// # Errors
     ///
-    /// A command exit error (e.g. nothing to commit).
+    /// A command exit error (e.g. nothing to commit without
+    /// [`allow_empty`](CommitOptions::allow_empty)).
     pub async fn commit(
         &self,
         path: &str,
         message: &str,
-        author: Option<(&str, &str)>,
+        options: CommitOptions,
     ) -> Result<CommandResult> {
-        let (name, email);
+        let name = options.author_name.map(|n| format!("user.name={n}"));
+        let email = options.author_email.map(|e| format!("user.email={e}"));
         let mut args = Vec::new();
-        if let Some((n, e)) = author {
-            name = format!("user.name={n}");
-            email = format!("user.email={e}");
-            args.extend(["-c", name.as_str(), "-c", email.as_str()]);
+        for setting in [&name, &email].into_iter().flatten() {
+            args.extend(["-c", setting.as_str()]);
         }
         args.extend(["commit", "-m", message]);
+        if options.allow_empty {
+            args.push("--allow-empty");
+        }
         self.git("commit", Some(path), &args).await
     }
 
@@ -323,52 +333,49 @@ impl<'a> Git<'a> {
     /// # Errors
     ///
     /// A command exit error.
-    pub async fn reset(
-        &self,
-        path: &str,
-        mode: Option<GitResetMode>,
-        target: Option<&str>,
-        paths: &[&str],
-    ) -> Result<CommandResult> {
+    pub async fn reset(&self, path: &str, options: ResetOptions) -> Result<CommandResult> {
         let mut args = vec!["reset"];
-        if let Some(mode) = mode {
+        if let Some(mode) = options.mode {
             args.push(mode.flag());
         }
-        if let Some(target) = target {
+        if let Some(target) = &options.target {
             args.push(target);
         }
-        if !paths.is_empty() {
+        if !options.paths.is_empty() {
             args.push("--");
-            args.extend_from_slice(paths);
+            args.extend(options.paths.iter().map(String::as_str));
         }
         self.git("reset", Some(path), &args).await
     }
 
-    /// `git restore` of `paths` in the working tree and/or the index, optionally from
-    /// `source`. Neither `staged` nor `worktree` means the working tree.
+    /// `git restore` of `paths` (at least one; `"."` for all) in the working tree and/or
+    /// the index, as [`RestoreOptions`] says.
     ///
     /// # Errors
     ///
-    /// Invalid argument without paths; a command exit error.
+    /// Invalid argument without paths or with both targets off; a command exit error.
     pub async fn restore(
         &self,
         path: &str,
         paths: &[&str],
-        staged: bool,
-        worktree: bool,
-        source: Option<&str>,
+        options: RestoreOptions,
     ) -> Result<CommandResult> {
         if paths.is_empty() {
             return Err(Error::invalid_argument("restore needs at least one path"));
         }
+        let Some((staged, worktree)) = options.resolve() else {
+            return Err(Error::invalid_argument(
+                "restore needs staged or worktree (or both) on",
+            ));
+        };
         let mut args = vec!["restore"];
-        if worktree || !staged {
+        if worktree {
             args.push("--worktree");
         }
         if staged {
             args.push("--staged");
         }
-        if let Some(source) = source {
+        if let Some(source) = &options.source {
             args.extend(["--source", source]);
         }
         args.push("--");
@@ -377,19 +384,22 @@ impl<'a> Git<'a> {
     }
 
     /// `git push [--set-upstream] [remote] [branch]`. Credentials are put in the remote
-    /// URL for this push only and removed afterwards, even when the push fails.
+    /// URL for this push only and removed afterwards, even when the push fails. A branch
+    /// without a remote goes to the default remote ([`RemoteOptions`]); neither pushes the
+    /// current branch to its upstream.
     ///
     /// # Errors
     ///
-    /// A git auth error when the remote refuses; a command exit error otherwise.
+    /// A git upstream error when there is nowhere to push (no upstream, no remote); a git
+    /// auth error when the remote refuses; invalid argument when credentials or a branch
+    /// leave the remote ambiguous; a command exit error otherwise.
     pub async fn push(&self, path: &str, options: RemoteOptions) -> Result<CommandResult> {
         let remote = self.resolve_remote(path, &options).await?;
         let mut args = vec!["push"];
-        if options.set_upstream.unwrap_or(true) {
+        if remote.is_some() && options.set_upstream.unwrap_or(true) {
             args.push("--set-upstream");
         }
-        let remote_arg = remote.clone().or(options.remote.clone());
-        if let Some(r) = &remote_arg {
+        if let Some(r) = &remote {
             args.push(r);
         }
         if let Some(b) = &options.branch {
@@ -400,11 +410,13 @@ impl<'a> Git<'a> {
     }
 
     /// `git pull [remote] [branch]`. Without a remote and branch the current branch must
-    /// have an upstream.
+    /// have an upstream; a branch without a remote comes from the default remote
+    /// ([`RemoteOptions`]).
     ///
     /// # Errors
     ///
-    /// A git upstream error when there is none; a git auth error when the remote refuses.
+    /// A git upstream error when there is none; a git auth error when the remote refuses;
+    /// invalid argument when credentials or a branch leave the remote ambiguous.
     pub async fn pull(&self, path: &str, options: RemoteOptions) -> Result<CommandResult> {
         if options.remote.is_none() && options.branch.is_none() {
             let line = git_line(
@@ -413,11 +425,9 @@ impl<'a> Git<'a> {
             );
             if let Err(e) = self.run_line("pull", line).await {
                 return Err(if e.is_command_exit() {
-                    Error::new(e2b_core::ErrorKind::GitUpstream {
-                        message:
-                            "the current branch has no upstream branch; name a remote and branch"
-                                .to_owned(),
-                    })
+                    no_upstream(
+                        "the current branch has no upstream branch; name a remote and branch, or push with set_upstream",
+                    )
                 } else {
                     e
                 });
@@ -425,8 +435,7 @@ impl<'a> Git<'a> {
         }
         let remote = self.resolve_remote(path, &options).await?;
         let mut args = vec!["pull"];
-        let remote_arg = remote.clone().or(options.remote.clone());
-        if let Some(r) = &remote_arg {
+        if let Some(r) = &remote {
             args.push(r);
         }
         if let Some(b) = &options.branch {
@@ -436,21 +445,44 @@ impl<'a> Git<'a> {
             .await
     }
 
-    /// The remote credentials or a branch apply to: the named one, else the only one.
+    /// The remote to name on the command line: the given one; else, when a branch or
+    /// credentials need one, the default remote; else none (git uses the upstream).
     async fn resolve_remote(&self, path: &str, options: &RemoteOptions) -> Result<Option<String>> {
-        // A branch alone would be read as a remote: name the remote too.
-        if options.credentials.is_none() && options.branch.is_none() {
-            return Ok(options.remote.clone());
-        }
         if let Some(r) = &options.remote {
             return Ok(Some(r.clone()));
         }
-        let out = self.git("remote", Some(path), &["remote"]).await?;
-        let remotes: Vec<&str> = out.stdout.lines().filter(|l| !l.is_empty()).collect();
+        if options.credentials.is_none() && options.branch.is_none() {
+            return Ok(None);
+        }
+        // The upstream remote of the branch (the given one, else the current one), else
+        // the list of remotes.
+        let branch_remote = match &options.branch {
+            Some(branch) => git_line(
+                Some(path),
+                &["config", "--get", &format!("branch.{branch}.remote")],
+            ),
+            None => format!(
+                "{} --get \"branch.$({} symbolic-ref --short -q HEAD).remote\"",
+                git_line(Some(path), &["config"]),
+                git_line(Some(path), &[]),
+            ),
+        };
+        let line = format!("{branch_remote} || {}", git_line(Some(path), &["remote"]));
+        let out = self.run_line("remote", line).await?;
+        let remotes: Vec<&str> = out
+            .stdout
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
         match remotes.as_slice() {
+            [] => Err(no_upstream(
+                "the repository has no remote; add one (remote_add) or name a remote",
+            )),
             [only] => Ok(Some((*only).to_owned())),
+            several if several.contains(&"origin") => Ok(Some("origin".to_owned())),
             _ => Err(Error::invalid_argument(
-                "credentials or a branch need a remote: name one (the repository has none or several)",
+                "the repository has several remotes and none is the branch's upstream or origin; name one",
             )),
         }
     }
@@ -481,18 +513,21 @@ impl<'a> Git<'a> {
         Ok(result)
     }
 
-    /// `git config --<scope> key value`.
+    /// `git config --<scope> key value` ([`ConfigOptions::scope`], global by default).
     ///
     /// # Errors
     ///
-    /// A command exit error.
+    /// Invalid argument for an empty key; a command exit error.
     pub async fn set_config(
         &self,
         key: &str,
         value: &str,
-        scope: GitConfigScope,
+        options: ConfigOptions,
     ) -> Result<CommandResult> {
-        let (repo, flag) = scope_args(&scope);
+        if key.is_empty() {
+            return Err(Error::invalid_argument("a git config key is required"));
+        }
+        let (repo, flag) = scope_args(&options.scope);
         self.git("set_config", repo, &["config", flag, key, value])
             .await
     }
@@ -501,9 +536,12 @@ impl<'a> Git<'a> {
     ///
     /// # Errors
     ///
-    /// A command error.
-    pub async fn get_config(&self, key: &str, scope: GitConfigScope) -> Result<Option<String>> {
-        let (repo, flag) = scope_args(&scope);
+    /// Invalid argument for an empty key; a command error.
+    pub async fn get_config(&self, key: &str, options: ConfigOptions) -> Result<Option<String>> {
+        if key.is_empty() {
+            return Err(Error::invalid_argument("a git config key is required"));
+        }
+        let (repo, flag) = scope_args(&options.scope);
         let line = format!(
             "{} || true",
             git_line(repo, &["config", flag, "--get", key])
@@ -512,41 +550,61 @@ impl<'a> Git<'a> {
         Ok(non_empty(&out.stdout))
     }
 
-    /// Set `user.name` and `user.email` globally.
+    /// Set `user.name` and `user.email` (globally by default).
     ///
     /// # Errors
     ///
-    /// A command exit error.
-    pub async fn configure_user(&self, name: &str, email: &str) -> Result<()> {
-        self.set_config("user.name", name, GitConfigScope::Global)
-            .await?;
-        self.set_config("user.email", email, GitConfigScope::Global)
-            .await?;
+    /// Invalid argument for an empty name or email; a command exit error.
+    pub async fn configure_user(
+        &self,
+        name: &str,
+        email: &str,
+        options: ConfigOptions,
+    ) -> Result<()> {
+        if name.is_empty() || email.is_empty() {
+            return Err(Error::invalid_argument("both name and email are required"));
+        }
+        self.set_config("user.name", name, options.clone()).await?;
+        self.set_config("user.email", email, options).await?;
         Ok(())
     }
 
-    /// Store `credentials` for `protocol://host` in git's global credential store
-    /// (`~/.git-credentials`, in plain text) so every later command uses them.
+    /// Store `credentials` for `protocol://host` ([`AuthenticateOptions`], default
+    /// `https://github.com`) in git's global credential store (`~/.git-credentials`, in
+    /// plain text) so every later command uses them.
     ///
     /// # Errors
     ///
-    /// A command exit error.
+    /// Invalid argument for an empty user name or password; a command exit error.
     pub async fn dangerously_authenticate(
         &self,
         credentials: &GitCredentials,
-        host: &str,
-        protocol: &str,
+        options: AuthenticateOptions,
     ) -> Result<CommandResult> {
-        self.set_config("credential.helper", "store", GitConfigScope::Global)
+        if credentials.username.is_empty() || credentials.password.expose_secret().is_empty() {
+            return Err(Error::invalid_argument(
+                "both a user name and a password are required to authenticate git",
+            ));
+        }
+        self.set_config("credential.helper", "store", ConfigOptions::new())
             .await?;
         let input = format!(
-            "protocol={protocol}\nhost={host}\nusername={}\npassword={}\n\n",
+            "protocol={}\nhost={}\nusername={}\npassword={}\n\n",
+            options.protocol.trim(),
+            options.host.trim(),
             credentials.username,
             credentials.password.expose_secret()
         );
         let line = format!("printf %s {} | git credential approve", shell_quote(&input));
         self.run_line("dangerously_authenticate", line).await
     }
+}
+
+/// A git upstream error: there is nowhere to push to or pull from.
+fn no_upstream(message: &str) -> Error {
+    Error::new(e2b_core::ErrorKind::GitUpstream {
+        message: message.to_owned(),
+    })
 }
 
 fn git_line(repo: Option<&str>, args: &[&str]) -> String {

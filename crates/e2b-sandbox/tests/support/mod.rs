@@ -53,7 +53,12 @@ pub struct Local {
 impl Local {
     /// Start a server on a fresh data directory.
     pub async fn start() -> Local {
-        let options = ServerOptions::default().with_agent_binary(agent_binary());
+        Local::start_with(|options| options).await
+    }
+
+    /// Start a server with options adjusted by `adjust`.
+    pub async fn start_with(adjust: impl FnOnce(ServerOptions) -> ServerOptions) -> Local {
+        let options = adjust(ServerOptions::default().with_agent_binary(agent_binary()));
         let server = Server::start(options).await.expect("e2b-local starts");
         let client = Client::new(config(&server).build().expect("config")).expect("client");
         Local { server, client }

@@ -1,10 +1,12 @@
 //! A small HTTP/1.1 reverse proxy in front of e2b-local, for routing modes e2b-local does not
 //! serve itself (OpenKruise path prefixes, debug mode's fixed envd address), for control
-//! planes without the v2 paths, and for servers that never answer.
+//! planes without the v2 paths, for servers that never answer, and to count the bytes a
+//! client really sends and receives. Request bodies are buffered: keep them small.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
@@ -33,9 +35,35 @@ pub enum Verdict {
 /// Rewrites a request's method, path and headers, or decides to answer itself.
 pub type Rule = Arc<dyn Fn(&mut http::request::Parts) -> Verdict + Send + Sync>;
 
+/// Body bytes that went through the proxy, as they were on the wire (still encoded).
+#[derive(Debug, Default)]
+pub struct Traffic {
+    request_bytes: AtomicU64,
+    response_bytes: AtomicU64,
+}
+
+impl Traffic {
+    /// Request body bytes forwarded so far.
+    pub fn request_bytes(&self) -> u64 {
+        self.request_bytes.load(Ordering::SeqCst)
+    }
+
+    /// Response body bytes forwarded so far.
+    pub fn response_bytes(&self) -> u64 {
+        self.response_bytes.load(Ordering::SeqCst)
+    }
+
+    /// Start counting again.
+    pub fn reset(&self) {
+        self.request_bytes.store(0, Ordering::SeqCst);
+        self.response_bytes.store(0, Ordering::SeqCst);
+    }
+}
+
 pub struct Proxy {
     addr: SocketAddr,
     task: JoinHandle<()>,
+    traffic: Arc<Traffic>,
 }
 
 impl Proxy {
@@ -44,15 +72,24 @@ impl Proxy {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let http = reqwest::Client::builder().build().expect("http client");
+        let traffic = Arc::new(Traffic::default());
+        let counted = Arc::clone(&traffic);
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let (http, upstream, rule) = (http.clone(), upstream.clone(), Arc::clone(&rule));
+                let traffic = Arc::clone(&counted);
                 tokio::spawn(async move {
                     let service = service_fn(move |req| {
-                        handle(req, http.clone(), upstream.clone(), Arc::clone(&rule))
+                        handle(
+                            req,
+                            http.clone(),
+                            upstream.clone(),
+                            Arc::clone(&rule),
+                            Arc::clone(&traffic),
+                        )
                     });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -60,7 +97,16 @@ impl Proxy {
                 });
             }
         });
-        Ok(Proxy { addr, task })
+        Ok(Proxy {
+            addr,
+            task,
+            traffic,
+        })
+    }
+
+    /// The bytes forwarded so far.
+    pub fn traffic(&self) -> &Traffic {
+        &self.traffic
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -97,6 +143,7 @@ async fn handle(
     http: reqwest::Client,
     upstream: String,
     rule: Rule,
+    traffic: Arc<Traffic>,
 ) -> Result<Response<Body>, Infallible> {
     let (mut parts, body) = req.into_parts();
     match rule(&mut parts) {
@@ -108,6 +155,9 @@ async fn handle(
         Ok(collected) => collected.to_bytes(),
         Err(_) => return Ok(full(StatusCode::BAD_REQUEST, "{}")),
     };
+    traffic
+        .request_bytes
+        .fetch_add(body.len() as u64, Ordering::SeqCst);
     let path = parts
         .uri
         .path_and_query()
@@ -137,7 +187,12 @@ async fn handle(
     }
     let stream = upstream_response
         .bytes_stream()
-        .map_ok(Frame::data)
+        .map_ok(move |chunk| {
+            traffic
+                .response_bytes
+                .fetch_add(chunk.len() as u64, Ordering::SeqCst);
+            Frame::data(chunk)
+        })
         .map_err(std::io::Error::other);
     Ok(response
         .body(BodyExt::boxed(StreamBody::new(stream)))

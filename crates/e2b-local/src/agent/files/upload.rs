@@ -4,6 +4,8 @@
 //!   when given, else to the part's file name (a full path, not just a base
 //!   name); two parts resolving to the same path are refused.
 //! * `application/octet-stream`: the body is written to `path` (required).
+//!   Only when the agent reports envd 0.5.7 or newer; older envd knew
+//!   multipart bodies only, and so does an agent reporting such a version.
 //! * `Content-Encoding: gzip` bodies are decompressed on the fly.
 //!
 //! Parent directories are created for, and files handed to, the requesting
@@ -42,7 +44,7 @@ pub(crate) struct WrittenFile {
     metadata: Option<HashMap<String, String>>,
 }
 
-type BodyReader = Pin<Box<dyn AsyncRead + Send>>;
+type BodyReader<'a> = Pin<Box<dyn AsyncRead + Send + 'a>>;
 
 /// What a file is written for.
 struct Target<'a> {
@@ -85,7 +87,7 @@ pub(crate) async fn upload(
             .into_data_stream()
             .map_err(io::Error::other),
     );
-    let body: BodyReader = match coding {
+    let body: BodyReader<'static> = match coding {
         Coding::Identity => Box::pin(raw),
         Coding::Gzip => {
             let mut decoder = GzipDecoder::new(raw);
@@ -99,7 +101,7 @@ pub(crate) async fn upload(
         metadata: &metadata,
     };
 
-    let written = if media_type == "application/octet-stream" {
+    let written = if media_type == "application/octet-stream" && sandbox.octet_stream_upload {
         let Some(path) = &query.path else {
             return Err(HttpError::bad_request(
                 "path query parameter is required for raw body upload",
@@ -111,9 +113,13 @@ pub(crate) async fn upload(
         let boundary = multer::parse_boundary(&content_type)
             .map_err(|e| HttpError::bad_request(format!("error parsing multipart form: {e}")))?;
         write_parts(&target, query.path.as_deref(), body, boundary).await?
-    } else {
+    } else if sandbox.octet_stream_upload {
         return Err(HttpError::bad_request(format!(
             "unsupported content type: {content_type}, expected multipart/form-data or application/octet-stream"
+        )));
+    } else {
+        return Err(HttpError::bad_request(format!(
+            "error parsing multipart form: unsupported content type: {content_type}, expected multipart/form-data"
         )));
     };
     Ok(Json(written))
@@ -124,10 +130,28 @@ fn resolve(target: &Target<'_>, path: &str) -> Result<PathBuf, HttpError> {
         .map_err(|e| HttpError::bad_request(format!("error resolving path: {e}")))
 }
 
+/// Most of a request body left after the multipart form's closing boundary that is
+/// read (and discarded) before answering, as Go's `net/http` does for envd.
+const MAX_EPILOGUE: u64 = 256 * 1024;
+
 async fn write_parts(
     target: &Target<'_>,
     path: Option<&str>,
-    body: BodyReader,
+    mut body: BodyReader<'static>,
+    boundary: String,
+) -> Result<Vec<WrittenFile>, HttpError> {
+    let written = write_fields(target, path, &mut body, boundary).await?;
+    // Read what follows the closing boundary (an epilogue, the end of a chunked body):
+    // answering before the body is complete would break the connection under a client
+    // that is still sending it.
+    let _ = tokio::io::copy(&mut (&mut body).take(MAX_EPILOGUE), &mut tokio::io::sink()).await;
+    Ok(written)
+}
+
+async fn write_fields(
+    target: &Target<'_>,
+    path: Option<&str>,
+    body: &mut BodyReader<'static>,
     boundary: String,
 ) -> Result<Vec<WrittenFile>, HttpError> {
     let mut form = multer::Multipart::new(ReaderStream::with_capacity(body, CHUNK), boundary);
@@ -158,7 +182,7 @@ async fn write_parts(
                 "you cannot upload multiple files to the same path '{file_path_text}' in one upload request, only the first specified file was uploaded"
             )));
         }
-        let part: BodyReader = Box::pin(StreamReader::new(field.map_err(io::Error::other)));
+        let part: BodyReader<'_> = Box::pin(StreamReader::new(field.map_err(io::Error::other)));
         written.push(write_file(target, &file_path, part).await?);
     }
     Ok(written)
@@ -169,7 +193,7 @@ async fn write_parts(
 async fn write_file(
     target: &Target<'_>,
     path: &Path,
-    mut content: BodyReader,
+    mut content: BodyReader<'_>,
 ) -> Result<WrittenFile, HttpError> {
     let owner = target.sandbox.owner_for(target.user);
     if let Some(parent) = path.parent() {
