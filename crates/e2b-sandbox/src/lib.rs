@@ -103,6 +103,7 @@ mod lifecycle;
 mod list;
 mod mcp;
 mod network;
+mod port;
 mod pty;
 mod sandbox;
 mod setters;
@@ -139,6 +140,7 @@ pub use network::{
     ALL_TRAFFIC, EgressProxy, EgressProxyInfo, NetworkConfig, NetworkInfo, NetworkRule,
     NetworkTransform, NetworkUpdate,
 };
+pub use port::PortEndpoint;
 pub use pty::{PTY_DEFAULT_ENVS, Pty, PtyConnectOptions, PtyHandle, PtyOptions, PtySize};
 pub use sandbox::{
     ConnectOptions, DEBUG_SANDBOX_ID, DEFAULT_SANDBOX_TIMEOUT, DEFAULT_TEMPLATE, ForkOptions,
