@@ -23,8 +23,11 @@
 //!
 //! - `sandbox` (default): [`e2b-sandbox`](https://docs.rs/e2b-sandbox), re-exported at the
 //!   crate root and as [`sandbox`].
-//! - `code-interpreter`, `template`, `volume`: reserved for the code interpreter, template
-//!   builder and volume crates; they enable nothing yet.
+//! - `code-interpreter`: [`e2b-code-interpreter`](https://docs.rs/e2b-code-interpreter)
+//!   (run code in stateful kernels, rich results, typed charts), re-exported as
+//!   [`code_interpreter`], with [`CodeInterpreter`] at the crate root. Enables `sandbox`.
+//! - `template`, `volume`: reserved for the template builder and volume crates; they
+//!   enable nothing yet.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
@@ -38,3 +41,14 @@ pub use e2b_sandbox as sandbox;
 #[cfg_attr(docsrs, doc(cfg(feature = "sandbox")))]
 #[doc(inline)]
 pub use e2b_sandbox::*;
+
+/// The code interpreter: run code in stateful kernels, rich results, typed charts (the
+/// `e2b-code-interpreter` crate).
+#[cfg(feature = "code-interpreter")]
+#[cfg_attr(docsrs, doc(cfg(feature = "code-interpreter")))]
+pub use e2b_code_interpreter as code_interpreter;
+
+#[cfg(feature = "code-interpreter")]
+#[cfg_attr(docsrs, doc(cfg(feature = "code-interpreter")))]
+#[doc(inline)]
+pub use e2b_code_interpreter::{CodeInterpreter, RunCodeOptions};
