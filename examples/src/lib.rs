@@ -57,3 +57,41 @@ impl Backend {
         }
     }
 }
+
+impl Backend {
+    /// Like [`Backend::from_env`], but a local server also runs code-interpreter sandboxes:
+    /// its kernel environment is `E2B_LOCAL_KERNEL_ENV`, else the checkout's
+    /// `.venv/kernel` (built by `make kernel-env`).
+    pub async fn with_kernels() -> anyhow::Result<Backend> {
+        if std::env::var_os("E2B_API_KEY").is_some_and(|k| !k.is_empty()) {
+            return Backend::from_env().await;
+        }
+        let kernel_env = std::env::var_os(e2b_local::kernel_env::KERNEL_ENV_VAR)
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/kernel")
+            });
+        let options = e2b_local::ServerOptions::default().with_kernel_env(Some(kernel_env));
+        let server = e2b_local::Server::start(options).await.context(
+            "E2B_API_KEY is not set, so the example starts e2b-local, which failed; build \
+             its sandbox agent with `cargo build -p e2b-local` and its kernel environment \
+             with `make kernel-env` (see `e2b-local doctor`), or set E2B_API_KEY to use \
+             the E2B cloud",
+        )?;
+        eprintln!(
+            "E2B_API_KEY is not set: using e2b-local at {}",
+            server.api_url()
+        );
+        let config = e2b::ConnectionConfig::builder()
+            .api_key(server.api_key())
+            .api_url(server.api_url())
+            .sandbox_url(server.sandbox_url())
+            .domain(server.domain())
+            .build()?;
+        Ok(Backend {
+            client: e2b::Client::new(config)?,
+            local: Some(server),
+        })
+    }
+}
