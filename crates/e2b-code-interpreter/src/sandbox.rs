@@ -331,7 +331,7 @@ impl CodeInterpreter {
             let response = check(response, not_found).await?;
             let body = match response.bytes().await {
                 Ok(body) => body,
-                Err(e) => return Err(self.prober().explain(Error::from(e)).await),
+                Err(e) => return Err(self.prober().explain(body_error(e)).await),
             };
             // `null` bodies (restart, remove) decode into `Value::Null`.
             serde_json::from_slice(&body).map_err(|e| {
@@ -397,6 +397,20 @@ async fn check(response: reqwest::Response, not_found: NotFoundKind) -> Result<r
     Error::check_response(response)
         .await
         .map_err(|e| e.with_not_found_kind(not_found))
+}
+
+/// The error for a response body that could not be read: the connection broke (reqwest
+/// reports a truncated chunked body as a decode error, which is not a protocol problem).
+pub(crate) fn body_error(error: reqwest::Error) -> Error {
+    if error.is_timeout() {
+        return Error::from(error);
+    }
+    Error::with_source(
+        e2b_core::ErrorKind::Transport {
+            message: "the connection to the code interpreter broke".to_owned(),
+        },
+        error,
+    )
 }
 
 fn path_segment(id: &str) -> Result<&str> {

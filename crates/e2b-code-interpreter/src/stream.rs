@@ -125,7 +125,7 @@ impl State {
             match self.wait().await {
                 Wait::Chunk(Some(Ok(chunk))) => self.buf.extend_from_slice(&chunk),
                 Wait::Chunk(Some(Err(error))) => {
-                    let error = Error::from(error);
+                    let error = crate::sandbox::body_error(error);
                     return Some(Err(self.prober.explain(error).await));
                 }
                 Wait::Chunk(None) => {

@@ -1,0 +1,326 @@
+//! End to end against an in-process e2b-local with real kernels: state, output order,
+//! errors, every chart type, DataFrames, contexts, env vars, timeouts, a killed sandbox.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use e2b_code_interpreter::{
+    Chart, ChartType, ChartValue, ContextOptions, OutputEvent, RunCodeOptions, ScaleType,
+    TimeoutKind,
+};
+use futures_util::StreamExt as _;
+use support::Local;
+
+/// Upper bound of one call in these tests.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+fn options() -> RunCodeOptions {
+    RunCodeOptions::new().timeout(PATIENCE)
+}
+
+#[tokio::test]
+async fn state_output_order_and_errors() {
+    let local = Local::start().await;
+    let ci = local.interpreter().await;
+
+    // State persists; the main result is the last expression.
+    let first = ci.run_code("x = 21", options()).await.unwrap();
+    assert!(first.results.is_empty() && first.error.is_none());
+    let second = ci.run_code("x * 2", options()).await.unwrap();
+    assert_eq!(second.text(), Some("42"));
+    assert!(second.execution_count > first.execution_count);
+
+    // stdout and stderr arrive in the order they were flushed, on the stream and in logs.
+    let code = "import sys\n\
+                print('a', flush=True)\n\
+                print('b', file=sys.stderr, flush=True)\n\
+                print('c', flush=True)";
+    let mut stream = ci.run_code_stream(code, options()).await.unwrap();
+    let mut order = Vec::new();
+    while let Some(event) = stream.next().await {
+        match event.unwrap() {
+            OutputEvent::Stdout(m) => order.push(format!("out:{}", m.line.trim())),
+            OutputEvent::Stderr(m) => order.push(format!("err:{}", m.line.trim())),
+            _ => {}
+        }
+    }
+    assert_eq!(order, ["out:a", "err:b", "out:c"]);
+    let execution = ci.run_code(code, options()).await.unwrap();
+    assert_eq!(execution.logs.stdout.concat(), "a\nc\n");
+    assert_eq!(execution.logs.stderr.concat(), "b\n");
+
+    // The code's error is data: name, value, traceback; callbacks see it.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let sink = seen.clone();
+    let execution = ci
+        .run_code(
+            "def f():\n    return undefined_name\nf()",
+            options().on_error(move |e| *sink.lock().unwrap() = Some(e.name.clone())),
+        )
+        .await
+        .unwrap();
+    let error = execution.error.expect("an error");
+    assert_eq!(error.name, "NameError");
+    assert!(error.value.contains("undefined_name"), "{}", error.value);
+    assert!(error.traceback.contains("f()"), "{}", error.traceback);
+    assert_eq!(seen.lock().unwrap().as_deref(), Some("NameError"));
+
+    // The sandbox is still a sandbox: files written with envd are visible to the kernel.
+    ci.files()
+        .write("/home/user/hello.txt", "from envd")
+        .await
+        .unwrap();
+    let read = ci
+        .run_code("open('/home/user/hello.txt').read()", options())
+        .await
+        .unwrap();
+    assert_eq!(read.text(), Some("from envd"));
+    ci.kill().await.unwrap();
+    local.stop().await;
+}
+
+fn chart(code: &str, execution: &e2b_code_interpreter::Execution) -> Chart {
+    assert!(execution.error.is_none(), "{code}: {:?}", execution.error);
+    let result = execution
+        .results
+        .iter()
+        .find(|r| r.chart.is_some())
+        .unwrap_or_else(|| {
+            let formats: Vec<_> = execution.results.iter().map(|r| r.formats()).collect();
+            panic!("{code}: no chart among the results, whose formats are {formats:?}")
+        });
+    assert!(result.png.is_some(), "a figure also comes as a PNG");
+    let png = result.png_bytes().unwrap().unwrap();
+    assert_eq!(&png[..4], b"\x89PNG");
+    assert!(result.formats().contains(&"chart"));
+    result.chart.clone().unwrap()
+}
+
+#[tokio::test]
+async fn every_chart_type_round_trips() {
+    let local = Local::start().await;
+    let ci = local.interpreter().await;
+    ci.run_code("import matplotlib.pyplot as plt", options())
+        .await
+        .unwrap();
+
+    let code = "plt.figure(); plt.plot([1, 2, 3], [1, 4, 9], label='squares'); \
+                plt.title('Line'); plt.xlabel('time (s)'); plt.ylabel('value'); plt.show()";
+    let Chart::Line(line) = chart(code, &ci.run_code(code, options()).await.unwrap()) else {
+        panic!("not a line chart")
+    };
+    assert_eq!(line.title.as_deref(), Some("Line"));
+    assert_eq!(line.x_label.as_deref(), Some("time (s)"));
+    assert_eq!(line.x_unit.as_deref(), Some("s"));
+    assert_eq!(line.x_scale, ScaleType::Linear);
+    assert_eq!(line.elements[0].label, "squares");
+    let ys: Vec<_> = line.elements[0]
+        .points
+        .iter()
+        .map(|(_, y)| y.as_f64())
+        .collect();
+    assert_eq!(ys, [Some(1.0), Some(4.0), Some(9.0)]);
+
+    let code = "plt.figure(); plt.scatter([1, 2, 3], [3, 1, 2], label='dots'); \
+                plt.title('Scatter'); plt.show()";
+    let Chart::Scatter(scatter) = chart(code, &ci.run_code(code, options()).await.unwrap()) else {
+        panic!("not a scatter chart")
+    };
+    assert_eq!(scatter.title.as_deref(), Some("Scatter"));
+    assert_eq!(scatter.elements[0].points.len(), 3);
+
+    let code = "plt.figure(); plt.bar(['a', 'b', 'c'], [3, 5, 2], label='g'); \
+                plt.title('Bar'); plt.show()";
+    let Chart::Bar(bar) = chart(code, &ci.run_code(code, options()).await.unwrap()) else {
+        panic!("not a bar chart")
+    };
+    assert_eq!(bar.title.as_deref(), Some("Bar"));
+    let bars: Vec<_> = bar
+        .elements
+        .iter()
+        .map(|b| (b.label.as_str(), b.value.clone()))
+        .collect();
+    assert_eq!(
+        bars,
+        [
+            ("a", ChartValue::Number(3.0)),
+            ("b", ChartValue::Number(5.0)),
+            ("c", ChartValue::Number(2.0))
+        ]
+    );
+
+    let code = "plt.figure(); plt.pie([25, 75], labels=['x', 'y']); plt.title('Pie'); plt.show()";
+    let Chart::Pie(pie) = chart(code, &ci.run_code(code, options()).await.unwrap()) else {
+        panic!("not a pie chart")
+    };
+    assert_eq!(pie.title.as_deref(), Some("Pie"));
+    let labels: Vec<_> = pie.elements.iter().map(|p| p.label.as_str()).collect();
+    assert_eq!(labels, ["x", "y"]);
+    assert!((pie.elements[0].angle - 90.0).abs() < 1e-6, "{pie:?}");
+
+    // Box-and-whisker: the chart JSON the producer (e2b-charts 1.0.0) emits, displayed
+    // as-is, so the kernel, the server and this crate carry it whatever chart extractor
+    // the kernel environment has.
+    let code = "from IPython.display import display\n\
+                display({'text/plain': 'box', 'e2b/chart': {'type': 'box_and_whisker', \
+                'title': 'Box', 'x_label': 'group', 'y_label': 'value (ms)', 'x_unit': None, \
+                'y_unit': 'ms', 'elements': [{'label': 'A', 'min': 1.0, 'first_quartile': 2.0, \
+                'median': 3.0, 'third_quartile': 4.0, 'max': 5.0, 'outliers': [40.0]}]}}, raw=True)";
+    let execution = ci.run_code(code, options()).await.unwrap();
+    assert!(execution.error.is_none(), "{:?}", execution.error);
+    let Some(Chart::BoxAndWhisker(boxes)) = execution.results[0].chart.clone() else {
+        panic!(
+            "not a box-and-whisker chart: {:?}",
+            execution.results[0].chart
+        )
+    };
+    assert_eq!(boxes.title.as_deref(), Some("Box"));
+    assert_eq!(boxes.y_unit.as_deref(), Some("ms"));
+    let b = &boxes.elements[0];
+    assert_eq!(b.label, "A");
+    assert_eq!(
+        (b.min, b.first_quartile, b.median, b.third_quartile, b.max),
+        (1.0, 2.0, 3.0, 4.0, 5.0)
+    );
+    assert_eq!(b.outliers, [40.0]);
+
+    let code = "fig, (left, right) = plt.subplots(1, 2); left.plot([1, 2], [3, 4]); \
+                right.bar(['p', 'q'], [1, 2]); fig.suptitle('Both'); plt.show()";
+    let Chart::SuperChart(superchart) = chart(code, &ci.run_code(code, options()).await.unwrap())
+    else {
+        panic!("not a superchart")
+    };
+    assert_eq!(superchart.title.as_deref(), Some("Both"));
+    let kinds: Vec<_> = superchart.elements.iter().map(Chart::chart_type).collect();
+    assert_eq!(kinds, [ChartType::Line, ChartType::Bar]);
+
+    // DataFrames carry their data.
+    let code = "import pandas as pd\npd.DataFrame({'a': [1, 2], 'b': ['x', 'y']})";
+    let execution = ci.run_code(code, options()).await.unwrap();
+    let main = execution
+        .results
+        .iter()
+        .find(|r| r.is_main_result)
+        .expect("a main result");
+    assert_eq!(
+        main.data,
+        Some(serde_json::json!({"a": [1, 2], "b": ["x", "y"]}))
+    );
+    assert!(main.html.as_deref().is_some_and(|h| h.contains("<table")));
+    assert!(main.formats().contains(&"data"));
+    ci.kill().await.unwrap();
+    local.stop().await;
+}
+
+#[tokio::test]
+async fn contexts_isolate_state_and_honour_cwd() {
+    let local = Local::start().await;
+    let ci = local.interpreter().await;
+    ci.run_code("shared = 'default'", options()).await.unwrap();
+
+    let context = ci
+        .create_code_context(ContextOptions::new().cwd("/tmp"))
+        .await
+        .unwrap();
+    assert_eq!(context.language, "python");
+    assert_eq!(context.cwd, "/tmp");
+    let cwd = ci
+        .run_code("import os\nos.getcwd()", options().context(&context))
+        .await
+        .unwrap();
+    assert_eq!(cwd.text(), Some("/tmp"));
+    let isolated = ci
+        .run_code("'shared' in globals()", options().context(&context))
+        .await
+        .unwrap();
+    assert_eq!(isolated.text(), Some("False"));
+    let default = ci.run_code("shared", options()).await.unwrap();
+    assert_eq!(default.text(), Some("default"));
+
+    let listed = ci.list_code_contexts().await.unwrap();
+    assert!(listed.iter().any(|c| c.id == context.id), "{listed:?}");
+
+    // Restart loses the state, keeps the cwd.
+    ci.run_code("kept = 1", options().context(&context))
+        .await
+        .unwrap();
+    ci.restart_code_context(&context).await.unwrap();
+    let after = ci
+        .run_code("'kept' in globals()", options().context(&context))
+        .await
+        .unwrap();
+    assert_eq!(after.text(), Some("False"));
+    let cwd = ci
+        .run_code("import os\nos.getcwd()", options().context(&context.id))
+        .await
+        .unwrap();
+    assert_eq!(cwd.text(), Some("/tmp"));
+
+    ci.remove_code_context(&context).await.unwrap();
+    let listed = ci.list_code_contexts().await.unwrap();
+    assert!(!listed.iter().any(|c| c.id == context.id), "{listed:?}");
+    let err = ci
+        .run_code("1", options().context(&context))
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    ci.kill().await.unwrap();
+    local.stop().await;
+}
+
+#[tokio::test]
+async fn env_vars_apply_per_execution_and_timeouts_interrupt() {
+    let local = Local::start().await;
+    let ci = local.interpreter().await;
+    let code = "import os\nos.environ.get('E2B_TEST_VAR', 'unset')";
+    let with = ci
+        .run_code(code, options().envs([("E2B_TEST_VAR", "per-run")]))
+        .await
+        .unwrap();
+    assert_eq!(with.text(), Some("per-run"));
+    let without = ci.run_code(code, options()).await.unwrap();
+    assert_eq!(without.text(), Some("unset"));
+
+    // A timeout interrupts the loop; the kernel, and its state, survive.
+    ci.run_code("survivor = 7", options()).await.unwrap();
+    let started = Instant::now();
+    let err = ci
+        .run_code(
+            "while True: pass",
+            RunCodeOptions::new().timeout(Duration::from_secs(2)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.timeout_kind(), Some(TimeoutKind::Execution), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let after = ci.run_code("survivor + 1", options()).await.unwrap();
+    assert_eq!(after.text(), Some("8"), "{after:?}");
+    ci.kill().await.unwrap();
+    local.stop().await;
+}
+
+#[tokio::test]
+async fn a_killed_sandbox_ends_run_code_with_a_clear_error() {
+    let local = Local::start().await;
+    let ci = local.interpreter().await;
+    ci.run_code("1", options()).await.unwrap();
+    let killer = ci.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        killer.kill().await.unwrap();
+    });
+    let started = Instant::now();
+    let outcome = ci.run_code("import time\ntime.sleep(30)", options()).await;
+    let err = outcome.expect_err("the execution cannot complete in a killed sandbox");
+    assert!(err.is_sandbox_gone(), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    // Later calls say the same.
+    let err = ci.run_code("1", options()).await.unwrap_err();
+    assert!(err.is_sandbox_gone(), "{err}");
+    local.stop().await;
+}
