@@ -12,6 +12,8 @@ export CARGO_TERM_COLOR ?= always
 # Project-owned Python environments for the official-SDK compatibility tests.
 VENV := .venv/compat
 VENV_LATEST := .venv/compat-latest
+# The official code-interpreter package (e2b-code-interpreter, which brings its own e2b).
+VENV_CI := .venv/compat-ci
 COMPAT := tests/compat/python
 # The Python kernel environment of `code-interpreter-v1` sandboxes: ipykernel,
 # pandas, matplotlib, e2b-charts and the IPython startup scripts (under ipython/).
@@ -39,6 +41,7 @@ test: deps e2b-local-bin
 compat-run:
 	E2B_LOCAL_BIN=$(E2B_LOCAL_BIN) $(VENV)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_official_sdk.py
 	E2B_LOCAL_BIN=$(E2B_LOCAL_BIN) $(VENV_LATEST)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_latest_sdk.py
+	E2B_LOCAL_BIN=$(E2B_LOCAL_BIN) $(VENV_CI)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_code_interpreter_sdk.py
 
 check: fmt clippy codegen-check doc no-ignored-doctests
 
@@ -61,7 +64,7 @@ deps: bubblewrap venvs kernel-env
 bubblewrap:
 	@scripts/install-bubblewrap.sh
 
-venvs: $(VENV)/.installed $(VENV_LATEST)/.installed
+venvs: $(VENV)/.installed $(VENV_LATEST)/.installed $(VENV_CI)/.installed
 
 $(VENV)/.installed: $(COMPAT)/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +74,11 @@ $(VENV)/.installed: $(COMPAT)/requirements.txt
 $(VENV_LATEST)/.installed: $(COMPAT)/requirements-latest.txt
 	$(PYTHON) -m venv $(VENV_LATEST)
 	$(VENV_LATEST)/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+$(VENV_CI)/.installed: $(COMPAT)/requirements-code-interpreter.txt
+	$(PYTHON) -m venv $(VENV_CI)
+	$(VENV_CI)/bin/pip install --quiet --disable-pip-version-check -r $<
 	touch $@
 
 kernel-env: $(KERNEL_ENV)/.installed
