@@ -50,7 +50,7 @@ async fn main() -> anyhow::Result<()> {
              df = pd.read_csv('/home/user/sales.csv')\n\
              by_region = df.groupby('region')['revenue'].sum().sort_values(ascending=False)\n\
              print(f'{len(df)} rows, total revenue {df.revenue.sum()}')\n\
-             by_region.to_frame()",
+             by_region.reset_index()",
             RunCodeOptions::new().on_stdout(|m| print!("sandbox: {}", m.line)),
         )
         .await?;
