@@ -136,22 +136,26 @@ impl CodeInterpreter {
     /// - any other error status, as an error carrying it ([`Error::status`]);
     /// - transport and protocol errors.
     pub async fn run_code(&self, code: &str, options: RunCodeOptions) -> Result<Execution> {
-        let callbacks = options.clone();
-        let mut stream = self.run_code_stream(code, options).await?;
-        let mut execution = Execution::default();
-        let span = tracing::Span::current();
-        while let Some(event) = stream.next().instrument(span.clone()).await {
-            let event = event?;
-            match &event {
-                OutputEvent::Stdout(m) => call(&callbacks.on_stdout, m),
-                OutputEvent::Stderr(m) => call(&callbacks.on_stderr, m),
-                OutputEvent::Result(r) => call(&callbacks.on_result, r),
-                OutputEvent::Error(e) => call(&callbacks.on_error, e),
-                OutputEvent::ExecutionCount(_) => {}
+        let span = self.span(false, &options);
+        async {
+            let callbacks = options.clone();
+            let mut stream = self.start(code, options).await?;
+            let mut execution = Execution::default();
+            while let Some(event) = stream.next().await {
+                let event = event?;
+                match &event {
+                    OutputEvent::Stdout(m) => call(&callbacks.on_stdout, m),
+                    OutputEvent::Stderr(m) => call(&callbacks.on_stderr, m),
+                    OutputEvent::Result(r) => call(&callbacks.on_result, r),
+                    OutputEvent::Error(e) => call(&callbacks.on_error, e),
+                    OutputEvent::ExecutionCount(_) => {}
+                }
+                execution.apply(event);
             }
-            execution.apply(event);
+            Ok(execution)
         }
-        Ok(execution)
+        .instrument(span)
+        .await
     }
 
     /// Start running code and return its output as a stream of [`OutputEvent`]s (the
@@ -166,18 +170,29 @@ impl CodeInterpreter {
         code: &str,
         options: RunCodeOptions,
     ) -> Result<ExecutionStream> {
+        let span = self.span(true, &options);
+        self.start(code, options).instrument(span).await
+    }
+
+    /// The span of one execution (`streamed` for [`run_code_stream`](Self::run_code_stream)).
+    fn span(&self, streamed: bool, options: &RunCodeOptions) -> tracing::Span {
+        tracing::info_span!(
+            "e2b.code_interpreter.run_code",
+            sandbox_id = %self.sandbox.id(),
+            language = options.language.as_deref(),
+            context_id = options.context_id.as_deref(),
+            streamed,
+        )
+    }
+
+    /// Send `/execute` and check the answer's status; the stream is the output.
+    async fn start(&self, code: &str, options: RunCodeOptions) -> Result<ExecutionStream> {
         if options.language.is_some() && options.context_id.is_some() {
             return Err(Error::invalid_argument(
                 "pass a language or a context to run_code, not both",
             ));
         }
-        let span = tracing::info_span!(
-            "e2b.code_interpreter.run_code",
-            sandbox_id = %self.sandbox.id(),
-            language = options.language.as_deref(),
-            context_id = options.context_id.as_deref(),
-        );
-        async {
+        {
             let started = Instant::now();
             let deadline = options
                 .execution_timeout()
@@ -227,8 +242,6 @@ impl CodeInterpreter {
                 self.prober(),
             ))
         }
-        .instrument(span)
-        .await
     }
 
     /// Create a context: a new kernel with its own state.
