@@ -324,3 +324,31 @@ async fn a_killed_sandbox_ends_run_code_with_a_clear_error() {
     assert!(err.is_sandbox_gone(), "{err}");
     local.stop().await;
 }
+
+#[tokio::test]
+async fn bash_runs_in_its_own_default_context() {
+    let local = Local::start().await;
+    let ci = local.interpreter().await;
+    let execution = ci
+        .run_code(
+            "GREETING=hi; echo \"$GREETING $((6 * 7))\"",
+            options().language(e2b_code_interpreter::language::BASH),
+        )
+        .await
+        .unwrap();
+    assert!(execution.error.is_none(), "{:?}", execution.error);
+    assert_eq!(execution.logs.stdout.concat(), "hi 42\n");
+    // The bash context keeps its state; Python's default context is another kernel.
+    let again = ci
+        .run_code("echo $GREETING", options().language("bash"))
+        .await
+        .unwrap();
+    assert_eq!(again.logs.stdout.concat(), "hi\n");
+    let python = ci
+        .run_code("'GREETING' in globals()", options())
+        .await
+        .unwrap();
+    assert_eq!(python.text(), Some("False"));
+    ci.kill().await.unwrap();
+    local.stop().await;
+}
