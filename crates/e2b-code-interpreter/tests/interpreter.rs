@@ -352,3 +352,23 @@ async fn bash_runs_in_its_own_default_context() {
     ci.kill().await.unwrap();
     local.stop().await;
 }
+
+#[tokio::test]
+async fn private_traffic_sandboxes_get_the_traffic_token() {
+    let local = Local::start().await;
+    let ci = e2b_code_interpreter::CodeInterpreter::builder()
+        .timeout(Duration::from_secs(120))
+        .configure(|b| b.network(e2b_sandbox::NetworkConfig::new().allow_public_traffic(false)))
+        .create(&local.client)
+        .await
+        .unwrap();
+    assert!(ci.traffic_access_token().is_some());
+    assert_eq!(
+        ci.run_code("6 * 7", options()).await.unwrap().text(),
+        Some("42")
+    );
+    let context = ci.create_code_context(ContextOptions::new()).await.unwrap();
+    ci.remove_code_context(&context).await.unwrap();
+    ci.kill().await.unwrap();
+    local.stop().await;
+}
