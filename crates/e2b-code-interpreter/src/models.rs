@@ -542,6 +542,41 @@ mod tests {
         assert_eq!(m.line, "a\u{fffd}b");
     }
 
+    /// Truncated and corrupted lines (a deterministic stand-in for a fuzzer) are decoded
+    /// or rejected, never a panic; charts inside them never fail the line.
+    #[test]
+    fn mangled_lines_never_panic() {
+        let valid = [
+            r#"{"type": "result", "text": "2", "png": "iVBO", "is_main_result": true, "chart": {"type": "superchart", "elements": [{"type": "line", "elements": [{"label": "a", "points": [[1, 2], ["x", null]]}], "x_ticks": [1, "b"], "x_scale": "log"}, {"type": "box_and_whisker", "elements": [{"label": "b", "min": 1, "outliers": [2]}]}, {"type": "bar", "elements": [{"label": "c", "value": 3, "group": "g"}]}, {"type": "pie", "elements": [{"label": "d", "angle": 1, "radius": 2}]}]}}"#,
+            r#"{"type": "stdout", "text": "hé
+", "timestamp": "2025-01-01T00:00:00Z"}"#,
+            r#"{"type": "error", "name": "E", "value": "v", "traceback": "t"}"#,
+        ];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for line in valid {
+            let bytes = line.as_bytes();
+            for end in 0..=bytes.len() {
+                let _ = parse_line(&bytes[..end]);
+            }
+            for _ in 0..2_000 {
+                let mut mangled = bytes.to_vec();
+                for _ in 0..(next() % 4 + 1) {
+                    let at = (next() % mangled.len() as u64) as usize;
+                    let pool = b"{}[]\\\",:09-eE.nN \xff\xc3";
+                    let byte = pool[(next() % pool.len() as u64) as usize];
+                    mangled[at] = byte;
+                }
+                let _ = parse_line(&mangled);
+            }
+        }
+    }
+
     fn event_bytes(bytes: &[u8]) -> OutputEvent {
         match parse_line(bytes).unwrap() {
             Line::Event(e) => e,

@@ -397,3 +397,23 @@ async fn contexts_round_trip() {
         ]
     );
 }
+
+#[tokio::test]
+async fn every_split_point_gives_the_same_execution() {
+    let (stub, ci) = start().await;
+    let body: &[u8] = "{\"type\": \"number_of_executions\", \"execution_count\": 1}\n\
+        {\"type\": \"stdout\", \"text\": \"h\u{e9}llo \u{1f600}\\n\"}\n\
+        {\"type\": \"keepalive\"}\n\
+        {\"type\": \"result\", \"text\": \"2\", \"is_main_result\": true, \"data\": {\"a\": [1]}}\n\
+        {\"type\": \"end_of_execution\"}\n"
+        .as_bytes();
+    stub.answer(200, vec![(0, body)]);
+    let whole = ci.run_code("x", RunCodeOptions::new()).await.unwrap();
+    assert_eq!(whole.logs.stdout, ["h\u{e9}llo \u{1f600}\n"]);
+    // Splits inside multi-byte characters too: lines are decoded whole.
+    for split in 1..body.len() {
+        stub.answer(200, vec![(0, &body[..split]), (0, &body[split..])]);
+        let execution = ci.run_code("x", RunCodeOptions::new()).await.unwrap();
+        assert_eq!(execution, whole, "split at {split}");
+    }
+}
