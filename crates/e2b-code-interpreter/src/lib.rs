@@ -56,7 +56,8 @@
 //!   `Stream` of [`OutputEvent`]s instead.
 //! - [`ExecutionResult`] (upstream's `Result`) holds every representation: text, html,
 //!   markdown, svg, png, jpeg, pdf, latex, json, javascript, data, chart, extra, with
-//!   [`formats`](ExecutionResult::formats) and decoded images.
+//!   [`formats`](ExecutionResult::formats) and decoded images. Executions and results
+//!   serialize (serde) to the JSON shape of the server's messages, e.g. to hand to a model.
 //! - [`charts`]: typed chart data (line, scatter, bar, pie, box-and-whisker, superchart),
 //!   tolerant of fields and types newer than this crate.
 //! - Contexts ([`Context`]): independent kernels with their own language and working

@@ -6,12 +6,16 @@ use std::fmt;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use e2b_core::{Error, Result};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::charts::Chart;
 
 /// Everything one [`run_code`](crate::CodeInterpreter::run_code) produced.
-#[derive(Clone, Debug, Default, PartialEq)]
+///
+/// Serializes to JSON like upstream's `to_json()`: `results`, `logs`, `error`,
+/// `execution_count`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct Execution {
     /// The cell's results: its value (the [main result](ExecutionResult::is_main_result))
@@ -48,7 +52,7 @@ impl Execution {
 }
 
 /// What the code printed, one entry per chunk the kernel sent (not per line).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Logs {
     /// Chunks written to standard output.
@@ -58,7 +62,7 @@ pub struct Logs {
 }
 
 /// An error raised by the executed code (not a failure of the SDK).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ExecutionError {
     /// The error's name, e.g. `NameError`, `ZeroDivisionError`. The server names its own
@@ -77,7 +81,7 @@ impl fmt::Display for ExecutionError {
 }
 
 /// A chunk of standard output or error, with the time the kernel produced it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct OutputMessage {
     /// The text (a chunk as the kernel flushed it; it may hold several lines or part of one).
@@ -116,39 +120,55 @@ pub enum OutputEvent {
 ///
 /// Images (`png`, `jpeg`) are base64 as sent; [`png_bytes`](Self::png_bytes) and
 /// [`jpeg_bytes`](Self::jpeg_bytes) decode them.
+///
+/// Serializes to the JSON the server sent (its `result` line without `type`): absent
+/// representations are left out, the chart is its original JSON.
 #[doc(alias = "Result")]
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct ExecutionResult {
     /// `text/plain` (surrounding quotes of string values removed by the server).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// `text/html`, e.g. a DataFrame's table.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub html: Option<String>,
     /// `text/markdown`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub markdown: Option<String>,
     /// `image/svg+xml`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub svg: Option<String>,
     /// `image/png`, base64.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub png: Option<String>,
     /// `image/jpeg`, base64.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jpeg: Option<String>,
     /// `application/pdf`, base64.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pdf: Option<String>,
     /// `text/latex`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub latex: Option<String>,
     /// `application/json`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub json: Option<Value>,
     /// `application/javascript`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub javascript: Option<String>,
     /// `e2b/data`: structured data, e.g. a DataFrame as `{column: [values…]}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,
     /// `e2b/chart`: the typed data of a matplotlib figure.
+    #[serde(skip)]
     pub chart: Option<Chart>,
     /// Every other MIME type the kernel produced (and any field this crate does not know).
     pub extra: Map<String, Value>,
     /// `true` for the cell's value (Jupyter's `execute_result`), `false` for displayed
     /// objects (`display_data`).
     pub is_main_result: bool,
+    #[serde(rename = "chart", skip_serializing_if = "Option::is_none")]
     chart_json: Option<Value>,
 }
 
@@ -575,6 +595,29 @@ mod tests {
                 let _ = parse_line(&mangled);
             }
         }
+    }
+
+    #[test]
+    fn results_serialize_to_the_wire_shape() {
+        let line = json!({
+            "type": "result", "text": "2", "png": "iVBO", "data": {"a": [1]},
+            "chart": {"type": "pie", "title": "p", "elements": []},
+            "extra": {"application/x": 1}, "is_main_result": true
+        });
+        let OutputEvent::Result(r) = event(&line.to_string()) else {
+            panic!()
+        };
+        let mut expected = line.clone();
+        expected.as_object_mut().unwrap().remove("type");
+        assert_eq!(serde_json::to_value(&*r).unwrap(), expected);
+        let execution = Execution {
+            results: vec![*r],
+            ..Execution::default()
+        };
+        let json = serde_json::to_value(&execution).unwrap();
+        assert_eq!(json["logs"], json!({"stdout": [], "stderr": []}));
+        assert_eq!(json["error"], Value::Null);
+        assert_eq!(json["results"][0]["chart"]["title"], "p");
     }
 
     fn event_bytes(bytes: &[u8]) -> OutputEvent {

@@ -306,19 +306,19 @@ async fn a_killed_sandbox_ends_run_code_with_a_clear_error() {
     let ci = local.interpreter().await;
     ci.run_code("1", options()).await.unwrap();
     let killer = ci.clone();
-    tokio::spawn(async move {
+    let kill = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(1)).await;
+        let started = Instant::now();
         killer.kill().await.unwrap();
+        started
     });
-    let started = Instant::now();
     let outcome = ci.run_code("import time\ntime.sleep(30)", options()).await;
+    let reported = Instant::now();
     let err = outcome.expect_err("the execution cannot complete in a killed sandbox");
     assert!(err.is_sandbox_gone(), "{err}");
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        started.elapsed()
-    );
+    let since_kill = reported.saturating_duration_since(kill.await.unwrap());
+    assert!(since_kill < Duration::from_secs(3), "{since_kill:?}");
+    eprintln!("run_code reported the killed sandbox {since_kill:?} after kill() began");
     // Later calls say the same.
     let err = ci.run_code("1", options()).await.unwrap_err();
     assert!(err.is_sandbox_gone(), "{err}");
