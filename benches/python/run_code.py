@@ -5,7 +5,7 @@
 
 Reads the server from the environment like the SDK does (E2B_API_KEY, E2B_API_URL,
 E2B_SANDBOX_URL, E2B_DOMAIN). One sandbox; the same JSON lines as the Rust `run-code`
-binary: creation, first run_code (kernel warm-up), the percentiles of ITERATIONS timed
+binary: creation of a `base` and of the code-interpreter sandbox, first run_code (kernel warm-up), the percentiles of ITERATIONS timed
 runs after WARMUP untimed ones, then `is_running()` (the floor of a sandbox call).
 """
 
@@ -30,6 +30,10 @@ def main():
     if iterations < 1:
         raise SystemExit("ITERATIONS must be at least 1")
 
+    started = time.perf_counter()
+    base = Sandbox.create(template="base", timeout=60)
+    created_base = time.perf_counter() - started
+    base.kill()
     started = time.perf_counter()
     sandbox = Sandbox.create(timeout=600)
     created = time.perf_counter() - started
@@ -57,6 +61,7 @@ def main():
     finally:
         sandbox.kill()
 
+    report("create(base)", [created_base])
     report("create(code-interpreter-v1)", [created])
     report("first run_code (kernel warm-up)", [first_run])
     report('run_code("1+1")', run)

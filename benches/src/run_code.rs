@@ -5,8 +5,9 @@
 //! run-code [ITERATIONS] [WARMUP]    (defaults: 300, 20)
 //! ```
 //!
-//! One code-interpreter sandbox. Prints JSON lines (milliseconds): the sandbox creation
-//! and the first `run_code` (kernel warm-up, once), then the percentiles of `ITERATIONS`
+//! One code-interpreter sandbox. Prints JSON lines (milliseconds): the creation of a
+//! `base` sandbox and of the code-interpreter sandbox (whose difference is the kernel's
+//! warm-up at creation) and the first `run_code`, once each; then the percentiles of `ITERATIONS`
 //! timed `run_code("1+1")` after `WARMUP` untimed ones, then `is_running()` (one
 //! `GET /health` through the same edge: the floor of any sandbox call).
 //! `benches/run_code.sh` runs this and the Python twin (`python/run_code.py`) against
@@ -47,6 +48,14 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(iterations > 0, "ITERATIONS must be at least 1");
 
     let client = e2b::Client::from_env()?;
+    // A `base` sandbox first: the difference is what the warm kernel costs at creation.
+    let started = Instant::now();
+    let base = e2b::Sandbox::builder()
+        .timeout(Duration::from_secs(60))
+        .create(&client)
+        .await?;
+    let created_base = started.elapsed();
+    base.kill().await?;
     let started = Instant::now();
     let interpreter = CodeInterpreter::builder()
         .timeout(Duration::from_secs(600))
@@ -75,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
         health.push(started.elapsed());
     }
     interpreter.kill().await?;
+    report("create(base)", vec![created_base]);
     report("create(code-interpreter-v1)", vec![created]);
     report("first run_code (kernel warm-up)", vec![first_run]);
     report("run_code(\\\"1+1\\\")", run);
