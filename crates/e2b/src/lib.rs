@@ -25,7 +25,8 @@
 //!   crate root and as [`sandbox`].
 //! - `code-interpreter`: [`e2b-code-interpreter`](https://docs.rs/e2b-code-interpreter)
 //!   (run code in stateful kernels, rich results, typed charts), re-exported as
-//!   [`code_interpreter`], with [`CodeInterpreter`] at the crate root. Enables `sandbox`.
+//!   `code_interpreter`, with `CodeInterpreter` and `RunCodeOptions` at the crate root.
+//!   Enables `sandbox`.
 //! - `template`, `volume`: reserved for the template builder and volume crates; they
 //!   enable nothing yet.
 
