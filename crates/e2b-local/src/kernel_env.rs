@@ -2,9 +2,11 @@
 //!
 //! A Python virtual environment (built by `make kernel-env` from
 //! `crates/e2b-local/kernel/requirements.txt`) holding ipykernel, pandas,
-//! matplotlib and e2b-charts, plus an IPython directory whose startup scripts
-//! register the `e2b/data` and `e2b/chart` display formats. It is found
-//! through [`KERNEL_ENV_VAR`]; nothing here starts a process.
+//! matplotlib, e2b-charts and bash_kernel, plus an IPython directory whose
+//! startup scripts register the `e2b/data` and `e2b/chart` display formats,
+//! and, when Node.js is installed, `node/` with tslab (the JavaScript and
+//! TypeScript kernels, from `kernel/package.json`). It is found through
+//! [`KERNEL_ENV_VAR`]; nothing here starts a process.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -19,6 +21,10 @@ pub enum Language {
     Python,
     /// `bash_kernel`.
     Bash,
+    /// tslab in JavaScript mode (needs Node.js).
+    JavaScript,
+    /// tslab (needs Node.js).
+    TypeScript,
 }
 
 impl Language {
@@ -27,16 +33,18 @@ impl Language {
         match self {
             Language::Python => "python",
             Language::Bash => "bash",
+            Language::JavaScript => "javascript",
+            Language::TypeScript => "typescript",
         }
     }
 
-    /// The Python package that provides the kernel.
-    fn package(self) -> &'static str {
-        match self {
-            Language::Python => "ipykernel",
-            Language::Bash => "bash_kernel",
-        }
-    }
+    /// Every language, in the order they are reported.
+    pub const ALL: [Language; 4] = [
+        Language::Python,
+        Language::Bash,
+        Language::JavaScript,
+        Language::TypeScript,
+    ];
 }
 
 impl fmt::Display for Language {
@@ -103,7 +111,13 @@ impl KernelEnv {
         found.next().is_none().then_some(first)
     }
 
-    /// The languages whose kernels are installed, Python first.
+    /// tslab's launcher (the JavaScript and TypeScript kernels).
+    pub fn tslab(&self) -> PathBuf {
+        self.root.join("node/node_modules/tslab/bin/tslab")
+    }
+
+    /// The languages whose kernels are installed, Python first. The Node.js
+    /// kernels count only when `node` is on `PATH` too.
     pub fn languages(&self) -> Vec<Language> {
         if !self.python().exists() {
             return Vec::new();
@@ -111,9 +125,14 @@ impl KernelEnv {
         let Some(site) = self.site_packages() else {
             return Vec::new();
         };
-        [Language::Python, Language::Bash]
+        let node = self.tslab().is_file() && node_on_path().is_some();
+        Language::ALL
             .into_iter()
-            .filter(|l| site.join(l.package()).is_dir())
+            .filter(|l| match l {
+                Language::Python => site.join("ipykernel").is_dir(),
+                Language::Bash => site.join("bash_kernel").is_dir(),
+                Language::JavaScript | Language::TypeScript => node,
+            })
             .collect()
     }
 
@@ -137,6 +156,14 @@ impl KernelEnv {
         }
         None
     }
+}
+
+/// `node` on `PATH`, if there is one.
+pub fn node_on_path() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("node"))
+        .find(|p| p.is_file())
 }
 
 /// How to build a missing or broken kernel environment.

@@ -122,8 +122,11 @@ async fn to_envd(id: &str, target: &TrafficTarget, req: Request<Incoming>) -> Re
 }
 
 /// The code interpreter is served by the agent itself (under its
-/// interpreter prefix), so traffic to port 49999 skips the TCP tunnel. Secure
-/// sandboxes require the envd access token here too, as `X-Access-Token`.
+/// interpreter prefix), so traffic to port 49999 skips the TCP tunnel.
+///
+/// Secure sandboxes require the envd access token (`X-Access-Token`) to run
+/// code (`POST /execute`). The official SDKs send it there only, so the
+/// context routes accept requests without it, but never a wrong one.
 async fn to_interpreter(
     id: &str,
     target: &TrafficTarget,
@@ -137,7 +140,9 @@ async fn to_interpreter(
             .headers()
             .get(ACCESS_TOKEN_HEADER)
             .and_then(|v| v.to_str().ok());
+        let runs_code = req.method() == http::Method::POST && req.uri().path() == "/execute";
         let message = match given {
+            None if !runs_code => None,
             None => Some("Unauthorized access, please provide a valid access token"),
             Some(t) if !crate::signature::secure_eq(t, expected) => {
                 Some("Unauthorized access, please provide a valid access token")

@@ -407,6 +407,12 @@ async fn secure_sandboxes_need_the_access_token() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 401);
+    // The official SDKs send no token on the context routes.
+    let resp = request(&server, Method::GET, id, "/contexts")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
     let resp = request(&server, Method::POST, id, "/execute")
         .header("X-Access-Token", token)
         .json(&json!({"code": "1+1"}))
@@ -440,4 +446,78 @@ async fn without_a_kernel_environment_the_template_is_refused_clearly() {
         .unwrap();
     assert_eq!(resp.status(), 502);
     server.shutdown().await;
+}
+
+/// JavaScript and TypeScript run on tslab, which prints the value of the last
+/// expression on stdout and reports failures on stderr (the error line says
+/// only that the execution failed).
+#[tokio::test]
+async fn javascript_and_typescript_contexts_keep_state_and_take_env_vars() {
+    let server = server().await;
+    let id = sandbox(&server).await;
+    for language in ["js", "typescript"] {
+        let declare = if language == "js" {
+            "let n = 41;"
+        } else {
+            "let n: number = 41;"
+        };
+        let lines = run_in(&server, &id, language, declare, &json!({})).await;
+        assert_eq!(lines[0]["type"], "number_of_executions", "{lines:?}");
+        let lines = run_in(
+            &server,
+            &id,
+            language,
+            "console.log('out', process.env.ONLY_NOW, process.cwd());\nn + 1",
+            &json!({"ONLY_NOW": "now"}),
+        )
+        .await;
+        assert_eq!(
+            stdout(&lines),
+            "out now /home/user\n42\n",
+            "{language}: {lines:?}"
+        );
+        let lines = run_in(
+            &server,
+            &id,
+            language,
+            "console.log(String(process.env.ONLY_NOW))",
+            &json!({}),
+        )
+        .await;
+        assert_eq!(stdout(&lines), "undefined\n", "{language}: {lines:?}");
+        let lines = run_in(
+            &server,
+            &id,
+            language,
+            "throw new Error('boom')",
+            &json!({"AFTER_ERROR": "x"}),
+        )
+        .await;
+        assert_eq!(of_type(&lines, "error").len(), 1, "{language}: {lines:?}");
+        let stderr: String = of_type(&lines, "stderr")
+            .iter()
+            .filter_map(|l| l["text"].as_str())
+            .collect();
+        assert!(stderr.contains("boom"), "{language}: {lines:?}");
+        // The variables of the failed execution were restored all the same.
+        let lines = run_in(
+            &server,
+            &id,
+            language,
+            "console.log(String(process.env.AFTER_ERROR))",
+            &json!({}),
+        )
+        .await;
+        assert_eq!(stdout(&lines), "undefined\n", "{language}: {lines:?}");
+    }
+    server.shutdown().await;
+}
+
+async fn run_in(server: &Server, id: &str, language: &str, code: &str, env: &Value) -> Vec<Value> {
+    execute(
+        server,
+        id,
+        json!({"code": code, "language": language, "env_vars": env}),
+    )
+    .await
 }

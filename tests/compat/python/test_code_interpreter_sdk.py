@@ -28,15 +28,6 @@ def open_sbx():
         sandbox.kill()
 
 
-# The official SDKs send X-Access-Token on /execute only; e2b-local refuses /contexts
-# without it in secure sandboxes (upstream's server checks no token). Strict: once the
-# server accepts them, these tests pass and the marker must go.
-SECURE_CONTEXTS = pytest.mark.xfail(
-    strict=True,
-    reason="e2b-local requires X-Access-Token on /contexts, which the official SDK omits",
-)
-
-
 def test_state_persists_and_stdout(sbx):
     sbx.run_code("x = 40")
     seen = []
@@ -91,13 +82,13 @@ def test_env_vars_per_execution(sbx):
     assert sbx.run_code(code).text == "unset"
 
 
-def test_contexts(open_sbx):
-    check_contexts(open_sbx)
-
-
-@SECURE_CONTEXTS
 def test_contexts_in_a_secure_sandbox(sbx):
+    # The SDK sends the access token on /execute only, as upstream's server expects.
     check_contexts(sbx)
+
+
+def test_contexts_in_an_open_sandbox(open_sbx):
+    check_contexts(open_sbx)
 
 
 def check_contexts(sbx):

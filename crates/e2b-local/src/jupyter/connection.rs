@@ -25,6 +25,11 @@ pub struct ConnectionInfo {
     pub control_port: u16,
     /// REP: heartbeat.
     pub hb_port: u16,
+    /// What joins an `ipc` prefix and a port into a socket path: `-` for
+    /// ipykernel and jupyter_client, `:` for kernels that build endpoints as
+    /// `<transport>://<ip>:<port>` whatever the transport (tslab).
+    #[serde(skip)]
+    pub ipc_separator: char,
     /// The HMAC key (hex).
     #[serde(skip_serializing_if = "str::is_empty")]
     pub key: String,
@@ -51,6 +56,7 @@ impl ConnectionInfo {
             stdin_port: ports[2],
             control_port: ports[3],
             hb_port: ports[4],
+            ipc_separator: '-',
             key,
             signature_scheme: "hmac-sha256",
         })
@@ -69,6 +75,7 @@ impl ConnectionInfo {
             stdin_port: 3,
             control_port: 4,
             hb_port: 5,
+            ipc_separator: '-',
             key,
             signature_scheme: "hmac-sha256",
         })
@@ -91,7 +98,7 @@ impl ConnectionInfo {
     /// `tcp://127.0.0.1:<port>` or `ipc://<prefix>-<port>`.
     pub fn endpoint(&self, port: u16) -> String {
         match self.transport {
-            "ipc" => format!("ipc://{}-{port}", self.ip),
+            "ipc" => format!("ipc://{}{}{port}", self.ip, self.ipc_separator),
             transport => format!("{transport}://{}:{port}", self.ip),
         }
     }
@@ -109,7 +116,7 @@ impl ConnectionInfo {
             self.hb_port,
         ]
         .iter()
-        .map(|port| format!("{}-{port}", self.ip).into())
+        .map(|port| format!("{}{}{port}", self.ip, self.ipc_separator).into())
         .collect()
     }
 }

@@ -189,7 +189,9 @@ async fn stream(
     }
     match tokio::time::timeout(REPLY_TIMEOUT, kernel.client.recv_reply(&id)).await {
         Ok(Ok(reply)) => {
-            lines.send(output::reply_line(&reply, progress)).await;
+            for line in output::reply_lines(&reply, progress) {
+                lines.send(Some(line)).await;
+            }
             Outcome::Done
         }
         Ok(Err(e)) => Outcome::KernelLost(lost(kernel, &e)),
@@ -197,20 +199,27 @@ async fn stream(
     }
 }
 
-/// Run bookkeeping code whose output nobody sees.
+/// Run bookkeeping code whose output nobody sees. Kernels that abort what
+/// arrives shortly after a failed execution (tslab) get it again until they
+/// run it.
 async fn run_silent(kernel: &mut Kernel, code: &str) -> Result<(), String> {
     let work = async {
-        let id = kernel.client.send_execute(code, true).await?;
         loop {
-            let msg = kernel.client.recv_iopub().await?;
-            if msg.parent_id() == Some(id.as_str())
-                && msg.header.msg_type == "status"
-                && msg.content["execution_state"] == "idle"
-            {
-                break;
+            let id = kernel.client.send_execute(code, true).await?;
+            loop {
+                let msg = kernel.client.recv_iopub().await?;
+                if msg.parent_id() == Some(id.as_str())
+                    && msg.header.msg_type == "status"
+                    && msg.content["execution_state"] == "idle"
+                {
+                    break;
+                }
+            }
+            let reply = kernel.client.recv_reply(&id).await?;
+            if reply.content["status"] != "abort" {
+                return Ok::<_, ClientError>(());
             }
         }
-        kernel.client.recv_reply(&id).await.map(|_| ())
     };
     match tokio::time::timeout(SILENT_TIMEOUT, work).await {
         Ok(Ok(())) => Ok(()),

@@ -114,7 +114,8 @@ impl Kernel {
         let spawn_error = |source| KernelError::Spawn { language, source };
         prepare_dir(&spec.dir, spec.credentials).map_err(spawn_error)?;
         let prefix = spec.dir.join("kernel");
-        let info = ConnectionInfo::ipc(&prefix).map_err(spawn_error)?;
+        let mut info = ConnectionInfo::ipc(&prefix).map_err(spawn_error)?;
+        info.ipc_separator = language::ipc_separator(language);
         let file = spec.dir.join("connection.json");
         info.write(&file).map_err(spawn_error)?;
         if let Some((uid, gid)) = spec.credentials {
@@ -125,12 +126,9 @@ impl Kernel {
         let wanted: Vec<PathBuf> = vec![sockets[0].clone(), sockets[1].clone()];
         let mut appeared = SocketWatch::new(&spec.dir).map_err(spawn_error)?;
 
-        let mut args = vec!["-m".to_owned(), language::module(language).to_owned()];
-        args.push("-f".to_owned());
-        args.push(file.to_string_lossy().into_owned());
-        args.extend(language::kernel_args(language, &spec.env));
+        let (program, args) = language::command(language, &spec.env, &file);
         let process = Spec {
-            cmd: spec.env.python().to_string_lossy().into_owned(),
+            cmd: program.to_string_lossy().into_owned(),
             args,
             env: spec.environment.clone(),
             cwd: spec.cwd.clone(),

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use std::path::{Path, PathBuf};
+
 use crate::kernel_env::{KernelEnv, Language};
 
 /// The language a request means: none is Python; names are trimmed and
@@ -25,15 +27,48 @@ pub(crate) fn by_name(name: &str) -> Option<Language> {
     match name {
         "python" => Some(Language::Python),
         "bash" => Some(Language::Bash),
+        "javascript" => Some(Language::JavaScript),
+        "typescript" => Some(Language::TypeScript),
         _ => None,
     }
 }
 
-/// The Python module that runs the kernel (`python -m <module> -f <file>`).
-pub(crate) fn module(language: Language) -> &'static str {
+/// How a kernel's `ipc` socket paths are formed (see [`ConnectionInfo::ipc_separator`]).
+///
+/// [`ConnectionInfo::ipc_separator`]: crate::jupyter::connection::ConnectionInfo::ipc_separator
+pub(crate) fn ipc_separator(language: Language) -> char {
     match language {
-        Language::Python => "ipykernel_launcher",
-        Language::Bash => "bash_kernel",
+        Language::Python | Language::Bash => '-',
+        Language::JavaScript | Language::TypeScript => ':',
+    }
+}
+
+/// The program and arguments that start the kernel with connection file `file`.
+pub(crate) fn command(language: Language, env: &KernelEnv, file: &Path) -> (PathBuf, Vec<String>) {
+    let file = file.to_string_lossy().into_owned();
+    match language {
+        Language::Python | Language::Bash => {
+            let module = match language {
+                Language::Python => "ipykernel_launcher",
+                _ => "bash_kernel",
+            };
+            let mut args = vec!["-m".to_owned(), module.to_owned(), "-f".to_owned(), file];
+            args.extend(kernel_args(language, env));
+            (env.python(), args)
+        }
+        Language::JavaScript | Language::TypeScript => {
+            let node = crate::kernel_env::node_on_path().unwrap_or_else(|| PathBuf::from("node"));
+            let mut args = vec![
+                env.tslab().to_string_lossy().into_owned(),
+                "kernel".to_owned(),
+                "--config-path".to_owned(),
+                file,
+            ];
+            if language == Language::JavaScript {
+                args.push("--js".to_owned());
+            }
+            (node, args)
+        }
     }
 }
 
@@ -44,7 +79,7 @@ pub(crate) fn module(language: Language) -> &'static str {
 /// and `e2b/chart` formatters) run from the read-only environment: IPython
 /// cannot use a read-only `IPYTHONDIR`, so the profile stays in the user's
 /// home and the scripts are named one by one.
-pub(crate) fn kernel_args(language: Language, env: &KernelEnv) -> Vec<String> {
+fn kernel_args(language: Language, env: &KernelEnv) -> Vec<String> {
     match language {
         Language::Python => {
             let mut args = vec![
@@ -67,14 +102,16 @@ pub(crate) fn kernel_args(language: Language, env: &KernelEnv) -> Vec<String> {
             );
             args
         }
-        Language::Bash => Vec::new(),
+        _ => Vec::new(),
     }
 }
 
 /// Why an environment variable name cannot be set in `language`.
 pub(crate) fn check_env_name(language: Language, name: &str) -> Result<(), String> {
     let ok = match language {
-        Language::Python => !name.is_empty() && !name.contains(['=', '\0']),
+        Language::Python | Language::JavaScript | Language::TypeScript => {
+            !name.is_empty() && !name.contains(['=', '\0'])
+        }
         Language::Bash => {
             let mut chars = name.chars();
             chars
@@ -106,6 +143,16 @@ pub(crate) fn set_env(language: Language, vars: &BTreeMap<String, String>) -> St
                 python_dict(vars)
             )
         }
+        Language::JavaScript | Language::TypeScript => {
+            let global = js_global(language);
+            let names: Vec<&str> = vars.keys().map(String::as_str).collect();
+            format!(
+                "{global}.__e2b_saved_env = Object.fromEntries({}.map((k) => [k, process.env[k]]));\n\
+                 Object.assign(process.env, {});",
+                serde_json::Value::from(names),
+                python_dict(vars)
+            )
+        }
         Language::Bash => vars
             .iter()
             .map(|(k, v)| {
@@ -116,6 +163,15 @@ pub(crate) fn set_env(language: Language, vars: &BTreeMap<String, String>) -> St
             })
             .collect::<Vec<_>>()
             .join("\n"),
+    }
+}
+
+/// `globalThis`, typed loosely enough for TypeScript.
+fn js_global(language: Language) -> &'static str {
+    if language == Language::TypeScript {
+        "(globalThis as any)"
+    } else {
+        "globalThis"
     }
 }
 
@@ -130,6 +186,15 @@ pub(crate) fn restore_env(language: Language, vars: &BTreeMap<String, String>) -
              _e2b_k = _e2b_v = None\n\
              del _e2b_k, _e2b_v"
             .to_owned(),
+        Language::JavaScript | Language::TypeScript => {
+            let global = js_global(language);
+            format!(
+                "for (const [k, v] of Object.entries({global}.__e2b_saved_env)) {{\n\
+                 \x20 if (v === undefined) {{ delete process.env[k]; }} else {{ process.env[k] = {global}.String(v); }}\n\
+                 }}\n\
+                 delete {global}.__e2b_saved_env;"
+            )
+        }
         Language::Bash => vars
             .keys()
             .map(|k| {

@@ -26,16 +26,15 @@ const MIME_FIELDS: [(&str, &str); 12] = [
 pub(crate) struct Progress {
     /// Whether an `error` line was written (only the first error counts).
     pub(crate) error_sent: bool,
+    /// Whether the `number_of_executions` line was written.
+    pub(crate) count_sent: bool,
 }
 
 /// The lines an iopub message of the execution becomes.
 pub(crate) fn iopub_lines(msg: &Message, progress: &mut Progress) -> Option<Value> {
     let content = &msg.content;
     match msg.header.msg_type.as_str() {
-        "execute_input" => Some(json!({
-            "type": "number_of_executions",
-            "execution_count": content.get("execution_count").cloned().unwrap_or(Value::Null),
-        })),
+        "execute_input" => count(content, progress),
         "stream" => {
             let name = content.get("name").and_then(Value::as_str)?;
             if name != "stdout" && name != "stderr" {
@@ -54,11 +53,32 @@ pub(crate) fn iopub_lines(msg: &Message, progress: &mut Progress) -> Option<Valu
     }
 }
 
-/// The line of an `execute_reply`, when it reports an error not yet sent.
-pub(crate) fn reply_line(reply: &Message, progress: &mut Progress) -> Option<Value> {
-    (reply.content.get("status").and_then(Value::as_str) == Some("error"))
-        .then(|| error(&reply.content, progress))
-        .flatten()
+/// The lines of an `execute_reply`: the execution count, for kernels that
+/// announce no `execute_input` (tslab), and an error not yet sent.
+pub(crate) fn reply_lines(reply: &Message, progress: &mut Progress) -> Vec<Value> {
+    let mut lines = Vec::new();
+    if reply
+        .content
+        .get("execution_count")
+        .is_some_and(Value::is_u64)
+    {
+        lines.extend(count(&reply.content, progress));
+    }
+    if reply.content.get("status").and_then(Value::as_str) == Some("error") {
+        lines.extend(error(&reply.content, progress));
+    }
+    lines
+}
+
+fn count(content: &Value, progress: &mut Progress) -> Option<Value> {
+    if progress.count_sent {
+        return None;
+    }
+    progress.count_sent = true;
+    Some(json!({
+        "type": "number_of_executions",
+        "execution_count": content.get("execution_count").cloned().unwrap_or(Value::Null),
+    }))
 }
 
 /// A synthetic error line (the service's own failures during an execution).
@@ -85,10 +105,20 @@ fn error(content: &Value, progress: &mut Progress) -> Option<Value> {
                 .join("\n")
         })
         .unwrap_or_default();
+    // Kernels that report failures only on stderr (tslab) reply `error`
+    // without a name: the line still says an error happened.
+    let name = content
+        .get("ename")
+        .and_then(Value::as_str)
+        .unwrap_or("Error");
+    let value = content
+        .get("evalue")
+        .and_then(Value::as_str)
+        .unwrap_or("the code failed; the kernel reported the details on stderr");
     Some(json!({
         "type": "error",
-        "name": content.get("ename").and_then(Value::as_str).unwrap_or_default(),
-        "value": content.get("evalue").and_then(Value::as_str).unwrap_or_default(),
+        "name": name,
+        "value": value,
         "traceback": traceback,
     }))
 }
@@ -226,8 +256,18 @@ mod tests {
             "execute_reply",
             json!({"status": "error", "ename": "X", "evalue": "", "traceback": []}),
         );
-        assert_eq!(reply_line(&reply, &mut p), None);
+        assert_eq!(reply_lines(&reply, &mut p), Vec::<Value>::new());
         let mut fresh = Progress::default();
-        assert_eq!(reply_line(&reply, &mut fresh).unwrap()["name"], "X");
+        assert_eq!(reply_lines(&reply, &mut fresh)[0]["name"], "X");
+        let counted = message(
+            "execute_reply",
+            json!({"status": "ok", "execution_count": 4}),
+        );
+        let mut fresh = Progress::default();
+        assert_eq!(
+            reply_lines(&counted, &mut fresh),
+            vec![json!({"type": "number_of_executions", "execution_count": 4})]
+        );
+        assert_eq!(reply_lines(&counted, &mut fresh), Vec::<Value>::new());
     }
 }
