@@ -159,31 +159,27 @@ async fn every_chart_type_round_trips() {
     assert_eq!(labels, ["x", "y"]);
     assert!((pie.elements[0].angle - 90.0).abs() < 1e-6, "{pie:?}");
 
-    // Box-and-whisker: the chart JSON the producer (e2b-charts 1.0.0) emits, displayed
-    // as-is, so the kernel, the server and this crate carry it whatever chart extractor
-    // the kernel environment has.
-    let code = "from IPython.display import display\n\
-                display({'text/plain': 'box', 'e2b/chart': {'type': 'box_and_whisker', \
-                'title': 'Box', 'x_label': 'group', 'y_label': 'value (ms)', 'x_unit': None, \
-                'y_unit': 'ms', 'elements': [{'label': 'A', 'min': 1.0, 'first_quartile': 2.0, \
-                'median': 3.0, 'third_quartile': 4.0, 'max': 5.0, 'outliers': [40.0]}]}}, raw=True)";
-    let execution = ci.run_code(code, options()).await.unwrap();
-    assert!(execution.error.is_none(), "{:?}", execution.error);
-    let Some(Chart::BoxAndWhisker(boxes)) = execution.results[0].chart.clone() else {
-        panic!(
-            "not a box-and-whisker chart: {:?}",
-            execution.results[0].chart
-        )
+    // Box-and-whisker: e2b-charts recognises boxes drawn as patches.
+    let code = "plt.figure(); plt.boxplot([[1, 2, 3, 4, 5], [1, 3, 5, 7, 9, 30]], \
+                tick_labels=['A', 'B'], patch_artist=True); plt.title('Box'); \
+                plt.ylabel('value (ms)'); plt.show()";
+    let Chart::BoxAndWhisker(boxes) = chart(code, &ci.run_code(code, options()).await.unwrap())
+    else {
+        panic!("not a box-and-whisker chart")
     };
     assert_eq!(boxes.title.as_deref(), Some("Box"));
     assert_eq!(boxes.y_unit.as_deref(), Some("ms"));
-    let b = &boxes.elements[0];
-    assert_eq!(b.label, "A");
+    let labels: Vec<_> = boxes.elements.iter().map(|b| b.label.as_str()).collect();
+    assert_eq!(labels, ["A", "B"]);
+    let a = &boxes.elements[0];
     assert_eq!(
-        (b.min, b.first_quartile, b.median, b.third_quartile, b.max),
+        (a.min, a.first_quartile, a.median, a.third_quartile, a.max),
         (1.0, 2.0, 3.0, 4.0, 5.0)
     );
-    assert_eq!(b.outliers, [40.0]);
+    assert!(a.outliers.is_empty(), "{a:?}");
+    let b = &boxes.elements[1];
+    assert_eq!((b.median, b.max), (6.0, 9.0));
+    assert_eq!(b.outliers, [30.0]);
 
     let code = "fig, (left, right) = plt.subplots(1, 2); left.plot([1, 2], [3, 4]); \
                 right.bar(['p', 'q'], [1, 2]); fig.suptitle('Both'); plt.show()";

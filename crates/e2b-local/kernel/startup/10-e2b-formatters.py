@@ -52,12 +52,20 @@ def _figure_type():
     return getattr(module, "Figure", None) if module is not None else None
 
 
+def _plain(value):
+    item = getattr(value, "item", None)
+    if callable(item):
+        return item()
+    return str(value)
+
+
 def _describe_figure(figure):
     from e2b_charts import chart_figure_to_dict
 
     try:
-        # Through JSON once: enum members become their plain string values.
-        return json.loads(json.dumps(chart_figure_to_dict(figure)))
+        # Through JSON once: enum members become their plain string values,
+        # numpy scalars (tick positions, values) plain numbers.
+        return json.loads(json.dumps(chart_figure_to_dict(figure), default=_plain))
     except Exception:  # an unrecognised plot still yields its PNG
         return None
 
