@@ -2,7 +2,8 @@
 //!
 //! A Python virtual environment (built by `make kernel-env` from
 //! `crates/e2b-local/kernel/requirements.txt`) holding ipykernel, pandas,
-//! matplotlib, e2b-charts and bash_kernel, plus an IPython directory whose
+//! matplotlib, e2b-charts, bash_kernel and jjava (the Java kernel, usable
+//! where a JDK is installed), plus an IPython directory whose
 //! startup scripts register the `e2b/data` and `e2b/chart` display formats,
 //! and, when Node.js is installed, `node/` with tslab (the JavaScript and
 //! TypeScript kernels, from `kernel/package.json`). It is found through
@@ -25,6 +26,8 @@ pub enum Language {
     JavaScript,
     /// tslab (needs Node.js).
     TypeScript,
+    /// jjava (needs a Java runtime).
+    Java,
 }
 
 impl Language {
@@ -35,15 +38,17 @@ impl Language {
             Language::Bash => "bash",
             Language::JavaScript => "javascript",
             Language::TypeScript => "typescript",
+            Language::Java => "java",
         }
     }
 
     /// Every language, in the order they are reported.
-    pub const ALL: [Language; 4] = [
+    pub const ALL: [Language; 5] = [
         Language::Python,
         Language::Bash,
         Language::JavaScript,
         Language::TypeScript,
+        Language::Java,
     ];
 }
 
@@ -116,8 +121,13 @@ impl KernelEnv {
         self.root.join("node/node_modules/tslab/bin/tslab")
     }
 
+    /// jjava's directory (its launcher and kernel jars).
+    pub fn jjava_dir(&self) -> PathBuf {
+        self.root.join("share/jupyter/kernels/java")
+    }
+
     /// The languages whose kernels are installed, Python first. The Node.js
-    /// kernels count only when `node` is on `PATH` too.
+    /// kernels count only when `node` is on `PATH` too, Java when `java` is.
     pub fn languages(&self) -> Vec<Language> {
         if !self.python().exists() {
             return Vec::new();
@@ -125,13 +135,15 @@ impl KernelEnv {
         let Some(site) = self.site_packages() else {
             return Vec::new();
         };
-        let node = self.tslab().is_file() && node_on_path().is_some();
+        let node = self.tslab().is_file() && on_path("node").is_some();
+        let java = self.jjava_dir().join("jjava.jar").is_file() && on_path("java").is_some();
         Language::ALL
             .into_iter()
             .filter(|l| match l {
                 Language::Python => site.join("ipykernel").is_dir(),
                 Language::Bash => site.join("bash_kernel").is_dir(),
                 Language::JavaScript | Language::TypeScript => node,
+                Language::Java => java,
             })
             .collect()
     }
@@ -158,11 +170,11 @@ impl KernelEnv {
     }
 }
 
-/// `node` on `PATH`, if there is one.
-pub fn node_on_path() -> Option<PathBuf> {
+/// The program `name` on `PATH`, if there is one.
+pub fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
-        .map(|dir| dir.join("node"))
+        .map(|dir| dir.join(name))
         .find(|p| p.is_file())
 }
 

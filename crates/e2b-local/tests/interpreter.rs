@@ -521,3 +521,58 @@ async fn run_in(server: &Server, id: &str, language: &str, code: &str, env: &Val
     )
     .await
 }
+
+/// Java runs on jjava where a Java runtime is installed; elsewhere the
+/// language is refused by name.
+#[tokio::test]
+async fn java_contexts_run_where_a_java_runtime_is_installed() {
+    let server = server().await;
+    let id = sandbox(&server).await;
+    if e2b_local::kernel_env::on_path("java").is_none() {
+        assert!(
+            !kernel_env()
+                .languages()
+                .contains(&e2b_local::kernel_env::Language::Java)
+        );
+        let resp = request(&server, Method::POST, &id, "/execute")
+            .json(&json!({"code": "1 + 1", "language": "java"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400);
+        assert!(resp.text().await.unwrap().contains("java"));
+        server.shutdown().await;
+        return;
+    }
+    run_in(&server, &id, "java", "int n = 41;", &json!({})).await;
+    let lines = run_in(
+        &server,
+        &id,
+        "java",
+        "System.out.println(\"out \" + System.getProperty(\"ONLY_NOW\"));\nn + 1",
+        &json!({"ONLY_NOW": "now"}),
+    )
+    .await;
+    assert_eq!(stdout(&lines), "out now\n", "{lines:?}");
+    assert_eq!(main_text(&lines).as_deref(), Some("42"), "{lines:?}");
+    let lines = run_in(
+        &server,
+        &id,
+        "java",
+        "System.getProperty(\"ONLY_NOW\") == null",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(main_text(&lines).as_deref(), Some("true"), "{lines:?}");
+    let lines = run_in(
+        &server,
+        &id,
+        "java",
+        "throw new IllegalStateException(\"boom\");",
+        &json!({}),
+    )
+    .await;
+    let errors = of_type(&lines, "error");
+    assert_eq!(errors.len(), 1, "{lines:?}");
+    server.shutdown().await;
+}

@@ -18,7 +18,7 @@ use inotify::{Inotify, WatchMask};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::watch;
 
-use super::language;
+use super::language::{self, Transport};
 use crate::agent::process::spawn::{self, ChildIo, IoMode, Spec};
 use crate::jupyter::client::{ClientError, KernelClient};
 use crate::jupyter::connection::ConnectionInfo;
@@ -113,17 +113,23 @@ impl Kernel {
         let language = spec.language;
         let spawn_error = |source| KernelError::Spawn { language, source };
         prepare_dir(&spec.dir, spec.credentials).map_err(spawn_error)?;
-        let prefix = spec.dir.join("kernel");
-        let mut info = ConnectionInfo::ipc(&prefix).map_err(spawn_error)?;
-        info.ipc_separator = language::ipc_separator(language);
+        let info = match language::transport(language) {
+            Transport::Ipc(separator) => {
+                let mut info =
+                    ConnectionInfo::ipc(&spec.dir.join("kernel")).map_err(spawn_error)?;
+                info.ipc_separator = separator;
+                info
+            }
+            Transport::Tcp => ConnectionInfo::allocate().map_err(spawn_error)?,
+        };
         let file = spec.dir.join("connection.json");
         info.write(&file).map_err(spawn_error)?;
         if let Some((uid, gid)) = spec.credentials {
             std::os::unix::fs::chown(&file, Some(uid), Some(gid)).map_err(spawn_error)?;
         }
-        // Watch for the sockets before the kernel can create them.
-        let sockets = info.socket_files();
-        let wanted: Vec<PathBuf> = vec![sockets[0].clone(), sockets[1].clone()];
+        // Watch for the sockets before the kernel can create them (none to
+        // watch for over TCP: ZMQ retries refused connections).
+        let wanted: Vec<PathBuf> = info.socket_files().into_iter().take(2).collect();
         let mut appeared = SocketWatch::new(&spec.dir).map_err(spawn_error)?;
 
         let (program, args) = language::command(language, &spec.env, &file);

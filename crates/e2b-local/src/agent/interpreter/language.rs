@@ -29,17 +29,27 @@ pub(crate) fn by_name(name: &str) -> Option<Language> {
         "bash" => Some(Language::Bash),
         "javascript" => Some(Language::JavaScript),
         "typescript" => Some(Language::TypeScript),
+        "java" => Some(Language::Java),
         _ => None,
     }
 }
 
-/// How a kernel's `ipc` socket paths are formed (see [`ConnectionInfo::ipc_separator`]).
-///
-/// [`ConnectionInfo::ipc_separator`]: crate::jupyter::connection::ConnectionInfo::ipc_separator
-pub(crate) fn ipc_separator(language: Language) -> char {
+/// How the kernel is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    /// Unix sockets named `<prefix><separator><port>` (see
+    /// [`ConnectionInfo::ipc_separator`](crate::jupyter::connection::ConnectionInfo::ipc_separator)).
+    Ipc(char),
+    /// Loopback TCP ports (kernels whose ZMQ has no `ipc`: JeroMQ).
+    Tcp,
+}
+
+/// The transport `language`'s kernel can use.
+pub(crate) fn transport(language: Language) -> Transport {
     match language {
-        Language::Python | Language::Bash => '-',
-        Language::JavaScript | Language::TypeScript => ':',
+        Language::Python | Language::Bash => Transport::Ipc('-'),
+        Language::JavaScript | Language::TypeScript => Transport::Ipc(':'),
+        Language::Java => Transport::Tcp,
     }
 }
 
@@ -57,7 +67,7 @@ pub(crate) fn command(language: Language, env: &KernelEnv, file: &Path) -> (Path
             (env.python(), args)
         }
         Language::JavaScript | Language::TypeScript => {
-            let node = crate::kernel_env::node_on_path().unwrap_or_else(|| PathBuf::from("node"));
+            let node = crate::kernel_env::on_path("node").unwrap_or_else(|| PathBuf::from("node"));
             let mut args = vec![
                 env.tslab().to_string_lossy().into_owned(),
                 "kernel".to_owned(),
@@ -68,6 +78,19 @@ pub(crate) fn command(language: Language, env: &KernelEnv, file: &Path) -> (Path
                 args.push("--js".to_owned());
             }
             (node, args)
+        }
+        Language::Java => {
+            let java = crate::kernel_env::on_path("java").unwrap_or_else(|| PathBuf::from("java"));
+            let dir = env.jjava_dir();
+            let args = vec![
+                "-jar".to_owned(),
+                dir.join("jjava-launcher.jar")
+                    .to_string_lossy()
+                    .into_owned(),
+                dir.join("jjava.jar").to_string_lossy().into_owned(),
+                file,
+            ];
+            (java, args)
         }
     }
 }
@@ -109,7 +132,7 @@ fn kernel_args(language: Language, env: &KernelEnv) -> Vec<String> {
 /// Why an environment variable name cannot be set in `language`.
 pub(crate) fn check_env_name(language: Language, name: &str) -> Result<(), String> {
     let ok = match language {
-        Language::Python | Language::JavaScript | Language::TypeScript => {
+        Language::Python | Language::JavaScript | Language::TypeScript | Language::Java => {
             !name.is_empty() && !name.contains(['=', '\0'])
         }
         Language::Bash => {
@@ -153,6 +176,20 @@ pub(crate) fn set_env(language: Language, vars: &BTreeMap<String, String>) -> St
                 python_dict(vars)
             )
         }
+        // Java has no mutable environment: like upstream, the variables
+        // become system properties.
+        Language::Java => {
+            let mut code =
+                String::from("var _e2bSavedEnv = new java.util.HashMap<String, String>();\n");
+            for (k, v) in vars {
+                let k = python_str(k);
+                code.push_str(&format!(
+                    "_e2bSavedEnv.put({k}, System.getProperty({k}));\nSystem.setProperty({k}, {});\n",
+                    python_str(v)
+                ));
+            }
+            code
+        }
         Language::Bash => vars
             .iter()
             .map(|(k, v)| {
@@ -195,6 +232,11 @@ pub(crate) fn restore_env(language: Language, vars: &BTreeMap<String, String>) -
                  delete {global}.__e2b_saved_env;"
             )
         }
+        Language::Java => "for (var e : _e2bSavedEnv.entrySet()) {\n\
+             \x20 if (e.getValue() == null) System.clearProperty(e.getKey());\n\
+             \x20 else System.setProperty(e.getKey(), e.getValue());\n\
+             }"
+        .to_owned(),
         Language::Bash => vars
             .keys()
             .map(|k| {
@@ -205,6 +247,12 @@ pub(crate) fn restore_env(language: Language, vars: &BTreeMap<String, String>) -
             .collect::<Vec<_>>()
             .join("\n"),
     }
+}
+
+/// A string literal of Python, JavaScript or Java (JSON's escapes are a
+/// subset of each).
+fn python_str(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
 }
 
 /// A Python dict literal of strings.
