@@ -274,7 +274,7 @@ impl fmt::Display for ErrorKind {
                     ),
                     TimeoutKind::StreamIdle => (
                         "stream received nothing for too long",
-                        "; the sandbox may be overloaded or unreachable",
+                        "; the sandbox may be overloaded or unreachable, or the source of an upload stalled",
                     ),
                     TimeoutKind::SandboxGone => (
                         "sandbox is not reachable",
