@@ -576,3 +576,41 @@ async fn java_contexts_run_where_a_java_runtime_is_installed() {
     assert_eq!(errors.len(), 1, "{lines:?}");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_execution_whose_client_left_while_queued_never_runs() {
+    let server = server().await;
+    let id = sandbox(&server).await;
+    let first = request(&server, Method::POST, &id, "/execute")
+        .json(&json!({"code": "import time\nprint('started', flush=True)\ntime.sleep(2)"}))
+        .send()
+        .await
+        .unwrap();
+    let mut first = first.bytes_stream();
+    let mut seen = String::new();
+    while !seen.contains("started") {
+        let chunk = tokio::time::timeout(PATIENCE, first.next())
+            .await
+            .expect("output in time")
+            .expect("the stream stays open")
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    // Queued behind the first: its answer has started, its code has not.
+    let queued = request(&server, Method::POST, &id, "/execute")
+        .json(&json!({"code": "ran = True"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queued.status(), 200);
+    drop(queued);
+    while let Some(chunk) = tokio::time::timeout(PATIENCE, first.next())
+        .await
+        .expect("the first execution ends in time")
+    {
+        chunk.unwrap();
+    }
+    let lines = run(&server, &id, "'ran' in globals()").await;
+    assert_eq!(main_text(&lines).as_deref(), Some("False"), "{lines:?}");
+    server.shutdown().await;
+}

@@ -65,6 +65,10 @@ pub(crate) async fn run(
     let mut lines = Lines { tx, open: true };
     let mut progress = Progress::default();
     let mut guard = context.kernel.lock().await;
+    if lines.tx.is_closed() {
+        // The client gave up while an earlier execution held the context.
+        return;
+    }
     let alive = guard.as_ref().is_some_and(|k| k.exit_status().is_none());
     if !alive {
         contexts.forget_kernel(&context, &mut guard);
