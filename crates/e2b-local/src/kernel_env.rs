@@ -6,7 +6,8 @@
 //! where a JDK is installed), plus an IPython directory whose
 //! startup scripts register the `e2b/data` and `e2b/chart` display formats,
 //! and, when Node.js is installed, `node/` with tslab (the JavaScript and
-//! TypeScript kernels, from `kernel/package.json`). It is found through
+//! TypeScript kernels, from `kernel/package.json`). R runs on the host's
+//! IRkernel (Debian's `r-cran-irkernel`) when one is installed. It is found through
 //! [`KERNEL_ENV_VAR`]; nothing here starts a process.
 
 use std::fmt;
@@ -28,6 +29,8 @@ pub enum Language {
     TypeScript,
     /// jjava (needs a Java runtime).
     Java,
+    /// IRkernel, from the host's R installation.
+    R,
 }
 
 impl Language {
@@ -39,16 +42,18 @@ impl Language {
             Language::JavaScript => "javascript",
             Language::TypeScript => "typescript",
             Language::Java => "java",
+            Language::R => "r",
         }
     }
 
     /// Every language, in the order they are reported.
-    pub const ALL: [Language; 5] = [
+    pub const ALL: [Language; 6] = [
         Language::Python,
         Language::Bash,
         Language::JavaScript,
         Language::TypeScript,
         Language::Java,
+        Language::R,
     ];
 }
 
@@ -144,6 +149,7 @@ impl KernelEnv {
                 Language::Bash => site.join("bash_kernel").is_dir(),
                 Language::JavaScript | Language::TypeScript => node,
                 Language::Java => java,
+                Language::R => r_kernel_installed(),
             })
             .collect()
     }
@@ -168,6 +174,21 @@ impl KernelEnv {
         }
         None
     }
+}
+
+/// Where R installations keep IRkernel (Debian's package, then a local install).
+const R_LIBRARIES: [&str; 3] = [
+    "/usr/lib/R/site-library",
+    "/usr/local/lib/R/site-library",
+    "/usr/lib/R/library",
+];
+
+/// Whether `R` is on `PATH` with IRkernel in one of its system libraries.
+pub fn r_kernel_installed() -> bool {
+    on_path("R").is_some()
+        && R_LIBRARIES
+            .iter()
+            .any(|lib| Path::new(lib).join("IRkernel").is_dir())
 }
 
 /// The program `name` on `PATH`, if there is one.
@@ -195,6 +216,19 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    /// The languages `env` provides itself (R comes from the host, when it has IRkernel).
+    fn from_env(env: &KernelEnv) -> Vec<Language> {
+        let languages = env.languages();
+        assert_eq!(
+            languages.contains(&Language::R),
+            r_kernel_installed() && !languages.is_empty()
+        );
+        languages
+            .into_iter()
+            .filter(|l| *l != Language::R)
+            .collect()
     }
 
     fn fake_env(name: &str, packages: &[&str]) -> KernelEnv {
@@ -225,7 +259,7 @@ mod tests {
     #[test]
     fn languages_follow_installed_kernels() {
         let env = fake_env("python-only", &["ipykernel"]);
-        assert_eq!(env.languages(), vec![Language::Python]);
+        assert_eq!(from_env(&env), vec![Language::Python]);
         assert_eq!(env.problem(), None);
         assert_eq!(
             env.base_interpreter_dir(),
@@ -233,13 +267,13 @@ mod tests {
         );
 
         let env = fake_env("both", &["bash_kernel", "ipykernel"]);
-        assert_eq!(env.languages(), vec![Language::Python, Language::Bash]);
+        assert_eq!(from_env(&env), vec![Language::Python, Language::Bash]);
     }
 
     #[test]
     fn without_ipykernel_python_is_unavailable() {
         let env = fake_env("bash-only", &["bash_kernel"]);
-        assert_eq!(env.languages(), vec![Language::Bash]);
+        assert_eq!(from_env(&env), vec![Language::Bash]);
         let problem = env.problem().expect("no ipykernel is a problem");
         assert!(problem.contains("ipykernel"), "{problem}");
     }

@@ -614,3 +614,62 @@ async fn an_execution_whose_client_left_while_queued_never_runs() {
     assert_eq!(main_text(&lines).as_deref(), Some("False"), "{lines:?}");
     server.shutdown().await;
 }
+
+/// R runs on the host's IRkernel where one is installed; elsewhere the
+/// language is refused by name.
+#[tokio::test]
+async fn r_contexts_run_where_irkernel_is_installed() {
+    let server = server().await;
+    let id = sandbox(&server).await;
+    if !e2b_local::kernel_env::r_kernel_installed() {
+        assert!(
+            !kernel_env()
+                .languages()
+                .contains(&e2b_local::kernel_env::Language::R)
+        );
+        let resp = request(&server, Method::POST, &id, "/execute")
+            .json(&json!({"code": "1 + 1", "language": "r"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400);
+        assert!(resp.text().await.unwrap().contains("r kernel"));
+        server.shutdown().await;
+        return;
+    }
+    run_in(&server, &id, "R", "n <- 41", &json!({})).await;
+    let lines = run_in(
+        &server,
+        &id,
+        "r",
+        "cat('out', Sys.getenv('ONLY_NOW'), getwd(), '\\n')\nn + 1",
+        &json!({"ONLY_NOW": "it's now"}),
+    )
+    .await;
+    assert_eq!(stdout(&lines), "out it's now /home/user \n", "{lines:?}");
+    // IRkernel shows values as display data, with plain, HTML, Markdown and LaTeX forms.
+    let result = of_type(&lines, "result")[0];
+    assert_eq!(result["text"], "[1] 42", "{lines:?}");
+    assert_eq!(result["markdown"], "42", "{lines:?}");
+    let lines = run_in(
+        &server,
+        &id,
+        "r",
+        "Sys.getenv('ONLY_NOW', unset = 'unset')",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(
+        of_type(&lines, "result")[0]["text"],
+        "[1] \"unset\"",
+        "{lines:?}"
+    );
+    let lines = run_in(&server, &id, "r", "stop('boom')", &json!({})).await;
+    let errors = of_type(&lines, "error");
+    assert_eq!(errors.len(), 1, "{lines:?}");
+    assert!(
+        errors[0]["value"].as_str().unwrap().contains("boom"),
+        "{lines:?}"
+    );
+    server.shutdown().await;
+}

@@ -30,6 +30,7 @@ pub(crate) fn by_name(name: &str) -> Option<Language> {
         "javascript" => Some(Language::JavaScript),
         "typescript" => Some(Language::TypeScript),
         "java" => Some(Language::Java),
+        "r" => Some(Language::R),
         _ => None,
     }
 }
@@ -47,7 +48,7 @@ pub(crate) enum Transport {
 /// The transport `language`'s kernel can use.
 pub(crate) fn transport(language: Language) -> Transport {
     match language {
-        Language::Python | Language::Bash => Transport::Ipc('-'),
+        Language::Python | Language::Bash | Language::R => Transport::Ipc('-'),
         Language::JavaScript | Language::TypeScript => Transport::Ipc(':'),
         Language::Java => Transport::Tcp,
     }
@@ -78,6 +79,15 @@ pub(crate) fn command(language: Language, env: &KernelEnv, file: &Path) -> (Path
                 args.push("--js".to_owned());
             }
             (node, args)
+        }
+        Language::R => {
+            let r = crate::kernel_env::on_path("R").unwrap_or_else(|| PathBuf::from("R"));
+            let args = ["--slave", "-e", "IRkernel::main()", "--args"]
+                .into_iter()
+                .map(str::to_owned)
+                .chain([file])
+                .collect();
+            (r, args)
         }
         Language::Java => {
             let java = crate::kernel_env::on_path("java").unwrap_or_else(|| PathBuf::from("java"));
@@ -132,9 +142,11 @@ fn kernel_args(language: Language, env: &KernelEnv) -> Vec<String> {
 /// Why an environment variable name cannot be set in `language`.
 pub(crate) fn check_env_name(language: Language, name: &str) -> Result<(), String> {
     let ok = match language {
-        Language::Python | Language::JavaScript | Language::TypeScript | Language::Java => {
-            !name.is_empty() && !name.contains(['=', '\0'])
-        }
+        Language::Python
+        | Language::JavaScript
+        | Language::TypeScript
+        | Language::Java
+        | Language::R => !name.is_empty() && !name.contains(['=', '\0']),
         Language::Bash => {
             let mut chars = name.chars();
             chars
@@ -174,6 +186,19 @@ pub(crate) fn set_env(language: Language, vars: &BTreeMap<String, String>) -> St
                  Object.assign(process.env, {});",
                 serde_json::Value::from(names),
                 python_dict(vars)
+            )
+        }
+        Language::R => {
+            let names: Vec<String> = vars.keys().map(|k| python_str(k)).collect();
+            let pairs: Vec<String> = vars
+                .iter()
+                .map(|(k, v)| format!("{} = {}", python_str(k), python_str(v)))
+                .collect();
+            format!(
+                ".e2b_saved_env <- Sys.getenv(c({}), unset = NA, names = TRUE)\n\
+                 invisible(do.call(Sys.setenv, list({})))",
+                names.join(", "),
+                pairs.join(", ")
             )
         }
         // Java has no mutable environment: like upstream, the variables
@@ -232,6 +257,12 @@ pub(crate) fn restore_env(language: Language, vars: &BTreeMap<String, String>) -
                  delete {global}.__e2b_saved_env;"
             )
         }
+        Language::R => "for (.e2b_k in names(.e2b_saved_env)) {\n\
+             \x20 .e2b_v <- .e2b_saved_env[[.e2b_k]]\n\
+             \x20 if (is.na(.e2b_v)) Sys.unsetenv(.e2b_k) else do.call(Sys.setenv, setNames(list(.e2b_v), .e2b_k))\n\
+             }\n\
+             rm(list = intersect(c(\".e2b_saved_env\", \".e2b_k\", \".e2b_v\"), ls(all.names = TRUE)))"
+            .to_owned(),
         Language::Java => "for (var e : _e2bSavedEnv.entrySet()) {\n\
              \x20 if (e.getValue() == null) System.clearProperty(e.getKey());\n\
              \x20 else System.setProperty(e.getKey(), e.getValue());\n\
