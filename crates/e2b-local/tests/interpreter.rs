@@ -4,11 +4,10 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use e2b_local::Server;
-use e2b_local::kernel_env::{KERNEL_ENV_VAR, KernelEnv};
+use e2b_local::kernel_env::Language;
 use futures_util::StreamExt as _;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -17,20 +16,8 @@ const PORT: u16 = 49999;
 /// Upper bound of one execution in these tests; reaching it fails the test.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-fn kernel_env() -> KernelEnv {
-    let env = KernelEnv::from_env().unwrap_or_else(|| {
-        KernelEnv::at(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/kernel"))
-    });
-    if let Some(problem) = env.problem() {
-        panic!(
-            "{problem}: build it with `make kernel-env` (or run `make test`), or point {KERNEL_ENV_VAR} at one"
-        );
-    }
-    env
-}
-
 async fn server() -> Server {
-    let env = kernel_env();
+    let env = support::kernel_env();
     Server::start(support::options().with_kernel_env(Some(env.root().to_path_buf())))
         .await
         .expect("server starts")
@@ -529,19 +516,7 @@ async fn java_contexts_run_where_a_java_runtime_is_installed() {
     let server = server().await;
     let id = sandbox(&server).await;
     if e2b_local::kernel_env::on_path("java").is_none() {
-        assert!(
-            !kernel_env()
-                .languages()
-                .contains(&e2b_local::kernel_env::Language::Java)
-        );
-        let resp = request(&server, Method::POST, &id, "/execute")
-            .json(&json!({"code": "1 + 1", "language": "java"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 400);
-        assert!(resp.text().await.unwrap().contains("java"));
-        server.shutdown().await;
+        assert_unavailable(&server, &id, Language::Java).await;
         return;
     }
     run_in(&server, &id, "java", "int n = 41;", &json!({})).await;
@@ -622,19 +597,7 @@ async fn r_contexts_run_where_irkernel_is_installed() {
     let server = server().await;
     let id = sandbox(&server).await;
     if !e2b_local::kernel_env::r_kernel_installed() {
-        assert!(
-            !kernel_env()
-                .languages()
-                .contains(&e2b_local::kernel_env::Language::R)
-        );
-        let resp = request(&server, Method::POST, &id, "/execute")
-            .json(&json!({"code": "1 + 1", "language": "r"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 400);
-        assert!(resp.text().await.unwrap().contains("r kernel"));
-        server.shutdown().await;
+        assert_unavailable(&server, &id, Language::R).await;
         return;
     }
     run_in(&server, &id, "R", "n <- 41", &json!({})).await;
@@ -672,4 +635,21 @@ async fn r_contexts_run_where_irkernel_is_installed() {
         "{lines:?}"
     );
     server.shutdown().await;
+}
+
+/// A language whose runtime the host lacks is not offered, and asking for it
+/// is a `400` that names it.
+async fn assert_unavailable(server: &Server, id: &str, language: Language) {
+    assert!(!support::kernel_env().languages().contains(&language));
+    let resp = request(server, Method::POST, id, "/execute")
+        .json(&json!({"code": "1 + 1", "language": language.name()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.contains(&format!("no {} kernel", language.name())),
+        "{text}"
+    );
 }

@@ -12,21 +12,7 @@ use e2b_local::Server;
 use e2b_local::jupyter::client::KernelClient;
 use e2b_local::jupyter::connection::ConnectionInfo;
 use e2b_local::jupyter::message::{Codec, Message};
-use e2b_local::kernel_env::{KERNEL_ENV_VAR, KernelEnv, Language};
-
-/// The environment named by the variable, else the checkout's `.venv/kernel`;
-/// a missing one fails the test with what to run.
-fn kernel_env() -> KernelEnv {
-    let env = KernelEnv::from_env().unwrap_or_else(|| {
-        KernelEnv::at(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/kernel"))
-    });
-    if let Some(problem) = env.problem() {
-        panic!(
-            "{problem}: build it with `make kernel-env` (or run `make test`), or point {KERNEL_ENV_VAR} at one"
-        );
-    }
-    env
-}
+use e2b_local::kernel_env::{KernelEnv, Language};
 
 /// Runs `code` under IPython with the environment's startup scripts; returns stdout.
 fn ipython(env: &KernelEnv, code: &str) -> String {
@@ -55,7 +41,7 @@ fn ipython(env: &KernelEnv, code: &str) -> String {
 
 #[test]
 fn python_kernel_is_installed_and_its_interpreter_is_located() {
-    let env = kernel_env();
+    let env = support::kernel_env();
     assert_eq!(env.languages().first(), Some(&Language::Python));
     let base = env.base_interpreter_dir().expect("pyvenv.cfg has a home");
     assert!(
@@ -82,7 +68,7 @@ fn python_kernel_is_installed_and_its_interpreter_is_located() {
 
 #[test]
 fn dataframes_display_as_e2b_data() {
-    let env = kernel_env();
+    let env = support::kernel_env();
     let out = ipython(
         &env,
         r#"
@@ -103,7 +89,7 @@ print("text/plain" in fmt)
 
 #[test]
 fn figures_display_as_e2b_chart_and_other_objects_do_not() {
-    let env = kernel_env();
+    let env = support::kernel_env();
     let out = ipython(
         &env,
         r#"
@@ -133,7 +119,7 @@ print(sorted(fmt))
 
 #[tokio::test]
 async fn sandboxes_run_the_kernel_interpreter_as_user_read_only() {
-    let env = kernel_env();
+    let env = support::kernel_env();
     let server = Server::start(support::options().with_kernel_env(Some(env.root().to_path_buf())))
         .await
         .expect("server starts");
@@ -177,7 +163,7 @@ async fn sandboxes_run_the_kernel_interpreter_as_user_read_only() {
 /// library), and its signed reply decodes here with the right parent.
 #[test]
 fn messages_interoperate_with_jupyter_client() {
-    let env = kernel_env();
+    let env = support::kernel_env();
     let codec = Codec::new(b"k3y");
     let request = Message::new(
         "client",
@@ -229,7 +215,7 @@ print(json.dumps([f.hex() for f in s.serialize(reply, ident=idents)]))
 /// warm-up time and the p50 round trip of `1+1`.
 #[tokio::test]
 async fn python_kernel_executes_over_zmq_and_keeps_state() {
-    let env = kernel_env();
+    let env = support::kernel_env();
     let dir = std::env::temp_dir().join(format!("e2b-local-kernel-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let info = ConnectionInfo::allocate().expect("free ports");

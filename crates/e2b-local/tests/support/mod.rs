@@ -249,3 +249,19 @@ pub async fn info_status(server: &Server, id: &str) -> u16 {
         .status()
         .as_u16()
 }
+
+/// The kernel environment: the one `E2B_LOCAL_KERNEL_ENV` names, else the
+/// checkout's `.venv/kernel`; a missing or broken one fails the test with what
+/// to run.
+pub fn kernel_env() -> e2b_local::kernel_env::KernelEnv {
+    use e2b_local::kernel_env::{KERNEL_ENV_VAR, KernelEnv};
+    let env = KernelEnv::from_env().unwrap_or_else(|| {
+        KernelEnv::at(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/kernel"))
+    });
+    if let Some(problem) = env.problem() {
+        panic!(
+            "{problem}: build it with `make kernel-env` (or run `make test`), or point {KERNEL_ENV_VAR} at one"
+        );
+    }
+    env
+}
