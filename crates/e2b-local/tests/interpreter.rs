@@ -539,6 +539,25 @@ async fn java_contexts_run_where_a_java_runtime_is_installed() {
     )
     .await;
     assert_eq!(main_text(&lines).as_deref(), Some("true"), "{lines:?}");
+    // Leaving interrupts the cell through the control channel; the JVM and its state stay.
+    let looping = request(&server, Method::POST, &id, "/execute")
+        .json(&json!({"code": "System.out.println(\"looping\");\nwhile (true) {}", "language": "java"}))
+        .send()
+        .await
+        .unwrap();
+    let mut body = looping.bytes_stream();
+    let mut seen = String::new();
+    while !seen.contains("looping") {
+        let chunk = tokio::time::timeout(PATIENCE, body.next())
+            .await
+            .expect("output in time")
+            .expect("the stream stays open")
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    drop(body);
+    let lines = run_in(&server, &id, "java", "n", &json!({})).await;
+    assert_eq!(main_text(&lines).as_deref(), Some("41"), "{lines:?}");
     let lines = run_in(
         &server,
         &id,
@@ -652,4 +671,27 @@ async fn assert_unavailable(server: &Server, id: &str, language: Language) {
         text.contains(&format!("no {} kernel", language.name())),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn undecodable_output_and_failed_env_vars_keep_the_kernel() {
+    let server = server().await;
+    let id = sandbox(&server).await;
+    run(&server, &id, "kept = 'state'").await;
+    // A lone surrogate goes out as a raw Latin-1 byte (jupyter_client's surrogateescape).
+    let lines = run(&server, &id, "print('caf\\udce9')").await;
+    assert_eq!(stdout(&lines), "caf\u{fffd}\n", "{lines:?}");
+    assert!(of_type(&lines, "error").is_empty(), "{lines:?}");
+
+    let lines = execute(
+        &server,
+        &id,
+        json!({"code": "ran = True", "env_vars": {"BAD": "nul\u{0}byte"}}),
+    )
+    .await;
+    let errors = of_type(&lines, "error");
+    assert_eq!(errors[0]["name"], "EnvVarsError", "{lines:?}");
+    let lines = run(&server, &id, "('ran' in globals(), kept)").await;
+    assert_eq!(main_text(&lines).as_deref(), Some("(False, 'state')"), "{lines:?}");
+    server.shutdown().await;
 }

@@ -27,6 +27,9 @@ pub enum ClientError {
 pub struct KernelClient {
     shell: DealerSocket,
     iopub: SubSocket,
+    /// The control channel, connected on first use.
+    control: Option<DealerSocket>,
+    control_endpoint: String,
     codec: Codec,
     session: String,
 }
@@ -55,6 +58,8 @@ impl KernelClient {
         let mut client = Self {
             shell,
             iopub,
+            control: None,
+            control_endpoint: info.endpoint(info.control_port),
             codec: Codec::new(info.key.as_bytes()),
             session,
         };
@@ -85,6 +90,36 @@ impl KernelClient {
         }
     }
 
+    /// Ask the kernel to interrupt what it runs (`interrupt_request` on the
+    /// control channel); the reply is not awaited.
+    pub async fn interrupt(&mut self) -> Result<(), ClientError> {
+        const CONNECT: Duration = Duration::from_secs(5);
+        if self.control.is_none() {
+            let mut control = DealerSocket::new();
+            tokio::time::timeout(CONNECT, control.connect(&self.control_endpoint))
+                .await
+                .map_err(|_| ClientError::Timeout(CONNECT))??;
+            self.control = Some(control);
+        }
+        let msg = Message::new(&self.session, "interrupt_request", json!({}));
+        let zmq = self.signed(&msg)?;
+        if let Some(control) = self.control.as_mut() {
+            control.send(zmq).await?;
+        }
+        Ok(())
+    }
+
+    /// `msg` as signed ZMQ frames.
+    fn signed(&self, msg: &Message) -> Result<ZmqMessage, ClientError> {
+        let frames: Vec<Bytes> = self
+            .codec
+            .encode(&[], msg)
+            .into_iter()
+            .map(Bytes::from)
+            .collect();
+        Ok(ZmqMessage::try_from(frames).map_err(|_| WireError::Malformed("empty message"))?)
+    }
+
     /// Send a shell request; returns its `msg_id`.
     pub async fn send_shell(
         &mut self,
@@ -93,14 +128,7 @@ impl KernelClient {
     ) -> Result<String, ClientError> {
         let msg = Message::new(&self.session, msg_type, content);
         let id = msg.header.msg_id.clone();
-        let frames: Vec<Bytes> = self
-            .codec
-            .encode(&[], &msg)
-            .into_iter()
-            .map(Bytes::from)
-            .collect();
-        let zmq =
-            ZmqMessage::try_from(frames).map_err(|_| WireError::Malformed("empty message"))?;
+        let zmq = self.signed(&msg)?;
         self.shell.send(zmq).await?;
         Ok(id)
     }

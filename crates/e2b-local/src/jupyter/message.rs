@@ -150,14 +150,20 @@ impl Codec {
                 return Err(WireError::BadSignature);
             }
         }
-        let header = serde_json::from_slice(&rest[1]).map_err(|e| WireError::Json {
-            part: "header",
-            detail: e.to_string(),
+        // Invalid UTF-8 is replaced, not refused: jupyter_client encodes
+        // undecodable bytes (a Latin-1 file name printed by Python) as they are.
+        let header = serde_json::from_str(&String::from_utf8_lossy(&rest[1])).map_err(|e| {
+            WireError::Json {
+                part: "header",
+                detail: e.to_string(),
+            }
         })?;
         let json = |part: &'static str, bytes: &[u8]| {
-            serde_json::from_slice::<Value>(bytes).map_err(|e| WireError::Json {
-                part,
-                detail: e.to_string(),
+            serde_json::from_str::<Value>(&String::from_utf8_lossy(bytes)).map_err(|e| {
+                WireError::Json {
+                    part,
+                    detail: e.to_string(),
+                }
             })
         };
         let message = Message {
@@ -186,6 +192,25 @@ mod tests {
         assert_eq!(ids, vec![b"peer".to_vec()]);
         assert_eq!(back, msg);
         assert_eq!(back.parent_id(), None);
+    }
+
+    #[test]
+    fn invalid_utf8_in_content_is_replaced() {
+        let codec = Codec::new(b"key");
+        let msg = Message::new("s", "stream", serde_json::json!({}));
+        let mut frames = codec.encode(&[], &msg);
+        // `{"text": "caf\xe9\n"}` with a raw Latin-1 byte, signed like the rest.
+        let content = [&br#"{"text": "caf"#[..], &[0xe9], &br#"\n"}"#[..]].concat();
+        frames[5] = content;
+        let parts = [
+            &frames[2][..],
+            &frames[3][..],
+            &frames[4][..],
+            &frames[5][..],
+        ];
+        frames[1] = HmacSha256::new(b"key").hex_mac(&parts).into_bytes();
+        let (_, decoded) = codec.decode(&frames).expect("decoded despite the bad byte");
+        assert_eq!(decoded.content["text"], "caf\u{fffd}\n");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
@@ -32,8 +32,11 @@ pub(crate) struct Context {
     pub(crate) kernel: tokio::sync::Mutex<Option<Kernel>>,
     /// The kernel's pid (0: none), for signals from outside the lock.
     pid: AtomicI32,
-    /// Set while a restart kills the kernel on purpose.
-    pub(crate) restarting: AtomicBool,
+    /// Bumped by every restart and by removal: an execution that sees it
+    /// change lost its kernel on purpose, and a kernel it was starting must go.
+    pub(crate) generation: AtomicU64,
+    /// Set once the context is removed.
+    pub(crate) removed: AtomicBool,
 }
 
 impl Context {
@@ -43,6 +46,11 @@ impl Context {
             language: self.language.name().to_owned(),
             cwd: self.cwd.clone(),
         }
+    }
+
+    /// The current generation (see [`Context::generation`]).
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 
     /// Kill the current kernel, whoever holds the lock.
@@ -150,7 +158,8 @@ impl Contexts {
             cwd,
             kernel: tokio::sync::Mutex::new(None),
             pid: AtomicI32::new(0),
-            restarting: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
+            removed: AtomicBool::new(false),
         });
         {
             let mut kernel = context.kernel.lock().await;
@@ -237,14 +246,12 @@ impl Contexts {
     /// Restart a context's kernel (what it was running ends with an error).
     pub(crate) async fn restart(&self, id: &str) -> Result<(), ContextError> {
         let context = self.get(id)?;
-        context.restarting.store(true, Ordering::SeqCst);
+        context.generation.fetch_add(1, Ordering::SeqCst);
         context.kill_kernel();
         let mut kernel = context.kernel.lock().await;
         *kernel = None;
         context.pid.store(0, Ordering::SeqCst);
-        let started = self.start_kernel(&context).await;
-        context.restarting.store(false, Ordering::SeqCst);
-        *kernel = Some(started?);
+        *kernel = Some(self.start_kernel(&context).await?);
         Ok(())
     }
 
@@ -259,6 +266,8 @@ impl Contexts {
             state.defaults.retain(|_, default| default != id);
             context
         };
+        context.removed.store(true, Ordering::SeqCst);
+        context.generation.fetch_add(1, Ordering::SeqCst);
         context.kill_kernel();
         let mut kernel = context.kernel.lock().await;
         *kernel = None;

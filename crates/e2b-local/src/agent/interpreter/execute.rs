@@ -69,25 +69,21 @@ pub(crate) async fn run(
         // The client gave up while an earlier execution held the context.
         return;
     }
-    let alive = guard.as_ref().is_some_and(|k| k.exit_status().is_none());
-    if !alive {
-        contexts.forget_kernel(&context, &mut guard);
-        match contexts.start_kernel(&context).await {
-            Ok(kernel) => *guard = Some(kernel),
-            Err(e) => {
-                let line = output::synthetic_error("KernelError", &e.to_string(), &mut progress);
-                lines.send(line).await;
-                lines.send(Some(output::marker("end_of_execution"))).await;
-                return;
-            }
-        }
-    }
-    let Some(kernel) = guard.as_mut() else {
-        return;
+    let generation = context.generation();
+    let outcome = match prepare(&contexts, &context, &mut guard, generation).await {
+        Err(outcome) => outcome,
+        Ok(()) => match guard.as_mut() {
+            Some(kernel) => execute(kernel, &context, &job, &mut lines, &mut progress).await,
+            None => Outcome::KernelLost("the context has no kernel".to_owned()),
+        },
     };
-    let outcome = execute(kernel, &context, &job, &mut lines, &mut progress).await;
     if let Outcome::KernelLost(why) = outcome {
-        let (name, value) = if context.restarting.load(Ordering::SeqCst) {
+        let (name, value) = if context.removed.load(Ordering::SeqCst) {
+            (
+                "UnexpectedEndOfExecution",
+                "the context was removed".to_owned(),
+            )
+        } else if context.generation() != generation {
             ("ContextRestarting", "Context was restarted".to_owned())
         } else {
             ("UnexpectedEndOfExecution", why)
@@ -98,6 +94,34 @@ pub(crate) async fn run(
         contexts.forget_kernel(&context, &mut guard);
     }
     lines.send(Some(output::marker("end_of_execution"))).await;
+}
+
+/// Make sure the context has a live kernel, starting one if it died. A
+/// restart or removal while it starts wins: the new kernel is dropped.
+async fn prepare(
+    contexts: &Contexts,
+    context: &Context,
+    guard: &mut Option<Kernel>,
+    generation: u64,
+) -> Result<(), Outcome> {
+    if context.removed.load(Ordering::SeqCst) {
+        return Err(Outcome::KernelLost("the context was removed".to_owned()));
+    }
+    if guard.as_ref().is_some_and(|k| k.exit_status().is_none()) {
+        return Ok(());
+    }
+    contexts.forget_kernel(context, guard);
+    match contexts.start_kernel(context).await {
+        Ok(kernel) => {
+            *guard = Some(kernel);
+            if context.generation() == generation {
+                Ok(())
+            } else {
+                Err(Outcome::KernelLost("the kernel was replaced".to_owned()))
+            }
+        }
+        Err(e) => Err(Outcome::KernelLost(e.to_string())),
+    }
 }
 
 /// How an execution ended.
@@ -118,15 +142,28 @@ async fn execute(
     let language = kernel.language;
     if !job.env_vars.is_empty() {
         let code = language::set_env(language, &job.env_vars);
-        if let Err(why) = run_silent(kernel, &code).await {
-            return Outcome::KernelLost(why);
+        match run_silent(kernel, &code).await {
+            Ok(None) => {}
+            Ok(Some(failure)) => {
+                // The code does not run without its variables.
+                let value = format!("setting the environment variables failed: {failure}");
+                lines
+                    .send(output::synthetic_error("EnvVarsError", &value, progress))
+                    .await;
+                return Outcome::Done;
+            }
+            Err(why) => return Outcome::KernelLost(why),
         }
     }
     let outcome = stream(kernel, context, &job.code, lines, progress).await;
     if matches!(outcome, Outcome::Done) && !job.env_vars.is_empty() {
         let code = language::restore_env(language, &job.env_vars);
-        if let Err(why) = run_silent(kernel, &code).await {
-            return Outcome::KernelLost(why);
+        match run_silent(kernel, &code).await {
+            Ok(None) => {}
+            Ok(Some(failure)) => {
+                tracing::warn!(context = %context.id, "restoring environment variables failed: {failure}");
+            }
+            Err(why) => return Outcome::KernelLost(why),
         }
     }
     outcome
@@ -153,6 +190,10 @@ async fn stream(
             msg = kernel.client.recv_iopub() => {
                 let msg = match msg {
                     Ok(msg) => msg,
+                    Err(ClientError::Wire(e)) => {
+                        tracing::warn!(context = %context.id, "skipping a kernel message: {e}");
+                        continue;
+                    }
                     Err(e) => return Outcome::KernelLost(lost(kernel, &e)),
                 };
                 if msg.parent_id() != Some(id.as_str()) {
@@ -187,7 +228,7 @@ async fn stream(
         }
         if !lines.open && give_up.is_none() {
             tracing::debug!(context = %context.id, "client left; interrupting the execution");
-            kernel.interrupt();
+            kernel.interrupt().await;
             give_up = Some(Instant::now() + INTERRUPT_GRACE);
         }
     }
@@ -203,15 +244,22 @@ async fn stream(
     }
 }
 
-/// Run bookkeeping code whose output nobody sees. Kernels that abort what
-/// arrives shortly after a failed execution (tslab) get it again until they
-/// run it.
-async fn run_silent(kernel: &mut Kernel, code: &str) -> Result<(), String> {
+/// Run bookkeeping code whose output nobody sees: `Ok(None)` when it ran,
+/// `Ok(Some(error))` when it failed, `Err` when the kernel is lost. Kernels
+/// that abort what arrives shortly after a failed execution (tslab) get it
+/// again until they run it.
+async fn run_silent(kernel: &mut Kernel, code: &str) -> Result<Option<String>, String> {
+    let mut exit = kernel.exit_watch();
+    let client = &mut kernel.client;
     let work = async {
         loop {
-            let id = kernel.client.send_execute(code, true).await?;
+            let id = client.send_execute(code, true).await?;
             loop {
-                let msg = kernel.client.recv_iopub().await?;
+                let msg = match client.recv_iopub().await {
+                    Ok(msg) => msg,
+                    Err(ClientError::Wire(_)) => continue,
+                    Err(e) => return Err(e),
+                };
                 if msg.parent_id() == Some(id.as_str())
                     && msg.header.msg_type == "status"
                     && msg.content["execution_state"] == "idle"
@@ -219,14 +267,29 @@ async fn run_silent(kernel: &mut Kernel, code: &str) -> Result<(), String> {
                     break;
                 }
             }
-            let reply = kernel.client.recv_reply(&id).await?;
-            if reply.content["status"] != "abort" {
-                return Ok::<_, ClientError>(());
+            let reply = client.recv_reply(&id).await?;
+            match reply.content["status"].as_str() {
+                Some("abort") => continue,
+                Some("error") => {
+                    let name = reply.content["ename"].as_str().unwrap_or("Error");
+                    let value = reply.content["evalue"].as_str().unwrap_or_default();
+                    return Ok::<_, ClientError>(Some(format!("{name}: {value}")));
+                }
+                _ => return Ok(None),
             }
         }
     };
-    match tokio::time::timeout(SILENT_TIMEOUT, work).await {
-        Ok(Ok(())) => Ok(()),
+    let outcome = tokio::select! {
+        outcome = tokio::time::timeout(SILENT_TIMEOUT, work) => outcome,
+        status = exited(&mut exit) => {
+            return Err(format!(
+                "the kernel exited ({status}){}",
+                stderr_suffix(&kernel.stderr_tail())
+            ));
+        }
+    };
+    match outcome {
+        Ok(Ok(failure)) => Ok(failure),
         Ok(Err(e)) => Err(lost(kernel, &e)),
         Err(_) => Err(format!(
             "the kernel did not answer within {SILENT_TIMEOUT:?}"

@@ -113,6 +113,9 @@ impl Kernel {
         let language = spec.language;
         let spawn_error = |source| KernelError::Spawn { language, source };
         prepare_dir(&spec.dir, spec.credentials).map_err(spawn_error)?;
+        // Until the kernel is running, failing removes the directory (it
+        // holds the signing key).
+        let dir_guard = DirGuard(Some(spec.dir.clone()));
         let info = match language::transport(language) {
             Transport::Ipc(separator) => {
                 let mut info =
@@ -164,6 +167,7 @@ impl Kernel {
             };
             let _ = exit_tx.send(Some(status));
         });
+        dir_guard.disarm();
         let mut kernel = PendingKernel {
             language,
             pid,
@@ -175,10 +179,17 @@ impl Kernel {
         Ok(kernel.into_kernel(client))
     }
 
-    /// Interrupt what the kernel is running (SIGINT to its process group, as
-    /// Jupyter does for kernels whose interrupt mode is `signal`).
-    pub(crate) fn interrupt(&self) {
-        signal_group(self.pid, rustix::process::Signal::INT);
+    /// Interrupt what the kernel is running, as Jupyter does: an
+    /// `interrupt_request` on the control channel for kernels whose interrupt
+    /// mode is `message` (Java), else SIGINT to its process group.
+    pub(crate) async fn interrupt(&mut self) {
+        if language::interrupts_by_message(self.language) {
+            if let Err(e) = self.client.interrupt().await {
+                tracing::warn!(pid = self.pid, "interrupt request failed: {e}");
+            }
+        } else {
+            signal_group(self.pid, rustix::process::Signal::INT);
+        }
     }
 
     /// The process id (for interrupts from outside the execution lock).
@@ -281,6 +292,23 @@ impl Drop for PendingKernel {
     fn drop(&mut self) {
         if let Some(dir) = self.dir.take() {
             signal_group(self.pid, rustix::process::Signal::KILL);
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Removes a directory when dropped, unless disarmed.
+struct DirGuard(Option<PathBuf>);
+
+impl DirGuard {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for DirGuard {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
             let _ = std::fs::remove_dir_all(dir);
         }
     }

@@ -45,6 +45,13 @@ pub(crate) enum Transport {
     Tcp,
 }
 
+/// Whether the kernel is interrupted with an `interrupt_request` on its
+/// control channel (its kernelspec's `interrupt_mode` is `message`) rather
+/// than SIGINT, which would end a JVM.
+pub(crate) fn interrupts_by_message(language: Language) -> bool {
+    language == Language::Java
+}
+
 /// The transport `language`'s kernel can use.
 pub(crate) fn transport(language: Language) -> Transport {
     match language {
