@@ -572,11 +572,11 @@ async fn java_contexts_run_where_a_java_runtime_is_installed() {
 }
 
 #[tokio::test]
-async fn an_execution_whose_client_left_while_queued_never_runs() {
+async fn queued_executions_hear_keepalives_and_never_run_once_their_client_left() {
     let server = server().await;
     let id = sandbox(&server).await;
     let first = request(&server, Method::POST, &id, "/execute")
-        .json(&json!({"code": "import time\nprint('started', flush=True)\ntime.sleep(2)"}))
+        .json(&json!({"code": "import time\nprint('started', flush=True)\ntime.sleep(8)"}))
         .send()
         .await
         .unwrap();
@@ -598,12 +598,28 @@ async fn an_execution_whose_client_left_while_queued_never_runs() {
         .unwrap();
     assert_eq!(queued.status(), 200);
     drop(queued);
+    // Queued too, and kept: it hears keepalives while it waits.
+    let waiting = tokio::spawn({
+        let request =
+            request(&server, Method::POST, &id, "/execute").json(&json!({"code": "'waited'"}));
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    });
     while let Some(chunk) = tokio::time::timeout(PATIENCE, first.next())
         .await
         .expect("the first execution ends in time")
     {
         chunk.unwrap();
     }
+    let waited = tokio::time::timeout(PATIENCE, waiting)
+        .await
+        .expect("the queued execution ends in time")
+        .unwrap();
+    let lines: Vec<Value> = waited
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["type"], "keepalive", "{lines:?}");
+    assert_eq!(main_text(&lines).as_deref(), Some("waited"), "{lines:?}");
     let lines = run(&server, &id, "'ran' in globals()").await;
     assert_eq!(main_text(&lines).as_deref(), Some("False"), "{lines:?}");
     server.shutdown().await;
@@ -692,6 +708,10 @@ async fn undecodable_output_and_failed_env_vars_keep_the_kernel() {
     let errors = of_type(&lines, "error");
     assert_eq!(errors[0]["name"], "EnvVarsError", "{lines:?}");
     let lines = run(&server, &id, "('ran' in globals(), kept)").await;
-    assert_eq!(main_text(&lines).as_deref(), Some("(False, 'state')"), "{lines:?}");
+    assert_eq!(
+        main_text(&lines).as_deref(),
+        Some("(False, 'state')"),
+        "{lines:?}"
+    );
     server.shutdown().await;
 }

@@ -64,13 +64,36 @@ pub(crate) async fn run(
 ) {
     let mut lines = Lines { tx, open: true };
     let mut progress = Progress::default();
-    let mut guard = context.kernel.lock().await;
-    if lines.tx.is_closed() {
+    // Waiting for an earlier execution, or for a kernel to start, is silence
+    // too: keepalives flow, and a client that leaves meanwhile is not served.
+    let lock = context.kernel.lock();
+    tokio::pin!(lock);
+    let mut guard = loop {
+        tokio::select! {
+            guard = &mut lock => break guard,
+            () = tokio::time::sleep(KEEPALIVE_INTERVAL) => {
+                lines.send(Some(output::marker("keepalive"))).await;
+            }
+        }
+    };
+    if lines.tx.is_closed() || !lines.open {
         // The client gave up while an earlier execution held the context.
         return;
     }
     let generation = context.generation();
-    let outcome = match prepare(&contexts, &context, &mut guard, generation).await {
+    let prepared = {
+        let preparing = prepare(&contexts, &context, &mut guard, generation);
+        tokio::pin!(preparing);
+        loop {
+            tokio::select! {
+                prepared = &mut preparing => break prepared,
+                () = tokio::time::sleep(KEEPALIVE_INTERVAL) => {
+                    lines.send(Some(output::marker("keepalive"))).await;
+                }
+            }
+        }
+    };
+    let outcome = match prepared {
         Err(outcome) => outcome,
         Ok(()) => match guard.as_mut() {
             Some(kernel) => execute(kernel, &context, &job, &mut lines, &mut progress).await,
