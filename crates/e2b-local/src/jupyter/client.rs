@@ -76,7 +76,12 @@ impl KernelClient {
             let id = self.send_shell("kernel_info_request", json!({})).await?;
             let heard = tokio::time::timeout(Duration::from_millis(200), async {
                 loop {
-                    let msg = self.recv_iopub().await?;
+                    let msg = match self.recv_iopub().await {
+                        Ok(msg) => msg,
+                        // A kernel's odd early message is no reason to give up on it.
+                        Err(ClientError::Wire(_)) => continue,
+                        Err(e) => return Err(e),
+                    };
                     if msg.parent_id() == Some(id.as_str()) {
                         return Ok::<_, ClientError>(());
                     }
@@ -177,10 +182,18 @@ impl KernelClient {
         .await
     }
 
-    /// The shell reply to request `id` (replies to other requests are skipped).
+    /// The shell reply to request `id` (replies to other requests, and
+    /// messages that do not decode, are skipped).
     pub async fn recv_reply(&mut self, id: &str) -> Result<Message, ClientError> {
         loop {
-            let reply = self.recv_shell().await?;
+            let reply = match self.recv_shell().await {
+                Ok(reply) => reply,
+                Err(ClientError::Wire(e)) => {
+                    tracing::warn!("skipping a kernel reply: {e}");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if reply.parent_id() == Some(id) {
                 return Ok(reply);
             }

@@ -17,7 +17,8 @@ pub const PROTOCOL_VERSION: &str = "5.3";
 pub struct Header {
     /// Unique per message.
     pub msg_id: String,
-    /// The sending session.
+    /// The sending session (some kernels leave it out of their first messages).
+    #[serde(default)]
     pub session: String,
     /// The sending user.
     #[serde(default)]
