@@ -17,6 +17,18 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Code interpreter
+//!
+//! With a kernel environment ([`ServerOptions::kernel_env`], built by `make
+//! kernel-env`), sandboxes of the built-in template `code-interpreter-v1` also
+//! serve E2B's code-interpreter API on port 49999: `POST /execute` streaming
+//! NDJSON, `/contexts`, `/health`. The agent runs the Jupyter kernels inside
+//! the sandbox and drives them over ZMQ: Python with rich results (`e2b/data`
+//! for DataFrames, `e2b/chart` for matplotlib figures), bash, JavaScript and
+//! TypeScript (tslab, with Node.js), Java (jjava, with a Java runtime) and R
+//! (the host's IRkernel). A warm Python kernel is running when create returns.
+//! Without a kernel environment that template is refused with the fix.
+//!
 //! # Isolation
 //!
 //! Each sandbox is a bubblewrap-isolated process tree with private pid, ipc, uts
