@@ -218,7 +218,8 @@ async fn python_kernel_executes_over_zmq_and_keeps_state() {
     let env = support::kernel_env();
     let dir = std::env::temp_dir().join(format!("e2b-local-kernel-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let info = ConnectionInfo::allocate().expect("free ports");
+    // Unix sockets: no TCP port to race other processes for.
+    let info = ConnectionInfo::ipc(&dir.join("kernel")).expect("a key");
     let file = dir.join("kernel.json");
     info.write(&file).unwrap();
     let started = std::time::Instant::now();

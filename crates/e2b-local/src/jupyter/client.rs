@@ -23,6 +23,15 @@ pub enum ClientError {
     Timeout(Duration),
 }
 
+/// Where a message came from.
+#[derive(Debug)]
+pub enum Channel<T = Message> {
+    /// The iopub channel (outputs and status).
+    Iopub(T),
+    /// The shell channel (replies).
+    Shell(T),
+}
+
 /// A connected kernel client.
 pub struct KernelClient {
     shell: DealerSocket,
@@ -140,27 +149,31 @@ impl KernelClient {
 
     /// The next iopub message (any parent).
     pub async fn recv_iopub(&mut self) -> Result<Message, ClientError> {
-        let frames: Vec<Vec<u8>> = self
-            .iopub
-            .recv()
-            .await?
-            .into_vec()
-            .into_iter()
-            .map(|b| b.to_vec())
-            .collect();
-        Ok(self.codec.decode(&frames)?.1)
+        let message = self.iopub.recv().await?;
+        self.decode(message)
     }
 
     /// The next shell reply.
     pub async fn recv_shell(&mut self) -> Result<Message, ClientError> {
-        let frames: Vec<Vec<u8>> = self
-            .shell
-            .recv()
-            .await?
-            .into_vec()
-            .into_iter()
-            .map(|b| b.to_vec())
-            .collect();
+        let message = self.shell.recv().await?;
+        self.decode(message)
+    }
+
+    /// Whichever comes first: an iopub message or a shell reply. Both
+    /// sockets are read without losing a message when the other wins.
+    pub async fn recv_either(&mut self) -> Result<Channel, ClientError> {
+        let message = tokio::select! {
+            message = self.iopub.recv() => Channel::Iopub(message?),
+            message = self.shell.recv() => Channel::Shell(message?),
+        };
+        match message {
+            Channel::Iopub(m) => self.decode(m).map(Channel::Iopub),
+            Channel::Shell(m) => self.decode(m).map(Channel::Shell),
+        }
+    }
+
+    fn decode(&self, message: ZmqMessage) -> Result<Message, ClientError> {
+        let frames: Vec<Vec<u8>> = message.into_vec().into_iter().map(|b| b.to_vec()).collect();
         Ok(self.codec.decode(&frames)?.1)
     }
 

@@ -20,7 +20,8 @@ use super::contexts::{Context, Contexts};
 use super::kernel::Kernel;
 use super::language;
 use super::output::{self, Progress};
-use crate::jupyter::client::ClientError;
+use crate::jupyter::client::{Channel, ClientError};
+use crate::jupyter::message::Message;
 
 /// Silence after which a `keepalive` line is written.
 pub(crate) const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
@@ -28,6 +29,9 @@ pub(crate) const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
 const INTERRUPT_GRACE: Duration = Duration::from_secs(10);
 /// How long bookkeeping executions (environment variables) may take.
 const SILENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long outputs may stay quiet after the shell reply before the execution
+/// is taken as over without its idle status.
+const IDLE_AFTER_REPLY: Duration = Duration::from_secs(5);
 /// How long the shell reply may lag behind the idle status.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -207,12 +211,24 @@ async fn stream(
     let mut exit = kernel.exit_watch();
     let mut keepalive = Instant::now() + KEEPALIVE_INTERVAL;
     let mut give_up: Option<Instant> = None;
+    // The execution ends with the kernel's idle status. Should that message
+    // be lost (a kernel drops iopub messages past its high-water mark), the
+    // shell reply ends it once the outputs have gone quiet.
+    let mut reply: Option<Message> = None;
+    let mut quiet_after_reply: Option<Instant> = None;
     loop {
         let closed = lines.tx.clone();
         tokio::select! {
-            msg = kernel.client.recv_iopub() => {
+            msg = kernel.client.recv_either() => {
                 let msg = match msg {
-                    Ok(msg) => msg,
+                    Ok(Channel::Iopub(msg)) => msg,
+                    Ok(Channel::Shell(msg)) => {
+                        if msg.parent_id() == Some(id.as_str()) {
+                            reply = Some(msg);
+                            quiet_after_reply = Some(Instant::now() + IDLE_AFTER_REPLY);
+                        }
+                        continue;
+                    }
                     Err(ClientError::Wire(e)) => {
                         tracing::warn!(context = %context.id, "skipping a kernel message: {e}");
                         continue;
@@ -225,10 +241,17 @@ async fn stream(
                 if msg.header.msg_type == "status" && msg.content["execution_state"] == "idle" {
                     break;
                 }
+                if reply.is_some() {
+                    quiet_after_reply = Some(Instant::now() + IDLE_AFTER_REPLY);
+                }
                 if let Some(line) = output::iopub_lines(&msg, progress) {
                     lines.send(Some(line)).await;
                     keepalive = Instant::now() + KEEPALIVE_INTERVAL;
                 }
+            }
+            () = sleep_until_some(quiet_after_reply) => {
+                tracing::warn!(context = %context.id, "no idle status after the reply; the execution is over");
+                break;
             }
             () = tokio::time::sleep_until(keepalive), if lines.open => {
                 lines.send(Some(output::marker("keepalive"))).await;
@@ -254,6 +277,12 @@ async fn stream(
             kernel.interrupt().await;
             give_up = Some(Instant::now() + INTERRUPT_GRACE);
         }
+    }
+    if let Some(reply) = reply {
+        for line in output::reply_lines(&reply, progress) {
+            lines.send(Some(line)).await;
+        }
+        return Outcome::Done;
     }
     match tokio::time::timeout(REPLY_TIMEOUT, kernel.client.recv_reply(&id)).await {
         Ok(Ok(reply)) => {
