@@ -108,6 +108,7 @@ mod sandbox;
 mod server;
 pub mod signature;
 mod store;
+mod tail;
 
 pub use envd_auth::ENVD_PORT;
 pub use error::Error;

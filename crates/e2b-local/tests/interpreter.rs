@@ -71,6 +71,32 @@ async fn execute(server: &Server, id: &str, body: Value) -> Vec<Value> {
     lines
 }
 
+/// Start an execution and read its stream until `marker` has been seen;
+/// returns the rest of the stream.
+async fn start_until(
+    server: &Server,
+    id: &str,
+    body: Value,
+    marker: &str,
+) -> impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin + use<> {
+    let resp = request(server, Method::POST, id, "/execute")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let mut stream = resp.bytes_stream();
+    let mut seen = String::new();
+    while !seen.contains(marker) {
+        let chunk = tokio::time::timeout(PATIENCE, stream.next())
+            .await
+            .expect("output in time")
+            .expect("the stream stays open")
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    stream
+}
+
 async fn run(server: &Server, id: &str, code: &str) -> Vec<Value> {
     execute(server, id, json!({"code": code})).await
 }
@@ -328,21 +354,13 @@ async fn a_client_leaving_interrupts_the_kernel_which_stays_usable() {
     let server = server().await;
     let id = sandbox(&server).await;
     run(&server, &id, "kept = 'state'").await;
-    let resp = request(&server, Method::POST, &id, "/execute")
-        .json(&json!({"code": "print('looping', flush=True)\nwhile True:\n    pass"}))
-        .send()
-        .await
-        .unwrap();
-    let mut body = resp.bytes_stream();
-    let mut seen = String::new();
-    while !seen.contains("looping") {
-        let chunk = tokio::time::timeout(PATIENCE, body.next())
-            .await
-            .expect("output in time")
-            .expect("the stream stays open")
-            .unwrap();
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let body = start_until(
+        &server,
+        &id,
+        json!({"code": "print('looping', flush=True)\nwhile True:\n    pass"}),
+        "looping",
+    )
+    .await;
     drop(body);
     // The next execution waits for the interrupted one; it must not wait long.
     let started = Instant::now();
@@ -540,21 +558,13 @@ async fn java_contexts_run_where_a_java_runtime_is_installed() {
     .await;
     assert_eq!(main_text(&lines).as_deref(), Some("true"), "{lines:?}");
     // Leaving interrupts the cell through the control channel.
-    let looping = request(&server, Method::POST, &id, "/execute")
-        .json(&json!({"code": "System.out.println(\"looping\");\nwhile (true) {}", "language": "java"}))
-        .send()
-        .await
-        .unwrap();
-    let mut body = looping.bytes_stream();
-    let mut seen = String::new();
-    while !seen.contains("looping") {
-        let chunk = tokio::time::timeout(PATIENCE, body.next())
-            .await
-            .expect("output in time")
-            .expect("the stream stays open")
-            .unwrap();
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let body = start_until(
+        &server,
+        &id,
+        json!({"code": "System.out.println(\"looping\");\nwhile (true) {}", "language": "java"}),
+        "looping",
+    )
+    .await;
     drop(body);
     // The interrupt usually stops the loop with the state intact; a JVM too
     // slow to stop (a loaded machine) is replaced after a grace period.
@@ -578,21 +588,13 @@ async fn java_contexts_run_where_a_java_runtime_is_installed() {
 async fn queued_executions_hear_keepalives_and_never_run_once_their_client_left() {
     let server = server().await;
     let id = sandbox(&server).await;
-    let first = request(&server, Method::POST, &id, "/execute")
-        .json(&json!({"code": "import time\nprint('started', flush=True)\ntime.sleep(8)"}))
-        .send()
-        .await
-        .unwrap();
-    let mut first = first.bytes_stream();
-    let mut seen = String::new();
-    while !seen.contains("started") {
-        let chunk = tokio::time::timeout(PATIENCE, first.next())
-            .await
-            .expect("output in time")
-            .expect("the stream stays open")
-            .unwrap();
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let mut first = start_until(
+        &server,
+        &id,
+        json!({"code": "import time\nprint('started', flush=True)\ntime.sleep(8)"}),
+        "started",
+    )
+    .await;
     // Queued behind the first: its answer has started, its code has not.
     let queued = request(&server, Method::POST, &id, "/execute")
         .json(&json!({"code": "ran = True"}))

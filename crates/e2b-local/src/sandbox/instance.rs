@@ -6,7 +6,6 @@
 //! reaps it and removes its cgroups; killing goes through that task, so a pid
 //! is never signalled after it was reaped.
 
-use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io;
 use std::path::PathBuf;
@@ -23,6 +22,7 @@ use tokio::sync::{oneshot, watch};
 use super::cgroup::SandboxCgroup;
 use super::spawner::Spawner;
 use super::{freeze, procs};
+use crate::tail::Tail;
 
 /// How much of the agent's stderr is kept for error messages.
 const STDERR_TAIL_BYTES: usize = 4096;
@@ -85,21 +85,6 @@ fn stderr_suffix(stderr: &str) -> String {
         String::new()
     } else {
         format!("; agent stderr: {}", stderr.trim())
-    }
-}
-
-/// The last bytes of a stream.
-#[derive(Debug, Default)]
-struct Tail(VecDeque<u8>);
-
-impl Tail {
-    fn push(&mut self, bytes: &[u8]) {
-        self.0.extend(bytes);
-        let excess = self.0.len().saturating_sub(STDERR_TAIL_BYTES);
-        self.0.drain(..excess);
-    }
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.iter().copied().collect::<Vec<_>>()).into_owned()
     }
 }
 
@@ -179,7 +164,7 @@ impl Instance {
                 });
             }
         };
-        let stderr = Arc::new(Mutex::new(Tail::default()));
+        let stderr = Arc::new(Mutex::new(Tail::new(STDERR_TAIL_BYTES)));
         let stderr_done = collect_stderr(child.stderr.take(), Arc::clone(&stderr));
 
         let ready = async {
@@ -450,16 +435,6 @@ mod tests {
         assert_eq!(lines.next_line().await.unwrap().as_deref(), Some(""));
         assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("last"));
         assert_eq!(lines.next_line().await.unwrap(), None);
-    }
-
-    #[test]
-    fn tail_keeps_the_last_bytes() {
-        let mut t = Tail::default();
-        t.push(&vec![b'a'; STDERR_TAIL_BYTES]);
-        t.push(b"end");
-        let text = t.text();
-        assert_eq!(text.len(), STDERR_TAIL_BYTES);
-        assert!(text.ends_with("end"));
     }
 
     fn sh_spec(script: &str, timeout: Duration) -> LaunchSpec {

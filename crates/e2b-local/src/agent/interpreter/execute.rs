@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::contexts::{Context, Contexts};
-use super::kernel::Kernel;
+use super::kernel::{Kernel, exited, stderr_suffix};
 use super::language;
 use super::output::{self, Progress};
 use crate::jupyter::client::{Channel, ClientError};
@@ -354,23 +354,6 @@ fn lost(kernel: &Kernel, error: &ClientError) -> String {
         "lost the kernel: {error}{}",
         stderr_suffix(&kernel.stderr_tail())
     )
-}
-
-fn stderr_suffix(stderr: &str) -> String {
-    let stderr = stderr.trim();
-    if stderr.is_empty() {
-        String::new()
-    } else {
-        format!(": {stderr}")
-    }
-}
-
-/// The exit status, once the kernel has exited.
-pub(crate) async fn exited(exit: &mut tokio::sync::watch::Receiver<Option<String>>) -> String {
-    match exit.wait_for(Option::is_some).await {
-        Ok(status) => status.clone().unwrap_or_default(),
-        Err(_) => "unknown status".to_owned(),
-    }
 }
 
 async fn sleep_until_some(deadline: Option<Instant>) {

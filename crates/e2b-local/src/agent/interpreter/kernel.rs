@@ -23,6 +23,7 @@ use crate::agent::process::spawn::{self, ChildIo, IoMode, Spec};
 use crate::jupyter::client::{ClientError, KernelClient};
 use crate::jupyter::connection::ConnectionInfo;
 use crate::kernel_env::{KernelEnv, Language};
+use crate::tail::Tail;
 
 /// How long a kernel may take to answer after it was started.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -56,14 +57,14 @@ pub(crate) enum KernelError {
         source: io::Error,
     },
     /// It exited before answering.
-    #[error("the {language} kernel exited while starting ({status}){}", tail(.stderr))]
+    #[error("the {language} kernel exited while starting ({status}){}", stderr_suffix(.stderr))]
     Exited {
         language: Language,
         status: String,
         stderr: String,
     },
     /// It did not answer in time.
-    #[error("the {language} kernel did not answer within {timeout:?}{}", tail(.stderr))]
+    #[error("the {language} kernel did not answer within {timeout:?}{}", stderr_suffix(.stderr))]
     Timeout {
         language: Language,
         timeout: Duration,
@@ -78,7 +79,8 @@ pub(crate) enum KernelError {
     },
 }
 
-fn tail(stderr: &str) -> String {
+/// `: <stderr>` for an error message, or nothing when stderr is empty.
+pub(crate) fn stderr_suffix(stderr: &str) -> String {
     let stderr = stderr.trim();
     if stderr.is_empty() {
         String::new()
@@ -94,7 +96,7 @@ pub(crate) struct Kernel {
     pid: i32,
     pub(crate) client: KernelClient,
     exit: watch::Receiver<Option<String>>,
-    stderr: Arc<Mutex<Vec<u8>>>,
+    stderr: Arc<Mutex<Tail>>,
     dir: PathBuf,
 }
 
@@ -149,7 +151,7 @@ impl Kernel {
             .id()
             .and_then(|p| i32::try_from(p).ok())
             .ok_or_else(|| spawn_error(io::Error::other("the kernel has no pid")))?;
-        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(Tail::new(STDERR_TAIL)));
         if let ChildIo::Pipes {
             stdout,
             stderr: err,
@@ -220,6 +222,14 @@ impl Drop for Kernel {
     }
 }
 
+/// The exit status, once the kernel has exited.
+pub(crate) async fn exited(exit: &mut tokio::sync::watch::Receiver<Option<String>>) -> String {
+    match exit.wait_for(Option::is_some).await {
+        Ok(status) => status.clone().unwrap_or_default(),
+        Err(_) => "unknown status".to_owned(),
+    }
+}
+
 /// Send `signal` to the process group led by `pid`.
 pub(crate) fn signal_group(pid: i32, signal: rustix::process::Signal) {
     if let Some(pid) = rustix::process::Pid::from_raw(pid) {
@@ -232,7 +242,7 @@ struct PendingKernel {
     language: Language,
     pid: i32,
     exit: watch::Receiver<Option<String>>,
-    stderr: Arc<Mutex<Vec<u8>>>,
+    stderr: Arc<Mutex<Tail>>,
     dir: Option<PathBuf>,
 }
 
@@ -257,7 +267,7 @@ impl PendingKernel {
         let outcome = tokio::time::timeout(START_TIMEOUT, async {
             tokio::select! {
                 client = ready => client,
-                status = super::execute::exited(&mut exit) => {
+                status = exited(&mut exit) => {
                     // Let the stderr reader catch the last words.
                     tokio::task::yield_now().await;
                     Err(KernelError::Exited { language, status, stderr: stderr_text(&self.stderr) })
@@ -361,26 +371,22 @@ fn prepare_dir(dir: &Path, credentials: Option<(u32, u32)>) -> io::Result<()> {
 }
 
 /// Read a pipe to its end, keeping the last [`STDERR_TAIL`] bytes if asked.
-async fn drain(mut pipe: impl AsyncRead + Unpin, keep: Option<Arc<Mutex<Vec<u8>>>>) {
+async fn drain(mut pipe: impl AsyncRead + Unpin, keep: Option<Arc<Mutex<Tail>>>) {
     let mut buf = vec![0u8; 4096];
     loop {
         match pipe.read(&mut buf).await {
             Ok(0) | Err(_) => return,
             Ok(n) => {
                 if let Some(keep) = &keep {
-                    let mut kept = keep.lock().unwrap_or_else(|e| e.into_inner());
-                    kept.extend_from_slice(&buf[..n]);
-                    if kept.len() > STDERR_TAIL {
-                        let cut = kept.len() - STDERR_TAIL;
-                        kept.drain(..cut);
-                    }
+                    keep.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(&buf[..n]);
                 }
             }
         }
     }
 }
 
-fn stderr_text(kept: &Mutex<Vec<u8>>) -> String {
-    let kept = kept.lock().unwrap_or_else(|e| e.into_inner());
-    String::from_utf8_lossy(&kept).into_owned()
+fn stderr_text(kept: &Mutex<Tail>) -> String {
+    kept.lock().unwrap_or_else(|e| e.into_inner()).text()
 }
