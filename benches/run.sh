@@ -2,7 +2,10 @@
 # Latency of commands.run("true"): this SDK and the official Python SDK, one after the
 # other, against one e2b-local server (release builds).
 #
-#   benches/run.sh [ITERATIONS] [WARMUP]
+#   benches/run.sh [ITERATIONS] [WARMUP] [CREATES]
+#
+# CREATES > 0 also times create → first commands.run("true") over that many sandboxes
+# (this SDK only).
 #
 # Needs bubblewrap and the Python venv with e2b==2.45.1 (`make venvs`); PYTHON overrides
 # the interpreter (default .venv/compat/bin/python).
@@ -11,6 +14,7 @@ cd "$(dirname "$0")/.."
 
 ITERATIONS="${1:-300}"
 WARMUP="${2:-20}"
+CREATES="${3:-0}"
 PYTHON="${PYTHON:-.venv/compat/bin/python}"
 PORT="${E2B_BENCH_PORT:-3999}"
 KEY="e2b_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
@@ -33,5 +37,5 @@ export E2B_API_URL="http://127.0.0.1:${PORT}"
 export E2B_SANDBOX_URL="http://127.0.0.1:${PORT}"
 export E2B_DOMAIN="localhost:${PORT}"
 
-target/release/commands-run "${ITERATIONS}" "${WARMUP}"
+target/release/commands-run "${ITERATIONS}" "${WARMUP}" "${CREATES}"
 "${PYTHON}" benches/python/commands_run.py "${ITERATIONS}" "${WARMUP}"

@@ -2,12 +2,15 @@
 //! (`E2B_API_KEY`, `E2B_API_URL`, `E2B_SANDBOX_URL`, `E2B_DOMAIN`, …).
 //!
 //! ```text
-//! commands-run [ITERATIONS] [WARMUP]    (defaults: 300, 20)
+//! commands-run [ITERATIONS] [WARMUP] [CREATES]    (defaults: 300, 20, 0)
 //! ```
 //!
 //! One sandbox; `WARMUP` untimed runs, then `ITERATIONS` timed runs one after another.
 //! Prints one JSON line with the percentiles in milliseconds, then one for
 //! `is_running()` (one `GET /health` through the same edge: the floor of any envd call).
+//! With `CREATES` > 0 (third argument, default 0) it then creates `CREATES`
+//! sandboxes one after another and times each create until its first
+//! `commands().run("true")` has finished (the sandbox is killed untimed).
 //! `benches/run.sh` runs this and the Python twin (`python/commands_run.py`) against one
 //! e2b-local server.
 
@@ -43,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let iterations: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(300);
     let warmup: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(20);
+    let creates: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(0);
     anyhow::ensure!(iterations > 0, "ITERATIONS must be at least 1");
 
     let client = e2b::Client::from_env()?;
@@ -69,5 +73,19 @@ async fn main() -> anyhow::Result<()> {
     sandbox.kill().await?;
     report("commands.run(\\\"true\\\")", run);
     report("is_running()", health);
+    if creates > 0 {
+        let mut first = Vec::with_capacity(creates);
+        for _ in 0..creates {
+            let started = Instant::now();
+            let sandbox = Sandbox::builder()
+                .timeout(Duration::from_secs(60))
+                .create(&client)
+                .await?;
+            sandbox.commands().run("true", CommandOptions::new()).await?;
+            first.push(started.elapsed());
+            sandbox.kill().await?;
+        }
+        report("create+commands.run(\\\"true\\\")", first);
+    }
     Ok(())
 }
