@@ -128,7 +128,55 @@ pub async fn run() -> Report {
                 format!("{version} ({})", bwrap.display()),
                 None,
             );
-            match crate::server::probe_bwrap(&bwrap, privilege).await {
+            let isolation = crate::sandbox::isolation::Isolation::prepare(privilege);
+            let userns = isolation.as_ref().ok().and_then(|i| i.userns.clone());
+            match &isolation {
+                Ok(i) => {
+                    report.push(
+                        "sandbox identity",
+                        Status::Ok,
+                        match &i.userns {
+                            Some(_) => format!(
+                                "a user namespace: root and user inside are host ids {} and {}, with no capability outside the sandbox",
+                                crate::sandbox::userns::UserNamespace::host_id(0),
+                                crate::sandbox::userns::UserNamespace::host_id(1000)
+                            ),
+                            None => "a user namespace per sandbox mapping this user to `user`".to_owned(),
+                        },
+                        None,
+                    );
+                    report.push(
+                        "seccomp",
+                        Status::Ok,
+                        "filter built (kernel modules, kexec, bpf, perf, keyrings, mounts, ptrace, new namespaces, io_uring refused)",
+                        None,
+                    );
+                    match &i.slirp4netns {
+                        Some(path) => report.push(
+                            "network",
+                            Status::Ok,
+                            format!(
+                                "every sandbox has its own network namespace; internet through {} (host loopback unreachable)",
+                                path.display()
+                            ),
+                            None,
+                        ),
+                        None => report.push(
+                            "network",
+                            Status::Warn,
+                            "slirp4netns not found: only sandboxes without internet access can be created",
+                            Some("apt-get install slirp4netns"),
+                        ),
+                    }
+                }
+                Err(e) => report.push(
+                    "isolation",
+                    Status::Fail,
+                    e.to_string(),
+                    Some("see the user namespace line below"),
+                ),
+            }
+            match crate::server::probe_bwrap(&bwrap, privilege, userns.as_deref()).await {
                 Ok(()) => report.push(
                     "namespaces",
                     Status::Ok,

@@ -19,6 +19,9 @@ pub enum Error {
     /// `bwrap` is installed but cannot create sandboxes on this host.
     #[error("bubblewrap cannot create sandboxes on this host: {0}; see `e2b-local doctor`")]
     BubblewrapUnusable(String),
+    /// The sandboxes' isolation (user namespace, seccomp filter) cannot be set up.
+    #[error("cannot isolate sandboxes on this host: {0}; see `e2b-local doctor`")]
+    Isolation(String),
     /// The agent binary (`e2b-local` itself) was not found.
     #[error(
         "the sandbox agent binary `e2b-local` was not found (looked at: {searched}); build it with `cargo build -p e2b-local` or set E2B_LOCAL_BIN"

@@ -2,7 +2,8 @@
 //!
 //! * `e2b-local serve [--listen 127.0.0.1:3000] [--api-key e2b_<hex>] [--data-dir DIR] [--kernel-env DIR]`
 //! * `e2b-local doctor` — what is present or missing, and how to install it.
-//! * `e2b-local envd --socket PATH --config PATH` — the in-sandbox agent (started by the server).
+//! * `e2b-local envd --listen-fd N --config-fd M` (or `--socket PATH --config PATH`) — the
+//!   in-sandbox agent (started by the server).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,12 +43,18 @@ enum Command {
     Doctor,
     /// Run the in-sandbox agent (envd). Started by the server inside each sandbox.
     Envd {
-        /// Unix socket to serve envd on.
+        /// Unix socket to bind and serve envd on.
+        #[arg(long, required_unless_present = "listen_fd", conflicts_with = "listen_fd")]
+        socket: Option<PathBuf>,
+        /// An inherited descriptor of a listening Unix socket to serve envd on.
         #[arg(long)]
-        socket: PathBuf,
-        /// Agent configuration (JSON), written by the server.
+        listen_fd: Option<i32>,
+        /// Agent configuration (JSON) file.
+        #[arg(long, required_unless_present = "config_fd", conflicts_with = "config_fd")]
+        config: Option<PathBuf>,
+        /// An inherited descriptor to read the agent configuration (JSON) from.
         #[arg(long)]
-        config: PathBuf,
+        config_fd: Option<i32>,
     },
 }
 
@@ -62,6 +69,24 @@ fn main() -> anyhow::Result<()> {
             kernel_env,
         } => e2b_local::cli::serve(listen, api_key, data_dir, kernel_env),
         Command::Doctor => e2b_local::cli::doctor(),
-        Command::Envd { socket, config } => e2b_local::agent::main(&socket, &config),
+        Command::Envd {
+            socket,
+            listen_fd,
+            config,
+            config_fd,
+        } => {
+            use e2b_local::agent::Source;
+            let listen = match (socket, listen_fd) {
+                (Some(path), _) => Source::Path(path),
+                (None, Some(fd)) => Source::Fd(fd),
+                (None, None) => anyhow::bail!("--socket or --listen-fd is required"),
+            };
+            let config = match (config, config_fd) {
+                (Some(path), _) => Source::Path(path),
+                (None, Some(fd)) => Source::Fd(fd),
+                (None, None) => anyhow::bail!("--config or --config-fd is required"),
+            };
+            e2b_local::agent::main(listen, config)
+        }
     }
 }

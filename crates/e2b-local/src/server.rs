@@ -24,6 +24,8 @@ use crate::options::ServerOptions;
 use crate::routing::{self, Target};
 use crate::sandbox::bwrap::Privilege;
 use crate::sandbox::cgroup::Limits;
+use crate::sandbox::isolation::Isolation;
+use crate::sandbox::userns::UserNamespace;
 use crate::sandbox::{Manager, ManagerConfig};
 use crate::store::DataDirs;
 
@@ -116,8 +118,8 @@ impl Server {
             path: data_dir.clone(),
             source,
         })?;
-        // sandboxes/<21-char id>/run/envd.sock
-        if data_dir.as_os_str().len() + "/sandboxes/i01234567890123456789/run/envd.sock".len()
+        // sandboxes/<21-char id>/ctl/agent.sock
+        if data_dir.as_os_str().len() + "/sandboxes/i01234567890123456789/ctl/agent.sock".len()
             > MAX_SOCKET_PATH
         {
             return Err(Error::DataDirTooLong(data_dir));
@@ -129,7 +131,8 @@ impl Server {
         } else {
             Privilege::UserNamespace
         };
-        probe_bwrap(&bwrap, privilege).await?;
+        let isolation = Isolation::prepare(privilege)?;
+        probe_bwrap(&bwrap, privilege, isolation.userns.as_deref()).await?;
         let limits = Limits {
             memory_bytes: options.sandbox_memory_limit,
             pids: options.sandbox_pids_limit,
@@ -150,6 +153,9 @@ impl Server {
                 .kernel_env
                 .clone()
                 .map(crate::kernel_env::KernelEnv::at),
+            userns: isolation.userns,
+            seccomp: isolation.seccomp,
+            slirp4netns: isolation.slirp4netns,
         };
         let disk_total = crate::host::filesystem_size(&data_dir).map_or(0, |(total, _)| total);
         let sizes = Sizes::new(&host, options.sandbox_memory_limit, disk_total);
@@ -347,8 +353,18 @@ fn resolve_agent_binary(explicit: Option<PathBuf>) -> Result<PathBuf, Error> {
 }
 
 /// Check once that bwrap can create the namespaces sandboxes need.
-pub(crate) async fn probe_bwrap(bwrap: &Path, privilege: Privilege) -> Result<(), Error> {
+#[allow(unsafe_code)]
+pub(crate) async fn probe_bwrap(
+    bwrap: &Path,
+    privilege: Privilege,
+    userns: Option<&UserNamespace>,
+) -> Result<(), Error> {
     let mut cmd = tokio::process::Command::new(bwrap);
+    if let Some(ns) = userns {
+        let mut enter = ns.enter_hook();
+        // SAFETY: the hook only makes async-signal-safe system calls.
+        unsafe { cmd.pre_exec(move || enter()) };
+    }
     cmd.args([
         "--ro-bind",
         "/",

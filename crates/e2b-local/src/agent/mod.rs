@@ -1,8 +1,11 @@
 //! The in-sandbox agent: envd for one sandbox.
 //!
 //! The server starts it inside the sandbox as
-//! `e2b-local envd --socket <dir>/envd.sock --config <dir>/agent.json` and
-//! talks HTTP/1.1 to it over that Unix socket. The agent serves exactly envd's
+//! `e2b-local envd --listen-fd N --config-fd M`: it inherits a Unix socket the
+//! server bound outside the sandbox, and reads its configuration once from a
+//! descriptor, so that nothing the sandbox can write names either. The server
+//! talks HTTP/1.1 to it over that socket. (`--socket PATH --config PATH` bind
+//! and read paths instead, for running the agent on its own.) The agent serves exactly envd's
 //! API — the Connect services `process.Process` and `filesystem.Filesystem`
 //! (JSON and binary proto), `GET`/`POST /files`, `GET /health` (204),
 //! `GET /metrics`, `GET /envs` — plus one extra route for the server:
@@ -93,16 +96,63 @@ pub struct InterpreterConfig {
     pub listen_tcp: bool,
 }
 
-/// Entry point of `e2b-local envd`: read the configuration, bind the socket,
-/// print `ready`, then serve until the process is killed.
-pub fn main(socket: &Path, config: &Path) -> anyhow::Result<()> {
+/// Where the agent's socket or configuration comes from.
+#[derive(Debug)]
+pub enum Source {
+    /// A path (bound or read).
+    Path(std::path::PathBuf),
+    /// An inherited descriptor (a listening socket, or a file read to its end).
+    Fd(i32),
+}
+
+/// Entry point of `e2b-local envd`: read the configuration, bind (or take)
+/// the socket, print `ready`, then serve until the process is killed.
+pub fn main(listen: Source, config: Source) -> anyhow::Result<()> {
     restore_default_signals();
-    let config = read_config(config)?;
+    let config = match config {
+        Source::Path(path) => read_config(&path)?,
+        Source::Fd(fd) => read_config_from(take_fd(fd)?)?,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve_unix(socket, config))
+    runtime.block_on(async move {
+        match listen {
+            Source::Path(path) => serve_unix(&path, config).await,
+            Source::Fd(fd) => {
+                let listener = std::os::unix::net::UnixListener::from(take_fd(fd)?);
+                listener
+                    .set_nonblocking(true)
+                    .context("preparing the inherited socket")?;
+                let listener = tokio::net::UnixListener::from_std(listener)
+                    .context("the inherited descriptor is not a listening Unix socket")?;
+                serve_listener(listener, config).await
+            }
+        }
+    })
+}
+
+/// Take ownership of inherited descriptor `fd` (checked to be open).
+#[allow(unsafe_code)]
+fn take_fd(fd: i32) -> anyhow::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd as _;
+    // SAFETY: F_GETFD only inspects the descriptor.
+    let open = fd > 2 && unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0;
+    anyhow::ensure!(open, "descriptor {fd} is not open");
+    // SAFETY: the descriptor is open, was inherited for this purpose and
+    // nothing else in this process uses it.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Parse the configuration from `fd` (read to its end, then closed).
+fn read_config_from(fd: std::os::fd::OwnedFd) -> anyhow::Result<AgentConfig> {
+    use std::io::Read as _;
+    let mut text = Vec::new();
+    std::fs::File::from(fd)
+        .read_to_end(&mut text)
+        .context("reading the agent configuration")?;
+    serde_json::from_slice(&text).context("parsing the agent configuration")
 }
 
 /// Give SIGINT and SIGQUIT their default dispositions. A process started in
@@ -132,8 +182,6 @@ pub fn read_config(path: &Path) -> anyhow::Result<AgentConfig> {
 /// replaced), announcing `ready` on stdout once it accepts connections and,
 /// for a sandbox with a code interpreter, once its warm Python kernel answers.
 pub async fn serve_unix(socket: &Path, config: AgentConfig) -> anyhow::Result<()> {
-    let listen_tcp = config.interpreter.as_ref().is_some_and(|c| c.listen_tcp);
-    let (app, interpreter) = router::build(config)?;
     match std::fs::remove_file(socket) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -144,6 +192,16 @@ pub async fn serve_unix(socket: &Path, config: AgentConfig) -> anyhow::Result<()
     }
     let listener = tokio::net::UnixListener::bind(socket)
         .with_context(|| format!("binding {}", socket.display()))?;
+    serve_listener(listener, config).await
+}
+
+/// Serve the agent on `listener`, announcing `ready` as [`serve_unix`] does.
+pub async fn serve_listener(
+    listener: tokio::net::UnixListener,
+    config: AgentConfig,
+) -> anyhow::Result<()> {
+    let listen_tcp = config.interpreter.as_ref().is_some_and(|c| c.listen_tcp);
+    let (app, interpreter) = router::build(config)?;
     let serving = tokio::spawn(async move { axum::serve(listener, app).await });
     if let Some(interpreter) = interpreter {
         if let Err(e) = interpreter.warm_up().await {

@@ -13,6 +13,7 @@ use e2b_api::control::types;
 use serde::de::DeserializeOwned;
 
 use crate::sandbox::SandboxError;
+use crate::sandbox::network::NetworkError;
 
 /// How long a client may take to send a request body (all of them are small).
 const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -68,11 +69,14 @@ impl From<SandboxError> for ApiError {
             SandboxError::AlreadyPaused(_) | SandboxError::AlreadyRunning(_) => {
                 StatusCode::CONFLICT
             }
-            SandboxError::Invalid(_) | SandboxError::TemplateUnavailable { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            SandboxError::Invalid(_)
+            | SandboxError::TemplateUnavailable { .. }
+            | SandboxError::Network(NetworkError::Unavailable) => StatusCode::BAD_REQUEST,
             SandboxError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-            SandboxError::Launch(_) | SandboxError::Store(_) | SandboxError::Io { .. } => {
+            SandboxError::Launch(_)
+            | SandboxError::Network(NetworkError::Failed(_))
+            | SandboxError::Store(_)
+            | SandboxError::Io { .. } => {
                 tracing::error!(error = %e, "sandbox operation failed");
                 StatusCode::INTERNAL_SERVER_ERROR
             }

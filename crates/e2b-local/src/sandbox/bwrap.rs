@@ -3,10 +3,19 @@
 //! The sandbox's root is an empty tmpfs; only what is listed here is visible:
 //! the host's `/usr` and `/etc` read-only (with per-sandbox `passwd`, `group`,
 //! `shadow`, `hosts`… on top and the host's secrets masked), `/bin`, `/lib*`,
-//! `/sbin` as on the host, a private `/proc`, `/dev`, the sandbox's own
-//! `/home/user`, `/tmp` and `/run/e2b` (agent socket and config), and the
-//! agent binary. The host's `/root`, `/run`, `/home`, `/var` and the server's
-//! data directory are simply not there.
+//! `/sbin` as on the host, a private `/proc` (kernel knobs read-only, kernel
+//! memory, keys and timers masked), `/dev`, the sandbox's own `/home/user`
+//! and `/tmp`, and the agent binary. The host's `/root`, `/run`, `/home`,
+//! `/var`, `/sys` and the server's data directory are simply not there.
+//!
+//! Every sandbox gets its own pid, IPC, UTS, cgroup, mount and network
+//! namespaces, and runs in a user namespace (the server's, see
+//! [`userns`](super::userns), or one bubblewrap makes for an unprivileged
+//! server). Nothing that names host paths is visible to the sandbox: the
+//! arguments reach bubblewrap through a descriptor (`--args`), so the
+//! sandbox's pid 1 shows only `bwrap --args N`; the agent's socket and
+//! configuration are descriptors too (`--listen-fd`, `--config-fd`), never
+//! paths the sandbox could replace.
 
 use std::ffi::OsString;
 use std::fs;
@@ -41,6 +50,30 @@ const SECRET_FILES: [&str; 3] = ["/etc/shadow-", "/etc/gshadow-", "/etc/security
 /// Host directories that must not be readable inside a sandbox (masked with an empty tmpfs).
 const SECRET_DIRS: [&str; 1] = ["/etc/ssl/private"];
 
+/// `/proc` entries made read-only: kernel parameters and triggers.
+const PROC_READ_ONLY: [&str; 5] = [
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+    "/proc/irq",
+    "/proc/bus",
+    "/proc/fs",
+];
+
+/// `/proc` files masked with `/dev/null`: kernel memory, keys, timers and
+/// scheduler internals of the whole host.
+const PROC_MASKED_FILES: [&str; 7] = [
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/key-users",
+    "/proc/timer_list",
+    "/proc/sched_debug",
+    "/proc/latency_stats",
+    "/proc/kallsyms",
+];
+
+/// `/proc` directories masked with an empty read-only tmpfs (hardware).
+const PROC_MASKED_DIRS: [&str; 3] = ["/proc/acpi", "/proc/scsi", "/proc/asound"];
+
 /// How a top-level host path is reproduced.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum TopLevel {
@@ -59,6 +92,12 @@ pub(crate) struct HostLayout {
     secret_dirs: Vec<PathBuf>,
     /// Where `/etc/resolv.conf` really lives when it points into `/run`.
     resolv_target: Option<PathBuf>,
+    /// The `/proc` entries this kernel has, of [`PROC_READ_ONLY`].
+    proc_read_only: Vec<&'static str>,
+    /// The `/proc` files this kernel has, of [`PROC_MASKED_FILES`].
+    proc_masked_files: Vec<&'static str>,
+    /// The `/proc` directories this kernel has, of [`PROC_MASKED_DIRS`].
+    proc_masked_dirs: Vec<&'static str>,
 }
 
 impl HostLayout {
@@ -111,12 +150,18 @@ impl HostLayout {
         let resolv_target = fs::canonicalize("/etc/resolv.conf")
             .ok()
             .filter(|p| p.starts_with("/run/"));
+        let present = |list: &[&'static str]| -> Vec<&'static str> {
+            list.iter().copied().filter(|p| Path::new(p).exists()).collect()
+        };
         Self {
             top_level,
             etc_overrides,
             secret_files,
             secret_dirs,
             resolv_target,
+            proc_read_only: present(&PROC_READ_ONLY),
+            proc_masked_files: present(&PROC_MASKED_FILES),
+            proc_masked_dirs: present(&PROC_MASKED_DIRS),
         }
     }
 }
@@ -124,8 +169,10 @@ impl HostLayout {
 /// Who the server runs as, which decides how identities are set up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Privilege {
-    /// Root: no user namespace; the agent is root inside (with a reduced
-    /// capability set) and can act as `root` or `user`.
+    /// Root: sandboxes run in the server's user namespace (ids mapped to an
+    /// unprivileged host range); the agent is root inside (with a reduced
+    /// capability set, valid only in the sandbox's namespaces) and can act
+    /// as `root` or `user`.
     Root,
     /// Unprivileged: a user namespace maps the server's user to uid 1000
     /// inside; the agent and every process run as `user`.
@@ -176,20 +223,49 @@ pub(crate) struct BwrapPlan<'a> {
     pub(crate) paths: &'a SandboxPaths,
     /// The agent binary on the host (bound read-only inside).
     pub(crate) agent_binary: &'a Path,
-    /// Give the sandbox its own network namespace (loopback only).
-    pub(crate) isolate_network: bool,
-    /// Make bwrap wait for a byte on stdin before running the command (so the
-    /// server can move the sandbox into its cgroups first).
-    pub(crate) block_on_stdin: bool,
+    /// The sandbox reaches the internet (through the server's user-mode
+    /// network): its resolver is the one that network provides.
+    pub(crate) internet: bool,
+    /// Descriptor numbers the child has (see [`LaunchFds`]).
+    pub(crate) fds: LaunchFds,
     /// Host paths to cover with an empty tmpfs if they would be visible (the data dir).
     pub(crate) hide: &'a [PathBuf],
     /// The code-interpreter kernel environment to show, read-only.
     pub(crate) kernel: Option<&'a KernelMounts>,
 }
 
+/// Descriptors bubblewrap and the agent inherit, by number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct LaunchFds {
+    /// Seccomp programs, installed in order.
+    pub(crate) seccomp: Vec<i32>,
+    /// Where bubblewrap writes `{"child-pid": N}`.
+    pub(crate) info: i32,
+    /// The agent's listening socket.
+    pub(crate) agent_listener: i32,
+    /// The agent's configuration (JSON, read once).
+    pub(crate) agent_config: i32,
+}
+
 impl BwrapPlan<'_> {
+    /// The arguments of `bwrap` that run the agent in the sandbox. bubblewrap
+    /// waits for a byte on its stdin before it starts the agent (so that the
+    /// server can move it into its cgroups and connect its network first).
+    pub(crate) fn args(&self) -> Vec<OsString> {
+        let listener = self.fds.agent_listener.to_string();
+        let config = self.fds.agent_config.to_string();
+        self.args_for(&[
+            layout::AGENT_IN_SANDBOX,
+            "envd",
+            "--listen-fd",
+            &listener,
+            "--config-fd",
+            &config,
+        ])
+    }
+
     /// The arguments of `bwrap` that run `command` (absolute path inside) in the sandbox.
-    pub(crate) fn args(&self, command: &[&str]) -> Vec<OsString> {
+    fn args_for(&self, command: &[&str]) -> Vec<OsString> {
         let mut a = Args::default();
         a.flag("--die-with-parent");
         a.flag("--new-session");
@@ -198,9 +274,11 @@ impl BwrapPlan<'_> {
             "--unshare-ipc",
             "--unshare-uts",
             "--unshare-cgroup-try",
+            "--unshare-net",
         ]);
-        if self.isolate_network {
-            a.flag("--unshare-net");
+        a.flags(&["--info-fd", &self.fds.info.to_string()]);
+        for fd in &self.fds.seccomp {
+            a.flags(&["--add-seccomp-fd", &fd.to_string()]);
         }
         match self.privilege {
             Privilege::Root => {
@@ -215,9 +293,7 @@ impl BwrapPlan<'_> {
             }
         }
         a.flags(&["--hostname", layout::HOSTNAME]);
-        if self.block_on_stdin {
-            a.flags(&["--block-fd", "0"]);
-        }
+        a.flags(&["--block-fd", "0"]);
 
         // Read-only system.
         a.ro_bind("/usr", "/usr");
@@ -238,7 +314,26 @@ impl BwrapPlan<'_> {
         for dir in &self.host.secret_dirs {
             a.pair_single("--tmpfs", dir);
         }
+        if self.internet {
+            let target = self
+                .host
+                .resolv_target
+                .as_deref()
+                .unwrap_or(Path::new("/etc/resolv.conf"));
+            a.ro_bind(self.paths.etc.join(layout::RESOLV_CONF), target);
+        }
         a.pair_single("--proc", "/proc");
+        for path in &self.host.proc_read_only {
+            a.ro_bind(path, path);
+        }
+        for path in &self.host.proc_masked_files {
+            a.ro_bind("/dev/null", path);
+        }
+        for path in &self.host.proc_masked_dirs {
+            a.flags(&["--perms", "0555"]);
+            a.pair_single("--tmpfs", path);
+            a.pair_single("--remount-ro", path);
+        }
         a.pair_single("--dev", "/dev");
 
         // Per-sandbox writable state. Implicitly created parents would be 0700
@@ -255,10 +350,13 @@ impl BwrapPlan<'_> {
         };
         a.flags(&["--perms", root_mode, "--dir", "/root"]);
         a.flags(&["--perms", "0755", "--dir", "/run"]);
-        if let Some(target) = &self.host.resolv_target {
+        if let Some(target) = &self.host.resolv_target
+            && !self.internet
+        {
             a.ro_bind(target, target);
         }
-        a.bind(&self.paths.run, layout::RUN_DIR_IN_SANDBOX);
+        a.flags(&["--perms", "0755", "--dir", layout::RUN_DIR_IN_SANDBOX]);
+        a.flags(&["--perms", "0755", "--dir", layout::AGENT_DIR_IN_SANDBOX]);
         a.ro_bind(self.agent_binary, layout::AGENT_IN_SANDBOX);
         if let Some(kernel) = self.kernel {
             if let Some(prefix) = &kernel.interpreter_prefix {
@@ -294,16 +392,15 @@ impl BwrapPlan<'_> {
         a.0
     }
 
-    /// The agent's command line inside the sandbox.
-    pub(crate) fn agent_command() -> [&'static str; 6] {
-        [
-            layout::AGENT_IN_SANDBOX,
-            "envd",
-            "--socket",
-            layout::SOCKET_IN_SANDBOX,
-            "--config",
-            layout::CONFIG_IN_SANDBOX,
-        ]
+    /// The arguments as bubblewrap reads them from `--args`: each followed by a NUL.
+    pub(crate) fn encode(args: &[OsString]) -> Vec<u8> {
+        use std::os::unix::ffi::OsStrExt as _;
+        let mut out = Vec::new();
+        for arg in args {
+            out.extend_from_slice(arg.as_bytes());
+            out.push(0);
+        }
+        out
     }
 }
 
@@ -351,6 +448,18 @@ mod tests {
             secret_files: vec!["/etc/ssh/ssh_host_ed25519_key".into()],
             secret_dirs: vec![],
             resolv_target: None,
+            proc_read_only: vec!["/proc/sys", "/proc/sysrq-trigger"],
+            proc_masked_files: vec!["/proc/kcore"],
+            proc_masked_dirs: vec!["/proc/acpi"],
+        }
+    }
+
+    fn fds() -> LaunchFds {
+        LaunchFds {
+            seccomp: vec![3, 4],
+            info: 5,
+            agent_listener: 6,
+            agent_config: 7,
         }
     }
 
@@ -370,16 +479,16 @@ mod tests {
             host: &host,
             paths: &paths,
             agent_binary: Path::new("/opt/e2b-local"),
-            isolate_network: true,
-            block_on_stdin: true,
+            internet: true,
+            fds: fds(),
             hide: &[],
             kernel: None,
         };
-        let s = joined(&plan.args(&BwrapPlan::agent_command()));
+        let s = joined(&plan.args());
         for needle in [
             "--die-with-parent",
-            "--unshare-pid --unshare-ipc --unshare-uts",
-            "--unshare-net",
+            "--unshare-pid --unshare-ipc --unshare-uts --unshare-cgroup-try --unshare-net",
+            "--info-fd 5 --add-seccomp-fd 3 --add-seccomp-fd 4",
             "--cap-drop ALL",
             "--cap-add CAP_SETUID",
             "--block-fd 0",
@@ -389,16 +498,23 @@ mod tests {
             "--ro-bind /etc /etc",
             "--ro-bind /data/sandboxes/iabc/etc/passwd /etc/passwd",
             "--ro-bind /data/sandboxes/iabc/etc/empty /etc/ssh/ssh_host_ed25519_key",
+            "--ro-bind /data/sandboxes/iabc/etc/resolv.conf /etc/resolv.conf",
+            "--proc /proc --ro-bind /proc/sys /proc/sys --ro-bind /proc/sysrq-trigger /proc/sysrq-trigger",
+            "--ro-bind /dev/null /proc/kcore",
+            "--perms 0555 --tmpfs /proc/acpi --remount-ro /proc/acpi",
             "--bind /data/sandboxes/iabc/home /home/user",
             "--bind /data/sandboxes/iabc/tmp /tmp",
-            "--bind /data/sandboxes/iabc/run /run/e2b",
             "--ro-bind /opt/e2b-local /run/e2b/bin/e2b-local",
-            "-- /run/e2b/bin/e2b-local envd --socket /run/e2b/envd.sock --config /run/e2b/agent.json",
+            "-- /run/e2b/bin/e2b-local envd --listen-fd 6 --config-fd 7",
         ] {
             assert!(s.contains(needle), "missing `{needle}` in {s}");
         }
+        // Neither the server's user namespace (joined before bwrap runs) nor
+        // anything the sandbox can write is named.
         assert!(!s.contains("--unshare-user"));
         assert!(!s.contains("CAP_SYS_ADMIN"));
+        assert!(!s.contains("CAP_NET_ADMIN"));
+        assert!(!s.contains("envd.sock") && !s.contains("agent.json"));
         // The writable home is bound after /home is created with usable permissions.
         assert!(s.find("--dir /home").unwrap() < s.find("/home/user").unwrap());
     }
@@ -413,15 +529,15 @@ mod tests {
             host: &host,
             paths: &paths,
             agent_binary: Path::new("/a"),
-            isolate_network: false,
-            block_on_stdin: false,
+            internet: false,
+            fds: fds(),
             hide: &hide,
             kernel: Some(&KernelMounts {
                 env: PathBuf::from("/work/.venv/kernel"),
                 interpreter_prefix: Some(PathBuf::from("/root/.pyenv/versions/3.11.7")),
             }),
         };
-        let s = joined(&plan.args(&["/bin/true"]));
+        let s = joined(&plan.args());
         assert!(s.contains("--perms 0711 --dir /root "), "{s}");
         assert!(
             s.contains(
@@ -430,14 +546,20 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("--unshare-user --uid 1000 --gid 1000"));
-        assert!(!s.contains("--unshare-net"));
+        assert!(s.contains("--unshare-net"), "every sandbox has its own network");
+        assert!(!s.contains("resolv.conf"));
         assert!(!s.contains("--cap-drop"));
-        assert!(!s.contains("--block-fd"));
         assert!(s.contains("--tmpfs /usr/local/data"));
         assert!(
             !s.contains("/srv/data"),
             "paths outside the visible trees need no mask"
         );
+    }
+
+    #[test]
+    fn args_are_encoded_for_bubblewrap() {
+        let args = vec![OsString::from("--dir"), OsString::from("/a b")];
+        assert_eq!(BwrapPlan::encode(&args), b"--dir\0/a b\0");
     }
 
     #[test]
@@ -448,5 +570,6 @@ mod tests {
             TopLevel::Symlink { path: "/bin", .. } | TopLevel::Dir { path: "/bin" }
         )));
         assert!(host.etc_overrides.contains(&"passwd"));
+        assert!(host.proc_read_only.contains(&"/proc/sys"));
     }
 }

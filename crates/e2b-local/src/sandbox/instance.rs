@@ -8,6 +8,7 @@
 
 use std::ffi::OsString;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -20,6 +21,8 @@ use tokio::process::{Child, Command};
 use tokio::sync::{oneshot, watch};
 
 use super::cgroup::SandboxCgroup;
+use super::child_fds::ChildFds;
+use super::network::{NetworkError, UserNet};
 use super::spawner::Spawner;
 use super::{freeze, procs};
 use crate::tail::Tail;
@@ -32,9 +35,15 @@ const MAX_STDOUT_LINE: usize = 4096;
 const KILL_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long freezing or thawing may take.
 const FREEZE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the user-mode network may take to come up.
+const NETWORK_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest `--info-fd` document read from bubblewrap.
+const MAX_INFO_BYTES: usize = 4096;
+
+/// A hook run in the child between fork and exec.
+pub(crate) type PreExec = Box<dyn FnMut() -> io::Result<()> + Send + Sync>;
 
 /// How to start a sandbox.
-#[derive(Debug)]
 pub(crate) struct LaunchSpec {
     /// The `bwrap` binary.
     pub(crate) bwrap: PathBuf,
@@ -42,10 +51,40 @@ pub(crate) struct LaunchSpec {
     pub(crate) args: Vec<OsString>,
     /// Its environment (passed on to the agent).
     pub(crate) env: Vec<(String, String)>,
-    /// The sandbox's cgroups, if any (then `args` must include `--block-fd 0`).
+    /// The sandbox's cgroups, if any.
     pub(crate) cgroup: Option<SandboxCgroup>,
     /// How long the agent may take to print `ready`.
     pub(crate) ready_timeout: Duration,
+    /// Descriptors the process inherits at fixed numbers.
+    pub(crate) fds: ChildFds,
+    /// The read end of bubblewrap's `--info-fd`, which names the sandbox's
+    /// first process; `None` when the command is not bubblewrap.
+    pub(crate) info: Option<OwnedFd>,
+    /// Run in the child before exec (joining the server's user namespace).
+    pub(crate) pre_exec: Option<PreExec>,
+    /// Connect the sandbox to the internet before it starts.
+    pub(crate) network: Option<NetworkSpec>,
+}
+
+/// How a sandbox with internet access gets its network.
+#[derive(Debug)]
+pub(crate) struct NetworkSpec {
+    /// The `slirp4netns` binary.
+    pub(crate) slirp: PathBuf,
+    /// The sandbox's namespaces belong to a user namespace of its own.
+    pub(crate) own_user_namespace: bool,
+}
+
+impl std::fmt::Debug for LaunchSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LaunchSpec")
+            .field("bwrap", &self.bwrap)
+            .field("args", &self.args)
+            .field("cgroup", &self.cgroup)
+            .field("ready_timeout", &self.ready_timeout)
+            .field("network", &self.network)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a sandbox did not start.
@@ -62,6 +101,15 @@ pub(crate) enum LaunchError {
     /// The process could not be put into its cgroups.
     #[error("could not move the sandbox into its cgroup: {0}")]
     Cgroup(io::Error),
+    /// bubblewrap did not say which process the sandbox is.
+    #[error("bubblewrap did not report the sandbox's process: {0}")]
+    Info(String),
+    /// The sandbox's network could not be set up.
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    /// The sandbox could not be told to start.
+    #[error("could not start the sandbox: {0}")]
+    Unblock(io::Error),
     /// The agent (or bwrap) exited before printing `ready`.
     #[error("the sandbox agent exited before it was ready ({status}){}", stderr_suffix(.stderr))]
     Exited {
@@ -140,21 +188,32 @@ pub(crate) struct Instance {
 
 impl Instance {
     /// Start a sandbox and wait until its agent is ready.
+    #[allow(unsafe_code)]
     pub(crate) async fn launch(spawner: &Spawner, spec: LaunchSpec) -> Result<Self, LaunchError> {
         let cgroup = spec.cgroup.map(Arc::new);
         let mut cmd = Command::new(&spec.bwrap);
         cmd.args(&spec.args)
             .env_clear()
             .envs(spec.env)
-            .stdin(if cgroup.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let mut child = match spawner.spawn(cmd).await {
+        let mut install = spec.fds.install_hook();
+        let mut pre_exec = spec.pre_exec;
+        // SAFETY: both hooks only make async-signal-safe system calls.
+        unsafe {
+            cmd.pre_exec(move || {
+                if let Some(hook) = pre_exec.as_mut() {
+                    hook()?;
+                }
+                install()
+            });
+        }
+        let spawned = spawner.spawn(cmd).await;
+        // The parent's copies of the child's descriptors are not needed any more.
+        drop(spec.fds);
+        let mut child = match spawned {
             Ok(child) => child,
             Err(source) => {
                 remove_cgroup(cgroup).await;
@@ -167,15 +226,35 @@ impl Instance {
         let stderr = Arc::new(Mutex::new(Tail::new(STDERR_TAIL_BYTES)));
         let stderr_done = collect_stderr(child.stderr.take(), Arc::clone(&stderr));
 
+        let mut network = None;
         let ready = async {
             let Some(pid) = child.id() else {
                 return Err(exited(&mut child, &stderr, stderr_done).await);
             };
             if let Some(cg) = &cgroup
-                && let Err(e) = enter_cgroup(cg, pid, child.stdin.take()).await
+                && let Err(e) = enter_cgroup(cg, pid).await
             {
                 return Err(LaunchError::Cgroup(e));
             }
+            let first = match spec.info {
+                Some(info) => read_child_pid(info, spec.ready_timeout).await?,
+                None => pid,
+            };
+            if let Some(net) = &spec.network {
+                network = Some(
+                    UserNet::start(
+                        spawner,
+                        &net.slirp,
+                        first,
+                        net.own_user_namespace,
+                        NETWORK_TIMEOUT,
+                    )
+                    .await?,
+                );
+            }
+            unblock(child.stdin.take())
+                .await
+                .map_err(LaunchError::Unblock)?;
             let Some(stdout) = child.stdout.take() else {
                 return Err(exited(&mut child, &stderr, stderr_done).await);
             };
@@ -218,6 +297,9 @@ impl Instance {
                     let _ = tokio::task::spawn_blocking(move || cg.thaw(FREEZE_TIMEOUT)).await;
                 }
                 let _ = tokio::time::timeout(KILL_TIMEOUT, child.wait()).await;
+                if let Some(net) = network.take() {
+                    net.stop().await;
+                }
                 remove_cgroup(cgroup).await;
                 return Err(e);
             }
@@ -225,7 +307,7 @@ impl Instance {
 
         let (kill_tx, kill_rx) = oneshot::channel();
         let (exited_tx, exited_rx) = watch::channel(false);
-        tokio::spawn(monitor(child, kill_rx, cgroup.clone(), exited_tx));
+        tokio::spawn(monitor(child, kill_rx, cgroup.clone(), network, exited_tx));
         Ok(Self {
             pid,
             cgroup,
@@ -321,12 +403,8 @@ async fn blocking<T: Send + 'static>(
         .map_err(io::Error::other)?
 }
 
-/// Put `pid` and everything it has forked so far into the cgroup, then let bwrap continue.
-async fn enter_cgroup(
-    cg: &Arc<SandboxCgroup>,
-    pid: u32,
-    stdin: Option<tokio::process::ChildStdin>,
-) -> io::Result<()> {
+/// Put `pid` and everything it has forked so far into the cgroup.
+async fn enter_cgroup(cg: &Arc<SandboxCgroup>, pid: u32) -> io::Result<()> {
     let cg2 = Arc::clone(cg);
     blocking(move || {
         // The parent first: anything it forks from now on inherits the cgroup;
@@ -337,11 +415,49 @@ async fn enter_cgroup(
         }
         Ok(())
     })
-    .await?;
+    .await
+}
+
+/// Let bubblewrap go on (`--block-fd 0`) and start the agent.
+async fn unblock(stdin: Option<tokio::process::ChildStdin>) -> io::Result<()> {
     let mut stdin = stdin.ok_or_else(|| io::Error::other("bwrap's stdin is not a pipe"))?;
     stdin.write_all(b"x").await?;
-    stdin.flush().await?;
-    Ok(())
+    stdin.flush().await
+}
+
+/// The host pid of the sandbox's first process, from bubblewrap's
+/// `--info-fd` document (`{"child-pid": N, …}`).
+async fn read_child_pid(info: OwnedFd, timeout: Duration) -> Result<u32, LaunchError> {
+    let mut file = tokio::fs::File::from_std(std::fs::File::from(info));
+    let read = async {
+        let mut doc = Vec::new();
+        let mut buf = [0u8; 512];
+        loop {
+            let n = file
+                .read(&mut buf)
+                .await
+                .map_err(|e| LaunchError::Info(e.to_string()))?;
+            if n == 0 {
+                return Err(LaunchError::Info("bubblewrap exited first".to_owned()));
+            }
+            doc.extend_from_slice(&buf[..n]);
+            if let Some(pid) = child_pid_of(&doc) {
+                return Ok(pid);
+            }
+            if doc.len() > MAX_INFO_BYTES {
+                return Err(LaunchError::Info("document too long".to_owned()));
+            }
+        }
+    };
+    tokio::time::timeout(timeout, read)
+        .await
+        .map_err(|_| LaunchError::Info(format!("nothing within {timeout:?}")))?
+}
+
+/// `child-pid` of a complete info document, if `doc` is one.
+fn child_pid_of(doc: &[u8]) -> Option<u32> {
+    let value: serde_json::Value = serde_json::from_slice(doc).ok()?;
+    value.get("child-pid")?.as_u64()?.try_into().ok()
 }
 
 fn collect_stderr(
@@ -396,6 +512,7 @@ async fn monitor(
     mut child: Child,
     kill: oneshot::Receiver<()>,
     cgroup: Option<Arc<SandboxCgroup>>,
+    network: Option<UserNet>,
     exited: watch::Sender<bool>,
 ) {
     tokio::select! {
@@ -414,6 +531,9 @@ async fn monitor(
                 tracing::error!("sandbox did not exit within {KILL_TIMEOUT:?} of SIGKILL");
             }
         }
+    }
+    if let Some(net) = network {
+        net.stop().await;
     }
     remove_cgroup(cgroup).await;
     let _ = exited.send(true);
@@ -444,7 +564,19 @@ mod tests {
             env: vec![],
             cgroup: None,
             ready_timeout: timeout,
+            fds: ChildFds::new(),
+            info: None,
+            pre_exec: None,
+            network: None,
         }
+    }
+
+    #[test]
+    fn info_documents_name_the_first_process() {
+        assert_eq!(child_pid_of(b"{\n    \"child-pid\": 42\n}\n"), Some(42));
+        assert_eq!(child_pid_of(b"{\n    \"child-pid\": 4"), None);
+        assert_eq!(child_pid_of(b"{\"child-pid\": -1}"), None);
+        assert_eq!(child_pid_of(b"[]"), None);
     }
 
     #[tokio::test]

@@ -6,22 +6,21 @@ use std::io;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
+use super::userns::UserNamespace;
 use crate::agent::{AgentConfig, UserAccount};
 
 /// Uid and gid of the `user` account inside every sandbox.
 pub(crate) const USER_ID: u32 = 1000;
-/// Where the run directory (socket, agent config) appears inside the sandbox.
+/// The sandbox's own run directory (a directory of its tmpfs root).
 pub(crate) const RUN_DIR_IN_SANDBOX: &str = "/run/e2b";
+/// The directory of the agent binary inside the sandbox.
+pub(crate) const AGENT_DIR_IN_SANDBOX: &str = "/run/e2b/bin";
 /// The agent binary inside the sandbox.
 pub(crate) const AGENT_IN_SANDBOX: &str = "/run/e2b/bin/e2b-local";
 /// Where the code-interpreter kernel environment appears (read-only).
 pub(crate) const KERNEL_ENV_IN_SANDBOX: &str = "/run/e2b-kernel";
 /// Where kernels keep their connection files and sockets (code-interpreter sandboxes).
 pub(crate) const KERNEL_RUNTIME_IN_SANDBOX: &str = "/run/e2b-kernels";
-/// The agent's socket inside the sandbox.
-pub(crate) const SOCKET_IN_SANDBOX: &str = "/run/e2b/envd.sock";
-/// The agent's configuration inside the sandbox.
-pub(crate) const CONFIG_IN_SANDBOX: &str = "/run/e2b/agent.json";
 /// The sandbox's home inside the sandbox.
 pub(crate) const HOME_IN_SANDBOX: &str = "/home/user";
 /// Host name of every sandbox.
@@ -30,6 +29,11 @@ pub(crate) const HOSTNAME: &str = "e2b";
 /// Files written per sandbox and bound over the host's `/etc` copies.
 pub(crate) const ETC_FILES: [&str; 6] =
     ["passwd", "group", "shadow", "gshadow", "hosts", "hostname"];
+/// The resolver configuration of sandboxes with internet access (written
+/// per sandbox, bound over the host's).
+pub(crate) const RESOLV_CONF: &str = "resolv.conf";
+/// The DNS forwarder of the user-mode network (slirp4netns's default).
+pub(crate) const NAMESERVER: &str = "10.0.2.3";
 
 /// The host paths of one sandbox (under `<data dir>/sandboxes/<id>/`).
 #[derive(Clone, Debug)]
@@ -40,8 +44,9 @@ pub(crate) struct SandboxPaths {
     pub(crate) home: PathBuf,
     /// Bound at `/tmp`.
     pub(crate) tmp: PathBuf,
-    /// Bound at `/run/e2b`: socket and agent config.
-    pub(crate) run: PathBuf,
+    /// The server's own files of the sandbox (the agent's socket); never
+    /// visible inside, so nothing in it can be replaced by the sandbox.
+    pub(crate) ctl: PathBuf,
     /// Per-sandbox `/etc` files.
     pub(crate) etc: PathBuf,
 }
@@ -52,25 +57,16 @@ impl SandboxPaths {
         Self {
             home: root.join("home"),
             tmp: root.join("tmp"),
-            run: root.join("run"),
+            ctl: root.join("ctl"),
             etc: root.join("etc"),
             root,
         }
     }
 
-    /// The agent's socket on the host.
+    /// The agent's socket on the host (the server binds it and hands the
+    /// listening descriptor to the agent).
     pub(crate) fn socket(&self) -> PathBuf {
-        self.run.join("envd.sock")
-    }
-
-    /// The agent config on the host.
-    pub(crate) fn agent_config(&self) -> PathBuf {
-        self.run.join("agent.json")
-    }
-
-    /// The (empty) file the agent binary is bound onto.
-    pub(crate) fn agent_mount_point(&self) -> PathBuf {
-        self.run.join("bin").join("e2b-local")
+        self.ctl.join("agent.sock")
     }
 
     /// An empty read-only file used to mask host secrets.
@@ -92,7 +88,9 @@ impl SandboxPaths {
 /// Who owns the sandbox's files on the host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Ownership {
-    /// The server is root: the home belongs to uid/gid 1000.
+    /// The server is root: sandbox ids are mapped (see
+    /// [`UserNamespace`]); the home belongs to `user`, `/tmp` and the
+    /// `/etc` files to root, as seen inside.
     Root,
     /// The server is unprivileged: everything belongs to the server's user,
     /// mapped to uid 1000 inside.
@@ -104,35 +102,38 @@ pub(crate) enum Ownership {
 pub(crate) fn prepare(paths: &SandboxPaths, ownership: Ownership) -> io::Result<()> {
     fs::create_dir_all(&paths.root)?;
     fs::set_permissions(&paths.root, fs::Permissions::from_mode(0o711))?;
-    for dir in [
-        &paths.home,
-        &paths.tmp,
-        &paths.run,
-        &paths.etc,
-        &paths.run.join("bin"),
-    ] {
+    for dir in [&paths.home, &paths.tmp, &paths.ctl, &paths.etc] {
         fs::create_dir_all(dir)?;
     }
     fs::set_permissions(&paths.tmp, fs::Permissions::from_mode(0o1777))?;
-    fs::set_permissions(&paths.run, fs::Permissions::from_mode(0o700))?;
-    if ownership == Ownership::Root {
-        std::os::unix::fs::chown(&paths.home, Some(USER_ID), Some(USER_ID))?;
-    }
+    fs::set_permissions(&paths.ctl, fs::Permissions::from_mode(0o700))?;
+    // Ownership as seen inside: root's files and `user`'s home.
+    let chown = |path: &Path, inside: u32| match ownership {
+        Ownership::Root => {
+            let id = UserNamespace::host_id(inside);
+            std::os::unix::fs::lchown(path, Some(id), Some(id))
+        }
+        Ownership::ServerUser => Ok(()),
+    };
+    chown(&paths.home, USER_ID)?;
+    chown(&paths.tmp, 0)?;
     fs::set_permissions(&paths.home, fs::Permissions::from_mode(0o755))?;
-    let mount_point = paths.agent_mount_point();
-    if !mount_point.exists() {
-        fs::File::create(&mount_point)?;
-    }
     fs::write(paths.empty_file(), b"")?;
-    for name in ETC_FILES {
+    let resolv = format!("nameserver {NAMESERVER}\n");
+    for (name, content) in ETC_FILES
+        .iter()
+        .map(|&name| (name, etc_file(name)))
+        .chain([(RESOLV_CONF, resolv)])
+    {
         let path = paths.etc.join(name);
-        fs::write(&path, etc_file(name))?;
+        fs::write(&path, content)?;
         let mode = if name.ends_with("shadow") {
             0o640
         } else {
             0o644
         };
         fs::set_permissions(&path, fs::Permissions::from_mode(mode))?;
+        chown(&path, 0)?;
     }
     Ok(())
 }
@@ -194,12 +195,9 @@ pub(crate) fn agent_config(
     }
 }
 
-/// Write the agent configuration (mode 0600).
-pub(crate) fn write_agent_config(paths: &SandboxPaths, config: &AgentConfig) -> io::Result<()> {
-    let path = paths.agent_config();
-    let bytes = serde_json::to_vec_pretty(config).map_err(io::Error::other)?;
-    fs::write(&path, bytes)?;
-    fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+/// The agent configuration as the agent reads it from its descriptor.
+pub(crate) fn agent_config_bytes(config: &AgentConfig) -> io::Result<Vec<u8>> {
+    serde_json::to_vec(config).map_err(io::Error::other)
 }
 
 #[cfg(test)]
@@ -217,10 +215,13 @@ mod tests {
             0o1777
         );
         assert_eq!(
-            fs::metadata(&paths.run).unwrap().permissions().mode() & 0o777,
+            fs::metadata(&paths.ctl).unwrap().permissions().mode() & 0o777,
             0o700
         );
-        assert!(paths.agent_mount_point().is_file());
+        assert_eq!(
+            fs::read_to_string(paths.etc.join(RESOLV_CONF)).unwrap(),
+            "nameserver 10.0.2.3\n"
+        );
         let passwd = fs::read_to_string(paths.etc.join("passwd")).unwrap();
         assert!(passwd.contains("user:x:1000:1000::/home/user:/bin/bash"));
         // Idempotent (cold resume re-prepares an existing sandbox).

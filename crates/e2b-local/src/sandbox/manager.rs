@@ -16,14 +16,18 @@ use e2b_api::control::types::{
     SandboxNetworkConfig, SandboxNetworkUpdateConfig, SandboxVolumeMount,
 };
 
-use super::bwrap::{BwrapPlan, HostLayout, KernelMounts, Privilege};
+use super::bwrap::{BwrapPlan, HostLayout, KernelMounts, LaunchFds, Privilege};
 use super::cgroup::{CgroupSupport, Limits};
-use super::instance::{Instance, LaunchSpec};
+use super::child_fds::{ChildFds, file_with, pipe};
+use super::instance::{Instance, LaunchSpec, NetworkSpec};
 use super::layout::{self, Ownership, SandboxPaths};
 use super::lifecycle::{self, DeadlineTx};
 use super::metrics::{self, CpuSample, Usage};
+use super::network::NetworkError;
 use super::record::{Lifecycle, SandboxRecord, SnapshotRecord, State};
+use super::seccomp::SeccompPrograms;
 use super::spawner::Spawner;
+use super::userns::UserNamespace;
 use super::{SandboxError, fs_copy};
 use crate::host::HostInfo;
 use crate::store::{self, DataDirs};
@@ -61,6 +65,14 @@ pub(crate) struct ManagerConfig {
     pub(crate) use_cgroups: bool,
     /// The code-interpreter kernel environment, when configured.
     pub(crate) kernel_env: Option<crate::kernel_env::KernelEnv>,
+    /// The user namespace sandboxes join (root servers; `None` when
+    /// bubblewrap makes one per sandbox).
+    pub(crate) userns: Option<Arc<UserNamespace>>,
+    /// The seccomp filter of every sandbox.
+    pub(crate) seccomp: SeccompPrograms,
+    /// `slirp4netns`, which gives sandboxes internet access; without it
+    /// only sandboxes without internet access can be created.
+    pub(crate) slirp4netns: Option<PathBuf>,
 }
 
 /// A sandbox as requested by create (or derived by fork).
@@ -756,6 +768,19 @@ fn target(sandbox: &Sandbox, record: &SandboxRecord) -> TrafficTarget {
     }
 }
 
+/// Bind the agent's listening socket at `path` (a directory only the server
+/// sees), for the agent to inherit; a stale socket of an earlier run goes.
+fn bind_agent_socket(path: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::unix::fs::PermissionsExt as _;
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let listener = std::os::unix::net::UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener.into())
+}
+
 fn new_token() -> Result<String, SandboxError> {
     crate::ids::access_token().map_err(SandboxError::io("generate an access token"))
 }
@@ -1006,14 +1031,21 @@ impl Shared {
             config.interpreter = Some(crate::agent::InterpreterConfig {
                 kernel_env: layout::KERNEL_ENV_IN_SANDBOX.to_owned(),
                 runtime_dir: layout::KERNEL_RUNTIME_IN_SANDBOX.to_owned(),
-                listen_tcp: record.isolated_network,
+                listen_tcp: true,
             });
             Some(self.kernel_mounts()?)
         } else {
             None
         };
-        layout::write_agent_config(&sandbox.paths, &config)
-            .map_err(SandboxError::io("write the agent configuration"))?;
+        let internet = !record.isolated_network;
+        let network = match (&self.config.slirp4netns, internet) {
+            (_, false) => None,
+            (Some(slirp), true) => Some(NetworkSpec {
+                slirp: slirp.clone(),
+                own_user_namespace: self.config.userns.is_none(),
+            }),
+            (None, true) => return Err(SandboxError::from(NetworkError::Unavailable)),
+        };
         let cgroup = if self.cgroups.is_usable() {
             match self.cgroups.create(&record.id, self.config.limits) {
                 Ok(cg) => Some(cg),
@@ -1025,17 +1057,40 @@ impl Shared {
         } else {
             None
         };
+        let io = |what: &str| SandboxError::io(format!("{what} of the sandbox"));
+        let mut fds = ChildFds::new();
+        let seccomp = vec![
+            fds.add(file_with(&self.config.seccomp.deny).map_err(io("pass the seccomp filter"))?),
+            fds.add(file_with(&self.config.seccomp.clone3).map_err(io("pass the seccomp filter"))?),
+        ];
+        let (info_rx, info_tx) = pipe().map_err(io("open the info pipe"))?;
+        let info = fds.add(info_tx.into());
+        let agent_listener = fds.add(
+            bind_agent_socket(&sandbox.paths.socket()).map_err(io("bind the agent socket"))?,
+        );
+        let config_bytes =
+            layout::agent_config_bytes(&config).map_err(io("write the agent configuration"))?;
+        let agent_config =
+            fds.add(file_with(&config_bytes).map_err(io("pass the agent configuration"))?);
         let hide = [self.dirs.root().to_path_buf()];
         let plan = BwrapPlan {
             privilege: self.config.privilege,
             host: &self.host_layout,
             paths: &sandbox.paths,
             agent_binary: &self.config.agent_binary,
-            isolate_network: record.isolated_network,
-            block_on_stdin: cgroup.is_some(),
+            internet,
+            fds: LaunchFds {
+                seccomp,
+                info,
+                agent_listener,
+                agent_config,
+            },
             hide: &hide,
             kernel: kernel.as_ref(),
         };
+        let args_fd = fds.add(
+            file_with(&BwrapPlan::encode(&plan.args())).map_err(io("pass the bubblewrap arguments"))?,
+        );
         let home = match self.config.privilege {
             Privilege::Root => "/root",
             Privilege::UserNamespace => layout::HOME_IN_SANDBOX,
@@ -1053,7 +1108,7 @@ impl Shared {
         }
         let spec = LaunchSpec {
             bwrap: self.config.bwrap.clone(),
-            args: plan.args(&BwrapPlan::agent_command()),
+            args: vec!["--args".into(), args_fd.to_string().into()],
             env,
             cgroup,
             ready_timeout: if record.code_interpreter {
@@ -1061,6 +1116,14 @@ impl Shared {
             } else {
                 self.config.ready_timeout
             },
+            fds,
+            info: Some(info_rx.into()),
+            pre_exec: self
+                .config
+                .userns
+                .as_ref()
+                .map(|ns| Box::new(ns.enter_hook()) as super::instance::PreExec),
+            network,
         };
         let instance = Arc::new(Instance::launch(&*self.spawner()?, spec).await?);
         {

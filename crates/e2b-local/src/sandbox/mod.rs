@@ -3,16 +3,21 @@
 pub(crate) mod agent_link;
 pub(crate) mod bwrap;
 pub(crate) mod cgroup;
+pub(crate) mod child_fds;
 pub(crate) mod freeze;
 pub(crate) mod fs_copy;
 pub(crate) mod instance;
+pub(crate) mod isolation;
 pub(crate) mod layout;
 pub(crate) mod lifecycle;
 pub(crate) mod manager;
 pub(crate) mod metrics;
+pub(crate) mod network;
 pub(crate) mod procs;
 pub(crate) mod record;
+pub(crate) mod seccomp;
 pub(crate) mod spawner;
+pub(crate) mod userns;
 
 use std::io;
 
@@ -50,6 +55,9 @@ pub(crate) enum SandboxError {
     /// The sandbox's processes could not be started.
     #[error("{0}")]
     Launch(#[from] instance::LaunchError),
+    /// The sandbox's network cannot be provided.
+    #[error(transparent)]
+    Network(#[from] network::NetworkError),
     /// Persisting state failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
