@@ -24,14 +24,14 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 E2B_LOCAL_BIN := $(TARGET_DIR)/debug/e2b-local
 
 .PHONY: all test check fmt clippy codegen codegen-check doc no-ignored-doctests demo help \
-	deps bubblewrap venvs kernel-env compat compat-run e2b-local-bin
+	deps isolation venvs kernel-env compat compat-run e2b-local-bin
 
 all: check test
 
 help:
 	@sed -n '3,7p' Makefile
 
-# Installs what is missing (bubblewrap, the SDK venvs), builds the e2b-local
+# Installs what is missing (bubblewrap, slirp4netns, the SDK venvs), builds the e2b-local
 # binary the in-process servers start sandboxes with, then runs every Rust test
 # and the official-SDK compatibility module.
 test: deps e2b-local-bin
@@ -59,10 +59,10 @@ codegen-check:
 
 # --- prerequisites (idempotent) -------------------------------------------------
 
-deps: bubblewrap venvs kernel-env
+deps: isolation venvs kernel-env
 
-bubblewrap:
-	@scripts/install-bubblewrap.sh
+isolation:
+	@scripts/install-isolation.sh
 
 venvs: $(VENV)/.installed $(VENV_LATEST)/.installed $(VENV_CI)/.installed
 

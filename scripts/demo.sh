@@ -9,7 +9,7 @@ TARGET_DIR=${CARGO_TARGET_DIR:-target}
 step() { printf '\n==> %s\n' "$*"; }
 
 step "checking prerequisites (bubblewrap)"
-scripts/install-bubblewrap.sh
+scripts/install-isolation.sh
 
 step "building e2b-local and the quickstart example"
 $CARGO build --quiet -p e2b-local --bin e2b-local

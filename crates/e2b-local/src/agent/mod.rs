@@ -109,6 +109,14 @@ pub enum Source {
 /// the socket, print `ready`, then serve until the process is killed.
 pub fn main(listen: Source, config: Source) -> anyhow::Result<()> {
     restore_default_signals();
+    let keep: Vec<i32> = [&listen, &config]
+        .into_iter()
+        .filter_map(|s| match s {
+            Source::Fd(fd) => Some(*fd),
+            Source::Path(_) => None,
+        })
+        .collect();
+    close_inherited_fds(&keep);
     let config = match config {
         Source::Path(path) => read_config(&path)?,
         Source::Fd(fd) => read_config_from(take_fd(fd)?)?,
@@ -143,6 +151,28 @@ fn take_fd(fd: i32) -> anyhow::Result<std::os::fd::OwnedFd> {
     // SAFETY: the descriptor is open, was inherited for this purpose and
     // nothing else in this process uses it.
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Close every descriptor above the standard streams but `keep`.
+///
+/// The server hands bubblewrap descriptors of host files and directories to
+/// mount; none of them may reach the sandbox's processes (a directory
+/// descriptor is a way out of the sandbox's mounts). Runs before any thread
+/// or runtime of the agent exists.
+#[allow(unsafe_code)]
+fn close_inherited_fds(keep: &[i32]) {
+    let mut keep: Vec<u32> = keep.iter().filter_map(|&fd| u32::try_from(fd).ok()).collect();
+    keep.sort_unstable();
+    let mut first = 3u32;
+    for fd in keep.into_iter().filter(|&fd| fd >= 3) {
+        if fd > first {
+            // SAFETY: closes descriptors nothing in this process uses yet.
+            unsafe { libc::syscall(libc::SYS_close_range, first, fd - 1, 0u32) };
+        }
+        first = fd + 1;
+    }
+    // SAFETY: as above.
+    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32) };
 }
 
 /// Parse the configuration from `fd` (read to its end, then closed).

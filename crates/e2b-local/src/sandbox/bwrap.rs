@@ -17,6 +17,7 @@
 //! configuration are descriptors too (`--listen-fd`, `--config-fd`), never
 //! paths the sandbox could replace.
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -232,6 +233,9 @@ pub(crate) struct BwrapPlan<'a> {
     pub(crate) hide: &'a [PathBuf],
     /// The code-interpreter kernel environment to show, read-only.
     pub(crate) kernel: Option<&'a KernelMounts>,
+    /// Where the host sources in [`private_sources`](Self::private_sources)
+    /// are staged (see [`stage`](super::stage)), by host path.
+    pub(crate) staged: &'a HashMap<PathBuf, PathBuf>,
 }
 
 /// Descriptors bubblewrap and the agent inherit, by number.
@@ -262,6 +266,55 @@ impl BwrapPlan<'_> {
             "--config-fd",
             &config,
         ])
+    }
+
+    /// Host paths bound into the sandbox that lie under directories the
+    /// sandbox's ids cannot traverse (the server's data directory, a checkout
+    /// under `/root`): a root server [stages](super::stage) them.
+    pub(crate) fn private_sources(
+        paths: &SandboxPaths,
+        host: &HostLayout,
+        agent_binary: &Path,
+        kernel: Option<&KernelMounts>,
+    ) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = host
+            .etc_overrides
+            .iter()
+            .map(|name| paths.etc.join(name))
+            .collect();
+        out.push(paths.etc.join(layout::RESOLV_CONF));
+        out.extend([
+            paths.empty_file(),
+            paths.home.clone(),
+            paths.tmp.clone(),
+            agent_binary.to_path_buf(),
+        ]);
+        if let Some(kernel) = kernel {
+            out.extend(kernel.interpreter_prefix.clone());
+            out.push(kernel.env.clone());
+        }
+        out
+    }
+
+    /// The source argument for host path `p`: where it is staged, if it is.
+    fn src(&self, p: impl AsRef<Path>) -> PathBuf {
+        self.staged
+            .get(p.as_ref())
+            .cloned()
+            .unwrap_or_else(|| p.as_ref().to_path_buf())
+    }
+
+    /// [`args`](Self::args) split for `--args`: bubblewrap reads options
+    /// from the descriptor, but the command (from `--` on) must follow on its
+    /// own command line. The command names no host path.
+    pub(crate) fn options_and_command(&self) -> (Vec<OsString>, Vec<OsString>) {
+        let mut options = self.args();
+        let at = options
+            .iter()
+            .position(|a| a == "--")
+            .unwrap_or(options.len());
+        let command = options.split_off(at);
+        (options, command)
     }
 
     /// The arguments of `bwrap` that run `command` (absolute path inside) in the sandbox.
@@ -305,9 +358,9 @@ impl BwrapPlan<'_> {
         }
         a.ro_bind("/etc", "/etc");
         for name in &self.host.etc_overrides {
-            a.ro_bind(self.paths.etc.join(name), Path::new("/etc").join(name));
+            a.ro_bind(self.src(self.paths.etc.join(name)), Path::new("/etc").join(name));
         }
-        let empty = self.paths.empty_file();
+        let empty = self.src(self.paths.empty_file());
         for file in &self.host.secret_files {
             a.ro_bind(&empty, file);
         }
@@ -320,7 +373,7 @@ impl BwrapPlan<'_> {
                 .resolv_target
                 .as_deref()
                 .unwrap_or(Path::new("/etc/resolv.conf"));
-            a.ro_bind(self.paths.etc.join(layout::RESOLV_CONF), target);
+            a.ro_bind(self.src(self.paths.etc.join(layout::RESOLV_CONF)), target);
         }
         a.pair_single("--proc", "/proc");
         for path in &self.host.proc_read_only {
@@ -339,8 +392,8 @@ impl BwrapPlan<'_> {
         // Per-sandbox writable state. Implicitly created parents would be 0700
         // (root without a user namespace), so create them explicitly.
         a.flags(&["--perms", "0755", "--dir", "/home"]);
-        a.bind(&self.paths.home, layout::HOME_IN_SANDBOX);
-        a.bind(&self.paths.tmp, "/tmp");
+        a.bind(self.src(&self.paths.home), layout::HOME_IN_SANDBOX);
+        a.bind(self.src(&self.paths.tmp), "/tmp");
         // Root's home stays private, except that an interpreter installed
         // under it (pyenv) must be reachable: then `user` may traverse it.
         let root_mode = if self.kernel.is_some_and(KernelMounts::needs_root_traversal) {
@@ -357,7 +410,7 @@ impl BwrapPlan<'_> {
         }
         a.flags(&["--perms", "0755", "--dir", layout::RUN_DIR_IN_SANDBOX]);
         a.flags(&["--perms", "0755", "--dir", layout::AGENT_DIR_IN_SANDBOX]);
-        a.ro_bind(self.agent_binary, layout::AGENT_IN_SANDBOX);
+        a.ro_bind(self.src(self.agent_binary), layout::AGENT_IN_SANDBOX);
         if let Some(kernel) = self.kernel {
             if let Some(prefix) = &kernel.interpreter_prefix {
                 // Explicit, traversable parents (implicit ones would be 0700).
@@ -371,9 +424,9 @@ impl BwrapPlan<'_> {
                     a.flags(&["--perms", "0755"]);
                     a.pair_single("--dir", dir);
                 }
-                a.ro_bind(prefix, prefix);
+                a.ro_bind(self.src(prefix), prefix);
             }
-            a.ro_bind(&kernel.env, layout::KERNEL_ENV_IN_SANDBOX);
+            a.ro_bind(self.src(&kernel.env), layout::KERNEL_ENV_IN_SANDBOX);
             // Kernels' connection files and sockets: each kernel gets a
             // private directory in here, made by the agent.
             a.flags(&["--perms", "1777"]);
@@ -483,6 +536,7 @@ mod tests {
             fds: fds(),
             hide: &[],
             kernel: None,
+            staged: &HashMap::new(),
         };
         let s = joined(&plan.args());
         for needle in [
@@ -536,6 +590,7 @@ mod tests {
                 env: PathBuf::from("/work/.venv/kernel"),
                 interpreter_prefix: Some(PathBuf::from("/root/.pyenv/versions/3.11.7")),
             }),
+            staged: &HashMap::new(),
         };
         let s = joined(&plan.args());
         assert!(s.contains("--perms 0711 --dir /root "), "{s}");

@@ -252,9 +252,14 @@ impl Instance {
                     .await?,
                 );
             }
-            unblock(child.stdin.take())
-                .await
-                .map_err(LaunchError::Unblock)?;
+            match unblock(child.stdin.take()).await {
+                Ok(()) => {}
+                // The child is gone before it was let go: report how it ended.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    return Err(exited(&mut child, &stderr, stderr_done).await);
+                }
+                Err(e) => return Err(LaunchError::Unblock(e)),
+            }
             let Some(stdout) = child.stdout.take() else {
                 return Err(exited(&mut child, &stderr, stderr_done).await);
             };

@@ -23,9 +23,19 @@ impl Isolation {
     /// Prepare isolation for a server running with `privilege`.
     pub(crate) fn prepare(privilege: Privilege) -> Result<Self, Error> {
         let userns = match privilege {
-            Privilege::Root => Some(Arc::new(UserNamespace::create().map_err(|e| {
-                Error::Isolation(format!("cannot create the sandboxes' user namespace: {e}"))
-            })?)),
+            Privilege::Root => {
+                super::stage::prepare_dir(std::path::Path::new(super::stage::STAGE_DIR)).map_err(
+                    |e| {
+                        Error::Isolation(format!(
+                            "cannot create {}: {e}",
+                            super::stage::STAGE_DIR
+                        ))
+                    },
+                )?;
+                Some(Arc::new(UserNamespace::create().map_err(|e| {
+                    Error::Isolation(format!("cannot create the sandboxes' user namespace: {e}"))
+                })?))
+            }
             Privilege::UserNamespace => None,
         };
         let seccomp = seccomp::programs().map_err(|e| Error::Isolation(e.to_string()))?;

@@ -5,6 +5,7 @@
 //! changes, and a small state mutex read by the proxy and listings without
 //! waiting for those changes.
 
+use std::ffi::OsString;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +28,7 @@ use super::network::NetworkError;
 use super::record::{Lifecycle, SandboxRecord, SnapshotRecord, State};
 use super::seccomp::SeccompPrograms;
 use super::spawner::Spawner;
+use super::stage::{STAGE_DIR, Stage};
 use super::userns::UserNamespace;
 use super::{SandboxError, fs_copy};
 use crate::host::HostInfo;
@@ -1072,6 +1074,22 @@ impl Shared {
             layout::agent_config_bytes(&config).map_err(io("write the agent configuration"))?;
         let agent_config =
             fds.add(file_with(&config_bytes).map_err(io("pass the agent configuration"))?);
+        // A root server's sandboxes set their mounts up as an unprivileged
+        // host id: stage what they bind where that id can reach it.
+        let (stage, staged) = match &self.config.userns {
+            Some(_) => {
+                let sources = BwrapPlan::private_sources(
+                    &sandbox.paths,
+                    &self.host_layout,
+                    &self.config.agent_binary,
+                    kernel.as_ref(),
+                );
+                let (stage, staged) = Stage::plan(Path::new(STAGE_DIR), &sources)
+                    .map_err(io("stage the mount sources"))?;
+                (Some(stage), staged)
+            }
+            None => (None, HashMap::new()),
+        };
         let hide = [self.dirs.root().to_path_buf()];
         let plan = BwrapPlan {
             privilege: self.config.privilege,
@@ -1087,10 +1105,14 @@ impl Shared {
             },
             hide: &hide,
             kernel: kernel.as_ref(),
+            staged: &staged,
         };
+        let (options, command) = plan.options_and_command();
         let args_fd = fds.add(
-            file_with(&BwrapPlan::encode(&plan.args())).map_err(io("pass the bubblewrap arguments"))?,
+            file_with(&BwrapPlan::encode(&options)).map_err(io("pass the bubblewrap arguments"))?,
         );
+        let mut args: Vec<OsString> = vec!["--args".into(), args_fd.to_string().into()];
+        args.extend(command);
         let home = match self.config.privilege {
             Privilege::Root => "/root",
             Privilege::UserNamespace => layout::HOME_IN_SANDBOX,
@@ -1108,7 +1130,7 @@ impl Shared {
         }
         let spec = LaunchSpec {
             bwrap: self.config.bwrap.clone(),
-            args: vec!["--args".into(), args_fd.to_string().into()],
+            args,
             env,
             cgroup,
             ready_timeout: if record.code_interpreter {
@@ -1118,11 +1140,17 @@ impl Shared {
             },
             fds,
             info: Some(info_rx.into()),
-            pre_exec: self
-                .config
-                .userns
-                .as_ref()
-                .map(|ns| Box::new(ns.enter_hook()) as super::instance::PreExec),
+            pre_exec: match (stage, self.config.userns.as_ref()) {
+                (Some(stage), Some(ns)) => {
+                    let mut stage = stage.hook();
+                    let mut enter = ns.enter_hook();
+                    Some(Box::new(move || {
+                        stage()?;
+                        enter()
+                    }) as super::instance::PreExec)
+                }
+                _ => None,
+            },
             network,
         };
         let instance = Arc::new(Instance::launch(&*self.spawner()?, spec).await?);
@@ -1437,6 +1465,8 @@ impl Shared {
         Ok(())
     }
 }
+
+
 
 #[cfg(test)]
 mod tests {

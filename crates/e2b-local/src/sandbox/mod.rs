@@ -17,6 +17,7 @@ pub(crate) mod procs;
 pub(crate) mod record;
 pub(crate) mod seccomp;
 pub(crate) mod spawner;
+pub(crate) mod stage;
 pub(crate) mod userns;
 
 use std::io;

@@ -39,26 +39,30 @@ impl UserNamespace {
     /// `CAP_SETUID`/`CAP_SETGID` in the host's namespace).
     pub(crate) fn create() -> io::Result<Self> {
         let (mut ready_rx, ready_tx) = pipe()?;
-        let (done_rx, done_tx) = pipe()?;
-        // SAFETY: the child only makes async-signal-safe calls (unshare,
-        // write, read, _exit) before it exits.
+        let keep = ready_tx.as_raw_fd() as libc::c_uint;
+        // SAFETY: the child only makes async-signal-safe calls (close_range,
+        // unshare, write, pause, _exit) and never returns into Rust code.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
             return Err(io::Error::last_os_error());
         }
         if pid == 0 {
-            // SAFETY: see above; the child never returns into Rust code.
+            // SAFETY: see above.
             unsafe {
+                // Hold no descriptor but the one it reports on, so no other
+                // pipe of this process waits on this child to close it.
+                libc::syscall(libc::SYS_close_range, 3u32, keep - 1, 0u32);
+                libc::syscall(libc::SYS_close_range, keep + 1, u32::MAX, 0u32);
                 let ok = libc::unshare(libc::CLONE_NEWUSER) == 0;
                 let byte = [u8::from(ok)];
-                libc::write(ready_tx.as_raw_fd(), byte.as_ptr().cast(), 1);
-                let mut buf = [0u8; 1];
-                libc::read(done_rx.as_raw_fd(), buf.as_mut_ptr().cast(), 1);
-                libc::_exit(0);
+                libc::write(keep as libc::c_int, byte.as_ptr().cast(), 1);
+                // Wait to be killed once the parent holds the namespace.
+                loop {
+                    libc::pause();
+                }
             }
         }
         drop(ready_tx);
-        drop(done_rx);
         let result = (|| {
             let mut byte = [0u8; 1];
             ready_rx.read_exact(&mut byte)?;
@@ -73,10 +77,12 @@ impl UserNamespace {
             let ns = File::open(format!("/proc/{pid}/ns/user"))?;
             Ok(OwnedFd::from(ns))
         })();
-        drop(done_tx);
         let mut status = 0;
-        // SAFETY: reaping our own child.
-        unsafe { libc::waitpid(pid, &mut status, 0) };
+        // SAFETY: ending and reaping our own child.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+            libc::waitpid(pid, &mut status, 0);
+        }
         Ok(Self { handle: result? })
     }
 

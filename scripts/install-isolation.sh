@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install what e2b-local isolates sandboxes with, when it is missing:
+#   bubblewrap   namespaces, mounts and seccomp for every sandbox
+#   slirp4netns  a sandbox's own network stack with internet access (no host loopback)
+#   uidmap       newuidmap/newgidmap, for user namespaces when the server is not root
+# Idempotent; as root it uses apt-get, otherwise sudo if it needs no password.
+set -euo pipefail
+
+missing=()
+command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+command -v slirp4netns >/dev/null 2>&1 || missing+=(slirp4netns)
+command -v newuidmap >/dev/null 2>&1 || missing+=(uidmap)
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+  run() { "$@"; }
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  run() { sudo "$@"; }
+else
+  echo "missing: ${missing[*]}; this user cannot install packages." >&2
+  echo "Install them with: sudo apt-get install ${missing[*]}   (or your distribution's equivalent)" >&2
+  exit 1
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "missing: ${missing[*]}; apt-get is not available, install these packages by hand." >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+run apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
+  || { run apt-get update >/dev/null && run apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; }
+echo "installed: ${missing[*]}"
