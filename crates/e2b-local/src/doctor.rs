@@ -152,7 +152,7 @@ pub async fn run() -> Report {
                         None,
                     );
                     match &i.slirp4netns {
-                        Some(path) => report.push(
+                        Ok(path) => report.push(
                             "network",
                             Status::Ok,
                             format!(
@@ -161,11 +161,13 @@ pub async fn run() -> Report {
                             ),
                             None,
                         ),
-                        None => report.push(
+                        Err(why) => report.push(
                             "network",
                             Status::Warn,
-                            "slirp4netns not found: only sandboxes without internet access can be created",
-                            Some("apt-get install slirp4netns"),
+                            format!(
+                                "every sandbox has its own network namespace; no internet access: {why}"
+                            ),
+                            Some("apt-get install slirp4netns, and make /dev/net/tun usable (mode 0666)"),
                         ),
                     }
                 }

@@ -235,13 +235,25 @@ async fn serve_works_unprivileged() {
     let api = get(&env, "E2B_API_URL").to_owned();
     let key = get(&env, "E2B_API_KEY").to_owned();
     let http = support::http();
-    let resp = http
-        .post(format!("{api}/sandboxes"))
-        .header("X-API-Key", &key)
-        .json(&json!({"templateID": "base"}))
-        .send()
-        .await
-        .unwrap();
+    // Internet access needs slirp4netns to open /dev/net/tun as `nobody`;
+    // where the host does not allow that, the refusal must say why.
+    let tun_usable = std::fs::metadata("/dev/net/tun")
+        .is_ok_and(|m| m.permissions().mode() & 0o006 == 0o006);
+    let create = |body: Value| {
+        http.post(format!("{api}/sandboxes"))
+            .header("X-API-Key", &key)
+            .json(&body)
+            .send()
+    };
+    let mut resp = create(json!({"templateID": "base"})).await.unwrap();
+    if !tun_usable {
+        assert_eq!(resp.status(), 400);
+        let text = resp.text().await.unwrap();
+        assert!(text.contains("/dev/net/tun"), "{text}");
+        resp = create(json!({"templateID": "base", "allow_internet_access": false}))
+            .await
+            .unwrap();
+    }
     assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
     let id = resp.json::<Value>().await.unwrap()["sandboxID"]
         .as_str()

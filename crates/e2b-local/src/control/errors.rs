@@ -71,7 +71,7 @@ impl From<SandboxError> for ApiError {
             }
             SandboxError::Invalid(_)
             | SandboxError::TemplateUnavailable { .. }
-            | SandboxError::Network(NetworkError::Unavailable) => StatusCode::BAD_REQUEST,
+            | SandboxError::Network(NetworkError::Unavailable(_)) => StatusCode::BAD_REQUEST,
             SandboxError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             SandboxError::Launch(_)
             | SandboxError::Network(NetworkError::Failed(_))

@@ -15,8 +15,8 @@ pub(crate) struct Isolation {
     pub(crate) userns: Option<Arc<UserNamespace>>,
     /// The seccomp filter.
     pub(crate) seccomp: SeccompPrograms,
-    /// The user-mode network helper, when installed.
-    pub(crate) slirp4netns: Option<PathBuf>,
+    /// The user-mode network helper, or why there is none.
+    pub(crate) slirp4netns: Result<PathBuf, String>,
 }
 
 impl Isolation {
@@ -40,10 +40,8 @@ impl Isolation {
         };
         let seccomp = seccomp::programs().map_err(|e| Error::Isolation(e.to_string()))?;
         let slirp4netns = super::network::find_slirp4netns();
-        if slirp4netns.is_none() {
-            tracing::warn!(
-                "slirp4netns is not installed: only sandboxes without internet access can be created"
-            );
+        if let Err(why) = &slirp4netns {
+            tracing::warn!("{why}: only sandboxes without internet access can be created");
         }
         Ok(Self {
             userns,

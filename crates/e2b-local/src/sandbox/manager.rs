@@ -74,7 +74,7 @@ pub(crate) struct ManagerConfig {
     pub(crate) seccomp: SeccompPrograms,
     /// `slirp4netns`, which gives sandboxes internet access; without it
     /// only sandboxes without internet access can be created.
-    pub(crate) slirp4netns: Option<PathBuf>,
+    pub(crate) slirp4netns: Result<PathBuf, String>,
 }
 
 /// A sandbox as requested by create (or derived by fork).
@@ -1042,11 +1042,13 @@ impl Shared {
         let internet = !record.isolated_network;
         let network = match (&self.config.slirp4netns, internet) {
             (_, false) => None,
-            (Some(slirp), true) => Some(NetworkSpec {
+            (Ok(slirp), true) => Some(NetworkSpec {
                 slirp: slirp.clone(),
                 own_user_namespace: self.config.userns.is_none(),
             }),
-            (None, true) => return Err(SandboxError::from(NetworkError::Unavailable)),
+            (Err(why), true) => {
+                return Err(SandboxError::from(NetworkError::Unavailable(why.clone())));
+            }
         };
         let cgroup = if self.cgroups.is_usable() {
             match self.cgroups.create(&record.id, self.config.limits) {

@@ -26,20 +26,29 @@ use tokio::process::{Child, Command};
 use super::child_fds::{ChildFds, pipe};
 use super::spawner::Spawner;
 
-/// Where slirp4netns lives, if installed.
-pub(crate) fn find_slirp4netns() -> Option<PathBuf> {
-    crate::server::find_in_path("slirp4netns")
+/// Where slirp4netns lives, if it is installed and can work for this user;
+/// otherwise why sandboxes cannot have internet access.
+pub(crate) fn find_slirp4netns() -> Result<PathBuf, String> {
+    let path = crate::server::find_in_path("slirp4netns")
+        .ok_or_else(|| "slirp4netns is not installed (apt-get install slirp4netns)".to_owned())?;
+    // It opens the TUN device inside the sandbox's namespaces as this user.
+    rustix::fs::access(
+        "/dev/net/tun",
+        rustix::fs::Access::READ_OK | rustix::fs::Access::WRITE_OK,
+    )
+    .map_err(|e| format!("/dev/net/tun cannot be opened by this user ({e})"))?;
+    Ok(path)
 }
 
 /// Why a sandbox's network could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum NetworkError {
-    /// The host lacks the user-mode network.
+    /// The host lacks the user-mode network (the reason).
     #[error(
-        "this server cannot give sandboxes internet access: slirp4netns is not installed \
-         (apt-get install slirp4netns), or create the sandbox without internet access"
+        "this server cannot give sandboxes internet access: {0}; \
+         create the sandbox without internet access"
     )]
-    Unavailable,
+    Unavailable(String),
     /// slirp4netns failed.
     #[error("could not connect the sandbox's network (slirp4netns): {0}")]
     Failed(String),
