@@ -113,5 +113,5 @@ mod tail;
 pub use envd_auth::ENVD_PORT;
 pub use error::Error;
 pub use ids::is_valid_api_key;
-pub use options::ServerOptions;
+pub use options::{DEFAULT_CPU_COUNT, DEFAULT_MEMORY_MB, ServerOptions};
 pub use server::{ENVD_VERSION, Server};

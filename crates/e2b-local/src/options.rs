@@ -4,6 +4,11 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Memory of a sandbox when nothing else is configured, in MiB (E2B's default `memoryMB`).
+pub const DEFAULT_MEMORY_MB: u64 = 1024;
+/// CPUs of a sandbox when nothing else is configured (E2B's default `cpuCount`).
+pub const DEFAULT_CPU_COUNT: u32 = 2;
+
 /// How to run a [`Server`](crate::Server).
 ///
 /// Fields are public; construct with [`ServerOptions::default`] and the
@@ -39,8 +44,12 @@ pub struct ServerOptions {
     pub agent_ready_timeout: Duration,
     /// Longest sandbox timeout accepted. Default 24 h.
     pub max_sandbox_timeout: Duration,
-    /// Memory limit per sandbox in bytes (cgroups; ignored where unavailable). Default none.
+    /// Memory limit per sandbox in bytes (cgroups; ignored where unavailable).
+    /// Default 1 GiB, E2B's default `memoryMB` (1024).
     pub sandbox_memory_limit: Option<u64>,
+    /// CPU limit per sandbox, in CPUs (cgroup CPU quota; ignored where
+    /// unavailable). Default 2, E2B's default `cpuCount`.
+    pub sandbox_cpu_limit: Option<u32>,
     /// Process limit per sandbox (cgroups; ignored where unavailable). Default 4096.
     pub sandbox_pids_limit: Option<u64>,
     /// Use cgroups when the host allows (freezer for pause, limits). Default true.
@@ -72,6 +81,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("max_sandbox_timeout", &self.max_sandbox_timeout)
             .field("sandbox_memory_limit", &self.sandbox_memory_limit)
             .field("sandbox_pids_limit", &self.sandbox_pids_limit)
+            .field("sandbox_cpu_limit", &self.sandbox_cpu_limit)
             .field("use_cgroups", &self.use_cgroups)
             .field("kernel_env", &self.kernel_env)
             .field("envd_version", &self.envd_version)
@@ -90,7 +100,8 @@ impl Default for ServerOptions {
             domain: None,
             agent_ready_timeout: Duration::from_secs(10),
             max_sandbox_timeout: Duration::from_secs(24 * 3600),
-            sandbox_memory_limit: None,
+            sandbox_memory_limit: Some(DEFAULT_MEMORY_MB * 1024 * 1024),
+            sandbox_cpu_limit: Some(DEFAULT_CPU_COUNT),
             sandbox_pids_limit: Some(4096),
             use_cgroups: true,
             kernel_env: None,
@@ -153,6 +164,20 @@ impl ServerOptions {
     #[must_use]
     pub fn with_sandbox_memory_limit(mut self, bytes: Option<u64>) -> Self {
         self.sandbox_memory_limit = bytes;
+        self
+    }
+
+    /// Set [`ServerOptions::sandbox_cpu_limit`] (CPUs).
+    #[must_use]
+    pub fn with_sandbox_cpu_limit(mut self, cpus: Option<u32>) -> Self {
+        self.sandbox_cpu_limit = cpus;
+        self
+    }
+
+    /// Set [`ServerOptions::sandbox_pids_limit`].
+    #[must_use]
+    pub fn with_sandbox_pids_limit(mut self, pids: Option<u64>) -> Self {
+        self.sandbox_pids_limit = pids;
         self
     }
 

@@ -136,6 +136,7 @@ impl Server {
         let limits = Limits {
             memory_bytes: options.sandbox_memory_limit,
             pids: options.sandbox_pids_limit,
+            cpus: options.sandbox_cpu_limit,
         };
         let config = ManagerConfig {
             bwrap,
@@ -158,7 +159,12 @@ impl Server {
             slirp4netns: isolation.slirp4netns,
         };
         let disk_total = crate::host::filesystem_size(&data_dir).map_or(0, |(total, _)| total);
-        let sizes = Sizes::new(&host, options.sandbox_memory_limit, disk_total);
+        let sizes = Sizes::new(
+            &host,
+            options.sandbox_memory_limit,
+            options.sandbox_cpu_limit,
+            disk_total,
+        );
         let manager = Manager::open(config, dirs, host).map_err(|e| Error::State(e.to_string()))?;
 
         let listener = TcpListener::bind(options.listen)

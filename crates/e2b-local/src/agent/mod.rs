@@ -161,7 +161,10 @@ fn take_fd(fd: i32) -> anyhow::Result<std::os::fd::OwnedFd> {
 /// or runtime of the agent exists.
 #[allow(unsafe_code)]
 fn close_inherited_fds(keep: &[i32]) {
-    let mut keep: Vec<u32> = keep.iter().filter_map(|&fd| u32::try_from(fd).ok()).collect();
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter_map(|&fd| u32::try_from(fd).ok())
+        .collect();
     keep.sort_unstable();
     let mut first = 3u32;
     for fd in keep.into_iter().filter(|&fd| fd >= 3) {

@@ -22,11 +22,17 @@ pub(crate) struct Sizes {
 }
 
 impl Sizes {
-    /// The host's CPUs, memory (or the configured limit) and the data dir's filesystem.
-    pub(crate) fn new(host: &HostInfo, memory_limit: Option<u64>, disk_total: u64) -> Self {
+    /// The configured CPU and memory limits (at most the host's) and the data dir's filesystem.
+    pub(crate) fn new(
+        host: &HostInfo,
+        memory_limit: Option<u64>,
+        cpu_limit: Option<u32>,
+        disk_total: u64,
+    ) -> Self {
         let mib = |bytes: u64| i32::try_from(bytes / (1024 * 1024)).unwrap_or(i32::MAX);
+        let cpus = cpu_limit.map_or(host.cpu_count, |n| n.min(host.cpu_count));
         Self {
-            cpu_count: CpuCount(NonZeroU32::new(host.cpu_count).unwrap_or(NonZeroU32::MIN)),
+            cpu_count: CpuCount(NonZeroU32::new(cpus).unwrap_or(NonZeroU32::MIN)),
             memory_mb: MemoryMb(mib(memory_limit.unwrap_or(host.mem_total)).max(128)),
             disk_size_mb: DiskSizeMb(mib(disk_total)),
         }

@@ -17,7 +17,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The v1 controllers we use.
-const V1_CONTROLLERS: [&str; 3] = ["freezer", "memory", "pids"];
+const V1_CONTROLLERS: [&str; 4] = ["freezer", "memory", "pids", "cpu"];
+
+/// The CPU quota's scheduling period (100 ms, the kernel's default).
+const CPU_PERIOD_US: u64 = 100_000;
 
 /// What the host offers, with the parent directory under which sandbox cgroups go.
 #[derive(Clone, Debug, Default)]
@@ -30,6 +33,8 @@ pub(crate) struct CgroupSupport {
     v2_memory: bool,
     /// Whether v2 sandbox cgroups have the pids controller.
     v2_pids: bool,
+    /// Whether v2 sandbox cgroups have the cpu controller.
+    v2_cpu: bool,
     /// v1 directories for this server's sandboxes, per controller.
     v1: Vec<(&'static str, PathBuf)>,
 }
@@ -41,6 +46,8 @@ pub(crate) struct Limits {
     pub(crate) memory_bytes: Option<u64>,
     /// Maximum number of processes/threads.
     pub(crate) pids: Option<u64>,
+    /// CPU time per scheduling period, in CPUs.
+    pub(crate) cpus: Option<u32>,
 }
 
 impl CgroupSupport {
@@ -69,7 +76,7 @@ impl CgroupSupport {
                     // Try to hand memory and pids to our children (works when delegated).
                     let available =
                         fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
-                    for c in ["memory", "pids"] {
+                    for c in ["memory", "pids", "cpu"] {
                         if available.split_whitespace().any(|x| x == c) {
                             let _ = fs::write(dir.join("cgroup.subtree_control"), format!("+{c}"));
                         }
@@ -78,6 +85,7 @@ impl CgroupSupport {
                         fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
                     support.v2_memory = enabled.split_whitespace().any(|x| x == "memory");
                     support.v2_pids = enabled.split_whitespace().any(|x| x == "pids");
+                    support.v2_cpu = enabled.split_whitespace().any(|x| x == "cpu");
                     support.v2_freeze = probe_child(&dir, "cgroup.freeze");
                     support.v2 = Some(dir);
                 }
@@ -138,6 +146,9 @@ impl CgroupSupport {
             if self.v2_pids {
                 feats.push("pids");
             }
+            if self.v2_cpu {
+                feats.push("cpu");
+            }
             parts.push(format!("v2 at {} ({})", dir.display(), feats.join(", ")));
         }
         for (c, dir) in &self.v1 {
@@ -169,6 +180,10 @@ impl CgroupSupport {
             if let (Some(n), true) = (limits.pids, self.v2_pids) {
                 write_best_effort(&dir.join("pids.max"), &n.to_string());
             }
+            if let (Some(cpus), true) = (limits.cpus, self.v2_cpu) {
+                let quota = u64::from(cpus) * CPU_PERIOD_US;
+                write_best_effort(&dir.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"));
+            }
             cg.v2_freeze = self.v2_freeze;
             cg.v2 = Some(dir);
         }
@@ -187,6 +202,16 @@ impl CgroupSupport {
                 "pids" if !self.v2_pids => {
                     if let Some(n) = limits.pids {
                         write_best_effort(&dir.join("pids.max"), &n.to_string());
+                    }
+                }
+                "cpu" if !self.v2_cpu => {
+                    if let Some(cpus) = limits.cpus {
+                        let quota = u64::from(cpus) * CPU_PERIOD_US;
+                        write_best_effort(
+                            &dir.join("cpu.cfs_period_us"),
+                            &CPU_PERIOD_US.to_string(),
+                        );
+                        write_best_effort(&dir.join("cpu.cfs_quota_us"), &quota.to_string());
                     }
                 }
                 _ => {}
@@ -519,7 +544,8 @@ mod tests {
             Limits::default(),
             Limits {
                 memory_bytes: None,
-                pids: None
+                pids: None,
+                cpus: None,
             }
         );
         assert!(!CgroupSupport::none().can_freeze());

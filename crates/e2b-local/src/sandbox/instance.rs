@@ -240,18 +240,6 @@ impl Instance {
                 Some(info) => read_child_pid(info, spec.ready_timeout).await?,
                 None => pid,
             };
-            if let Some(net) = &spec.network {
-                network = Some(
-                    UserNet::start(
-                        spawner,
-                        &net.slirp,
-                        first,
-                        net.own_user_namespace,
-                        NETWORK_TIMEOUT,
-                    )
-                    .await?,
-                );
-            }
             match unblock(child.stdin.take()).await {
                 Ok(()) => {}
                 // The child is gone before it was let go: report how it ended.
@@ -276,6 +264,22 @@ impl Instance {
             .await;
             match waited {
                 Ok(true) => {
+                    // The network is connected once bubblewrap has finished
+                    // setting the namespace up (its loopback included), which
+                    // it has when the agent runs: configuring both at once
+                    // makes bubblewrap's netlink setup fail now and then.
+                    if let Some(net) = &spec.network {
+                        network = Some(
+                            UserNet::start(
+                                spawner,
+                                &net.slirp,
+                                first,
+                                net.own_user_namespace,
+                                NETWORK_TIMEOUT,
+                            )
+                            .await?,
+                        );
+                    }
                     tokio::spawn(async move {
                         while let Ok(Some(line)) = lines.next_line().await {
                             tracing::debug!(%line, "agent stdout");
