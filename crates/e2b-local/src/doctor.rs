@@ -248,13 +248,42 @@ pub async fn run() -> Report {
             description,
             (status != Status::Ok).then_some("pause falls back to SIGSTOP and there are no limits; mount cgroup v2 (or the v1 freezer) for both"),
         );
+        let limits = cgroups.enforceable_limits();
+        let missing: Vec<&str> = ["memory", "cpu", "pids"]
+            .into_iter()
+            .filter(|c| !limits.contains(c))
+            .collect();
+        report.push(
+            "limits",
+            if missing.is_empty() { Status::Ok } else { Status::Warn },
+            if missing.is_empty() {
+                format!(
+                    "memory ({} MiB), cpu ({} CPUs) and processes per sandbox by default; disk not capped",
+                    crate::options::DEFAULT_MEMORY_MB,
+                    crate::options::DEFAULT_CPU_COUNT
+                )
+            } else {
+                format!(
+                    "enforced: {}; not enforceable here: {}; disk not capped",
+                    if limits.is_empty() { "none".to_owned() } else { limits.join(", ") },
+                    missing.join(", ")
+                )
+            },
+            (!missing.is_empty()).then_some("enable the missing cgroup controllers"),
+        );
         cgroups.release();
     } else {
         report.push(
             "cgroups",
             Status::Warn,
-            "not used unprivileged: pause uses SIGSTOP, no limits",
-            Some("run as root for the freezer and memory/pids limits"),
+            "not used unprivileged: pause uses SIGSTOP",
+            Some("run as root for the freezer and the memory, cpu and pids limits"),
+        );
+        report.push(
+            "limits",
+            Status::Warn,
+            "none enforced unprivileged (memory, cpu, processes, disk)",
+            Some("run as root where cgroups are available"),
         );
     }
 

@@ -97,6 +97,7 @@ pub mod doctor;
 mod envd_auth;
 mod error;
 mod host;
+mod idle_body;
 mod ids;
 pub mod jupyter;
 pub mod kernel_env;

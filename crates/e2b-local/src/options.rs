@@ -50,6 +50,9 @@ pub struct ServerOptions {
     /// CPU limit per sandbox, in CPUs (cgroup CPU quota; ignored where
     /// unavailable). Default 2, E2B's default `cpuCount`.
     pub sandbox_cpu_limit: Option<u32>,
+    /// How long a request body to a sandbox may send nothing before the
+    /// request is answered 408 and dropped. Default 60 s.
+    pub request_body_idle_timeout: Duration,
     /// Process limit per sandbox (cgroups; ignored where unavailable). Default 4096.
     pub sandbox_pids_limit: Option<u64>,
     /// Use cgroups when the host allows (freezer for pause, limits). Default true.
@@ -82,6 +85,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("sandbox_memory_limit", &self.sandbox_memory_limit)
             .field("sandbox_pids_limit", &self.sandbox_pids_limit)
             .field("sandbox_cpu_limit", &self.sandbox_cpu_limit)
+            .field("request_body_idle_timeout", &self.request_body_idle_timeout)
             .field("use_cgroups", &self.use_cgroups)
             .field("kernel_env", &self.kernel_env)
             .field("envd_version", &self.envd_version)
@@ -102,6 +106,7 @@ impl Default for ServerOptions {
             max_sandbox_timeout: Duration::from_secs(24 * 3600),
             sandbox_memory_limit: Some(DEFAULT_MEMORY_MB * 1024 * 1024),
             sandbox_cpu_limit: Some(DEFAULT_CPU_COUNT),
+            request_body_idle_timeout: Duration::from_secs(60),
             sandbox_pids_limit: Some(4096),
             use_cgroups: true,
             kernel_env: None,
@@ -171,6 +176,13 @@ impl ServerOptions {
     #[must_use]
     pub fn with_sandbox_cpu_limit(mut self, cpus: Option<u32>) -> Self {
         self.sandbox_cpu_limit = cpus;
+        self
+    }
+
+    /// Set [`ServerOptions::request_body_idle_timeout`].
+    #[must_use]
+    pub fn with_request_body_idle_timeout(mut self, idle: Duration) -> Self {
+        self.request_body_idle_timeout = idle;
         self
     }
 

@@ -8,6 +8,8 @@
 //! `{"sandboxId", "message", "code"}` like E2B's proxy; a missing or killed
 //! sandbox is 502, which the SDKs read as "sandbox timed out".
 
+use std::time::Duration;
+
 use axum::body::Body;
 use chrono::Utc;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -17,6 +19,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 
 use crate::envd_auth::{self, ACCESS_TOKEN_HEADER, ENVD_PORT, Refusal};
+use crate::idle_body::IdleBody;
 use crate::sandbox::agent_link::{self, LinkError};
 use crate::sandbox::manager::TrafficRefusal;
 use crate::sandbox::{Manager, TrafficTarget};
@@ -70,16 +73,22 @@ pub(crate) async fn handle(
             return edge_error(StatusCode::BAD_GATEWAY, id, "The sandbox is paused");
         }
     };
+    let idle = manager.body_idle_timeout();
     if port == ENVD_PORT {
-        to_envd(id, &target, req).await
+        to_envd(id, &target, req, idle).await
     } else if port == crate::agent::INTERPRETER_PORT && target.code_interpreter {
-        to_interpreter(id, &target, req).await
+        to_interpreter(id, &target, req, idle).await
     } else {
-        to_port(id, port, &target, req).await
+        to_port(id, port, &target, req, idle).await
     }
 }
 
-async fn to_envd(id: &str, target: &TrafficTarget, req: Request<Incoming>) -> Response<Body> {
+async fn to_envd(
+    id: &str,
+    target: &TrafficTarget,
+    req: Request<Incoming>,
+    idle: Duration,
+) -> Response<Body> {
     let header_token = req
         .headers()
         .get(ACCESS_TOKEN_HEADER)
@@ -114,9 +123,7 @@ async fn to_envd(id: &str, target: &TrafficTarget, req: Request<Incoming>) -> Re
         }
     }
     match agent_link::connect(&target.socket).await {
-        Ok(sender) => forward(sender, req)
-            .await
-            .unwrap_or_else(|e| unreachable_agent(id, &e)),
+        Ok(sender) => forward(id, sender, req, idle).await,
         Err(e) => unreachable_agent(id, &e),
     }
 }
@@ -131,6 +138,7 @@ async fn to_interpreter(
     id: &str,
     target: &TrafficTarget,
     mut req: Request<Incoming>,
+    idle: Duration,
 ) -> Response<Body> {
     if let Some(refused) = refuse_without_traffic_token(id, target, &req) {
         return refused;
@@ -163,9 +171,7 @@ async fn to_interpreter(
         Err(_) => return edge_error(StatusCode::BAD_REQUEST, id, "Invalid request path"),
     }
     match agent_link::connect(&target.socket).await {
-        Ok(sender) => forward(sender, req)
-            .await
-            .unwrap_or_else(|e| unreachable_agent(id, &e)),
+        Ok(sender) => forward(id, sender, req, idle).await,
         Err(e) => unreachable_agent(id, &e),
     }
 }
@@ -198,14 +204,13 @@ async fn to_port(
     port: u16,
     target: &TrafficTarget,
     req: Request<Incoming>,
+    idle: Duration,
 ) -> Response<Body> {
     if let Some(refused) = refuse_without_traffic_token(id, target, &req) {
         return refused;
     }
     match agent_link::connect_port(&target.socket, port).await {
-        Ok(sender) => forward(sender, req)
-            .await
-            .unwrap_or_else(|e| unreachable_agent(id, &e)),
+        Ok(sender) => forward(id, sender, req, idle).await,
         Err(LinkError::PortClosed { .. }) => {
             let body = serde_json::json!({
                 "sandboxId": id,
@@ -259,9 +264,29 @@ fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
 }
 
 /// Send `req` over `sender` and return the upstream response, splicing upgraded connections.
+/// A request body that stalls for `idle` ends the request with 408.
 async fn forward(
+    id: &str,
+    sender: SendRequest<Body>,
+    req: Request<Incoming>,
+    idle: Duration,
+) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let (body, stalled) = IdleBody::new(body, idle);
+    match send(sender, Request::from_parts(parts, body)).await {
+        Ok(response) => response,
+        Err(_) if stalled.load(std::sync::atomic::Ordering::Relaxed) => edge_error(
+            StatusCode::REQUEST_TIMEOUT,
+            id,
+            &format!("The request body sent no data for {idle:?}"),
+        ),
+        Err(e) => unreachable_agent(id, &e),
+    }
+}
+
+async fn send(
     mut sender: SendRequest<Body>,
-    mut req: Request<Incoming>,
+    mut req: Request<IdleBody<Incoming>>,
 ) -> Result<Response<Body>, LinkError> {
     let upgrade = wants_upgrade(req.headers());
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));

@@ -157,6 +157,7 @@ impl Server {
             userns: isolation.userns,
             seccomp: isolation.seccomp,
             slirp4netns: isolation.slirp4netns,
+            body_idle_timeout: options.request_body_idle_timeout,
         };
         let disk_total = crate::host::filesystem_size(&data_dir).map_or(0, |(total, _)| total);
         let sizes = Sizes::new(

@@ -567,3 +567,43 @@ while True:
     assert_eq!(&buf, b"ping through the tunnel");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_request_bodies_are_cut() {
+    let options = support::options().with_request_body_idle_timeout(Duration::from_millis(500));
+    let server = e2b_local::Server::start(options).await.unwrap();
+    let id = support::create_base(&server, 120).await;
+    // Headers promising 1000 bytes, then 5 of them, then nothing.
+    let mut conn = tokio::net::TcpStream::connect(server.local_addr())
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /files?path=/tmp/stalled HTTP/1.1\r\nHost: localhost\r\nE2b-Sandbox-Id: {id}\r\n\
+         E2b-Sandbox-Port: 49983\r\nContent-Type: application/octet-stream\r\n\
+         Content-Length: 1000\r\n\r\nhello"
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut buf = [0u8; 4096];
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            match conn.read(&mut buf).await.unwrap() {
+                0 => break,
+                n => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "a stalled upload was never answered");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    // A steady upload through the same edge still works.
+    let resp = support::to_sandbox(&server, Method::POST, &id, 49983, "/files?path=/tmp/ok")
+        .header("content-type", "application/octet-stream")
+        .body("fine")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    server.shutdown().await;
+}

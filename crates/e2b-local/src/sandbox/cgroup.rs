@@ -132,6 +132,20 @@ impl CgroupSupport {
         (self.v2.is_some() && self.v2_freeze) || self.v1_dir("freezer").is_some()
     }
 
+    /// The per-sandbox limits this host's cgroups can enforce, of memory, cpu and pids.
+    pub(crate) fn enforceable_limits(&self) -> Vec<&'static str> {
+        let v2 = self.v2.is_some();
+        [
+            ("memory", v2 && self.v2_memory),
+            ("cpu", v2 && self.v2_cpu),
+            ("pids", v2 && self.v2_pids),
+        ]
+        .into_iter()
+        .filter(|&(controller, in_v2)| in_v2 || self.v1_dir(controller).is_some())
+        .map(|(controller, _)| controller)
+        .collect()
+    }
+
     /// A one-line description for logs and `doctor`.
     pub(crate) fn describe(&self) -> String {
         let mut parts = Vec::new();

@@ -75,6 +75,8 @@ pub(crate) struct ManagerConfig {
     /// `slirp4netns`, which gives sandboxes internet access; without it
     /// only sandboxes without internet access can be created.
     pub(crate) slirp4netns: Result<PathBuf, String>,
+    /// How long a proxied request body may stall.
+    pub(crate) body_idle_timeout: Duration,
 }
 
 /// A sandbox as requested by create (or derived by fork).
@@ -254,13 +256,24 @@ impl Manager {
         Ok(Self { shared })
     }
 
+    /// How long a request body to a sandbox may send nothing.
+    pub(crate) fn body_idle_timeout(&self) -> Duration {
+        self.shared.config.body_idle_timeout
+    }
+
     /// The envd version reported for every sandbox.
     pub(crate) fn envd_version(&self) -> &str {
         &self.shared.config.envd_version
     }
 
-    /// Create and start a sandbox.
+    /// Create and start a sandbox, to the end even if the caller goes away.
     pub(crate) async fn create(&self, spec: SandboxSpec) -> Result<SandboxRecord, SandboxError> {
+        let this = self.clone();
+        detached(async move { this.create_now(spec).await }).await
+    }
+
+    /// Create and start a sandbox.
+    async fn create_now(&self, spec: SandboxSpec) -> Result<SandboxRecord, SandboxError> {
         let shared = &self.shared;
         shared.check_open()?;
         shared.validate_timeout(spec.timeout_secs)?;
@@ -340,8 +353,14 @@ impl Manager {
         sandboxes.iter().map(|s| s.record()).collect()
     }
 
-    /// Kill a sandbox and delete its files.
+    /// Kill a sandbox and delete its files, to the end even if the caller goes away.
     pub(crate) async fn kill(&self, id: &str) -> Result<(), SandboxError> {
+        let (this, id) = (self.clone(), id.to_owned());
+        detached(async move { this.kill_now(&id).await }).await
+    }
+
+    /// Kill a sandbox and delete its files.
+    async fn kill_now(&self, id: &str) -> Result<(), SandboxError> {
         let sandbox = self.shared.find(id)?;
         self.shared.kill(&sandbox).await
     }
@@ -380,9 +399,19 @@ impl Manager {
         Ok(())
     }
 
+    /// [`connect_now`](Self::connect_now), to the end even if the caller goes away.
+    pub(crate) async fn connect(
+        &self,
+        id: &str,
+        timeout_secs: u32,
+    ) -> Result<(SandboxRecord, bool), SandboxError> {
+        let (this, id) = (self.clone(), id.to_owned());
+        detached(async move { this.connect_now(&id, timeout_secs).await }).await
+    }
+
     /// Connect: extend a running sandbox's timeout (never shortening it) or
     /// resume a paused one. Returns the record and whether it was resumed.
-    pub(crate) async fn connect(
+    async fn connect_now(
         &self,
         id: &str,
         timeout_secs: u32,
@@ -409,12 +438,18 @@ impl Manager {
         }
     }
 
-    /// Resume a paused sandbox (the deprecated resume route).
+    /// [`resume_now`](Self::resume_now), to the end even if the caller goes away.
     pub(crate) async fn resume(
         &self,
         id: &str,
         timeout_secs: u32,
     ) -> Result<SandboxRecord, SandboxError> {
+        let (this, id) = (self.clone(), id.to_owned());
+        detached(async move { this.resume_now(&id, timeout_secs).await }).await
+    }
+
+    /// Resume a paused sandbox (the deprecated resume route).
+    async fn resume_now(&self, id: &str, timeout_secs: u32) -> Result<SandboxRecord, SandboxError> {
         self.shared.validate_timeout(timeout_secs)?;
         let sandbox = self.shared.find(id)?;
         let _ops = sandbox.ops.lock().await;
@@ -426,8 +461,14 @@ impl Manager {
         Ok(sandbox.record())
     }
 
-    /// Pause a sandbox: freeze its processes (`memory`) or stop them keeping only files.
+    /// Pause a sandbox, to the end even if the caller goes away.
     pub(crate) async fn pause(&self, id: &str, memory: bool) -> Result<(), SandboxError> {
+        let (this, id) = (self.clone(), id.to_owned());
+        detached(async move { this.pause_now(&id, memory).await }).await
+    }
+
+    /// Pause a sandbox: freeze its processes (`memory`) or stop them keeping only files.
+    async fn pause_now(&self, id: &str, memory: bool) -> Result<(), SandboxError> {
         let sandbox = self.shared.find(id)?;
         let _ops = sandbox.ops.lock().await;
         self.shared.ensure_present(&sandbox)?;
@@ -528,8 +569,19 @@ impl Manager {
         Ok(target(&sandbox, &live.record))
     }
 
-    /// Snapshot a sandbox's files as a template.
+    /// [`snapshot_now`](Self::snapshot_now), to the end even if the caller goes away
+    /// (a client leaving mid-snapshot never leaves the sandbox frozen).
     pub(crate) async fn snapshot(
+        &self,
+        id: &str,
+        name: Option<String>,
+    ) -> Result<SnapshotRecord, SandboxError> {
+        let (this, id) = (self.clone(), id.to_owned());
+        detached(async move { this.snapshot_now(&id, name).await }).await
+    }
+
+    /// Snapshot a sandbox's files as a template.
+    async fn snapshot_now(
         &self,
         id: &str,
         name: Option<String>,
@@ -634,8 +686,19 @@ impl Manager {
         Ok(true)
     }
 
-    /// Fork a sandbox `count` times: copy its files (frozen meanwhile) and start each copy.
+    /// [`fork_now`](Self::fork_now), to the end even if the caller goes away.
     pub(crate) async fn fork(
+        &self,
+        id: &str,
+        count: u32,
+        timeout_secs: u32,
+    ) -> Result<Vec<ForkOutcome>, SandboxError> {
+        let (this, id) = (self.clone(), id.to_owned());
+        detached(async move { this.fork_now(&id, count, timeout_secs).await }).await
+    }
+
+    /// Fork a sandbox `count` times: copy its files (frozen meanwhile) and start each copy.
+    async fn fork_now(
         &self,
         id: &str,
         count: u32,
@@ -1464,6 +1527,20 @@ impl Shared {
             lock(&self.sandboxes).insert(sandbox.id.clone(), sandbox);
         }
         Ok(())
+    }
+}
+
+/// Run a sandbox operation on its own task and wait for it. A caller that
+/// goes away (a client disconnecting drops the request's future) cannot stop
+/// the operation halfway: it finishes, or fails and undoes itself, either way
+/// leaving no half-started processes, frozen sandboxes or stray cgroups.
+async fn detached<T: Send + 'static>(
+    op: impl std::future::Future<Output = Result<T, SandboxError>> + Send + 'static,
+) -> Result<T, SandboxError> {
+    match tokio::spawn(op).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(SandboxError::ShuttingDown),
     }
 }
 
