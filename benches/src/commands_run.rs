@@ -81,7 +81,10 @@ async fn main() -> anyhow::Result<()> {
                 .timeout(Duration::from_secs(60))
                 .create(&client)
                 .await?;
-            sandbox.commands().run("true", CommandOptions::new()).await?;
+            sandbox
+                .commands()
+                .run("true", CommandOptions::new())
+                .await?;
             first.push(started.elapsed());
             sandbox.kill().await?;
         }

@@ -44,13 +44,21 @@ enum Command {
     /// Run the in-sandbox agent (envd). Started by the server inside each sandbox.
     Envd {
         /// Unix socket to bind and serve envd on.
-        #[arg(long, required_unless_present = "listen_fd", conflicts_with = "listen_fd")]
+        #[arg(
+            long,
+            required_unless_present = "listen_fd",
+            conflicts_with = "listen_fd"
+        )]
         socket: Option<PathBuf>,
         /// An inherited descriptor of a listening Unix socket to serve envd on.
         #[arg(long)]
         listen_fd: Option<i32>,
         /// Agent configuration (JSON) file.
-        #[arg(long, required_unless_present = "config_fd", conflicts_with = "config_fd")]
+        #[arg(
+            long,
+            required_unless_present = "config_fd",
+            conflicts_with = "config_fd"
+        )]
         config: Option<PathBuf>,
         /// An inherited descriptor to read the agent configuration (JSON) from.
         #[arg(long)]

@@ -237,8 +237,8 @@ async fn serve_works_unprivileged() {
     let http = support::http();
     // Internet access needs slirp4netns to open /dev/net/tun as `nobody`;
     // where the host does not allow that, the refusal must say why.
-    let tun_usable = std::fs::metadata("/dev/net/tun")
-        .is_ok_and(|m| m.permissions().mode() & 0o006 == 0o006);
+    let tun_usable =
+        std::fs::metadata("/dev/net/tun").is_ok_and(|m| m.permissions().mode() & 0o006 == 0o006);
     let create = |body: Value| {
         http.post(format!("{api}/sandboxes"))
             .header("X-API-Key", &key)

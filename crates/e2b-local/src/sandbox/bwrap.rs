@@ -152,7 +152,10 @@ impl HostLayout {
             .ok()
             .filter(|p| p.starts_with("/run/"));
         let present = |list: &[&'static str]| -> Vec<&'static str> {
-            list.iter().copied().filter(|p| Path::new(p).exists()).collect()
+            list.iter()
+                .copied()
+                .filter(|p| Path::new(p).exists())
+                .collect()
         };
         Self {
             top_level,
@@ -358,7 +361,10 @@ impl BwrapPlan<'_> {
         }
         a.ro_bind("/etc", "/etc");
         for name in &self.host.etc_overrides {
-            a.ro_bind(self.src(self.paths.etc.join(name)), Path::new("/etc").join(name));
+            a.ro_bind(
+                self.src(self.paths.etc.join(name)),
+                Path::new("/etc").join(name),
+            );
         }
         let empty = self.src(self.paths.empty_file());
         for file in &self.host.secret_files {
@@ -601,7 +607,10 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("--unshare-user --uid 1000 --gid 1000"));
-        assert!(s.contains("--unshare-net"), "every sandbox has its own network");
+        assert!(
+            s.contains("--unshare-net"),
+            "every sandbox has its own network"
+        );
         assert!(!s.contains("resolv.conf"));
         assert!(!s.contains("--cap-drop"));
         assert!(s.contains("--tmpfs /usr/local/data"));

@@ -25,12 +25,7 @@ impl Isolation {
         let userns = match privilege {
             Privilege::Root => {
                 super::stage::prepare_dir(std::path::Path::new(super::stage::STAGE_DIR)).map_err(
-                    |e| {
-                        Error::Isolation(format!(
-                            "cannot create {}: {e}",
-                            super::stage::STAGE_DIR
-                        ))
-                    },
+                    |e| Error::Isolation(format!("cannot create {}: {e}", super::stage::STAGE_DIR)),
                 )?;
                 Some(Arc::new(UserNamespace::create().map_err(|e| {
                     Error::Isolation(format!("cannot create the sandboxes' user namespace: {e}"))

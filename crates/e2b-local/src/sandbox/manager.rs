@@ -5,8 +5,8 @@
 //! changes, and a small state mutex read by the proxy and listings without
 //! waiting for those changes.
 
-use std::ffi::OsString;
 use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -1069,9 +1069,8 @@ impl Shared {
         ];
         let (info_rx, info_tx) = pipe().map_err(io("open the info pipe"))?;
         let info = fds.add(info_tx.into());
-        let agent_listener = fds.add(
-            bind_agent_socket(&sandbox.paths.socket()).map_err(io("bind the agent socket"))?,
-        );
+        let agent_listener = fds
+            .add(bind_agent_socket(&sandbox.paths.socket()).map_err(io("bind the agent socket"))?);
         let config_bytes =
             layout::agent_config_bytes(&config).map_err(io("write the agent configuration"))?;
         let agent_config =
@@ -1467,8 +1466,6 @@ impl Shared {
         Ok(())
     }
 }
-
-
 
 #[cfg(test)]
 mod tests {

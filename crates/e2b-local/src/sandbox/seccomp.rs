@@ -45,7 +45,10 @@ const DENIED: &[(i64, &str)] = &[
     (libc::SYS_kexec_file_load, "replace the running kernel"),
     (libc::SYS_reboot, "reboot or halt"),
     (libc::SYS_bpf, "eBPF programs and maps"),
-    (libc::SYS_perf_event_open, "performance counters (kernel info leaks)"),
+    (
+        libc::SYS_perf_event_open,
+        "performance counters (kernel info leaks)",
+    ),
     (libc::SYS_syslog, "the kernel log"),
     (libc::SYS_iopl, "raw I/O ports"),
     (libc::SYS_ioperm, "raw I/O ports"),
@@ -66,7 +69,10 @@ const DENIED: &[(i64, &str)] = &[
     (libc::SYS_request_key, "kernel keyrings"),
     // Filesystems and mounts.
     (libc::SYS_mount, "mounts"),
-    (libc::SYS_umount2, "mounts (unmasking what the sandbox hides)"),
+    (
+        libc::SYS_umount2,
+        "mounts (unmasking what the sandbox hides)",
+    ),
     (libc::SYS_pivot_root, "mounts"),
     (libc::SYS_fsopen, "the new mount API"),
     (libc::SYS_fsconfig, "the new mount API"),
@@ -75,16 +81,34 @@ const DENIED: &[(i64, &str)] = &[
     (libc::SYS_move_mount, "the new mount API"),
     (libc::SYS_open_tree, "the new mount API"),
     (libc::SYS_mount_setattr, "the new mount API"),
-    (libc::SYS_open_by_handle_at, "opening files by handle (bypasses paths)"),
+    (
+        libc::SYS_open_by_handle_at,
+        "opening files by handle (bypasses paths)",
+    ),
     // Namespaces.
     (libc::SYS_setns, "joining other namespaces"),
     // Other processes' memory.
-    (libc::SYS_ptrace, "tracing processes (the agent holds the sandbox's state)"),
-    (libc::SYS_process_vm_readv, "reading other processes' memory"),
-    (libc::SYS_process_vm_writev, "writing other processes' memory"),
-    (libc::SYS_kcmp, "comparing kernel objects of other processes"),
+    (
+        libc::SYS_ptrace,
+        "tracing processes (the agent holds the sandbox's state)",
+    ),
+    (
+        libc::SYS_process_vm_readv,
+        "reading other processes' memory",
+    ),
+    (
+        libc::SYS_process_vm_writev,
+        "writing other processes' memory",
+    ),
+    (
+        libc::SYS_kcmp,
+        "comparing kernel objects of other processes",
+    ),
     // Kernel attack surface with a history of escapes.
-    (libc::SYS_userfaultfd, "userfaultfd (kernel race exploitation)"),
+    (
+        libc::SYS_userfaultfd,
+        "userfaultfd (kernel race exploitation)",
+    ),
     (libc::SYS_io_uring_setup, "io_uring"),
     (libc::SYS_io_uring_enter, "io_uring"),
     (libc::SYS_io_uring_register, "io_uring"),
@@ -112,9 +136,13 @@ fn target_arch() -> Result<TargetArch, SeccompError> {
 
 /// A rule matching when `arg` of the call has `flag` set.
 fn has_flag(arg: u8, flag: u64) -> Result<SeccompRule, SeccompError> {
-    let condition =
-        SeccompCondition::new(arg, SeccompCmpArgLen::Qword, SeccompCmpOp::MaskedEq(flag), flag)
-            .map_err(|e| SeccompError(format!("{e:?}")))?;
+    let condition = SeccompCondition::new(
+        arg,
+        SeccompCmpArgLen::Qword,
+        SeccompCmpOp::MaskedEq(flag),
+        flag,
+    )
+    .map_err(|e| SeccompError(format!("{e:?}")))?;
     SeccompRule::new(vec![condition]).map_err(|e| SeccompError(format!("{e:?}")))
 }
 
@@ -179,8 +207,8 @@ mod tests {
     #[test]
     fn programs_build_for_this_machine() {
         let p = programs().unwrap();
-        assert!(!p.deny.is_empty() && p.deny.len() % 8 == 0);
-        assert!(!p.clone3.is_empty() && p.clone3.len() % 8 == 0);
+        assert!(!p.deny.is_empty() && p.deny.len().is_multiple_of(8));
+        assert!(!p.clone3.is_empty() && p.clone3.len().is_multiple_of(8));
         // Far below the kernel's limit of 4096 instructions.
         assert!(p.deny.len() / 8 < 1024, "{} instructions", p.deny.len() / 8);
     }

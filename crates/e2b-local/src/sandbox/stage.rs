@@ -158,16 +158,21 @@ mod tests {
         std::fs::write(private.join("file"), "hello").unwrap();
         let stage_dir = tmp.path().join("stage");
         prepare_dir(&stage_dir).unwrap();
-        let (stage, paths) = Stage::plan(&stage_dir, &[private.clone(), private.join("file")]).unwrap();
+        let (stage, paths) =
+            Stage::plan(&stage_dir, &[private.clone(), private.join("file")]).unwrap();
         let dir = paths[&private].clone();
         let file = paths[&private.join("file")].clone();
-        let mut hook = stage.hook();
+        let hook = stage.hook();
         let mut cmd = std::process::Command::new("cat");
         cmd.arg(dir.join("file")).arg(&file);
         // SAFETY: the hook only makes async-signal-safe calls.
-        unsafe { cmd.pre_exec(move || hook()) };
+        unsafe { cmd.pre_exec(hook) };
         let out = cmd.output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(String::from_utf8_lossy(&out.stdout), "hellohello");
         // Nothing was mounted in the server's own namespace.
         assert_eq!(std::fs::read_dir(&stage_dir).unwrap().count(), 0);
