@@ -368,9 +368,9 @@ pub(crate) async fn probe_bwrap(
 ) -> Result<(), Error> {
     let mut cmd = tokio::process::Command::new(bwrap);
     if let Some(ns) = userns {
-        let mut enter = ns.enter_hook();
+        let enter = ns.enter_hook();
         // SAFETY: the hook only makes async-signal-safe system calls.
-        unsafe { cmd.pre_exec(move || enter()) };
+        unsafe { cmd.pre_exec(enter) };
     }
     cmd.args([
         "--ro-bind",

@@ -250,6 +250,10 @@ async fn remove_files_trees_and_nothing() {
     write(&agent.home.join("t/u/f"), b"x", 0o644);
     write(&agent.home.join("g"), b"x", 0o644);
     std::os::unix::fs::symlink(agent.home.join("t"), agent.home.join("l")).unwrap();
+    // The user removes their own tree (removal acts as the user).
+    for dir in ["t", "t/u"] {
+        std::os::unix::fs::chown(agent.home.join(dir), Some(1000), Some(1000)).unwrap();
+    }
     for path in ["g", "l", "t", "never-existed"] {
         fs.remove(RemoveRequest { path: path.into() }, CallOptions::new())
             .await

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use e2b_envd::connect::Code;
 
+use super::fs_user::FsUser;
 use super::paths;
 use super::users::{ConfigError, Users};
 use super::{AgentConfig, UserAccount};
@@ -63,6 +64,16 @@ impl Sandbox {
     /// user when the agent runs as root, otherwise left to the agent.
     pub(crate) fn owner_for(&self, user: &UserAccount) -> Option<(u32, u32)> {
         self.users.agent_is_root().then_some((user.uid, user.gid))
+    }
+
+    /// Who file operations for `user` act as: the user when the agent runs
+    /// as root and can switch, else the agent itself.
+    pub(crate) fn fs_user(&self, user: &UserAccount) -> FsUser {
+        if self.users.agent_is_root() {
+            FsUser::new(user.uid, user.gid)
+        } else {
+            FsUser::AGENT
+        }
     }
 }
 

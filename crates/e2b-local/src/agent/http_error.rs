@@ -3,6 +3,9 @@
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
+use super::fs_user::FsUserError;
+use super::os_error;
+
 /// An HTTP error answer with envd's JSON body.
 #[derive(Debug)]
 pub(crate) struct HttpError {
@@ -24,6 +27,17 @@ impl HttpError {
 
     pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+
+    /// A failed file-system call, answered as [`os_error`] says.
+    pub(crate) fn io(e: &std::io::Error, message: impl Into<String>) -> Self {
+        Self::new(os_error::http_status(e), message)
+    }
+}
+
+impl From<FsUserError> for HttpError {
+    fn from(e: FsUserError) -> Self {
+        Self::internal(e.to_string())
     }
 }
 

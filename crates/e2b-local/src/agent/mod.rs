@@ -18,19 +18,22 @@
 //!
 //! Layout: [`router()`] assembles the routes; `process` and `filesystem` are
 //! the Connect services, `files` the `/files` routes, `forward` the tunnel,
-//! `metrics` the `/metrics` sampler; `users`, `paths`, `metadata` and
-//! `keepalive` hold what they share (accounts and Basic auth, path
-//! resolution, `user.e2b.*` xattrs, stream keepalives).
+//! `metrics` the `/metrics` sampler; `users`, `paths`, `metadata`,
+//! `keepalive`, `fs_user` and `os_error` hold what they share (accounts and
+//! Basic auth, path resolution, `user.e2b.*` xattrs, stream keepalives,
+//! acting as a request's user on files, answers to failed file-system calls).
 
 mod context;
 mod files;
 mod filesystem;
 mod forward;
+mod fs_user;
 mod http_error;
 mod interpreter;
 mod keepalive;
 mod metadata;
 mod metrics;
+mod os_error;
 mod paths;
 mod process;
 mod router;

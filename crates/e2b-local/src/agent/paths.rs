@@ -79,17 +79,22 @@ pub(crate) enum EnsureDirsError {
 }
 
 impl EnsureDirsError {
-    /// The underlying OS error, if any.
-    pub(crate) fn io_error(&self) -> Option<&io::Error> {
+    /// The OS error to answer with: the failed call's, or `ENOTDIR`.
+    pub(crate) fn os_error(&self) -> io::Error {
         match self {
-            EnsureDirsError::Io { source, .. } => Some(source),
-            EnsureDirsError::NotADirectory(_) => None,
+            EnsureDirsError::Io { source, .. } => source.raw_os_error().map_or_else(
+                || io::Error::other(source.to_string()),
+                io::Error::from_raw_os_error,
+            ),
+            EnsureDirsError::NotADirectory(_) => io::Error::from_raw_os_error(libc::ENOTDIR),
         }
     }
 }
 
 /// Create `dir` and every missing ancestor with mode 0755, handing each
-/// directory it creates to `owner` (uid, gid) when given.
+/// directory it creates to `owner` (uid, gid) when given. Run it as the
+/// user the directories are for: a directory that exists already, or that
+/// another process creates meanwhile, is left as it is.
 pub(crate) fn ensure_dirs(dir: &Path, owner: Option<(u32, u32)>) -> Result<(), EnsureDirsError> {
     let mut current = PathBuf::new();
     for component in dir.components() {
@@ -113,7 +118,8 @@ pub(crate) fn ensure_dirs(dir: &Path, owner: Option<(u32, u32)>) -> Result<(), E
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o755);
         match builder.create(&current) {
             Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            // Another process made it meanwhile: theirs.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(source) => {
                 return Err(EnsureDirsError::Io {
                     what: "create",
@@ -122,8 +128,8 @@ pub(crate) fn ensure_dirs(dir: &Path, owner: Option<(u32, u32)>) -> Result<(), E
                 });
             }
         }
-        // Chown even when another process won the race to create it: it may
-        // not have chowned it yet, and chown is idempotent.
+        // Made as the user, it is theirs already, but its group may come
+        // from a set-group-id parent.
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::chown(&current, Some(uid), Some(gid)).map_err(|source| {
                 EnsureDirsError::Io {

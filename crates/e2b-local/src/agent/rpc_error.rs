@@ -2,6 +2,9 @@
 
 use e2b_envd::connect::{Code, ConnectError};
 
+use super::fs_user::FsUserError;
+use super::os_error;
+
 /// A Connect error code and message, without response metadata. Internal
 /// functions return it (it is a fraction of a [`ConnectError`]'s size); the
 /// service methods turn it into a [`ConnectError`] with `?`.
@@ -17,6 +20,17 @@ impl RpcError {
             code,
             message: message.into(),
         }
+    }
+
+    /// A failed file-system call, answered as [`os_error`] says.
+    pub(crate) fn io(e: &std::io::Error, message: impl Into<String>) -> Self {
+        Self::new(os_error::rpc_code(e), message)
+    }
+}
+
+impl From<FsUserError> for RpcError {
+    fn from(e: FsUserError) -> Self {
+        Self::new(Code::Internal, e.to_string())
     }
 }
 

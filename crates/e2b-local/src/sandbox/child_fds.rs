@@ -114,11 +114,11 @@ mod tests {
         let a = fds.add(file_with(b"first").unwrap());
         let b = fds.add(file_with(b"second").unwrap());
         assert_eq!((a, b), (3, 4));
-        let mut hook = fds.install_hook();
+        let hook = fds.install_hook();
         let mut cmd = std::process::Command::new("sh");
         cmd.args(["-c", "cat <&3; echo; cat <&4"]);
         // SAFETY: the hook only makes async-signal-safe calls.
-        unsafe { cmd.pre_exec(move || hook()) };
+        unsafe { cmd.pre_exec(hook) };
         let out = cmd.output().unwrap();
         drop(fds);
         assert_eq!(String::from_utf8_lossy(&out.stdout), "first\nsecond");

@@ -101,9 +101,9 @@ impl UserNet {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let mut install = fds.install_hook();
+        let install = fds.install_hook();
         // SAFETY: the hook only makes async-signal-safe calls.
-        unsafe { cmd.pre_exec(move || install()) };
+        unsafe { cmd.pre_exec(install) };
         let mut child = spawner.spawn(cmd).await.map_err(failed)?;
         drop(fds);
         let mut ready = tokio::fs::File::from_std(ready_rx);

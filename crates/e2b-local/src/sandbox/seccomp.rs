@@ -207,8 +207,8 @@ mod tests {
     #[test]
     fn programs_build_for_this_machine() {
         let p = programs().unwrap();
-        assert!(!p.deny.is_empty() && p.deny.len() % 8 == 0);
-        assert!(!p.clone3.is_empty() && p.clone3.len() % 8 == 0);
+        assert!(!p.deny.is_empty() && p.deny.len().is_multiple_of(8));
+        assert!(!p.clone3.is_empty() && p.clone3.len().is_multiple_of(8));
         // Far below the kernel's limit of 4096 instructions.
         assert!(p.deny.len() / 8 < 1024, "{} instructions", p.deny.len() / 8);
     }

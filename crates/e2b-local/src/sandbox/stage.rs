@@ -162,11 +162,11 @@ mod tests {
             Stage::plan(&stage_dir, &[private.clone(), private.join("file")]).unwrap();
         let dir = paths[&private].clone();
         let file = paths[&private.join("file")].clone();
-        let mut hook = stage.hook();
+        let hook = stage.hook();
         let mut cmd = std::process::Command::new("cat");
         cmd.arg(dir.join("file")).arg(&file);
         // SAFETY: the hook only makes async-signal-safe calls.
-        unsafe { cmd.pre_exec(move || hook()) };
+        unsafe { cmd.pre_exec(hook) };
         let out = cmd.output().unwrap();
         assert!(
             out.status.success(),

@@ -128,12 +128,12 @@ mod tests {
             return;
         }
         let ns = UserNamespace::create().unwrap();
-        let mut hook = ns.enter_hook();
+        let hook = ns.enter_hook();
         let out = unsafe {
             use std::os::unix::process::CommandExt as _;
             std::process::Command::new("cat")
                 .arg("/proc/self/uid_map")
-                .pre_exec(move || hook())
+                .pre_exec(hook)
                 .output()
                 .unwrap()
         };

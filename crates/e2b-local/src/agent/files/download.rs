@@ -183,27 +183,9 @@ pub(crate) async fn download(
                 "error expanding and resolving path '{requested}': {e}"
             ))
         })?;
-    let meta = match tokio::fs::metadata(&path).await {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(HttpError::new(
-                StatusCode::NOT_FOUND,
-                format!("path '{}' does not exist", path.display()),
-            ));
-        }
-        Err(e) => {
-            return Err(HttpError::internal(format!(
-                "error checking if path exists '{}': {e}",
-                path.display()
-            )));
-        }
-    };
-    if meta.is_dir() {
-        return Err(HttpError::bad_request(format!(
-            "path '{}' is a directory",
-            path.display()
-        )));
-    }
+    let opened = path.clone();
+    let (file, meta) = sandbox.fs_user(user).run(move || open(&opened)).await?;
+    let mut file = tokio::fs::File::from_std(file);
     let mut coding = response_coding(&headers).map_err(|e| {
         HttpError::new(
             StatusCode::NOT_ACCEPTABLE,
@@ -222,9 +204,6 @@ pub(crate) async fn download(
         }
         coding = Coding::Identity;
     }
-    let mut file = tokio::fs::File::open(&path).await.map_err(|e| {
-        HttpError::internal(format!("error opening file '{}': {e}", path.display()))
-    })?;
 
     let mut response_headers = HeaderMap::new();
     response_headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
@@ -296,6 +275,36 @@ pub(crate) async fn download(
     response_headers.insert(CONTENT_LENGTH, header(&len.to_string()));
     let body = Body::from_stream(ReaderStream::with_capacity(file.take(len), CHUNK));
     Ok((status, response_headers, body).into_response())
+}
+
+/// Open `path` for reading, as the requesting user (the calling thread's
+/// identity): a missing path is `404`, a directory `400`, a file the user
+/// may not read `403`.
+fn open(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), HttpError> {
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(HttpError::new(
+                StatusCode::NOT_FOUND,
+                format!("path '{}' does not exist", path.display()),
+            ));
+        }
+        Err(e) => {
+            return Err(HttpError::io(
+                &e,
+                format!("error checking if path exists '{}': {e}", path.display()),
+            ));
+        }
+    };
+    if meta.is_dir() {
+        return Err(HttpError::bad_request(format!(
+            "path '{}' is a directory",
+            path.display()
+        )));
+    }
+    let file = std::fs::File::open(path)
+        .map_err(|e| HttpError::io(&e, format!("error opening file '{}': {e}", path.display())))?;
+    Ok((file, meta))
 }
 
 /// Fill as much of `buf` as the file has.

@@ -1,8 +1,17 @@
 //! Content codings of `/files`: gzip or identity, negotiated as RFC 9110
-//! (and envd) describe.
+//! (and envd) describe; and the bound on how far a gzip request body may
+//! inflate.
 
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, ready};
+
+use async_compression::tokio::bufread::GzipDecoder;
 use http::HeaderMap;
 use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING};
+use tokio::io::{AsyncBufRead, AsyncRead, ReadBuf};
 
 /// A content coding the agent speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +120,127 @@ pub(crate) fn response_coding(headers: &HeaderMap) -> Result<Coding, CodingError
     }
 }
 
+/// How far a gzip request body may inflate: its decompressed bytes may
+/// exceed neither `floor` nor `ratio` times the compressed bytes read so far,
+/// whichever allows more. A body that would is refused as it crosses the
+/// bound, so a small "gzip bomb" cannot fill the disk, while ordinary
+/// compressed files (text rarely compresses beyond 20:1) pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct InflateLimit {
+    pub(crate) floor: u64,
+    pub(crate) ratio: u64,
+}
+
+impl InflateLimit {
+    /// The bound of uploads: 64 MiB, or 100 times the compressed size.
+    pub(crate) const UPLOAD: InflateLimit = InflateLimit {
+        floor: 64 * 1024 * 1024,
+        ratio: 100,
+    };
+
+    fn allows(&self, decompressed: u64, compressed: u64) -> bool {
+        decompressed <= self.floor.max(compressed.saturating_mul(self.ratio))
+    }
+}
+
+/// Why a body stopped decompressing.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "decompressed request body too large: gzip bodies may inflate to at most {} MiB or {}× their compressed size",
+    .0.floor / (1024 * 1024),
+    .0.ratio
+)]
+pub(crate) struct InflateLimitExceeded(pub(crate) InflateLimit);
+
+/// A buffered reader that counts the bytes consumed from it.
+#[derive(Debug)]
+struct Counting<R> {
+    inner: R,
+    consumed: u64,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Counting<R> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+        this.consumed += (buf.filled().len() - before) as u64;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<R: AsyncBufRead + Unpin> AsyncBufRead for Counting<R> {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        Pin::new(&mut self.get_mut().inner).poll_fill_buf(cx)
+    }
+
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        let this = self.get_mut();
+        this.consumed += amt as u64;
+        Pin::new(&mut this.inner).consume(amt);
+    }
+}
+
+/// A gzip body (any number of members), decompressed as it is read, within
+/// an [`InflateLimit`]. Crossing the limit fails the read with
+/// [`InflateLimitExceeded`] and raises the shared flag, which the handler
+/// checks whatever error the failed read turned into on its way up.
+#[derive(Debug)]
+pub(crate) struct BoundedGunzip<R> {
+    decoder: GzipDecoder<Counting<R>>,
+    decompressed: u64,
+    limit: InflateLimit,
+    exceeded: Arc<AtomicBool>,
+}
+
+impl<R: AsyncBufRead + Unpin> BoundedGunzip<R> {
+    pub(crate) fn new(compressed: R, limit: InflateLimit, exceeded: Arc<AtomicBool>) -> Self {
+        let mut decoder = GzipDecoder::new(Counting {
+            inner: compressed,
+            consumed: 0,
+        });
+        decoder.multiple_members(true);
+        BoundedGunzip {
+            decoder,
+            decompressed: 0,
+            limit,
+            exceeded,
+        }
+    }
+
+    fn exceeded(&self) -> io::Error {
+        self.exceeded.store(true, Ordering::SeqCst);
+        io::Error::other(InflateLimitExceeded(self.limit))
+    }
+}
+
+impl<R: AsyncBufRead + Unpin> AsyncRead for BoundedGunzip<R> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.exceeded.load(Ordering::SeqCst) {
+            return Poll::Ready(Err(this.exceeded()));
+        }
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut this.decoder).poll_read(cx, buf))?;
+        this.decompressed += (buf.filled().len() - before) as u64;
+        let compressed = this.decoder.get_ref().consumed;
+        if !this.limit.allows(this.decompressed, compressed) {
+            // What was just decompressed is not handed out.
+            buf.set_filled(before);
+            return Poll::Ready(Err(this.exceeded()));
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +282,56 @@ mod tests {
         assert_eq!(request_coding(&h), Ok(Coding::Gzip));
         h.insert(CONTENT_ENCODING, "br".parse().unwrap());
         assert!(request_coding(&h).is_err());
+    }
+
+    async fn gzip(data: &[u8]) -> Vec<u8> {
+        use tokio::io::AsyncReadExt;
+        let mut out = Vec::new();
+        async_compression::tokio::bufread::GzipEncoder::new(data)
+            .read_to_end(&mut out)
+            .await
+            .unwrap();
+        out
+    }
+
+    async fn inflate(body: &[u8], limit: InflateLimit) -> (io::Result<usize>, bool) {
+        use tokio::io::AsyncReadExt;
+        let flag = Arc::new(AtomicBool::new(false));
+        let mut reader = BoundedGunzip::new(body, limit, flag.clone());
+        let mut out = Vec::new();
+        let result = reader.read_to_end(&mut out).await;
+        (result, flag.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test]
+    async fn inflation_is_bounded() {
+        let zeros = gzip(&vec![0u8; 1 << 20]).await;
+        // Two members of a megabyte of zeros each: 2 MiB from a few KiB.
+        let bomb = [zeros.clone(), zeros.clone()].concat();
+        let small = InflateLimit {
+            floor: 1 << 20,
+            ratio: 100,
+        };
+        let (result, flagged) = inflate(&bomb, small).await;
+        let err = result.unwrap_err();
+        assert!(err.get_ref().unwrap().is::<InflateLimitExceeded>(), "{err}");
+        assert!(flagged);
+        assert!(err.to_string().contains("at most 1 MiB or 100×"), "{err}");
+        // Within the floor, or within the ratio, it passes.
+        let roomy = InflateLimit {
+            floor: 2 << 20,
+            ratio: 100,
+        };
+        let (result, flagged) = inflate(&bomb, roomy).await;
+        assert_eq!((result.unwrap(), flagged), (2 << 20, false));
+        let text: Vec<u8> = (0..300_000u32)
+            .flat_map(|i| format!("{} ", i.wrapping_mul(2_654_435_761)).into_bytes())
+            .collect();
+        let tight_floor = InflateLimit {
+            floor: 1024,
+            ratio: 100,
+        };
+        let (result, flagged) = inflate(&gzip(&text).await, tight_floor).await;
+        assert_eq!((result.unwrap(), flagged), (text.len(), false));
     }
 }

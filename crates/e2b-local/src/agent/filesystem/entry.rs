@@ -34,13 +34,14 @@ const S_ISVTX: u32 = 0o1000;
 /// are left out rather than failing the JSON encoding of the whole answer.
 const TIMESTAMP_SECONDS: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
 
-/// The entry info of `path`, or `not_found` / `internal`.
+/// The entry info of `path`, or the error answering the failed call
+/// (`not_found`, `permission_denied`, …).
 pub(crate) fn entry_info(path: &Path, users: &Users) -> Result<EntryInfo, RpcError> {
     build(path, users).map_err(|e| {
         if e.kind() == io::ErrorKind::NotFound {
             RpcError::new(Code::NotFound, format!("file not found: {e}"))
         } else {
-            RpcError::new(Code::Internal, format!("error getting file info: {e}"))
+            RpcError::io(&e, format!("error getting file info: {e}"))
         }
     })
 }

@@ -5,7 +5,7 @@ mod ops;
 mod watch;
 mod watchers;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use e2b_envd::connect::server::{RequestContext, ResponseStream};
@@ -13,7 +13,9 @@ use e2b_envd::connect::{Code, ConnectError};
 use e2b_envd::filesystem::filesystem_server::Filesystem;
 use e2b_envd::filesystem::*;
 
+use super::UserAccount;
 use super::context::Sandbox;
+use super::fs_user::FsUser;
 use super::keepalive::{self, Keepalive};
 use super::rpc_error::RpcError;
 use watch::{Change, DirWatch};
@@ -40,63 +42,46 @@ impl FilesystemService {
         }
     }
 
-    /// Run a blocking filesystem operation off the async workers.
+    /// Run a blocking filesystem operation off the async workers, as `user`.
     async fn blocking<T: Send + 'static>(
         &self,
+        user: &UserAccount,
         f: impl FnOnce(&Sandbox) -> Result<T, RpcError> + Send + 'static,
     ) -> Result<T, RpcError> {
         let sandbox = self.sandbox.clone();
-        tokio::task::spawn_blocking(move || f(&sandbox))
-            .await
-            .map_err(|e| RpcError::new(Code::Internal, format!("filesystem task failed: {e}")))?
+        self.sandbox.fs_user(user).run(move || f(&sandbox)).await
     }
 
-    /// The resolved directory a watch request names, checked as envd does.
-    fn watch_root(
+    /// Start the watch a request asks for: the directory is resolved for
+    /// the requesting user, checked as envd does, and watched only if that
+    /// user may read it; directories appearing later are watched as that
+    /// user too.
+    async fn start_watch(
         &self,
         ctx: &RequestContext,
         path: &str,
+        recursive: bool,
         allow_network_mounts: bool,
-    ) -> Result<PathBuf, RpcError> {
-        let user = self.sandbox.users.requester(&ctx.headers)?;
-        let root = self.sandbox.resolve(path, user)?;
-        match std::fs::metadata(&root) {
-            Ok(meta) if meta.is_dir() => {}
-            Ok(_) => {
-                return Err(RpcError::new(
-                    Code::InvalidArgument,
-                    format!("path {} not a directory", root.display()),
-                ));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(RpcError::new(
-                    Code::NotFound,
-                    format!("path {} not found: {e}", root.display()),
-                ));
-            }
-            Err(e) => {
-                return Err(RpcError::new(
-                    Code::Internal,
-                    format!("error statting path {}: {e}", root.display()),
-                ));
-            }
-        }
-        if !allow_network_mounts && is_network_mount(&root)? {
-            return Err(RpcError::new(
-                Code::InvalidArgument,
-                format!(
-                    "cannot watch path on network filesystem: {}",
-                    root.display()
-                ),
-            ));
-        }
-        Ok(root)
+    ) -> Result<(DirWatch, FsUser), RpcError> {
+        let user = self.sandbox.users.requester(&ctx.headers)?.clone();
+        let root = self.sandbox.resolve(path, &user)?;
+        let fs_user = self.sandbox.fs_user(&user);
+        let watch = self
+            .blocking(&user, move |_| {
+                check_watch_root(&root, allow_network_mounts)?;
+                DirWatch::new(root, recursive, fs_user).map_err(watch_error)
+            })
+            .await?;
+        Ok((watch, fs_user))
     }
 
     /// A converter from watch changes to protocol events.
+    /// Entry infos are read as `fs_user`, briefly, on the thread that
+    /// converts the change (no `.await` in between).
     fn event_builder(
         &self,
         include_entry: bool,
+        fs_user: FsUser,
     ) -> impl Fn(Change) -> FilesystemEvent + Send + 'static {
         let sandbox = self.sandbox.clone();
         move |change: Change| {
@@ -107,7 +92,10 @@ impl FilesystemService {
                 EventType::Create | EventType::Write | EventType::Chmod
             );
             let entry = (include_entry && carries_entry)
-                .then(|| entry_info(&change.path, &sandbox.users).ok())
+                .then(|| {
+                    let _as_user = fs_user.enter().ok()?;
+                    entry_info(&change.path, &sandbox.users).ok()
+                })
                 .flatten();
             FilesystemEvent {
                 name: change.name,
@@ -118,10 +106,46 @@ impl FilesystemService {
     }
 }
 
+/// Check that `root` is a directory that may be watched (as the calling
+/// thread's user).
+fn check_watch_root(root: &Path, allow_network_mounts: bool) -> Result<(), RpcError> {
+    match std::fs::metadata(root) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => {
+            return Err(RpcError::new(
+                Code::InvalidArgument,
+                format!("path {} not a directory", root.display()),
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(RpcError::new(
+                Code::NotFound,
+                format!("path {} not found: {e}", root.display()),
+            ));
+        }
+        Err(e) => {
+            return Err(RpcError::io(
+                &e,
+                format!("error statting path {}: {e}", root.display()),
+            ));
+        }
+    }
+    if !allow_network_mounts && is_network_mount(root)? {
+        return Err(RpcError::new(
+            Code::InvalidArgument,
+            format!(
+                "cannot watch path on network filesystem: {}",
+                root.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn is_network_mount(path: &Path) -> Result<bool, RpcError> {
     let stat = rustix::fs::statfs(path).map_err(|e| {
-        RpcError::new(
-            Code::Internal,
+        RpcError::io(
+            &e.into(),
             format!(
                 "error checking mount status: failed to statfs {}: {e}",
                 path.display()
@@ -134,16 +158,13 @@ fn is_network_mount(path: &Path) -> Result<bool, RpcError> {
     Ok(NETWORK_FS_MAGIC.contains(&magic))
 }
 
+/// A watch that could not be set up: the user may not read the directory
+/// (`permission_denied`), or an internal failure.
 fn watch_error(e: watch::WatchError) -> RpcError {
-    RpcError::new(Code::Internal, e.to_string())
-}
-
-/// Set up a watch off the async workers: a recursive one walks the tree.
-async fn start_watch(root: PathBuf, recursive: bool) -> Result<DirWatch, RpcError> {
-    tokio::task::spawn_blocking(move || DirWatch::new(root, recursive))
-        .await
-        .map_err(|e| RpcError::new(Code::Internal, format!("watch setup failed: {e}")))?
-        .map_err(watch_error)
+    match &e {
+        watch::WatchError::Add { source, .. } => RpcError::io(source, e.to_string()),
+        _ => RpcError::new(Code::Internal, e.to_string()),
+    }
 }
 
 impl Filesystem for FilesystemService {
@@ -154,7 +175,9 @@ impl Filesystem for FilesystemService {
     ) -> Result<StatResponse, ConnectError> {
         let user = self.sandbox.users.requester(&ctx.headers)?.clone();
         let path = self.sandbox.resolve(&request.path, &user)?;
-        let entry = self.blocking(move |s| ops::stat(&path, &s.users)).await?;
+        let entry = self
+            .blocking(&user, move |s| ops::stat(&path, &s.users))
+            .await?;
         Ok(StatResponse { entry: Some(entry) })
     }
 
@@ -167,7 +190,7 @@ impl Filesystem for FilesystemService {
         let path = self.sandbox.resolve(&request.path, &user)?;
         let owner = self.sandbox.owner_for(&user);
         let entry = self
-            .blocking(move |s| ops::make_dir(&path, owner, &s.users))
+            .blocking(&user, move |s| ops::make_dir(&path, owner, &s.users))
             .await?;
         Ok(MakeDirResponse { entry: Some(entry) })
     }
@@ -182,7 +205,9 @@ impl Filesystem for FilesystemService {
         let destination = self.sandbox.resolve(&request.destination, &user)?;
         let owner = self.sandbox.owner_for(&user);
         let entry = self
-            .blocking(move |s| ops::rename(&source, &destination, owner, &s.users))
+            .blocking(&user, move |s| {
+                ops::rename(&source, &destination, owner, &s.users)
+            })
             .await?;
         Ok(MoveResponse { entry: Some(entry) })
     }
@@ -196,7 +221,7 @@ impl Filesystem for FilesystemService {
         let path = self.sandbox.resolve(&request.path, &user)?;
         let depth = request.depth;
         let entries = self
-            .blocking(move |s| ops::list_dir(&path, depth, &s.users))
+            .blocking(&user, move |s| ops::list_dir(&path, depth, &s.users))
             .await?;
         Ok(ListDirResponse { entries })
     }
@@ -208,7 +233,7 @@ impl Filesystem for FilesystemService {
     ) -> Result<RemoveResponse, ConnectError> {
         let user = self.sandbox.users.requester(&ctx.headers)?.clone();
         let path = self.sandbox.resolve(&request.path, &user)?;
-        self.blocking(move |_| ops::remove(&path)).await?;
+        self.blocking(&user, move |_| ops::remove(&path)).await?;
         Ok(RemoveResponse {})
     }
 
@@ -217,9 +242,15 @@ impl Filesystem for FilesystemService {
         ctx: RequestContext,
         request: WatchDirRequest,
     ) -> Result<ResponseStream<WatchDirResponse>, ConnectError> {
-        let root = self.watch_root(&ctx, &request.path, request.allow_network_mounts)?;
-        let watch = start_watch(root, request.recursive).await?;
-        let to_event = self.event_builder(request.include_entry);
+        let (watch, fs_user) = self
+            .start_watch(
+                &ctx,
+                &request.path,
+                request.recursive,
+                request.allow_network_mounts,
+            )
+            .await?;
+        let to_event = self.event_builder(request.include_entry, fs_user);
         let keepalive = Keepalive::new(keepalive::interval(&ctx.headers));
         Ok(Box::pin(watch_stream(watch, keepalive, to_event)))
     }
@@ -229,11 +260,17 @@ impl Filesystem for FilesystemService {
         ctx: RequestContext,
         request: CreateWatcherRequest,
     ) -> Result<CreateWatcherResponse, ConnectError> {
-        let root = self.watch_root(&ctx, &request.path, request.allow_network_mounts)?;
-        let watch = start_watch(root, request.recursive).await?;
+        let (watch, fs_user) = self
+            .start_watch(
+                &ctx,
+                &request.path,
+                request.recursive,
+                request.allow_network_mounts,
+            )
+            .await?;
         let watcher_id = self
             .watchers
-            .create(watch, self.event_builder(request.include_entry));
+            .create(watch, self.event_builder(request.include_entry, fs_user));
         Ok(CreateWatcherResponse { watcher_id })
     }
 

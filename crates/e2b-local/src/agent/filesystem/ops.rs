@@ -1,5 +1,8 @@
-//! The blocking filesystem operations behind the unary RPCs. Paths are
-//! already resolved; `owner` is who directories the agent creates belong to.
+//! The blocking filesystem operations behind the unary RPCs. They run as
+//! the requesting user (see `fs_user`), so the kernel decides what the user
+//! may see and change; failed calls are answered as `os_error` says. Paths
+//! are already resolved; `owner` is who directories the agent creates
+//! belong to.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -12,12 +15,8 @@ use crate::agent::paths::{EnsureDirsError, ensure_dirs};
 use crate::agent::rpc_error::RpcError;
 use crate::agent::users::Users;
 
-fn internal(message: String) -> RpcError {
-    RpcError::new(Code::Internal, message)
-}
-
 fn ensure_dirs_error(e: EnsureDirsError) -> RpcError {
-    internal(e.to_string())
+    RpcError::io(&e.os_error(), e.to_string())
 }
 
 /// `Stat`.
@@ -49,7 +48,7 @@ pub(crate) fn make_dir(
             ));
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(internal(format!("error getting file info: {e}"))),
+        Err(e) => return Err(RpcError::io(&e, format!("error getting file info: {e}"))),
     }
     ensure_dirs(path, owner).map_err(ensure_dirs_error)?;
     entry_info(path, users)
@@ -70,7 +69,7 @@ pub(crate) fn rename(
         if e.kind() == io::ErrorKind::NotFound {
             RpcError::new(Code::NotFound, format!("source file not found: {e}"))
         } else {
-            internal(format!("error renaming: {e}"))
+            RpcError::io(&e, format!("error renaming: {e}"))
         }
     })?;
     entry_info(destination, users)
@@ -87,7 +86,10 @@ pub(crate) fn remove(path: &Path) -> Result<(), RpcError> {
     match result {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(internal(format!("error removing file or directory: {e}"))),
+        Err(e) => Err(RpcError::io(
+            &e,
+            format!("error removing file or directory: {e}"),
+        )),
     }
 }
 
@@ -110,7 +112,7 @@ pub(crate) fn list_dir(
                 requested.display().to_string()
             ),
         ),
-        _ => internal(format!("error resolving symlink: {e}")),
+        _ => RpcError::io(&e, format!("error resolving symlink: {e}")),
     })?;
     match std::fs::metadata(&resolved) {
         Ok(meta) if meta.is_dir() => {}
@@ -126,21 +128,25 @@ pub(crate) fn list_dir(
                 format!("directory not found: {e}"),
             ));
         }
-        Err(e) => return Err(internal(format!("error getting file info: {e}"))),
+        Err(e) => return Err(RpcError::io(&e, format!("error getting file info: {e}"))),
     }
     let mut entries = Vec::new();
     walk(&resolved, requested, 1, depth, users, &mut entries).map_err(|e| {
-        internal(format!(
-            "error reading directory {}: {}",
-            resolved.display(),
-            e.message
-        ))
+        RpcError::new(
+            e.code,
+            format!(
+                "error reading directory {}: {}",
+                resolved.display(),
+                e.message
+            ),
+        )
     })?;
     Ok(entries)
 }
 
 /// Visit the children of `dir` in name order (depth `level`), recursing into
-/// real directories while `level < depth`.
+/// real directories while `level < depth`. The requested directory must be
+/// readable; below it, what the user may not read or stat is left out.
 fn walk(
     dir: &Path,
     reported: &Path,
@@ -152,12 +158,21 @@ fn walk(
     let mut children: Vec<(std::ffi::OsString, bool)> = Vec::new();
     let read = match std::fs::read_dir(dir) {
         Ok(read) => read,
-        // The directory went away while walking: nothing to list.
-        Err(e) if e.kind() == io::ErrorKind::NotFound && level > 1 => return Ok(()),
-        Err(e) => return Err(internal(e.to_string())),
+        // The directory went away while walking, or the user may not read
+        // it: nothing to list.
+        Err(e)
+            if level > 1
+                && matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
+                ) =>
+        {
+            return Ok(());
+        }
+        Err(e) => return Err(RpcError::io(&e, e.to_string())),
     };
     for child in read {
-        let child = child.map_err(|e| internal(e.to_string()))?;
+        let child = child.map_err(|e| RpcError::io(&e, e.to_string()))?;
         let is_dir = child.file_type().map(|t| t.is_dir()).unwrap_or(false);
         children.push((child.file_name(), is_dir));
     }
@@ -170,8 +185,8 @@ fn walk(
                 entry.path = shown.to_string_lossy().into_owned();
                 out.push(entry);
             }
-            // Removed since it was listed.
-            Err(e) if e.code == Code::NotFound => continue,
+            // Removed since it was listed, or the user may not stat it.
+            Err(e) if matches!(e.code, Code::NotFound | Code::PermissionDenied) => continue,
             Err(e) => return Err(e),
         }
         if is_dir && level < depth {

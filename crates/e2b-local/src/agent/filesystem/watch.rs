@@ -12,6 +12,9 @@
 //!   (`mkdir -p a/b/c`).
 //! * A removed subdirectory is reported once (by its parent), not again by
 //!   its own watch.
+//! * Watches are added as the requesting user: inotify only watches what
+//!   that user may read, so a directory they may not read is not watched
+//!   and what happens inside it goes unreported.
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
@@ -21,6 +24,8 @@ use std::path::{Path, PathBuf};
 use e2b_envd::filesystem::EventType;
 use futures_util::StreamExt;
 use inotify::{EventMask, EventStream, Inotify, WatchDescriptor, WatchMask, Watches};
+
+use crate::agent::fs_user::FsUser;
 
 /// What fsnotify asks inotify for.
 fn watch_mask() -> WatchMask {
@@ -81,12 +86,15 @@ pub(crate) struct DirWatch {
     /// when they reappear.
     moved_from: HashMap<u32, PathBuf>,
     pending: VecDeque<Change>,
+    /// Who watches are added as.
+    fs_user: FsUser,
 }
 
 impl DirWatch {
     /// Start watching `root` (a directory). When this returns, every change
-    /// made afterwards is reported.
-    pub(crate) fn new(root: PathBuf, recursive: bool) -> Result<Self, WatchError> {
+    /// made afterwards is reported. Call it as `fs_user` (see
+    /// [`FsUser::run`]); directories created later are watched as them.
+    pub(crate) fn new(root: PathBuf, recursive: bool, fs_user: FsUser) -> Result<Self, WatchError> {
         let inotify = Inotify::init().map_err(WatchError::Create)?;
         let events = inotify
             .into_event_stream(vec![0u8; EVENT_BUFFER])
@@ -100,6 +108,7 @@ impl DirWatch {
             dirs: HashMap::new(),
             moved_from: HashMap::new(),
             pending: VecDeque::new(),
+            fs_user,
         };
         watch.add(&root).map_err(|source| WatchError::Add {
             path: root.clone(),
@@ -149,8 +158,12 @@ impl DirWatch {
     fn watch_new_dir(&mut self, dir: &Path, report: bool) {
         match self.add(dir) {
             Ok(()) => self.add_tree(dir, report),
-            // Gone already: nothing to watch.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            // Gone already, or not the user's to read: nothing to watch.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
+                ) => {}
             // Typically the inotify watch limit: changes below this directory
             // go unreported.
             Err(e) => tracing::warn!(path = %dir.display(), "cannot watch directory: {e}"),
@@ -246,7 +259,11 @@ impl DirWatch {
             {
                 self.repath(&old, &path);
             }
-            self.watch_new_dir(&path, true);
+            // Synchronous: the identity is back before the task yields.
+            match self.fs_user.enter() {
+                Ok(_as_user) => self.watch_new_dir(&path, true),
+                Err(e) => tracing::warn!(path = %path.display(), "cannot watch directory: {e}"),
+            }
         }
         Ok(())
     }
