@@ -482,10 +482,9 @@ fn find_dir(
     if let Some(found) = dirs
         .iter()
         .find(|d| d.file_name().is_some_and(|n| n == name))
+        && files.iter().any(|f| found.join(f).exists())
     {
-        if files.iter().any(|f| found.join(f).exists()) {
-            return Some(found.clone());
-        }
+        return Some(found.clone());
     }
     if depth == 0 {
         return None;
