@@ -1,0 +1,149 @@
+//! Clients that give up mid-operation: every create finishes or is undone,
+//! and nothing (processes, cgroups, frozen sandboxes) is left behind.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// This server's per-sandbox pids cgroups (the directories under its
+/// `e2b-local/srv-<pid>-*` instance directory), by sandbox id.
+fn sandbox_cgroups() -> Option<BTreeSet<String>> {
+    let prefix = format!("srv-{}-", std::process::id());
+    let instance = find_instance(Path::new("/sys/fs/cgroup/pids"), &prefix, 6)?;
+    Some(
+        std::fs::read_dir(instance)
+            .ok()?
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect(),
+    )
+}
+
+fn find_instance(root: &Path, prefix: &str, depth: u32) -> Option<PathBuf> {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect();
+    if let Some(found) = dirs.iter().find(|d| {
+        d.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(prefix))
+    }) {
+        return Some(found.clone());
+    }
+    if depth == 0 {
+        return None;
+    }
+    dirs.iter().find_map(|d| find_instance(d, prefix, depth - 1))
+}
+
+async fn listed(server: &e2b_local::Server) -> BTreeSet<String> {
+    let list: Vec<Value> = support::authed_http(server)
+        .get(format!("{}/v2/sandboxes?state=running,paused", server.api_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list.iter()
+        .map(|s| s["sandboxID"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_and_pauses_abandoned_by_their_clients_finish_or_undo() {
+    let server = support::server().await;
+    let api = server.api_url();
+    let key = server.api_key().to_owned();
+    // Clients that hang up after 1..40 ms, at every stage of a create.
+    let mut abandoned = Vec::new();
+    for i in 0..20u64 {
+        let (api, key) = (api.clone(), key.clone());
+        abandoned.push(tokio::spawn(async move {
+            let _ = reqwest::Client::new()
+                .post(format!("{api}/sandboxes"))
+                .header("X-API-Key", key)
+                .json(&json!({"templateID": "base", "timeout": 120}))
+                .timeout(Duration::from_millis(1 + 2 * i))
+                .send()
+                .await;
+        }));
+    }
+    for a in abandoned {
+        a.await.unwrap();
+    }
+    // Every create has either finished (listed, answering) or been undone:
+    // the sandboxes with processes are exactly the listed ones.
+    let cgroups_usable = sandbox_cgroups().is_some();
+    support::eventually(
+        Duration::from_secs(30),
+        "creates settle: listed sandboxes are those with processes",
+        || async {
+            let listed = listed(&server).await;
+            !cgroups_usable || sandbox_cgroups().unwrap_or_default() == listed
+        },
+    )
+    .await;
+    let survivors = listed(&server).await;
+    for id in &survivors {
+        let (code, out, _) =
+            support::exec(&server, id, None, &["sh", "-c", "echo alive"], None).await;
+        assert_eq!((code, out.trim()), (0, "alive"), "{id}");
+    }
+
+    // A pause whose client leaves at once still completes, never leaving the
+    // sandbox half-frozen: it ends paused, and resumes working.
+    let id = support::create_base(&server, 120).await;
+    let _ = reqwest::Client::new()
+        .post(format!("{api}/sandboxes/{id}/pause"))
+        .header("X-API-Key", &key)
+        .timeout(Duration::from_millis(1))
+        .send()
+        .await;
+    support::eventually(Duration::from_secs(10), "the pause completes", || async {
+        let info: Value = support::authed_http(&server)
+            .get(format!("{api}/sandboxes/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        info["state"] == "paused"
+    })
+    .await;
+    let resp = support::authed_http(&server)
+        .post(format!("{api}/sandboxes/{id}/connect"))
+        .json(&json!({"timeout": 60}))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let (code, _, _) = support::exec(&server, &id, None, &["true"], None).await;
+    assert_eq!(code, 0);
+
+    // Killing everything leaves no sandbox cgroup (so no process) behind.
+    for id in listed(&server).await {
+        let resp = support::authed_http(&server)
+            .delete(format!("{api}/sandboxes/{id}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 204);
+    }
+    if cgroups_usable {
+        support::eventually(Duration::from_secs(10), "no sandbox cgroup is left", || async {
+            sandbox_cgroups().unwrap_or_default().is_empty()
+        })
+        .await;
+    }
+    server.shutdown().await;
+}
