@@ -41,12 +41,16 @@ fn find_instance(root: &Path, prefix: &str, depth: u32) -> Option<PathBuf> {
     if depth == 0 {
         return None;
     }
-    dirs.iter().find_map(|d| find_instance(d, prefix, depth - 1))
+    dirs.iter()
+        .find_map(|d| find_instance(d, prefix, depth - 1))
 }
 
 async fn listed(server: &e2b_local::Server) -> BTreeSet<String> {
     let list: Vec<Value> = support::authed_http(server)
-        .get(format!("{}/v2/sandboxes?state=running,paused", server.api_url()))
+        .get(format!(
+            "{}/v2/sandboxes?state=running,paused",
+            server.api_url()
+        ))
         .send()
         .await
         .unwrap()
@@ -140,9 +144,11 @@ async fn creates_and_pauses_abandoned_by_their_clients_finish_or_undo() {
         assert_eq!(resp.status(), 204);
     }
     if cgroups_usable {
-        support::eventually(Duration::from_secs(10), "no sandbox cgroup is left", || async {
-            sandbox_cgroups().unwrap_or_default().is_empty()
-        })
+        support::eventually(
+            Duration::from_secs(10),
+            "no sandbox cgroup is left",
+            || async { sandbox_cgroups().unwrap_or_default().is_empty() },
+        )
         .await;
     }
     server.shutdown().await;
