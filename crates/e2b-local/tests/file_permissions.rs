@@ -563,3 +563,39 @@ async fn gzip_bombs_are_refused() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callers_mistakes_are_4xx() {
+    let server = support::server().await;
+    let (id, token) = secure_sandbox(&server).await;
+    // A name longer than the file system allows.
+    let long = format!("/home/user/{}", "n".repeat(300));
+    let (status, body) = upload(&server, &id, &token, &long, None, "x").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = download(&server, &id, &token, &long, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // A NUL byte in the path.
+    let (status, body) = download(&server, &id, &token, "/home/user/a\0b", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // A read-only path, even for root.
+    let (status, body) = upload(&server, &id, &token, "/usr/x", Some("root"), "x").await;
+    assert!(status.is_client_error(), "{status}: {body}");
+    // A move across mounts (`/tmp` and the home are different file systems).
+    let (status, _) = upload(&server, &id, &token, "/tmp/cross", None, "x").await;
+    assert_eq!(status, StatusCode::OK);
+    let fs = filesystem(&server, &id, &token);
+    let moved = fs
+        .r#move(
+            MoveRequest {
+                source: "/tmp/cross".into(),
+                destination: "/home/user/cross".into(),
+            },
+            support::as_user(None),
+        )
+        .await;
+    assert!(
+        moved.is_ok() || code(moved) == Code::InvalidArgument,
+        "a cross-device move is a client error"
+    );
+    server.shutdown().await;
+}

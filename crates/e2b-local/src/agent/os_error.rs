@@ -8,7 +8,7 @@ use e2b_envd::connect::Code;
 use http::StatusCode;
 
 /// OS errors with an answer of their own.
-const TABLE: [(i32, StatusCode, Code); 10] = [
+const TABLE: [(i32, StatusCode, Code); 16] = [
     (libc::EACCES, StatusCode::FORBIDDEN, Code::PermissionDenied),
     (libc::EPERM, StatusCode::FORBIDDEN, Code::PermissionDenied),
     (libc::ENOENT, StatusCode::NOT_FOUND, Code::NotFound),
@@ -31,24 +31,48 @@ const TABLE: [(i32, StatusCode, Code); 10] = [
     ),
     (libc::EEXIST, StatusCode::CONFLICT, Code::AlreadyExists),
     (libc::EROFS, StatusCode::FORBIDDEN, Code::PermissionDenied),
+    (
+        libc::ENAMETOOLONG,
+        StatusCode::BAD_REQUEST,
+        Code::InvalidArgument,
+    ),
+    (libc::ELOOP, StatusCode::BAD_REQUEST, Code::InvalidArgument),
+    (libc::EXDEV, StatusCode::BAD_REQUEST, Code::InvalidArgument),
+    (libc::EBUSY, StatusCode::CONFLICT, Code::FailedPrecondition),
+    (
+        libc::ENOTEMPTY,
+        StatusCode::CONFLICT,
+        Code::FailedPrecondition,
+    ),
+    (
+        libc::ETXTBSY,
+        StatusCode::CONFLICT,
+        Code::FailedPrecondition,
+    ),
 ];
 
-fn lookup(errno: Option<i32>) -> Option<(StatusCode, Code)> {
-    let errno = errno?;
-    TABLE
-        .iter()
-        .find(|(e, _, _)| *e == errno)
-        .map(|&(_, status, code)| (status, code))
+fn lookup(e: &io::Error) -> Option<(StatusCode, Code)> {
+    match e.raw_os_error() {
+        Some(errno) => TABLE
+            .iter()
+            .find(|(known, _, _)| *known == errno)
+            .map(|&(_, status, code)| (status, code)),
+        // A path the OS could not even be asked about (a NUL byte in it).
+        None if e.kind() == io::ErrorKind::InvalidInput => {
+            Some((StatusCode::BAD_REQUEST, Code::InvalidArgument))
+        }
+        None => None,
+    }
 }
 
 /// The HTTP status answering `e`.
 pub(crate) fn http_status(e: &io::Error) -> StatusCode {
-    lookup(e.raw_os_error()).map_or(StatusCode::INTERNAL_SERVER_ERROR, |(s, _)| s)
+    lookup(e).map_or(StatusCode::INTERNAL_SERVER_ERROR, |(s, _)| s)
 }
 
 /// The Connect code answering `e`.
 pub(crate) fn rpc_code(e: &io::Error) -> Code {
-    lookup(e.raw_os_error()).map_or(Code::Internal, |(_, c)| c)
+    lookup(e).map_or(Code::Internal, |(_, c)| c)
 }
 
 #[cfg(test)]
@@ -76,5 +100,13 @@ mod tests {
             StatusCode::INTERNAL_SERVER_ERROR
         );
         assert_eq!(rpc_code(&io::Error::other("no errno")), Code::Internal);
+        assert_eq!(
+            http_status(&os(libc::ENAMETOOLONG)),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(rpc_code(&os(libc::EXDEV)), Code::InvalidArgument);
+        assert_eq!(http_status(&os(libc::EBUSY)), StatusCode::CONFLICT);
+        let nul = io::Error::new(io::ErrorKind::InvalidInput, "NUL byte in the path");
+        assert_eq!(http_status(&nul), StatusCode::BAD_REQUEST);
     }
 }
