@@ -28,11 +28,20 @@ pub const DEFAULT_MCP_TEMPLATE: &str = "mcp-gateway";
 ///     );
 /// # let _ = mcp;
 /// ```
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 #[non_exhaustive]
 #[must_use]
 pub struct McpServers {
     servers: Map<String, Value>,
+}
+
+/// Server names only: configurations carry API keys and tokens.
+impl std::fmt::Debug for McpServers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpServers")
+            .field("servers", &self.servers.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl McpServers {

@@ -10,13 +10,23 @@ use e2b_core::{ExposeSecret, SecretString};
 pub const ALL_TRAFFIC: &str = "0.0.0.0/0";
 
 /// Headers injected into outbound requests to one host.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// `Debug` shows the header names only: values are often credentials.
+#[derive(Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 #[must_use]
 pub struct NetworkTransform {
     /// Headers to set on matching requests (replacing headers of the same name). Values may
     /// contain workload-token placeholders from [`iam_token_placeholder`](crate::iam_token_placeholder).
     pub headers: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for NetworkTransform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NetworkTransform")
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl NetworkTransform {

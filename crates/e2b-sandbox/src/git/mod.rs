@@ -45,12 +45,27 @@ use quote::{classify, shell_quote, with_credentials, without_credentials};
 /// git.push("/home/user/r", RemoteOptions::new().credentials(creds)).await?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Git<'a> {
     sandbox: &'a Sandbox,
     user: Option<String>,
     timeout: Option<Duration>,
     envs: Vec<(String, String)>,
+}
+
+/// Environment variable names only: their values may be secrets.
+impl std::fmt::Debug for Git<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Git")
+            .field("sandbox", &self.sandbox.id())
+            .field("user", &self.user)
+            .field("timeout", &self.timeout)
+            .field(
+                "envs",
+                &self.envs.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
 }
 
 impl<'a> Git<'a> {
