@@ -738,3 +738,44 @@ async fn older_envd_gets_multipart_uploads() {
     assert!(files.write_files(&[]).await.unwrap().is_empty());
     local.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_timeouts_mean_no_limit() {
+    let local = Local::start().await;
+    let sbx = local.sandbox().await;
+    let files = sbx.files();
+    let data = every_byte(64 * 1024);
+    // A zero deadline, like everywhere else, is no deadline: never "already expired".
+    files
+        .write_with(
+            "/tmp/zero.bin",
+            data.clone(),
+            WriteOptions::new().timeout(Duration::ZERO),
+        )
+        .await
+        .unwrap();
+    let read = files
+        .read_bytes_with(
+            "/tmp/zero.bin",
+            ReadOptions::new().idle_timeout(Duration::ZERO),
+        )
+        .await
+        .unwrap();
+    assert_eq!(read, data);
+    let streamed = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from(data.clone()))]);
+    files
+        .write_stream(
+            "/tmp/zero-stream.bin",
+            streamed,
+            WriteOptions::new()
+                .timeout(Duration::ZERO)
+                .idle_timeout(Duration::ZERO),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        files.read_bytes("/tmp/zero-stream.bin").await.unwrap(),
+        data
+    );
+    local.stop().await;
+}

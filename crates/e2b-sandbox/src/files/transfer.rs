@@ -40,7 +40,8 @@ type ChunkStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ReadOptions {
-    /// The longest silence allowed between two chunks (default 60 s).
+    /// The longest silence allowed between two chunks (default 60 s); `Duration::ZERO`
+    /// means no limit.
     pub idle_timeout: Duration,
     /// Ask envd to gzip the file on the way (`Accept-Encoding: gzip`; default off). The
     /// answer is decoded as it streams, so reads return the file's own bytes either way;
@@ -63,7 +64,7 @@ impl ReadOptions {
         Self::default()
     }
 
-    /// Set the longest silence allowed between two chunks.
+    /// Set the longest silence allowed between two chunks; `Duration::ZERO` means no limit.
     #[must_use]
     pub fn idle_timeout(mut self, idle: Duration) -> Self {
         self.idle_timeout = idle;
@@ -90,7 +91,8 @@ pub struct WriteOptions {
     /// `X-Metadata-*` values stored with the file (envd 0.6.2 or newer); they replace any
     /// metadata the file had.
     pub metadata: HashMap<String, String>,
-    /// The deadline of the whole upload; `None` (the default for streams) means none.
+    /// The deadline of the whole upload: `None` means the sandbox's request timeout for
+    /// in-memory data and none for streams; `Some(Duration::ZERO)` means no limit.
     pub timeout: Option<Duration>,
     /// Compress the body on the way (`Content-Encoding: gzip`; default off). envd 0.5.7 or
     /// newer decodes it; with older envd, which takes multipart bodies only, the option is
@@ -129,7 +131,7 @@ impl WriteOptions {
         self
     }
 
-    /// Bound the whole upload.
+    /// Bound the whole upload; `Duration::ZERO` means no limit.
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
@@ -350,7 +352,12 @@ impl Files<'_> {
         let body = response.bytes_stream();
         let raw = futures_util::stream::unfold(Some(Box::pin(body)), move |state| async move {
             let mut body = state?;
-            match tokio::time::timeout(idle, body.next()).await {
+            let next = if idle.is_zero() {
+                Ok(body.next().await)
+            } else {
+                tokio::time::timeout(idle, body.next()).await
+            };
+            match next {
                 Err(_) => Some((
                     Err(Error::timeout(
                         TimeoutKind::StreamIdle,
@@ -396,7 +403,7 @@ impl Files<'_> {
         data: impl Into<Bytes>,
         options: WriteOptions,
     ) -> Result<WriteInfo> {
-        let timeout = options.timeout.or(self.sandbox.request_timeout());
+        let timeout = upload_deadline(options.timeout, self.sandbox.request_timeout());
         self.write_one(path, Source::Bytes(data.into()), &options, timeout)
             .await
     }
@@ -425,7 +432,7 @@ impl Files<'_> {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        let timeout = options.timeout.or(self.sandbox.request_timeout());
+        let timeout = upload_deadline(options.timeout, self.sandbox.request_timeout());
         if self.octet_stream_supported() {
             let mut out = Vec::with_capacity(entries.len());
             for e in entries {
@@ -458,7 +465,7 @@ impl Files<'_> {
     where
         S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
     {
-        let timeout = options.timeout;
+        let timeout = upload_deadline(options.timeout, None);
         self.write_one(path, Source::Stream(Box::pin(stream)), &options, timeout)
             .await
     }
@@ -831,6 +838,15 @@ async fn parse_written(response: reqwest::Response) -> Result<Vec<WriteInfo>> {
         ));
     }
     Ok(written)
+}
+
+/// The deadline of an upload: the one given (`Duration::ZERO` for none), else `default`.
+fn upload_deadline(given: Option<Duration>, default: Option<Duration>) -> Option<Duration> {
+    match given {
+        Some(t) if t.is_zero() => None,
+        Some(t) => Some(t),
+        None => default,
+    }
 }
 
 #[cfg(test)]
