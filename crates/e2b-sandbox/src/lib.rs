@@ -119,9 +119,9 @@ pub use e2b_core::{
     ErrorKind, ExposeSecret, NotFoundKind, Result, RoutingMode, SecretString, TimeoutKind,
 };
 pub use files::{
-    ByteStream, EntryInfo, FileOperation, FileType, FileUrlOptions, Files, FilesystemEvent,
-    FilesystemEventType, ReadOptions, WatchHandle, WatchOptions, WriteEntry, WriteInfo,
-    WriteOptions, get_signature,
+    ByteStream, DEFAULT_WATCH_TIMEOUT, EntryInfo, FileOperation, FileType, FileUrlOptions, Files,
+    FilesystemEvent, FilesystemEventType, ReadOptions, WatchExitCallback, WatchHandle,
+    WatchOptions, WriteEntry, WriteInfo, WriteOptions, get_signature,
 };
 pub use git::{
     AddOptions, AuthenticateOptions, CloneOptions, CommitOptions, ConfigOptions,

@@ -779,3 +779,48 @@ async fn zero_timeouts_mean_no_limit() {
     );
     local.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_ends_at_its_timeout_and_reports_its_exit() {
+    let local = Local::start().await;
+    let sbx = local.sandbox().await;
+    let files = sbx.files();
+    assert_eq!(
+        WatchOptions::new().timeout,
+        e2b_sandbox::DEFAULT_WATCH_TIMEOUT
+    );
+    let exits: Arc<Mutex<Vec<Option<bool>>>> = Arc::default();
+    let seen = Arc::clone(&exits);
+    let mut watch = files
+        .watch_dir(
+            "/tmp",
+            WatchOptions::new()
+                .timeout(Duration::from_millis(800))
+                .on_exit(move |e| seen.lock().unwrap().push(e.map(|e| e.is_timeout()))),
+        )
+        .await
+        .unwrap();
+    files.write("/tmp/watched", "1").await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(10), watch.next())
+        .await
+        .expect("an event")
+        .expect("the stream is open")
+        .expect("an event, not an error");
+    assert_eq!(first.name, "watched");
+    // Then the watch's own deadline ends it, with a timeout error, reported once.
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match watch.next().await {
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Some(e),
+                None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the watch ended within its timeout");
+    let error = ended.expect("it ended with an error");
+    assert!(error.is_timeout(), "{error}");
+    assert_eq!(*exits.lock().unwrap(), [Some(true)]);
+    local.stop().await;
+}

@@ -20,7 +20,10 @@ pub use entry::{EntryInfo, FileType, WriteInfo};
 pub use signature::{FileOperation, get_signature};
 pub use transfer::{ByteStream, ReadOptions, WriteEntry, WriteOptions};
 pub use urls::FileUrlOptions;
-pub use watch::{FilesystemEvent, FilesystemEventType, WatchHandle, WatchOptions};
+pub use watch::{
+    DEFAULT_WATCH_TIMEOUT, FilesystemEvent, FilesystemEventType, WatchExitCallback, WatchHandle,
+    WatchOptions,
+};
 
 /// The default silence allowed between two chunks of a download or two watch messages.
 pub const DEFAULT_STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);

@@ -1,6 +1,7 @@
 //! Watching a directory: envd's `WatchDir` stream as a [`Stream`] of events.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -59,8 +60,15 @@ impl FilesystemEvent {
     }
 }
 
+/// How long a watch lasts unless told otherwise (upstream's default).
+pub const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Called once when a watch ends by itself: `None` when the stream ended, the error
+/// otherwise (the watch's [`timeout`](WatchOptions::timeout) passing included).
+pub type WatchExitCallback = Arc<dyn Fn(Option<&Error>) + Send + Sync>;
+
 /// Options of [`Files::watch_dir`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct WatchOptions {
     /// Watch subdirectories too (envd 0.1.4 or newer).
@@ -69,8 +77,27 @@ pub struct WatchOptions {
     pub include_entry: bool,
     /// Allow watching a network mount, whose events may be unreliable (envd 0.6.4 or newer).
     pub allow_network_mounts: bool,
-    /// The longest silence allowed on the stream (envd sends keepalives); default 60 s.
+    /// The longest silence allowed on the stream (envd sends keepalives); default 60 s,
+    /// `Duration::ZERO` for no limit.
     pub idle_timeout: Duration,
+    /// How long the watch lasts ([`DEFAULT_WATCH_TIMEOUT`]); when it passes, the stream
+    /// ends with a timeout error. `Duration::ZERO` means no limit.
+    pub timeout: Duration,
+    /// Called once when the watch ends by itself (not when the handle is dropped).
+    pub on_exit: Option<WatchExitCallback>,
+}
+
+impl std::fmt::Debug for WatchOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchOptions")
+            .field("recursive", &self.recursive)
+            .field("include_entry", &self.include_entry)
+            .field("allow_network_mounts", &self.allow_network_mounts)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("timeout", &self.timeout)
+            .field("on_exit", &self.on_exit.is_some())
+            .finish()
+    }
 }
 
 impl Default for WatchOptions {
@@ -80,6 +107,8 @@ impl Default for WatchOptions {
             include_entry: false,
             allow_network_mounts: false,
             idle_timeout: DEFAULT_STREAM_IDLE_TIMEOUT,
+            timeout: DEFAULT_WATCH_TIMEOUT,
+            on_exit: None,
         }
     }
 }
@@ -107,10 +136,24 @@ impl WatchOptions {
         self.allow_network_mounts = on;
         self
     }
-    /// Set the stream's idle timeout.
+    /// Set the stream's idle timeout; `Duration::ZERO` means no limit.
     #[must_use]
     pub fn idle_timeout(mut self, idle: Duration) -> Self {
         self.idle_timeout = idle;
+        self
+    }
+    /// Set how long the watch lasts (default [`DEFAULT_WATCH_TIMEOUT`]);
+    /// `Duration::ZERO` means no limit.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+    /// Call `f` once when the watch ends by itself: with `None` when the stream ended,
+    /// with the error otherwise.
+    #[must_use]
+    pub fn on_exit(mut self, f: impl Fn(Option<&Error>) + Send + Sync + 'static) -> Self {
+        self.on_exit = Some(Arc::new(f));
         self
     }
 }
@@ -118,6 +161,16 @@ impl WatchOptions {
 /// A running watch: a [`Stream`] of [`FilesystemEvent`]s. Dropping it stops the watch.
 pub struct WatchHandle {
     stream: Streaming<pb::WatchDirResponse>,
+    on_exit: Option<WatchExitCallback>,
+}
+
+impl WatchHandle {
+    /// Report the end to the exit callback, once.
+    fn exited(&mut self, error: Option<&Error>) {
+        if let Some(f) = self.on_exit.take() {
+            f(error);
+        }
+    }
 }
 
 impl std::fmt::Debug for WatchHandle {
@@ -133,8 +186,15 @@ impl Stream for WatchHandle {
         loop {
             match Pin::new(&mut self.stream).poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(Error::from(e)))),
+                Poll::Ready(None) => {
+                    self.exited(None);
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    let error = Error::from(e);
+                    self.exited(Some(&error));
+                    return Poll::Ready(Some(Err(error)));
+                }
                 Poll::Ready(Some(Ok(message))) => {
                     if let Some(Event::Filesystem(e)) = message.event
                         && let Some(event) = FilesystemEvent::from_wire(e)
@@ -203,7 +263,9 @@ impl Files<'_> {
             allow_network_mounts: options.allow_network_mounts,
         };
         async {
-            let call = envd.stream_options(None, Some(options.idle_timeout), self.user())?;
+            let lasts = Some(options.timeout).filter(|t| !t.is_zero());
+            let idle = Some(options.idle_timeout).filter(|t| !t.is_zero());
+            let call = envd.stream_options(lasts, idle, self.user())?;
             let start = async {
                 let mut stream = envd.filesystem().watch_dir(request, call).await?;
                 // The first message says envd is watching.
@@ -231,7 +293,10 @@ impl Files<'_> {
                 None => start.await,
             };
             match started {
-                Ok(stream) => Ok(WatchHandle { stream }),
+                Ok(stream) => Ok(WatchHandle {
+                    stream,
+                    on_exit: options.on_exit,
+                }),
                 Err(e) => Err(envd
                     .map_error(e, Operation::Other)
                     .await
