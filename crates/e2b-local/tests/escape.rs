@@ -352,7 +352,14 @@ async fn a_fork_bomb_is_bounded_and_killable() {
         "/sys/fs/cgroup",
     ]
     .iter()
-    .find_map(|root| find_dir(std::path::Path::new(root), &bomb, &["pids.events"], 7))
+    .find_map(|root| {
+        support::find_cgroup(
+            std::path::Path::new(root),
+            &|n| n == bomb,
+            &["pids.events"],
+            7,
+        )
+    })
     .expect("the sandbox has a pids cgroup");
     support::eventually(Duration::from_secs(20), "the bomb hits pids.max", || {
         let events = std::fs::read_to_string(pids.join("pids.events")).unwrap_or_default();
@@ -421,14 +428,7 @@ async fn sandboxes_get_the_default_cpu_and_memory() {
     let server = support::server().await;
     let created = support::create(&server, json!({"templateID": "base"})).await;
     let id = created["sandboxID"].as_str().unwrap();
-    let info: serde_json::Value = support::authed_http(&server)
-        .get(format!("{}/sandboxes/{id}", server.api_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = support::api_get(&server, &format!("/sandboxes/{id}")).await;
     let host_cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     assert_eq!(
         info["cpuCount"],
@@ -444,9 +444,9 @@ async fn sandboxes_get_the_default_cpu_and_memory() {
         ]
         .iter()
         .find_map(|root| {
-            find_dir(
+            support::find_cgroup(
                 std::path::Path::new(root),
-                id,
+                &|n| n == id,
                 &["cpu.cfs_quota_us", "cpu.max"],
                 7,
             )
@@ -463,32 +463,4 @@ async fn sandboxes_get_the_default_cpu_and_memory() {
         );
     }
     server.shutdown().await;
-}
-
-/// The directory named `name` under `root` holding one of `files`, at most
-/// `depth` levels down (a sandbox's cgroup of some controller).
-fn find_dir(
-    root: &std::path::Path,
-    name: &str,
-    files: &[&str],
-    depth: u32,
-) -> Option<std::path::PathBuf> {
-    let entries = std::fs::read_dir(root).ok()?;
-    let dirs: Vec<_> = entries
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| e.path())
-        .collect();
-    if let Some(found) = dirs
-        .iter()
-        .find(|d| d.file_name().is_some_and(|n| n == name))
-        && files.iter().any(|f| found.join(f).exists())
-    {
-        return Some(found.clone());
-    }
-    if depth == 0 {
-        return None;
-    }
-    dirs.iter()
-        .find_map(|d| find_dir(d, name, files, depth - 1))
 }

@@ -4,16 +4,21 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// This server's per-sandbox pids cgroups (the directories under its
 /// `e2b-local/srv-<pid>-*` instance directory), by sandbox id.
 fn sandbox_cgroups() -> Option<BTreeSet<String>> {
     let prefix = format!("srv-{}-", std::process::id());
-    let instance = find_instance(Path::new("/sys/fs/cgroup/pids"), &prefix, 6)?;
+    let instance = support::find_cgroup(
+        Path::new("/sys/fs/cgroup/pids"),
+        &|n| n.starts_with(&prefix),
+        &["pids.max"],
+        6,
+    )?;
     Some(
         std::fs::read_dir(instance)
             .ok()?
@@ -24,40 +29,11 @@ fn sandbox_cgroups() -> Option<BTreeSet<String>> {
     )
 }
 
-fn find_instance(root: &Path, prefix: &str, depth: u32) -> Option<PathBuf> {
-    let dirs: Vec<PathBuf> = std::fs::read_dir(root)
-        .ok()?
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| e.path())
-        .collect();
-    if let Some(found) = dirs.iter().find(|d| {
-        d.file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with(prefix))
-    }) {
-        return Some(found.clone());
-    }
-    if depth == 0 {
-        return None;
-    }
-    dirs.iter()
-        .find_map(|d| find_instance(d, prefix, depth - 1))
-}
-
 async fn listed(server: &e2b_local::Server) -> BTreeSet<String> {
-    let list: Vec<Value> = support::authed_http(server)
-        .get(format!(
-            "{}/v2/sandboxes?state=running,paused",
-            server.api_url()
-        ))
-        .send()
-        .await
+    let list = support::api_get(server, "/v2/sandboxes?state=running,paused").await;
+    list.as_array()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    list.iter()
+        .iter()
         .map(|s| s["sandboxID"].as_str().unwrap().to_owned())
         .collect()
 }
@@ -113,15 +89,7 @@ async fn creates_and_pauses_abandoned_by_their_clients_finish_or_undo() {
         .send()
         .await;
     support::eventually(Duration::from_secs(10), "the pause completes", || async {
-        let info: Value = support::authed_http(&server)
-            .get(format!("{api}/sandboxes/{id}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        info["state"] == "paused"
+        support::api_get(&server, &format!("/sandboxes/{id}")).await["state"] == "paused"
     })
     .await;
     let resp = support::authed_http(&server)

@@ -62,6 +62,46 @@ pub fn http() -> reqwest::Client {
         .unwrap()
 }
 
+/// `GET` a control-plane `path` (e.g. `/sandboxes/<id>`), authenticated; its JSON.
+pub async fn api_get(server: &Server, path: &str) -> Value {
+    authed_http(server)
+        .get(format!("{}{path}", server.api_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The first directory under `root`, at most `depth` levels down, whose name
+/// satisfies `name` and which holds one of `files` (a cgroup of some controller).
+pub fn find_cgroup(
+    root: &std::path::Path,
+    name: &dyn Fn(&str) -> bool,
+    files: &[&str],
+    depth: u32,
+) -> Option<std::path::PathBuf> {
+    let dirs: Vec<std::path::PathBuf> = std::fs::read_dir(root)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect();
+    let matching = |d: &&std::path::PathBuf| {
+        d.file_name().and_then(|n| n.to_str()).is_some_and(name)
+            && files.iter().any(|f| d.join(f).exists())
+    };
+    if let Some(found) = dirs.iter().find(matching) {
+        return Some(found.clone());
+    }
+    if depth == 0 {
+        return None;
+    }
+    dirs.iter()
+        .find_map(|d| find_cgroup(d, name, files, depth - 1))
+}
+
 /// Create a sandbox with the given JSON body; returns the `Sandbox` JSON.
 pub async fn create(server: &Server, body: Value) -> Value {
     let resp = authed_http(server)
