@@ -824,3 +824,70 @@ async fn a_watch_ends_at_its_timeout_and_reports_its_exit() {
     assert_eq!(*exits.lock().unwrap(), [Some(true)]);
     local.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_killed_mid_watch_or_mid_download_is_reported_as_gone() {
+    let local = Local::start().await;
+    let sbx = local.sandbox().await;
+    let files = sbx.files();
+    // A file far larger than what the sockets on the way can hold.
+    let made = sbx
+        .commands()
+        .run(
+            "head -c 268435456 /dev/zero > /tmp/big",
+            e2b_sandbox::CommandOptions::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(made.exit_code, 0);
+    let mut download = files
+        .read_stream("/tmp/big", ReadOptions::new())
+        .await
+        .unwrap();
+    let first = download.next().await.unwrap().unwrap();
+    assert!(!first.is_empty());
+    let exits: Arc<Mutex<Vec<bool>>> = Arc::default();
+    let seen = Arc::clone(&exits);
+    let mut watch = files
+        .watch_dir(
+            "/tmp",
+            WatchOptions::new()
+                .timeout(Duration::ZERO)
+                .on_exit(move |e| {
+                    seen.lock()
+                        .unwrap()
+                        .push(e.is_some_and(|e| e.is_sandbox_gone()))
+                }),
+        )
+        .await
+        .unwrap();
+    assert!(local.client.kill_sandbox(sbx.id()).await.unwrap());
+    let watch_end = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match watch.next().await {
+                Some(Ok(_)) => continue,
+                other => return other,
+            }
+        }
+    })
+    .await
+    .expect("the watch ends when the sandbox is killed");
+    let err = watch_end.expect("an error, not a clean end").unwrap_err();
+    assert!(err.is_sandbox_gone(), "{err:?}");
+    assert_eq!(*exits.lock().unwrap(), [true]);
+    let download_end = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match download.next().await {
+                Some(Ok(_)) => continue,
+                other => return other,
+            }
+        }
+    })
+    .await
+    .expect("the download ends when the sandbox is killed");
+    let err = download_end
+        .expect("an error, not a complete file")
+        .unwrap_err();
+    assert!(err.is_sandbox_gone(), "{err:?}");
+    local.stop().await;
+}

@@ -186,6 +186,19 @@ impl Envd {
         }
     }
 
+    /// The error of a stream that broke mid-way: the sandbox being gone when `/health`
+    /// says so (killed, timed out, paused), `error` otherwise.
+    pub(crate) async fn stream_broke(&self, error: Error) -> Error {
+        if self.health().await == Health::Gone {
+            Error::timeout(
+                TimeoutKind::SandboxGone,
+                "the sandbox was killed or timed out while the stream was open",
+            )
+        } else {
+            error
+        }
+    }
+
     /// Probe `/health` (at most [`health::HEALTH_CHECK_TIMEOUT`]).
     pub(crate) async fn health(&self) -> Health {
         health::probe(self).await

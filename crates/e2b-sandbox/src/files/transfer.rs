@@ -350,24 +350,29 @@ impl Files<'_> {
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
         let idle = options.idle_timeout;
         let body = response.bytes_stream();
-        let raw = futures_util::stream::unfold(Some(Box::pin(body)), move |state| async move {
-            let mut body = state?;
-            let next = if idle.is_zero() {
-                Ok(body.next().await)
-            } else {
-                tokio::time::timeout(idle, body.next()).await
-            };
-            match next {
-                Err(_) => Some((
-                    Err(Error::timeout(
-                        TimeoutKind::StreamIdle,
-                        format!("no data from the download for {idle:?}"),
+        let envd = envd.clone();
+        let raw = futures_util::stream::unfold(Some(Box::pin(body)), move |state| {
+            let envd = envd.clone();
+            async move {
+                let mut body = state?;
+                let next = if idle.is_zero() {
+                    Ok(body.next().await)
+                } else {
+                    tokio::time::timeout(idle, body.next()).await
+                };
+                match next {
+                    Err(_) => Some((
+                        Err(Error::timeout(
+                            TimeoutKind::StreamIdle,
+                            format!("no data from the download for {idle:?}"),
+                        )),
+                        None,
                     )),
-                    None,
-                )),
-                Ok(None) => None,
-                Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(body))),
-                Ok(Some(Err(e))) => Some((Err(Error::from(e)), None)),
+                    Ok(None) => None,
+                    Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(body))),
+                    // A broken download is the sandbox going away when /health says so.
+                    Ok(Some(Err(e))) => Some((Err(envd.stream_broke(Error::from(e)).await), None)),
+                }
             }
         });
         let inner: Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>> = if gzipped {

@@ -12,7 +12,7 @@ use futures_util::Stream;
 use tracing::Instrument as _;
 
 use super::{DEFAULT_STREAM_IDLE_TIMEOUT, EntryInfo, Files};
-use crate::envd::Operation;
+use crate::envd::{Envd, Operation};
 
 /// What happened to an entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -159,18 +159,11 @@ impl WatchOptions {
 }
 
 /// A running watch: a [`Stream`] of [`FilesystemEvent`]s. Dropping it stops the watch.
+///
+/// When the stream breaks because the sandbox is gone (killed, timed out, paused), its
+/// last item is a [`TimeoutKind::SandboxGone`](e2b_core::TimeoutKind::SandboxGone) error.
 pub struct WatchHandle {
-    stream: Streaming<pb::WatchDirResponse>,
-    on_exit: Option<WatchExitCallback>,
-}
-
-impl WatchHandle {
-    /// Report the end to the exit callback, once.
-    fn exited(&mut self, error: Option<&Error>) {
-        if let Some(f) = self.on_exit.take() {
-            f(error);
-        }
-    }
+    inner: Pin<Box<dyn Stream<Item = Result<FilesystemEvent>> + Send>>,
 }
 
 impl std::fmt::Debug for WatchHandle {
@@ -179,31 +172,51 @@ impl std::fmt::Debug for WatchHandle {
     }
 }
 
+impl WatchHandle {
+    fn new(
+        stream: Streaming<pb::WatchDirResponse>,
+        envd: Envd,
+        on_exit: Option<WatchExitCallback>,
+    ) -> Self {
+        let events =
+            futures_util::stream::unfold(Some((stream, envd, on_exit)), |state| async move {
+                let (mut stream, envd, on_exit) = state?;
+                loop {
+                    match stream.message().await {
+                        Ok(Some(message)) => {
+                            if let Some(Event::Filesystem(e)) = message.event
+                                && let Some(event) = FilesystemEvent::from_wire(e)
+                            {
+                                return Some((Ok(event), Some((stream, envd, on_exit))));
+                            }
+                        }
+                        Ok(None) => {
+                            if let Some(f) = on_exit {
+                                f(None);
+                            }
+                            return None;
+                        }
+                        Err(e) => {
+                            let error = envd.map_error(e, Operation::Other).await;
+                            if let Some(f) = on_exit {
+                                f(Some(&error));
+                            }
+                            return Some((Err(error), None));
+                        }
+                    }
+                }
+            });
+        WatchHandle {
+            inner: Box::pin(events),
+        }
+    }
+}
+
 impl Stream for WatchHandle {
     type Item = Result<FilesystemEvent>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        loop {
-            match Pin::new(&mut self.stream).poll_next(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(None) => {
-                    self.exited(None);
-                    return Poll::Ready(None);
-                }
-                Poll::Ready(Some(Err(e))) => {
-                    let error = Error::from(e);
-                    self.exited(Some(&error));
-                    return Poll::Ready(Some(Err(error)));
-                }
-                Poll::Ready(Some(Ok(message))) => {
-                    if let Some(Event::Filesystem(e)) = message.event
-                        && let Some(event) = FilesystemEvent::from_wire(e)
-                    {
-                        return Poll::Ready(Some(Ok(event)));
-                    }
-                }
-            }
-        }
+        self.inner.as_mut().poll_next(cx)
     }
 }
 
@@ -293,10 +306,7 @@ impl Files<'_> {
                 None => start.await,
             };
             match started {
-                Ok(stream) => Ok(WatchHandle {
-                    stream,
-                    on_exit: options.on_exit,
-                }),
+                Ok(stream) => Ok(WatchHandle::new(stream, envd.clone(), options.on_exit)),
                 Err(e) => Err(envd
                     .map_error(e, Operation::Other)
                     .await
