@@ -15,7 +15,10 @@ fn options_and_builder_hide_secrets() {
         ("CodeInterpreterBuilder", format!("{builder:?}")),
         ("ContextOptions", format!("{:?}", ContextOptions::new())),
     ] {
-        assert!(!debug.contains(SENTINEL), "{what} printed a secret: {debug}");
+        assert!(
+            !debug.contains(SENTINEL),
+            "{what} printed a secret: {debug}"
+        );
     }
     // The names stay visible for debugging.
     assert!(format!("{run:?}").contains("API_KEY"));
