@@ -275,6 +275,31 @@ async fn serve_works_unprivileged() {
         ["1000", "1000", "written"],
         "{out}"
     );
+    // The escapes the root server's suite attacks, against an unprivileged
+    // server (whose sandboxes have `user` only): kernel knobs, host paths, the
+    // host's loopback and the edge.
+    let edge_port = api.rsplit(':').next().unwrap().to_owned();
+    let host_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host_port = host_listener.local_addr().unwrap().port();
+    {
+        let attack = format!(
+            "echo '|/tmp/p' > /proc/sys/kernel/core_pattern 2>/dev/null && echo core_pattern-written; \
+             tr '\\0' ' ' < /proc/1/cmdline | grep -q '{data}' && echo data-dir-visible; \
+             for p in {host_port} {edge_port}; do \
+               (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null && echo reached-$p; \
+               (exec 3<>/dev/tcp/10.0.2.2/$p) 2>/dev/null && echo reached-gw-$p; \
+             done; echo probed",
+            data = data.display()
+        );
+        let (code, out, err) = support::run(
+            &support::envd_at(&api, &id, None),
+            &["bash", "-c", &attack],
+            None,
+        )
+        .await;
+        assert_eq!((code, out.trim()), (0, "probed"), "{out} {err}");
+    }
+    drop(host_listener);
     // Pause without a cgroup freezer (SIGSTOP), then resume.
     let resp = http
         .post(format!("{api}/sandboxes/{id}/pause"))
