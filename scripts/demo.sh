@@ -8,7 +8,7 @@ CARGO=${CARGO:-cargo}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 step() { printf '\n==> %s\n' "$*"; }
 
-step "checking prerequisites (bubblewrap)"
+step "checking prerequisites (bubblewrap, slirp4netns)"
 scripts/install-isolation.sh
 
 step "building e2b-local and the quickstart example"
@@ -65,7 +65,7 @@ server_pid=""
 cat <<'TXT'
 
 Done. What happened:
-  1. bubblewrap was checked (and installed if it was missing);
+  1. bubblewrap and slirp4netns were checked (and installed if they were missing);
   2. e2b-local, an E2B-compatible server, ran on a loopback port;
   3. the quickstart created a sandbox through the E2B control-plane API, ran commands in it
      through envd (streaming their output) and killed it — the same calls it makes against
