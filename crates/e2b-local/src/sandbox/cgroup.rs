@@ -22,6 +22,11 @@ const V1_CONTROLLERS: [&str; 4] = ["freezer", "memory", "pids", "cpu"];
 /// The CPU quota's scheduling period (100 ms, the kernel's default).
 const CPU_PERIOD_US: u64 = 100_000;
 
+/// The CPU time `cpus` CPUs get per [`CPU_PERIOD_US`].
+fn cpu_quota_us(cpus: u32) -> u64 {
+    u64::from(cpus) * CPU_PERIOD_US
+}
+
 /// What the host offers, with the parent directory under which sandbox cgroups go.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct CgroupSupport {
@@ -195,7 +200,7 @@ impl CgroupSupport {
                 write_best_effort(&dir.join("pids.max"), &n.to_string());
             }
             if let (Some(cpus), true) = (limits.cpus, self.v2_cpu) {
-                let quota = u64::from(cpus) * CPU_PERIOD_US;
+                let quota = cpu_quota_us(cpus);
                 write_best_effort(&dir.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"));
             }
             cg.v2_freeze = self.v2_freeze;
@@ -220,7 +225,7 @@ impl CgroupSupport {
                 }
                 "cpu" if !self.v2_cpu => {
                     if let Some(cpus) = limits.cpus {
-                        let quota = u64::from(cpus) * CPU_PERIOD_US;
+                        let quota = cpu_quota_us(cpus);
                         write_best_effort(
                             &dir.join("cpu.cfs_period_us"),
                             &CPU_PERIOD_US.to_string(),

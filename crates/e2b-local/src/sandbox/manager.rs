@@ -1140,8 +1140,9 @@ impl Shared {
             fds.add(file_with(&config_bytes).map_err(io("pass the agent configuration"))?);
         // A root server's sandboxes set their mounts up as an unprivileged
         // host id: stage what they bind where that id can reach it.
-        let (stage, staged) = match &self.config.userns {
-            Some(_) => {
+        // The child stages them, then joins the server's user namespace.
+        let (pre_exec, staged) = match &self.config.userns {
+            Some(ns) => {
                 let sources = BwrapPlan::private_sources(
                     &sandbox.paths,
                     &self.host_layout,
@@ -1150,7 +1151,13 @@ impl Shared {
                 );
                 let (stage, staged) = Stage::plan(Path::new(STAGE_DIR), &sources)
                     .map_err(io("stage the mount sources"))?;
-                (Some(stage), staged)
+                let mut stage = stage.hook();
+                let mut enter = ns.enter_hook();
+                let hook: super::instance::PreExec = Box::new(move || {
+                    stage()?;
+                    enter()
+                });
+                (Some(hook), staged)
             }
             None => (None, HashMap::new()),
         };
@@ -1204,17 +1211,7 @@ impl Shared {
             },
             fds,
             info: Some(info_rx.into()),
-            pre_exec: match (stage, self.config.userns.as_ref()) {
-                (Some(stage), Some(ns)) => {
-                    let mut stage = stage.hook();
-                    let mut enter = ns.enter_hook();
-                    Some(Box::new(move || {
-                        stage()?;
-                        enter()
-                    }) as super::instance::PreExec)
-                }
-                _ => None,
-            },
+            pre_exec,
             network,
         };
         let instance = Arc::new(Instance::launch(&*self.spawner()?, spec).await?);
