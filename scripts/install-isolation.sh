@@ -3,6 +3,7 @@
 #   bubblewrap   namespaces, mounts and seccomp for every sandbox
 #   slirp4netns  a sandbox's own network stack with internet access (no host loopback)
 #   uidmap       newuidmap/newgidmap, for user namespaces when the server is not root
+#   e2fsprogs    mkfs.ext4, for every sandbox's own disk when the server is root
 # and what the tests use as real peers:
 #   dante-server a SOCKS5 proxy (the SDK's socks5:// support is tested through it)
 # Idempotent; as root it uses apt-get, otherwise sudo if it needs no password.
@@ -13,6 +14,7 @@ command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 command -v slirp4netns >/dev/null 2>&1 || missing+=(slirp4netns)
 command -v newuidmap >/dev/null 2>&1 || missing+=(uidmap)
 required=${#missing[@]}
+command -v mkfs.ext4 >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.ext4 ] || [ -x /sbin/mkfs.ext4 ] || missing+=(e2fsprogs)
 command -v danted >/dev/null 2>&1 || [ -x /usr/sbin/danted ] || missing+=(dante-server)
 
 if [ "${#missing[@]}" -eq 0 ]; then
@@ -24,8 +26,8 @@ if [ "$(id -u)" -eq 0 ]; then
 elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
   run() { sudo "$@"; }
 elif [ "$required" -eq 0 ]; then
-  # Only test peers are missing; the tests that need root skip without them.
-  echo "note: ${missing[*]} not installed (only root's tests use it)" >&2
+  # Only root's extras are missing; the tests that need root skip without them.
+  echo "note: ${missing[*]} not installed (only a root server uses it)" >&2
   exit 0
 else
   echo "missing: ${missing[*]}; this user cannot install packages." >&2

@@ -255,23 +255,48 @@ pub async fn run() -> Report {
             .collect();
         report.push(
             "limits",
-            if missing.is_empty() { Status::Ok } else { Status::Warn },
+            if missing.is_empty() {
+                Status::Ok
+            } else {
+                Status::Warn
+            },
             if missing.is_empty() {
                 format!(
-                    "memory ({} MiB), cpu ({} CPUs) and processes per sandbox by default; disk not capped",
+                    "memory ({} MiB), cpu ({} CPUs) and processes per sandbox by default",
                     crate::options::DEFAULT_MEMORY_MB,
                     crate::options::DEFAULT_CPU_COUNT
                 )
             } else {
                 format!(
-                    "enforced: {}; not enforceable here: {}; disk not capped",
-                    if limits.is_empty() { "none".to_owned() } else { limits.join(", ") },
+                    "enforced: {}; not enforceable here: {}",
+                    if limits.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        limits.join(", ")
+                    },
                     missing.join(", ")
                 )
             },
             (!missing.is_empty()).then_some("enable the missing cgroup controllers"),
         );
         cgroups.release();
+        match crate::sandbox::disk::host_support() {
+            Ok(_) => report.push(
+                "disk",
+                Status::Ok,
+                format!(
+                    "each sandbox's /home/user and /tmp on an ext4 disk of its own ({} MiB by default, sparse)",
+                    crate::options::DEFAULT_DISK_MB
+                ),
+                None,
+            ),
+            Err(why) => report.push(
+                "disk",
+                Status::Warn,
+                format!("sandbox disk use is not capped: {why}"),
+                Some("load the loop module and install e2fsprogs"),
+            ),
+        }
     } else {
         report.push(
             "cgroups",
@@ -282,7 +307,7 @@ pub async fn run() -> Report {
         report.push(
             "limits",
             Status::Warn,
-            "none enforced unprivileged (memory, cpu, processes, disk)",
+            "none enforced unprivileged (memory, cpu, processes, disk); mounts show host paths",
             Some("run as root where cgroups are available"),
         );
     }

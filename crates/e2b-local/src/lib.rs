@@ -31,42 +31,50 @@
 //!
 //! # Isolation
 //!
-//! Each sandbox is a bubblewrap-isolated process tree with private pid, ipc, uts
-//! and mount namespaces (and a network namespace unless internet access is
-//! allowed), a `user` account (uid 1000) with its home at `/home/user`, its own
-//! `/tmp` (a directory on disk, like the VM's disk upstream), the host's `/usr`
-//! and `/etc` read-only (with per-sandbox `passwd`,
-//! `group`, `shadow`, `hosts` and the host's secrets masked). Inside runs an
-//! agent — this same binary in `envd` mode — that owns processes, PTYs, files
-//! and watches and talks to the server over a Unix socket.
+//! Each sandbox is a bubblewrap-isolated process tree in its own user, pid,
+//! ipc, uts, mount, cgroup and network namespaces, with a `user` account
+//! (uid 1000) whose home is `/home/user`, its own `/tmp`, the host's `/usr`
+//! and `/etc` read-only (with per-sandbox `passwd`, `group`, `shadow`,
+//! `hosts` and the host's secrets masked), a seccomp filter and a hardened
+//! `/proc`. Inside runs an agent — this same binary in `envd` mode — that
+//! owns processes, PTYs, files and watches and talks to the server over an
+//! inherited socket.
 //!
-//! When the server runs as root, the agent is root inside the sandbox with a
-//! reduced capability set (no mount, no ptrace, no network administration) and
-//! acts as `user` or `root` per request. Unprivileged, a user namespace maps
-//! the server's user to uid 1000 inside and every process runs as `user`
-//! (there is only one identity; requests as `root` cannot switch users).
+//! When the server runs as root, sandbox ids are mapped to an unprivileged
+//! host range: the agent is root inside with a reduced capability set that
+//! is valid only in the sandbox's namespaces, and acts as `user` or `root`
+//! per request. Where the host has loop devices and `mkfs.ext4`, every new
+//! sandbox keeps `/home/user` and `/tmp` on an ext4 disk image of its own
+//! ([`ServerOptions::sandbox_disk_limit`], 10 GiB by default, sparse), which
+//! caps its disk use; its mount table names no host path. Unprivileged, a
+//! user namespace maps the server's user to uid 1000 inside and every
+//! process runs as `user` (requests as `root` cannot switch users), files
+//! live in the data directory without a cap, and the mount table shows
+//! where.
 //!
 //! This is a development and test backend, not a security boundary equal to
 //! E2B's Firecracker microVMs: sandboxes share the host kernel.
 //!
 //! # Network
 //!
-//! `allow_internet_access: false`, or a `denyOut` covering all addresses with
-//! an empty `allowOut`, gives the sandbox its own network namespace with only
-//! loopback. Otherwise the sandbox shares the host's network (and port space).
-//! Finer egress rules (`allowOut`/`denyOut` lists, `rules`, `egressProxy`,
-//! network updates) are recorded and reported but **not enforced**. Traffic
-//! into the sandbox always goes through the server (the agent forwards to
-//! `127.0.0.1:<port>` inside), so `allowPublicTraffic: false` is enforced with
-//! the traffic access token.
+//! Every sandbox has its own network stack. With internet access (the
+//! default), its only way out is `slirp4netns`: the host's loopback, the
+//! server and other sandboxes are unreachable. `allow_internet_access:
+//! false`, or a `denyOut` covering all addresses with an empty `allowOut`,
+//! leaves only loopback. Finer egress rules (`allowOut`/`denyOut` lists,
+//! `rules`, `egressProxy`, network updates) are recorded and reported but
+//! **not enforced**. Traffic into the sandbox always goes through the server
+//! (the agent forwards to `127.0.0.1:<port>` inside), so
+//! `allowPublicTraffic: false` is enforced with the traffic access token.
 //!
 //! # Lifecycle and durability
 //!
 //! Timeouts kill or pause on time. Pause freezes the processes (cgroup freezer
 //! when the server is root and the host has one, else `SIGSTOP`), keeping
 //! memory; `memory: false` stops them and keeps only files. Snapshots are
-//! copies of a sandbox's files (home and `/tmp`) usable as templates; forks
-//! copy the files of a running sandbox into new sandboxes.
+//! copies of a sandbox's files (home and `/tmp`, or its disk image, copied
+//! with the filesystem frozen) usable as templates; forks copy the files of
+//! a running sandbox into new sandboxes.
 //!
 //! Metadata is written atomically (temporary file, `fsync`, rename) under the
 //! data directory. Running sandboxes end with the server: after a restart
@@ -95,6 +103,7 @@ pub mod cli;
 mod control;
 pub mod doctor;
 mod envd_auth;
+mod eof_grace;
 mod error;
 mod host;
 mod idle_body;
@@ -114,5 +123,5 @@ mod tail;
 pub use envd_auth::ENVD_PORT;
 pub use error::Error;
 pub use ids::is_valid_api_key;
-pub use options::{DEFAULT_CPU_COUNT, DEFAULT_MEMORY_MB, ServerOptions};
+pub use options::{DEFAULT_CPU_COUNT, DEFAULT_DISK_MB, DEFAULT_MEMORY_MB, ServerOptions};
 pub use server::{ENVD_VERSION, Server};

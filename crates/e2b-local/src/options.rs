@@ -8,6 +8,8 @@ use std::time::Duration;
 pub const DEFAULT_MEMORY_MB: u64 = 1024;
 /// CPUs of a sandbox when nothing else is configured (E2B's default `cpuCount`).
 pub const DEFAULT_CPU_COUNT: u32 = 2;
+/// Disk of a sandbox when nothing else is configured, in MiB.
+pub const DEFAULT_DISK_MB: u64 = 10 * 1024;
 
 /// How to run a [`Server`](crate::Server).
 ///
@@ -55,6 +57,13 @@ pub struct ServerOptions {
     pub request_body_idle_timeout: Duration,
     /// Process limit per sandbox (cgroups; ignored where unavailable). Default 4096.
     pub sandbox_pids_limit: Option<u64>,
+    /// Disk size per sandbox in bytes: a root server on a host with loop
+    /// devices and `mkfs.ext4` gives every new sandbox an ext4 disk of this
+    /// size for `/home/user` and `/tmp` (sparse: only what is written takes
+    /// space). Elsewhere, or with `None`, sandboxes write to the data
+    /// directory's filesystem without a cap. Default 10 GiB
+    /// ([`DEFAULT_DISK_MB`]); at least 16 MiB.
+    pub sandbox_disk_limit: Option<u64>,
     /// Use cgroups when the host allows (freezer for pause, limits). Default true.
     pub use_cgroups: bool,
     /// The code-interpreter kernel environment (`make kernel-env`), shown
@@ -85,6 +94,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("sandbox_memory_limit", &self.sandbox_memory_limit)
             .field("sandbox_pids_limit", &self.sandbox_pids_limit)
             .field("sandbox_cpu_limit", &self.sandbox_cpu_limit)
+            .field("sandbox_disk_limit", &self.sandbox_disk_limit)
             .field("request_body_idle_timeout", &self.request_body_idle_timeout)
             .field("use_cgroups", &self.use_cgroups)
             .field("kernel_env", &self.kernel_env)
@@ -108,6 +118,7 @@ impl Default for ServerOptions {
             sandbox_cpu_limit: Some(DEFAULT_CPU_COUNT),
             request_body_idle_timeout: Duration::from_secs(60),
             sandbox_pids_limit: Some(4096),
+            sandbox_disk_limit: Some(DEFAULT_DISK_MB * 1024 * 1024),
             use_cgroups: true,
             kernel_env: None,
             envd_version: None,
@@ -190,6 +201,13 @@ impl ServerOptions {
     #[must_use]
     pub fn with_sandbox_pids_limit(mut self, pids: Option<u64>) -> Self {
         self.sandbox_pids_limit = pids;
+        self
+    }
+
+    /// Set [`ServerOptions::sandbox_disk_limit`] (bytes).
+    #[must_use]
+    pub fn with_sandbox_disk_limit(mut self, bytes: Option<u64>) -> Self {
+        self.sandbox_disk_limit = bytes;
         self
     }
 

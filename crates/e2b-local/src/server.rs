@@ -18,12 +18,14 @@ use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt as _;
 
 use crate::control::{self, AppState, views::Sizes};
+use crate::eof_grace::EofGrace;
 use crate::error::Error;
 use crate::host::HostInfo;
 use crate::options::ServerOptions;
 use crate::routing::{self, Target};
 use crate::sandbox::bwrap::Privilege;
 use crate::sandbox::cgroup::Limits;
+use crate::sandbox::disk::Disks;
 use crate::sandbox::isolation::Isolation;
 use crate::sandbox::userns::UserNamespace;
 use crate::sandbox::{Manager, ManagerConfig};
@@ -133,6 +135,20 @@ impl Server {
         };
         let isolation = Isolation::prepare(privilege)?;
         probe_bwrap(&bwrap, privilege, isolation.userns.as_deref()).await?;
+        let disks = match (privilege, options.sandbox_disk_limit) {
+            (Privilege::Root, Some(size)) => {
+                match Disks::prepare(&dirs.root().join("images"), size) {
+                    Ok(disks) => Some(Arc::new(disks)),
+                    Err(why) => {
+                        tracing::warn!(
+                            "{why}: sandboxes write to the data directory without a disk cap"
+                        );
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         let limits = Limits {
             memory_bytes: options.sandbox_memory_limit,
             pids: options.sandbox_pids_limit,
@@ -158,8 +174,12 @@ impl Server {
             seccomp: isolation.seccomp,
             slirp4netns: isolation.slirp4netns,
             body_idle_timeout: options.request_body_idle_timeout,
+            disks: disks.clone(),
         };
-        let disk_total = crate::host::filesystem_size(&data_dir).map_or(0, |(total, _)| total);
+        let disk_total = match &disks {
+            Some(disks) => disks.size(),
+            None => crate::host::filesystem_size(&data_dir).map_or(0, |(total, _)| total),
+        };
         let sizes = Sizes::new(
             &host,
             options.sandbox_memory_limit,
@@ -281,7 +301,7 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut stop: oneshot::Receiver
                         let result = http1::Builder::new()
                             .timer(TokioTimer::new())
                             .header_read_timeout(HEADER_READ_TIMEOUT)
-                            .serve_connection(TokioIo::new(stream), service)
+                            .serve_connection(TokioIo::new(EofGrace::new(stream)), service)
                             .with_upgrades()
                             .await;
                         if let Err(e) = result {
@@ -313,7 +333,19 @@ async fn dispatch(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body
             StatusCode::BAD_REQUEST,
             &serde_json::json!({ "code": 400, "message": e.to_string() }),
         )),
-        Ok(Target::ControlPlane) => app.control.clone().oneshot(req.map(Body::new)).await,
+        Ok(Target::ControlPlane) => {
+            // On its own task: a client that hangs up once its request is
+            // in (which drops this future) does not cancel what it asked for.
+            let handled = tokio::spawn(app.control.clone().oneshot(req.map(Body::new))).await;
+            match handled {
+                Ok(response) => response,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => Ok(crate::proxy::json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &serde_json::json!({ "code": 503, "message": "the server is shutting down" }),
+                )),
+            }
+        }
         Ok(Target::Sandbox { id, port }) => {
             Ok(crate::proxy::handle(&app.manager, &id, port, req).await)
         }

@@ -96,6 +96,120 @@ async fn no_host_path_shows_in_the_sandboxes_processes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_host_path_shows_in_the_sandboxes_mounts() {
+    if !rustix::process::geteuid().is_root() {
+        // An unprivileged server binds host directories as they are (see
+        // the README's isolation model); only a root server can stage them.
+        return;
+    }
+    let server = support::server().await;
+    let id = support::create_base(&server, 120).await;
+    let data_dir = server.data_dir().to_string_lossy().into_owned();
+    let agent = std::path::Path::new(support::agent())
+        .parent()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    for user in USERS {
+        let (code, out, _) = sh(
+            &server,
+            &id,
+            user,
+            "cat /proc/self/mountinfo /proc/1/mountinfo /proc/self/mounts",
+        )
+        .await;
+        assert_eq!(code, 0);
+        assert!(
+            out.contains(" /home/user "),
+            "the probe saw no mount: {out}"
+        );
+        assert!(!out.contains(&data_dir), "{user} saw the data dir: {out}");
+        assert!(
+            !out.contains(&agent),
+            "{user} saw the agent's host path: {out}"
+        );
+        assert!(
+            !out.contains(&id),
+            "{user} saw its sandbox's host directory: {out}"
+        );
+    }
+    server.shutdown().await;
+}
+
+/// A server whose sandboxes' disks are small (where the host allows disks).
+async fn small_disk_server() -> Server {
+    let options: ServerOptions = support::options().with_sandbox_disk_limit(Some(64 * 1024 * 1024));
+    Server::start(options).await.expect("server starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filling_the_disk_stops_at_the_sandboxs_own_cap() {
+    if !rustix::process::geteuid().is_root() {
+        // Sandbox disks are loop-mounted images: a root server's.
+        return;
+    }
+    let server = small_disk_server().await;
+    let filler = support::create_base(&server, 120).await;
+    let bystander = support::create_base(&server, 120).await;
+    for (user, dir) in [("user", "/home/user"), ("root", "/tmp")] {
+        // 128 MiB against a 64 MiB disk.
+        let (code, _, err) = sh(
+            &server,
+            &filler,
+            user,
+            &format!("dd if=/dev/zero of={dir}/fill bs=1M count=128 status=none"),
+        )
+        .await;
+        assert_ne!(code, 0, "{user} wrote past the cap");
+        assert!(err.contains("No space left"), "{user}: {err}");
+        let (_, out, _) = sh(
+            &server,
+            &filler,
+            user,
+            &format!("rm -f {dir}/fill; echo ok"),
+        )
+        .await;
+        assert_eq!(out.trim(), "ok");
+    }
+    // The host did not pay for it: the data dir holds far less than was written.
+    let used = du(server.data_dir());
+    assert!(used < 96 * 1024 * 1024, "the data dir grew to {used} bytes");
+    // The other sandbox and the server are unaffected, and the sandbox's
+    // metrics report its own disk.
+    let (code, out, _) = sh(&server, &bystander, "user", "echo alive > f && cat f").await;
+    assert_eq!((code, out.trim()), (0, "alive"));
+    let metrics = support::api_get(&server, &format!("/sandboxes/{filler}/metrics")).await;
+    let total = metrics[0]["diskTotal"].as_u64().unwrap();
+    assert!(
+        (32 << 20..=64 << 20).contains(&total),
+        "diskTotal {total}: {metrics}"
+    );
+    server.shutdown().await;
+}
+
+/// Allocated bytes under `root`.
+fn du(root: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt as _;
+    let mut total = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        total += meta.blocks() * 512;
+        if meta.is_dir() {
+            stack.extend(
+                std::fs::read_dir(&path)
+                    .unwrap()
+                    .flatten()
+                    .map(|e| e.path()),
+            );
+        }
+    }
+    total
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn privileged_system_calls_are_refused() {
     let server = support::server().await;
     let id = support::create_base(&server, 120).await;

@@ -60,16 +60,15 @@ async fn a_256_mib_file_round_trips_in_constant_memory() {
     assert_eq!(resp.status(), 200);
     let written: Value = resp.json().await.unwrap();
     assert_eq!(written[0]["path"], "/home/user/big.bin");
-    assert_eq!(
-        std::fs::metadata(
-            server
-                .data_dir()
-                .join(format!("sandboxes/{id}/home/big.bin"))
-        )
-        .unwrap()
-        .len(),
-        SIZE as u64
-    );
+    let (code, size, _) = support::exec(
+        &server,
+        &id,
+        Some(&token),
+        &["stat", "-c", "%s", "/home/user/big.bin"],
+        None,
+    )
+    .await;
+    assert_eq!((code, size.trim()), (0, SIZE.to_string().as_str()));
 
     let started = Instant::now();
     let resp = support::to_sandbox(

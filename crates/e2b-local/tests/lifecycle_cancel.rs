@@ -81,13 +81,21 @@ async fn creates_and_pauses_abandoned_by_their_clients_finish_or_undo() {
 
     // A pause whose client leaves at once still completes, never leaving the
     // sandbox half-frozen: it ends paused, and resumes working.
+    // The whole request is sent before the client hangs up (a client
+    // timeout could give up before the server has seen anything).
     let id = support::create_base(&server, 120).await;
-    let _ = reqwest::Client::new()
-        .post(format!("{api}/sandboxes/{id}/pause"))
-        .header("X-API-Key", &key)
-        .timeout(Duration::from_millis(1))
-        .send()
-        .await;
+    {
+        use tokio::io::AsyncWriteExt as _;
+        let mut conn = tokio::net::TcpStream::connect(server.local_addr())
+            .await
+            .unwrap();
+        let request = format!(
+            "POST /sandboxes/{id}/pause HTTP/1.1\r\nHost: {}\r\nX-API-Key: {key}\r\nContent-Length: 0\r\n\r\n",
+            server.local_addr()
+        );
+        conn.write_all(request.as_bytes()).await.unwrap();
+        conn.flush().await.unwrap();
+    }
     support::eventually(Duration::from_secs(10), "the pause completes", || async {
         support::api_get(&server, &format!("/sandboxes/{id}")).await["state"] == "paused"
     })

@@ -17,12 +17,11 @@
 //! configuration are descriptors too (`--listen-fd`, `--config-fd`), never
 //! paths the sandbox could replace.
 
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::layout::{self, SandboxPaths};
+use super::layout;
 
 /// Capabilities the in-sandbox root keeps when the server is root (Docker's
 /// default set minus `MKNOD`): enough to switch users, own files and signal
@@ -45,7 +44,7 @@ const ROOT_CAPS: [&str; 12] = [
 /// Top-level host paths that are either symlinks into `/usr` (merged-usr) or real directories.
 const TOP_LEVEL: [&str; 6] = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
 
-/// Host files that must not be readable inside a sandbox (masked with an empty file).
+/// Host files that must not be readable inside a sandbox (masked with `/dev/null`).
 const SECRET_FILES: [&str; 3] = ["/etc/shadow-", "/etc/gshadow-", "/etc/security/opasswd"];
 
 /// Host directories that must not be readable inside a sandbox (masked with an empty tmpfs).
@@ -223,10 +222,8 @@ pub(crate) struct BwrapPlan<'a> {
     pub(crate) privilege: Privilege,
     /// The host's layout.
     pub(crate) host: &'a HostLayout,
-    /// The sandbox's host directories.
-    pub(crate) paths: &'a SandboxPaths,
-    /// The agent binary on the host (bound read-only inside).
-    pub(crate) agent_binary: &'a Path,
+    /// Where the bound files and directories come from.
+    pub(crate) sources: &'a MountSources,
     /// The sandbox reaches the internet (through the server's user-mode
     /// network): its resolver is the one that network provides.
     pub(crate) internet: bool,
@@ -236,9 +233,22 @@ pub(crate) struct BwrapPlan<'a> {
     pub(crate) hide: &'a [PathBuf],
     /// The code-interpreter kernel environment to show, read-only.
     pub(crate) kernel: Option<&'a KernelMounts>,
-    /// Where the host sources in [`private_sources`](Self::private_sources)
-    /// are staged (see [`stage`](super::stage)), by host path.
-    pub(crate) staged: &'a HashMap<PathBuf, PathBuf>,
+}
+
+/// Where bubblewrap finds what it binds: host paths, or (root servers)
+/// their [staged](super::stage) copies, whose mounts name no host path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct MountSources {
+    /// Bound at `/home/user`.
+    pub(crate) home: PathBuf,
+    /// Bound at `/tmp`.
+    pub(crate) tmp: PathBuf,
+    /// The agent binary, bound read-only at [`layout::AGENT_IN_SANDBOX`].
+    pub(crate) agent: PathBuf,
+    /// The kernel environment's venv (code-interpreter sandboxes).
+    pub(crate) kernel_env: Option<PathBuf>,
+    /// The kernel environment's interpreter prefix, bound at its host path.
+    pub(crate) interpreter_prefix: Option<PathBuf>,
 }
 
 /// Descriptors bubblewrap and the agent inherit, by number.
@@ -252,6 +262,8 @@ pub(crate) struct LaunchFds {
     pub(crate) agent_listener: i32,
     /// The agent's configuration (JSON, read once).
     pub(crate) agent_config: i32,
+    /// The per-sandbox `/etc` files, by name (see [`BwrapPlan::etc_files`]).
+    pub(crate) etc: Vec<(i32, &'static str)>,
 }
 
 impl BwrapPlan<'_> {
@@ -271,40 +283,15 @@ impl BwrapPlan<'_> {
         ])
     }
 
-    /// Host paths bound into the sandbox that lie under directories the
-    /// sandbox's ids cannot traverse (the server's data directory, a checkout
-    /// under `/root`): a root server [stages](super::stage) them.
-    pub(crate) fn private_sources(
-        paths: &SandboxPaths,
-        host: &HostLayout,
-        agent_binary: &Path,
-        kernel: Option<&KernelMounts>,
-    ) -> Vec<PathBuf> {
-        let mut out: Vec<PathBuf> = host
-            .etc_overrides
-            .iter()
-            .map(|name| paths.etc.join(name))
-            .collect();
-        out.push(paths.etc.join(layout::RESOLV_CONF));
-        out.extend([
-            paths.empty_file(),
-            paths.home.clone(),
-            paths.tmp.clone(),
-            agent_binary.to_path_buf(),
-        ]);
-        if let Some(kernel) = kernel {
-            out.extend(kernel.interpreter_prefix.clone());
-            out.push(kernel.env.clone());
+    /// The per-sandbox `/etc` files a launch passes (by name, each as a
+    /// descriptor copied into the sandbox by bubblewrap): those the host has
+    /// a file for, and the resolver configuration with internet access.
+    pub(crate) fn etc_files(host: &HostLayout, internet: bool) -> Vec<&'static str> {
+        let mut names = host.etc_overrides.clone();
+        if internet {
+            names.push(layout::RESOLV_CONF);
         }
-        out
-    }
-
-    /// The source argument for host path `p`: where it is staged, if it is.
-    fn src(&self, p: impl AsRef<Path>) -> PathBuf {
-        self.staged
-            .get(p.as_ref())
-            .cloned()
-            .unwrap_or_else(|| p.as_ref().to_path_buf())
+        names
     }
 
     /// [`args`](Self::args) split for `--args`: bubblewrap reads options
@@ -360,26 +347,30 @@ impl BwrapPlan<'_> {
             }
         }
         a.ro_bind("/etc", "/etc");
-        for name in &self.host.etc_overrides {
-            a.ro_bind(
-                self.src(self.paths.etc.join(name)),
-                Path::new("/etc").join(name),
-            );
+        // Per-sandbox files are copied in by bubblewrap (from descriptors),
+        // so that no mount of the sandbox names where they came from.
+        for (fd, name) in &self.fds.etc {
+            let dest = if *name == layout::RESOLV_CONF {
+                self.host
+                    .resolv_target
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("/etc/resolv.conf"))
+            } else {
+                Path::new("/etc").join(name)
+            };
+            let mode = if name.ends_with("shadow") {
+                "0640"
+            } else {
+                "0644"
+            };
+            a.flags(&["--perms", mode]);
+            a.pair("--ro-bind-data", fd.to_string(), dest);
         }
-        let empty = self.src(self.paths.empty_file());
         for file in &self.host.secret_files {
-            a.ro_bind(&empty, file);
+            a.ro_bind("/dev/null", file);
         }
         for dir in &self.host.secret_dirs {
             a.pair_single("--tmpfs", dir);
-        }
-        if self.internet {
-            let target = self
-                .host
-                .resolv_target
-                .as_deref()
-                .unwrap_or(Path::new("/etc/resolv.conf"));
-            a.ro_bind(self.src(self.paths.etc.join(layout::RESOLV_CONF)), target);
         }
         a.pair_single("--proc", "/proc");
         for path in &self.host.proc_read_only {
@@ -398,8 +389,8 @@ impl BwrapPlan<'_> {
         // Per-sandbox writable state. Implicitly created parents would be 0700
         // (root without a user namespace), so create them explicitly.
         a.flags(&["--perms", "0755", "--dir", "/home"]);
-        a.bind(self.src(&self.paths.home), layout::HOME_IN_SANDBOX);
-        a.bind(self.src(&self.paths.tmp), "/tmp");
+        a.bind(&self.sources.home, layout::HOME_IN_SANDBOX);
+        a.bind(&self.sources.tmp, "/tmp");
         // Root's home stays private, except that an interpreter installed
         // under it (pyenv) must be reachable: then `user` may traverse it.
         let root_mode = if self.kernel.is_some_and(KernelMounts::needs_root_traversal) {
@@ -416,7 +407,7 @@ impl BwrapPlan<'_> {
         }
         a.flags(&["--perms", "0755", "--dir", layout::RUN_DIR_IN_SANDBOX]);
         a.flags(&["--perms", "0755", "--dir", layout::AGENT_DIR_IN_SANDBOX]);
-        a.ro_bind(self.src(self.agent_binary), layout::AGENT_IN_SANDBOX);
+        a.ro_bind(&self.sources.agent, layout::AGENT_IN_SANDBOX);
         if let Some(kernel) = self.kernel {
             if let Some(prefix) = &kernel.interpreter_prefix {
                 // Explicit, traversable parents (implicit ones would be 0700).
@@ -430,9 +421,11 @@ impl BwrapPlan<'_> {
                     a.flags(&["--perms", "0755"]);
                     a.pair_single("--dir", dir);
                 }
-                a.ro_bind(self.src(prefix), prefix);
+                let source = self.sources.interpreter_prefix.as_deref().unwrap_or(prefix);
+                a.ro_bind(source, prefix);
             }
-            a.ro_bind(self.src(&kernel.env), layout::KERNEL_ENV_IN_SANDBOX);
+            let env = self.sources.kernel_env.as_deref().unwrap_or(&kernel.env);
+            a.ro_bind(env, layout::KERNEL_ENV_IN_SANDBOX);
             // Kernels' connection files and sockets: each kernel gets a
             // private directory in here, made by the agent.
             a.flags(&["--perms", "1777"]);
@@ -519,6 +512,17 @@ mod tests {
             info: 5,
             agent_listener: 6,
             agent_config: 7,
+            etc: vec![(8, "passwd"), (9, "shadow"), (10, layout::RESOLV_CONF)],
+        }
+    }
+
+    fn sources(root: &str, agent: &str) -> MountSources {
+        MountSources {
+            home: Path::new(root).join("home"),
+            tmp: Path::new(root).join("tmp"),
+            agent: agent.into(),
+            kernel_env: None,
+            interpreter_prefix: None,
         }
     }
 
@@ -531,18 +535,16 @@ mod tests {
 
     #[test]
     fn root_plan_drops_capabilities_and_isolates() {
-        let paths = SandboxPaths::new("/data/sandboxes/iabc".into());
+        let sources = sources("/run/e2b-local-stage/disk", "/run/e2b-local-stage/0");
         let host = host();
         let plan = BwrapPlan {
             privilege: Privilege::Root,
             host: &host,
-            paths: &paths,
-            agent_binary: Path::new("/opt/e2b-local"),
+            sources: &sources,
             internet: true,
             fds: fds(),
             hide: &[],
             kernel: None,
-            staged: &HashMap::new(),
         };
         let s = joined(&plan.args());
         for needle in [
@@ -556,15 +558,16 @@ mod tests {
             "--symlink usr/bin /bin",
             "--ro-bind /lib64 /lib64",
             "--ro-bind /etc /etc",
-            "--ro-bind /data/sandboxes/iabc/etc/passwd /etc/passwd",
-            "--ro-bind /data/sandboxes/iabc/etc/empty /etc/ssh/ssh_host_ed25519_key",
-            "--ro-bind /data/sandboxes/iabc/etc/resolv.conf /etc/resolv.conf",
+            "--perms 0644 --ro-bind-data 8 /etc/passwd",
+            "--perms 0640 --ro-bind-data 9 /etc/shadow",
+            "--perms 0644 --ro-bind-data 10 /etc/resolv.conf",
+            "--ro-bind /dev/null /etc/ssh/ssh_host_ed25519_key",
             "--proc /proc --ro-bind /proc/sys /proc/sys --ro-bind /proc/sysrq-trigger /proc/sysrq-trigger",
             "--ro-bind /dev/null /proc/kcore",
             "--perms 0555 --tmpfs /proc/acpi --remount-ro /proc/acpi",
-            "--bind /data/sandboxes/iabc/home /home/user",
-            "--bind /data/sandboxes/iabc/tmp /tmp",
-            "--ro-bind /opt/e2b-local /run/e2b/bin/e2b-local",
+            "--bind /run/e2b-local-stage/disk/home /home/user",
+            "--bind /run/e2b-local-stage/disk/tmp /tmp",
+            "--ro-bind /run/e2b-local-stage/0 /run/e2b/bin/e2b-local",
             "-- /run/e2b/bin/e2b-local envd --listen-fd 6 --config-fd 7",
         ] {
             assert!(s.contains(needle), "missing `{needle}` in {s}");
@@ -581,22 +584,22 @@ mod tests {
 
     #[test]
     fn unprivileged_plan_uses_a_user_namespace() {
-        let paths = SandboxPaths::new("/d/s/i".into());
+        let sources = sources("/d/s/i", "/a");
         let host = host();
         let hide = vec![PathBuf::from("/usr/local/data"), PathBuf::from("/srv/data")];
+        let mut fds = fds();
+        fds.etc.pop();
         let plan = BwrapPlan {
             privilege: Privilege::UserNamespace,
             host: &host,
-            paths: &paths,
-            agent_binary: Path::new("/a"),
+            sources: &sources,
             internet: false,
-            fds: fds(),
+            fds,
             hide: &hide,
             kernel: Some(&KernelMounts {
                 env: PathBuf::from("/work/.venv/kernel"),
                 interpreter_prefix: Some(PathBuf::from("/root/.pyenv/versions/3.11.7")),
             }),
-            staged: &HashMap::new(),
         };
         let s = joined(&plan.args());
         assert!(s.contains("--perms 0711 --dir /root "), "{s}");
@@ -634,6 +637,11 @@ mod tests {
             TopLevel::Symlink { path: "/bin", .. } | TopLevel::Dir { path: "/bin" }
         )));
         assert!(host.etc_overrides.contains(&"passwd"));
+        assert_eq!(
+            BwrapPlan::etc_files(&host, true).last(),
+            Some(&layout::RESOLV_CONF)
+        );
+        assert!(!BwrapPlan::etc_files(&host, false).contains(&layout::RESOLV_CONF));
         assert!(host.proc_read_only.contains(&"/proc/sys"));
     }
 }

@@ -26,11 +26,11 @@ pub(crate) const HOME_IN_SANDBOX: &str = "/home/user";
 /// Host name of every sandbox.
 pub(crate) const HOSTNAME: &str = "e2b";
 
-/// Files written per sandbox and bound over the host's `/etc` copies.
+/// Files made per sandbox and shown over the host's `/etc` copies.
 pub(crate) const ETC_FILES: [&str; 6] =
     ["passwd", "group", "shadow", "gshadow", "hosts", "hostname"];
-/// The resolver configuration of sandboxes with internet access (written
-/// per sandbox, bound over the host's).
+/// The resolver configuration of sandboxes with internet access (shown
+/// over the host's).
 pub(crate) const RESOLV_CONF: &str = "resolv.conf";
 /// The DNS forwarder of the user-mode network (slirp4netns's default).
 pub(crate) const NAMESERVER: &str = "10.0.2.3";
@@ -40,25 +40,25 @@ pub(crate) const NAMESERVER: &str = "10.0.2.3";
 pub(crate) struct SandboxPaths {
     /// `sandboxes/<id>/`.
     pub(crate) root: PathBuf,
-    /// Bound at `/home/user`.
+    /// The sandbox's disk, holding `home/` and `tmp/` (see [`disk`](super::disk)).
+    pub(crate) image: PathBuf,
+    /// Bound at `/home/user` (sandboxes without a disk).
     pub(crate) home: PathBuf,
-    /// Bound at `/tmp`.
+    /// Bound at `/tmp` (sandboxes without a disk).
     pub(crate) tmp: PathBuf,
     /// The server's own files of the sandbox (the agent's socket); never
     /// visible inside, so nothing in it can be replaced by the sandbox.
     pub(crate) ctl: PathBuf,
-    /// Per-sandbox `/etc` files.
-    pub(crate) etc: PathBuf,
 }
 
 impl SandboxPaths {
     /// The paths under `root`.
     pub(crate) fn new(root: PathBuf) -> Self {
         Self {
+            image: root.join(super::disk::IMAGE_FILE),
             home: root.join("home"),
             tmp: root.join("tmp"),
             ctl: root.join("ctl"),
-            etc: root.join("etc"),
             root,
         }
     }
@@ -69,19 +69,24 @@ impl SandboxPaths {
         self.ctl.join("agent.sock")
     }
 
-    /// An empty read-only file used to mask host secrets.
-    pub(crate) fn empty_file(&self) -> PathBuf {
-        self.etc.join("empty")
-    }
-
     /// The record file.
     pub(crate) fn record(&self) -> PathBuf {
         self.root.join("sandbox.json")
     }
 
-    /// The directories that make up the sandbox's writable state (copied by snapshots).
-    pub(crate) fn writable(&self) -> [(&'static str, &Path); 2] {
-        [("home", &self.home), ("tmp", &self.tmp)]
+    /// Whether the sandbox keeps its writable state on a disk of its own.
+    pub(crate) fn has_disk(&self) -> bool {
+        self.image.is_file()
+    }
+
+    /// What makes up the sandbox's writable state (copied by snapshots and
+    /// forks), by name: its disk, or its two directories.
+    pub(crate) fn writable(&self) -> Vec<(&'static str, &Path)> {
+        if self.has_disk() {
+            vec![(super::disk::IMAGE_FILE, &self.image)]
+        } else {
+            vec![("home", &self.home), ("tmp", &self.tmp)]
+        }
     }
 }
 
@@ -97,16 +102,30 @@ pub(crate) enum Ownership {
     ServerUser,
 }
 
-/// Create the directories and `/etc` files of a sandbox. `home` and `tmp` are
-/// created empty unless they already exist (snapshot restore, cold resume).
-pub(crate) fn prepare(paths: &SandboxPaths, ownership: Ownership) -> io::Result<()> {
+/// Create the directories of a sandbox and its writable state: a disk
+/// from `disks` for a new sandbox when given, else `home` and `tmp`
+/// directories. Existing state (snapshot restore, cold resume) is kept.
+pub(crate) fn prepare(
+    paths: &SandboxPaths,
+    ownership: Ownership,
+    disks: Option<&super::disk::Disks>,
+) -> io::Result<()> {
     fs::create_dir_all(&paths.root)?;
     fs::set_permissions(&paths.root, fs::Permissions::from_mode(0o711))?;
-    for dir in [&paths.home, &paths.tmp, &paths.ctl, &paths.etc] {
+    fs::create_dir_all(&paths.ctl)?;
+    fs::set_permissions(&paths.ctl, fs::Permissions::from_mode(0o700))?;
+    if paths.has_disk() {
+        return Ok(());
+    }
+    if let Some(disks) = disks
+        && !paths.home.exists()
+    {
+        return disks.create(&paths.image);
+    }
+    for dir in [&paths.home, &paths.tmp] {
         fs::create_dir_all(dir)?;
     }
     fs::set_permissions(&paths.tmp, fs::Permissions::from_mode(0o1777))?;
-    fs::set_permissions(&paths.ctl, fs::Permissions::from_mode(0o700))?;
     // Ownership as seen inside: root's files and `user`'s home.
     let chown = |path: &Path, inside: u32| match ownership {
         Ownership::Root => {
@@ -117,25 +136,7 @@ pub(crate) fn prepare(paths: &SandboxPaths, ownership: Ownership) -> io::Result<
     };
     chown(&paths.home, USER_ID)?;
     chown(&paths.tmp, 0)?;
-    fs::set_permissions(&paths.home, fs::Permissions::from_mode(0o755))?;
-    fs::write(paths.empty_file(), b"")?;
-    let resolv = format!("nameserver {NAMESERVER}\n");
-    for (name, content) in ETC_FILES
-        .iter()
-        .map(|&name| (name, etc_file(name)))
-        .chain([(RESOLV_CONF, resolv)])
-    {
-        let path = paths.etc.join(name);
-        fs::write(&path, content)?;
-        let mode = if name.ends_with("shadow") {
-            0o640
-        } else {
-            0o644
-        };
-        fs::set_permissions(&path, fs::Permissions::from_mode(mode))?;
-        chown(&path, 0)?;
-    }
-    Ok(())
+    fs::set_permissions(&paths.home, fs::Permissions::from_mode(0o755))
 }
 
 /// The content of a per-sandbox `/etc` file.
@@ -154,6 +155,7 @@ pub(crate) fn etc_file(name: &str) -> String {
             "127.0.0.1\tlocalhost\n127.0.1.1\t{HOSTNAME}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
         ),
         "hostname" => format!("{HOSTNAME}\n"),
+        RESOLV_CONF => format!("nameserver {NAMESERVER}\n"),
         _ => String::new(),
     }
 }
@@ -208,8 +210,10 @@ mod tests {
     fn prepare_creates_the_layout() {
         let dir = tempfile::tempdir().unwrap();
         let paths = SandboxPaths::new(dir.path().join("sb"));
-        prepare(&paths, Ownership::ServerUser).unwrap();
+        prepare(&paths, Ownership::ServerUser, None).unwrap();
         assert!(paths.home.is_dir());
+        assert!(!paths.has_disk());
+        assert_eq!(paths.writable().len(), 2);
         assert_eq!(
             fs::metadata(&paths.tmp).unwrap().permissions().mode() & 0o7777,
             0o1777
@@ -218,15 +222,11 @@ mod tests {
             fs::metadata(&paths.ctl).unwrap().permissions().mode() & 0o777,
             0o700
         );
-        assert_eq!(
-            fs::read_to_string(paths.etc.join(RESOLV_CONF)).unwrap(),
-            "nameserver 10.0.2.3\n"
-        );
-        let passwd = fs::read_to_string(paths.etc.join("passwd")).unwrap();
-        assert!(passwd.contains("user:x:1000:1000::/home/user:/bin/bash"));
+        assert_eq!(etc_file(RESOLV_CONF), "nameserver 10.0.2.3\n");
+        assert!(etc_file("passwd").contains("user:x:1000:1000::/home/user:/bin/bash"));
         // Idempotent (cold resume re-prepares an existing sandbox).
         fs::write(paths.home.join("keep"), b"x").unwrap();
-        prepare(&paths, Ownership::ServerUser).unwrap();
+        prepare(&paths, Ownership::ServerUser, None).unwrap();
         assert!(paths.home.join("keep").exists());
     }
 

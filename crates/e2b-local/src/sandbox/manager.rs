@@ -17,9 +17,10 @@ use e2b_api::control::types::{
     SandboxNetworkConfig, SandboxNetworkUpdateConfig, SandboxVolumeMount,
 };
 
-use super::bwrap::{BwrapPlan, HostLayout, KernelMounts, LaunchFds, Privilege};
+use super::bwrap::{BwrapPlan, HostLayout, KernelMounts, LaunchFds, MountSources, Privilege};
 use super::cgroup::{CgroupSupport, Limits};
 use super::child_fds::{ChildFds, file_with, pipe};
+use super::disk::{self, Disks, LoopDevice};
 use super::instance::{Instance, LaunchSpec, NetworkSpec};
 use super::layout::{self, Ownership, SandboxPaths};
 use super::lifecycle::{self, DeadlineTx};
@@ -28,7 +29,7 @@ use super::network::NetworkError;
 use super::record::{Lifecycle, SandboxRecord, SnapshotRecord, State};
 use super::seccomp::SeccompPrograms;
 use super::spawner::Spawner;
-use super::stage::{STAGE_DIR, Stage};
+use super::stage::{self, Source, Stage};
 use super::userns::UserNamespace;
 use super::{SandboxError, fs_copy};
 use crate::host::HostInfo;
@@ -77,6 +78,8 @@ pub(crate) struct ManagerConfig {
     pub(crate) slirp4netns: Result<PathBuf, String>,
     /// How long a proxied request body may stall.
     pub(crate) body_idle_timeout: Duration,
+    /// Every new sandbox's own disk (root servers where the host allows).
+    pub(crate) disks: Option<Arc<Disks>>,
 }
 
 /// A sandbox as requested by create (or derived by fork).
@@ -180,6 +183,10 @@ struct Sandbox {
 struct Live {
     record: SandboxRecord,
     instance: Option<Arc<Instance>>,
+    /// The loop device of the sandbox's disk, held from its first start.
+    disk: Option<Arc<LoopDevice>>,
+    /// Created and not booted yet: not listed (it may still fail to start).
+    starting: bool,
     cpu: CpuSample,
     removed: bool,
 }
@@ -237,8 +244,15 @@ impl Manager {
             CgroupSupport::none()
         };
         tracing::info!(cgroups = %cgroups.describe(), "sandbox resource control");
-        let spawner = Spawner::start(tokio::runtime::Handle::current())
-            .map_err(SandboxError::io("start the spawner thread"))?;
+        let handle = tokio::runtime::Handle::current();
+        let spawner = match &config.userns {
+            Some(_) => {
+                let agent = config.agent_binary.clone();
+                Spawner::start_with(handle, move || stage::enter_spawner_namespace(&agent))
+            }
+            None => Spawner::start(handle),
+        }
+        .map_err(SandboxError::io("start the spawner thread"))?;
         let shared = Arc::new(Shared {
             config,
             dirs,
@@ -300,12 +314,12 @@ impl Manager {
         env_vars.extend(spec.env_vars.clone());
         if let Some(snapshot) = &snapshot {
             let from = shared.dirs.snapshot(&snapshot.template_id).join("fs");
-            let sources: Vec<(PathBuf, PathBuf)> = paths
+            let sources: Vec<(PathBuf, PathBuf)> = SandboxPaths::new(from)
                 .writable()
-                .iter()
-                .map(|(name, to)| (from.join(name), to.to_path_buf()))
+                .into_iter()
+                .map(|(name, from)| (from.to_path_buf(), paths.root.join(name)))
                 .collect();
-            if let Err(e) = copy_dirs(&paths.root, sources).await {
+            if let Err(e) = copy_state(&paths.root, sources).await {
                 let _ = shared.dirs.remove_dir(&paths.root);
                 return Err(e);
             }
@@ -350,7 +364,11 @@ impl Manager {
     /// All sandboxes.
     pub(crate) fn list(&self) -> Vec<SandboxRecord> {
         let sandboxes: Vec<Arc<Sandbox>> = lock(&self.shared.sandboxes).values().cloned().collect();
-        sandboxes.iter().map(|s| s.record()).collect()
+        sandboxes
+            .iter()
+            .filter(|s| !s.live().starting)
+            .map(|s| s.record())
+            .collect()
     }
 
     /// Kill a sandbox and delete its files, to the end even if the caller goes away.
@@ -510,15 +528,25 @@ impl Manager {
                 (live.instance.clone(), live.cpu)
             };
             let processes = instance.as_ref().map(|i| i.processes()).unwrap_or_default();
+            let disk = if sandbox.paths.has_disk() {
+                match &instance {
+                    Some(i) => metrics::DiskProbe::Mounted(disk_mount(i)),
+                    None => metrics::DiskProbe::Image(sandbox.paths.image.clone()),
+                }
+            } else {
+                metrics::DiskProbe::Dirs(
+                    sandbox
+                        .paths
+                        .writable()
+                        .iter()
+                        .map(|(_, p)| p.to_path_buf())
+                        .collect(),
+                )
+            };
             let probe = metrics::Probe {
                 processes: &processes,
                 cgroup: instance.as_ref().and_then(|i| i.cgroup()),
-                dirs: sandbox
-                    .paths
-                    .writable()
-                    .iter()
-                    .map(|(_, p)| p.to_path_buf())
-                    .collect(),
+                disk,
                 host: &shared.host,
             };
             let usage = metrics::measure(&probe, &mut cpu);
@@ -622,7 +650,7 @@ impl Manager {
                     .map(|(n, from)| (from.to_path_buf(), staging.join("fs").join(n)))
                     .collect();
                 shared
-                    .with_frozen(&sandbox, copy_dirs(&staging, sources))
+                    .with_frozen(&sandbox, copy_state(&staging, sources))
                     .await?;
                 sandbox.record()
             };
@@ -727,11 +755,10 @@ impl Manager {
                     let sources: Vec<(PathBuf, PathBuf)> = sandbox
                         .paths
                         .writable()
-                        .iter()
-                        .zip(paths.writable())
-                        .map(|((_, from), (_, to))| (from.to_path_buf(), to.to_path_buf()))
+                        .into_iter()
+                        .map(|(name, from)| (from.to_path_buf(), paths.root.join(name)))
                         .collect();
-                    results.push(copy_dirs(&paths.root, sources).await);
+                    results.push(copy_state(&paths.root, sources).await);
                 }
                 Ok::<_, SandboxError>(results)
             };
@@ -888,13 +915,30 @@ fn validate_snapshot_name(name: &str) -> Result<(), SandboxError> {
 
 /// Copy `(from, to)` directory pairs on a blocking thread (bounded). `root`
 /// is created first so each `to` can be created inside it.
-async fn copy_dirs(root: &Path, pairs: Vec<(PathBuf, PathBuf)>) -> Result<(), SandboxError> {
+/// Where a running sandbox's disk is mounted, as the server reaches it: in
+/// the mount namespace of its bubblewrap process, which the sandbox cannot
+/// change.
+fn disk_mount(instance: &Instance) -> PathBuf {
+    PathBuf::from(format!(
+        "/proc/{}/root{}/{}",
+        instance.pid(),
+        stage::LAUNCH_DIR,
+        stage::DISK
+    ))
+}
+
+/// Copy a sandbox's writable state (directories, or its disk image) into `root`.
+async fn copy_state(root: &Path, pairs: Vec<(PathBuf, PathBuf)>) -> Result<(), SandboxError> {
     let root = root.to_path_buf();
     tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&root)?;
         let deadline = StdInstant::now() + COPY_TIMEOUT;
         for (from, to) in pairs {
-            fs_copy::copy_tree(&from, &to, deadline)?;
+            if from.is_dir() {
+                fs_copy::copy_tree(&from, &to, deadline)?;
+            } else {
+                disk::copy_sparse(&from, &to, Some(deadline))?;
+            }
         }
         Ok::<_, std::io::Error>(())
     })
@@ -1023,7 +1067,7 @@ impl Shared {
     ) -> Result<SandboxRecord, SandboxError> {
         let id = record.id.clone();
         let prepared = (|| {
-            layout::prepare(&paths, self.ownership())
+            layout::prepare(&paths, self.ownership(), self.config.disks.as_deref())
                 .map_err(SandboxError::io("prepare the sandbox's directories"))?;
             store::write_json_atomic(&paths.record(), &record)?;
             Ok::<_, SandboxError>(())
@@ -1040,6 +1084,8 @@ impl Shared {
             state: Mutex::new(Live {
                 record,
                 instance: None,
+                disk: None,
+                starting: true,
                 cpu: CpuSample::start(),
                 removed: false,
             }),
@@ -1053,6 +1099,7 @@ impl Shared {
             self.forget(&sandbox).await;
             return Err(e);
         }
+        sandbox.live().starting = false;
         sandbox.arm();
         drop(ops);
         let record = sandbox.record();
@@ -1084,8 +1131,12 @@ impl Shared {
     async fn boot(self: &Arc<Self>, sandbox: &Arc<Sandbox>) -> Result<(), SandboxError> {
         self.check_open()?;
         let record = sandbox.record();
-        layout::prepare(&sandbox.paths, self.ownership())
-            .map_err(SandboxError::io("prepare the sandbox's directories"))?;
+        layout::prepare(
+            &sandbox.paths,
+            self.ownership(),
+            self.config.disks.as_deref(),
+        )
+        .map_err(SandboxError::io("prepare the sandbox's directories"))?;
         let mut config = layout::agent_config(
             &record.id,
             &record.template_id,
@@ -1138,45 +1189,30 @@ impl Shared {
             layout::agent_config_bytes(&config).map_err(io("write the agent configuration"))?;
         let agent_config =
             fds.add(file_with(&config_bytes).map_err(io("pass the agent configuration"))?);
-        // A root server's sandboxes set their mounts up as an unprivileged
-        // host id: stage what they bind where that id can reach it.
-        // The child stages them, then joins the server's user namespace.
-        let (pre_exec, staged) = match &self.config.userns {
-            Some(ns) => {
-                let sources = BwrapPlan::private_sources(
-                    &sandbox.paths,
-                    &self.host_layout,
-                    &self.config.agent_binary,
-                    kernel.as_ref(),
-                );
-                let (stage, staged) = Stage::plan(Path::new(STAGE_DIR), &sources)
-                    .map_err(io("stage the mount sources"))?;
-                let mut stage = stage.hook();
-                let mut enter = ns.enter_hook();
-                let hook: super::instance::PreExec = Box::new(move || {
-                    stage()?;
-                    enter()
-                });
-                (Some(hook), staged)
-            }
-            None => (None, HashMap::new()),
-        };
+        let mut etc = Vec::new();
+        for name in BwrapPlan::etc_files(&self.host_layout, internet) {
+            let content = layout::etc_file(name);
+            etc.push((
+                fds.add(file_with(content.as_bytes()).map_err(io("pass the /etc files"))?),
+                name,
+            ));
+        }
+        let (pre_exec, sources) = self.mount_sources(sandbox, kernel.as_ref())?;
         let hide = [self.dirs.root().to_path_buf()];
         let plan = BwrapPlan {
             privilege: self.config.privilege,
             host: &self.host_layout,
-            paths: &sandbox.paths,
-            agent_binary: &self.config.agent_binary,
+            sources: &sources,
             internet,
             fds: LaunchFds {
                 seccomp,
                 info,
                 agent_listener,
                 agent_config,
+                etc,
             },
             hide: &hide,
             kernel: kernel.as_ref(),
-            staged: &staged,
         };
         let (options, command) = plan.options_and_command();
         let args_fd = fds.add(
@@ -1224,6 +1260,94 @@ impl Shared {
         Ok(())
     }
 
+    /// Where bubblewrap finds the sandbox's mounts and, for a root server,
+    /// the hook that stages them first.
+    ///
+    /// A root server's sandboxes set their mounts up as an unprivileged host
+    /// id, and their mount table must name no host path: the child stages
+    /// the sources (mounting the sandbox's disk, showing the agent from
+    /// memory and the kernel environment through an overlay), then joins
+    /// the server's user namespace.
+    fn mount_sources(
+        &self,
+        sandbox: &Sandbox,
+        kernel: Option<&KernelMounts>,
+    ) -> Result<(Option<super::instance::PreExec>, MountSources), SandboxError> {
+        let paths = &sandbox.paths;
+        let Some(ns) = &self.config.userns else {
+            if paths.has_disk() {
+                return Err(SandboxError::Invalid(
+                    "this sandbox keeps its files on a disk image, which only a root server can mount"
+                        .to_owned(),
+                ));
+            }
+            let sources = MountSources {
+                home: paths.home.clone(),
+                tmp: paths.tmp.clone(),
+                agent: self.config.agent_binary.clone(),
+                kernel_env: kernel.map(|k| k.env.clone()),
+                interpreter_prefix: kernel.and_then(|k| k.interpreter_prefix.clone()),
+            };
+            return Ok((None, sources));
+        };
+        let has_disk = paths.has_disk();
+        let mut plan = Vec::new();
+        if has_disk {
+            let device = self.disk_device(sandbox)?;
+            plan.push(Source::Ext4(device.path().to_path_buf()));
+        } else {
+            plan.push(Source::Bind(paths.home.clone()));
+            plan.push(Source::Bind(paths.tmp.clone()));
+        }
+        if let Some(kernel) = kernel {
+            plan.push(Source::Hidden(kernel.env.clone()));
+            plan.extend(kernel.interpreter_prefix.clone().map(Source::Bind));
+        }
+        let (stage, staged) = Stage::plan(Path::new(stage::LAUNCH_DIR), &plan)
+            .map_err(SandboxError::io("stage the mount sources"))?;
+        // One staged path per planned source, in order.
+        let mut staged = staged.into_iter();
+        let mut next = move || staged.next().unwrap_or_default();
+        let (home, tmp) = if has_disk {
+            let disk = next();
+            (disk.join("home"), disk.join("tmp"))
+        } else {
+            (next(), next())
+        };
+        let agent = PathBuf::from(stage::AGENT);
+        let kernel_env = kernel.map(|_| next());
+        let interpreter_prefix = kernel
+            .and_then(|k| k.interpreter_prefix.as_ref())
+            .map(|_| next());
+        let mut stage = stage.hook();
+        let mut enter = ns.enter_hook();
+        let hook: super::instance::PreExec = Box::new(move || {
+            stage()?;
+            enter()
+        });
+        let sources = MountSources {
+            home,
+            tmp,
+            agent,
+            kernel_env,
+            interpreter_prefix,
+        };
+        Ok((Some(hook), sources))
+    }
+
+    /// The loop device of a sandbox's disk, set up at its first start.
+    fn disk_device(&self, sandbox: &Sandbox) -> Result<Arc<LoopDevice>, SandboxError> {
+        if let Some(device) = &sandbox.live().disk {
+            return Ok(Arc::clone(device));
+        }
+        let device = Arc::new(
+            LoopDevice::attach(&sandbox.paths.image)
+                .map_err(SandboxError::io("attach the sandbox's disk"))?,
+        );
+        sandbox.live().disk = Some(Arc::clone(&device));
+        Ok(device)
+    }
+
     /// When the processes end on their own (agent crash, OOM kill), the sandbox is gone.
     fn watch_exit(self: &Arc<Self>, sandbox: &Arc<Sandbox>, instance: &Arc<Instance>) {
         let weak_shared = Arc::downgrade(self);
@@ -1265,6 +1389,7 @@ impl Shared {
         let instance = {
             let mut live = sandbox.live();
             live.removed = true;
+            live.disk = None;
             live.instance.take()
         };
         if let Some(instance) = instance {
@@ -1278,7 +1403,11 @@ impl Shared {
 
     /// Remove a sandbox from the registry and delete its files (processes already gone).
     fn remove(&self, sandbox: &Sandbox) {
-        sandbox.live().removed = true;
+        {
+            let mut live = sandbox.live();
+            live.removed = true;
+            live.disk = None;
+        }
         sandbox.deadline.send_replace(None);
         lock(&self.sandboxes).remove(&sandbox.id);
         if let Err(e) = self.dirs.remove_dir(&sandbox.paths.root) {
@@ -1403,7 +1532,22 @@ impl Shared {
                 .await
                 .map_err(SandboxError::io("freeze the sandbox"))?;
         }
-        let result = work.await;
+        // A disk is copied as an image: its filesystem must be consistent
+        // on the device, not only quiet.
+        let mounted = sandbox.live().instance.clone();
+        let frozen_disk = match (mounted, sandbox.paths.has_disk()) {
+            (Some(instance), true) => Some(disk::freeze(&disk_mount(&instance))),
+            _ => None,
+        };
+        let result = match frozen_disk {
+            Some(Err(e)) => Err(SandboxError::io("freeze the sandbox's disk")(e)),
+            Some(Ok(frozen)) => {
+                let result = work.await;
+                drop(frozen);
+                result
+            }
+            None => work.await,
+        };
         if let Some(instance) = &running {
             instance
                 .thaw()
@@ -1515,6 +1659,8 @@ impl Shared {
                 state: Mutex::new(Live {
                     record,
                     instance: None,
+                    disk: None,
+                    starting: false,
                     cpu: CpuSample::start(),
                     removed: false,
                 }),

@@ -56,10 +56,40 @@ pub(crate) struct Probe<'a> {
     pub(crate) processes: &'a [ProcStat],
     /// Its cgroups, if any.
     pub(crate) cgroup: Option<&'a SandboxCgroup>,
-    /// Its writable directories.
-    pub(crate) dirs: Vec<PathBuf>,
+    /// Where its files are.
+    pub(crate) disk: DiskProbe,
     /// The host.
     pub(crate) host: &'a HostInfo,
+}
+
+/// Where a sandbox's files are, for their usage.
+#[derive(Debug)]
+pub(crate) enum DiskProbe {
+    /// Its writable directories on the host's filesystem.
+    Dirs(Vec<PathBuf>),
+    /// The root of its mounted disk.
+    Mounted(PathBuf),
+    /// Its disk image, not mounted.
+    Image(PathBuf),
+}
+
+impl DiskProbe {
+    /// (used, total) bytes.
+    fn usage(&self) -> (u64, u64) {
+        match self {
+            Self::Dirs(dirs) => {
+                let deadline = Instant::now() + DISK_WALK_BUDGET;
+                let used = dirs.iter().map(|d| disk_usage(d, deadline)).sum();
+                let total = dirs
+                    .first()
+                    .and_then(|d| crate::host::filesystem_size(d))
+                    .map_or(0, |(total, _)| total);
+                (used, total)
+            }
+            Self::Mounted(root) => super::disk::usage(root).unwrap_or_default(),
+            Self::Image(image) => super::disk::image_usage(image).unwrap_or_default(),
+        }
+    }
 }
 
 /// Measure, updating `previous` to now.
@@ -85,13 +115,7 @@ pub(crate) fn measure(probe: &Probe<'_>, previous: &mut CpuSample) -> Usage {
         .cgroup
         .and_then(SandboxCgroup::memory_cache)
         .unwrap_or(0);
-    let deadline = Instant::now() + DISK_WALK_BUDGET;
-    let disk_used = probe.dirs.iter().map(|d| disk_usage(d, deadline)).sum();
-    let disk_total = probe
-        .dirs
-        .first()
-        .and_then(|d| crate::host::filesystem_size(d))
-        .map_or(0, |(total, _)| total);
+    let (disk_used, disk_total) = probe.disk.usage();
     Usage {
         cpu_count: probe.host.cpu_count,
         cpu_used_pct: ((cpu_used_pct * 100.0).round() / 100.0) as f32,
@@ -155,7 +179,7 @@ mod tests {
             &Probe {
                 processes: &procs,
                 cgroup: None,
-                dirs: vec![],
+                disk: DiskProbe::Dirs(vec![]),
                 host: &host,
             },
             &mut prev,

@@ -4,6 +4,7 @@ pub(crate) mod agent_link;
 pub(crate) mod bwrap;
 pub(crate) mod cgroup;
 pub(crate) mod child_fds;
+pub(crate) mod disk;
 pub(crate) mod freeze;
 pub(crate) mod fs_copy;
 pub(crate) mod instance;

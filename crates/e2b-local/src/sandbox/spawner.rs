@@ -34,15 +34,39 @@ impl std::fmt::Debug for Job {
 impl Spawner {
     /// Start the thread; processes are registered with the runtime of `handle`.
     pub(crate) fn start(handle: tokio::runtime::Handle) -> io::Result<Self> {
+        Self::start_with(handle, || Ok(()))
+    }
+
+    /// Start the thread, which first runs `setup` (what it changes about
+    /// the thread, such as its mount namespace, every process it starts
+    /// inherits); fails with `setup`'s error.
+    pub(crate) fn start_with(
+        handle: tokio::runtime::Handle,
+        setup: impl FnOnce() -> io::Result<()> + Send + 'static,
+    ) -> io::Result<Self> {
         let (tx, rx) = mpsc::channel::<Job>();
+        let (ready_tx, ready_rx) = mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
             .name("e2b-local-spawner".into())
             .spawn(move || {
+                let set_up = setup();
+                let failed = set_up.is_err();
+                let _ = ready_tx.send(set_up);
+                if failed {
+                    return;
+                }
                 let _runtime = handle.enter();
                 for mut job in rx {
                     let _ = job.reply.send(job.command.spawn());
                 }
             })?;
+        let set_up = ready_rx
+            .recv()
+            .unwrap_or_else(|_| Err(io::Error::other("the spawner thread ended")));
+        if let Err(e) = set_up {
+            let _ = thread.join();
+            return Err(e);
+        }
         Ok(Self {
             jobs: Some(tx),
             thread: Some(thread),
@@ -89,5 +113,17 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn a_failed_setup_is_reported() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let err = Spawner::start_with(runtime.handle().clone(), || {
+            Err(io::Error::other("no namespace"))
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "no namespace");
     }
 }

@@ -17,54 +17,151 @@
 
 #![allow(unsafe_code)]
 
-use std::collections::HashMap;
 use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 
 /// Where a root server stages mount sources (created empty at start; only
-/// ever mounted on inside a launching child's private mount namespace).
+/// ever mounted on inside the spawner thread's mount namespace, see
+/// [`enter_spawner_namespace`]).
 pub(crate) const STAGE_DIR: &str = "/run/e2b-local-stage";
+/// The agent binary's copy, in the spawner's stage.
+pub(crate) const AGENT: &str = "/run/e2b-local-stage/agent";
+/// Where each launch stages its sources (in its own mount namespace).
+pub(crate) const LAUNCH_DIR: &str = "/run/e2b-local-stage/launch";
 
-/// One source and where it is staged.
+/// Give the calling thread (the spawner, whose namespaces every sandbox
+/// starts from) a mount namespace of its own, with a tmpfs on
+/// [`STAGE_DIR`] holding a copy of the agent binary at [`AGENT`]: the
+/// sandboxes execute that copy, so their mounts never name where the agent
+/// lives on the host. Host mounts made later still propagate into it.
+pub(crate) fn enter_spawner_namespace(agent_binary: &Path) -> io::Result<()> {
+    let stage = cstring(Path::new(STAGE_DIR))?;
+    // SAFETY: plain system calls on NUL-terminated strings; `unshare`
+    // changes only the calling thread's mount namespace (and its
+    // filesystem context, which the spawner does not share).
+    unsafe {
+        check(libc::unshare(libc::CLONE_NEWNS))?;
+        check(libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_SLAVE,
+            std::ptr::null(),
+        ))?;
+        check(libc::mount(
+            c"e2b-stage".as_ptr(),
+            stage.as_ptr(),
+            c"tmpfs".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            c"mode=0755".as_ptr().cast(),
+        ))?;
+    }
+    std::fs::copy(agent_binary, AGENT)?;
+    std::fs::set_permissions(AGENT, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    std::fs::create_dir(LAUNCH_DIR)
+}
+
+/// What to stage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// A host file or directory, bound as it is (its host path stays the
+    /// root of the mount).
+    Bind(PathBuf),
+    /// A host directory shown read-only through an overlay, so that the
+    /// sandbox's mount table names no host path.
+    Hidden(PathBuf),
+    /// An ext4 filesystem on a block device (a sandbox's disk), mounted
+    /// without devices or set-id programs.
+    Ext4(PathBuf),
+}
+
+/// The name under the stage directory of an [`Source::Ext4`] mount.
+pub(crate) const DISK: &str = "disk";
+/// An empty directory of the stage, the second layer of hidden overlays.
+const EMPTY: &str = "empty";
+
+/// One staging step.
 #[derive(Debug)]
-struct Entry {
-    source: CString,
-    staged: CString,
-    is_dir: bool,
+enum Step {
+    Bind {
+        source: CString,
+        staged: CString,
+        is_dir: bool,
+    },
+    Overlay {
+        staged: CString,
+        options: CString,
+    },
+    Ext4 {
+        device: CString,
+        staged: CString,
+    },
 }
 
 /// The sources of one launch, staged by [`Stage::hook`].
 #[derive(Debug)]
 pub(crate) struct Stage {
     dir: CString,
-    entries: Vec<Entry>,
+    empty: CString,
+    steps: Vec<Step>,
 }
 
 impl Stage {
     /// Plan to stage `sources` under `dir`; returns the plan and each
-    /// source's staged path.
-    pub(crate) fn plan(
-        dir: &Path,
-        sources: &[PathBuf],
-    ) -> io::Result<(Self, HashMap<PathBuf, PathBuf>)> {
-        let mut entries = Vec::with_capacity(sources.len());
-        let mut staged_paths = HashMap::with_capacity(sources.len());
+    /// source's staged path, in order.
+    pub(crate) fn plan(dir: &Path, sources: &[Source]) -> io::Result<(Self, Vec<PathBuf>)> {
+        let mut steps = Vec::with_capacity(sources.len());
+        let mut staged_paths = Vec::with_capacity(sources.len());
         for (n, source) in sources.iter().enumerate() {
-            let staged = dir.join(n.to_string());
-            let is_dir = std::fs::metadata(source)?.is_dir();
-            entries.push(Entry {
-                source: cstring(source)?,
-                staged: cstring(&staged)?,
-                is_dir,
-            });
-            staged_paths.insert(source.clone(), staged);
+            match source {
+                Source::Bind(path) => {
+                    let staged = dir.join(n.to_string());
+                    steps.push(Step::Bind {
+                        source: cstring(path)?,
+                        staged: cstring(&staged)?,
+                        is_dir: std::fs::metadata(path)?.is_dir(),
+                    });
+                    staged_paths.push(staged);
+                }
+                Source::Hidden(path) => {
+                    let lower = dir.join(format!("{n}-lower"));
+                    let staged = dir.join(n.to_string());
+                    steps.push(Step::Bind {
+                        source: cstring(path)?,
+                        staged: cstring(&lower)?,
+                        is_dir: true,
+                    });
+                    let options =
+                        format!("lowerdir={}:{}", lower.display(), dir.join(EMPTY).display());
+                    if options.contains(',') {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            "stage paths must not contain commas",
+                        ));
+                    }
+                    steps.push(Step::Overlay {
+                        staged: cstring(&staged)?,
+                        options: CString::new(options).map_err(|_| nul())?,
+                    });
+                    staged_paths.push(staged);
+                }
+                Source::Ext4(device) => {
+                    let staged = dir.join(DISK);
+                    steps.push(Step::Ext4 {
+                        device: cstring(device)?,
+                        staged: cstring(&staged)?,
+                    });
+                    staged_paths.push(staged);
+                }
+            }
         }
         Ok((
             Self {
                 dir: cstring(dir)?,
-                entries,
+                empty: cstring(&dir.join(EMPTY))?,
+                steps,
             },
             staged_paths,
         ))
@@ -93,27 +190,68 @@ impl Stage {
                     libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
                     c"mode=0755,size=64k".as_ptr().cast(),
                 ))?;
-                for entry in &self.entries {
-                    if entry.is_dir {
-                        check(libc::mkdir(entry.staged.as_ptr(), 0o755))?;
-                    } else {
-                        let fd = libc::open(
-                            entry.staged.as_ptr(),
-                            libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
-                            0o644,
-                        );
-                        check(fd)?;
-                        libc::close(fd);
+                check(libc::mkdir(self.empty.as_ptr(), 0o755))?;
+                for step in &self.steps {
+                    match step {
+                        Step::Bind {
+                            source,
+                            staged,
+                            is_dir,
+                        } => {
+                            make_mount_point(staged, *is_dir)?;
+                            check(libc::mount(
+                                source.as_ptr(),
+                                staged.as_ptr(),
+                                std::ptr::null(),
+                                libc::MS_BIND | libc::MS_REC,
+                                std::ptr::null(),
+                            ))?;
+                        }
+                        Step::Overlay { staged, options } => {
+                            make_mount_point(staged, true)?;
+                            check(libc::mount(
+                                c"overlay".as_ptr(),
+                                staged.as_ptr(),
+                                c"overlay".as_ptr(),
+                                libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+                                options.as_ptr().cast(),
+                            ))?;
+                        }
+                        Step::Ext4 { device, staged } => {
+                            make_mount_point(staged, true)?;
+                            check(libc::mount(
+                                device.as_ptr(),
+                                staged.as_ptr(),
+                                c"ext4".as_ptr(),
+                                libc::MS_NOSUID | libc::MS_NODEV,
+                                c"noinit_itable".as_ptr().cast(),
+                            ))?;
+                        }
                     }
-                    check(libc::mount(
-                        entry.source.as_ptr(),
-                        entry.staged.as_ptr(),
-                        std::ptr::null(),
-                        libc::MS_BIND | libc::MS_REC,
-                        std::ptr::null(),
-                    ))?;
                 }
             }
+            Ok(())
+        }
+    }
+}
+
+/// Create an empty directory or file to mount on.
+///
+/// # Safety
+/// Async-signal-safe; `path` is NUL-terminated.
+unsafe fn make_mount_point(path: &CString, is_dir: bool) -> io::Result<()> {
+    // SAFETY: system calls on a NUL-terminated path.
+    unsafe {
+        if is_dir {
+            check(libc::mkdir(path.as_ptr(), 0o755))
+        } else {
+            let fd = libc::open(
+                path.as_ptr(),
+                libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC,
+                0o644,
+            );
+            check(fd)?;
+            libc::close(fd);
             Ok(())
         }
     }
@@ -129,8 +267,11 @@ pub(crate) fn prepare_dir(dir: &Path) -> io::Result<()> {
 }
 
 fn cstring(path: &Path) -> io::Result<CString> {
-    CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| nul())
+}
+
+fn nul() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte")
 }
 
 fn check(ret: libc::c_int) -> io::Result<()> {
@@ -158,13 +299,20 @@ mod tests {
         std::fs::write(private.join("file"), "hello").unwrap();
         let stage_dir = tmp.path().join("stage");
         prepare_dir(&stage_dir).unwrap();
-        let (stage, paths) =
-            Stage::plan(&stage_dir, &[private.clone(), private.join("file")]).unwrap();
-        let dir = paths[&private].clone();
-        let file = paths[&private.join("file")].clone();
+        let (stage, paths) = Stage::plan(
+            &stage_dir,
+            &[
+                Source::Bind(private.clone()),
+                Source::Bind(private.join("file")),
+                Source::Hidden(private.clone()),
+            ],
+        )
+        .unwrap();
         let hook = stage.hook();
-        let mut cmd = std::process::Command::new("cat");
-        cmd.arg(dir.join("file")).arg(&file);
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg("cat \"$0/file\" \"$1\" \"$2/file\"; echo; grep -F \" $2 \" /proc/self/mountinfo")
+            .args(&paths);
         // SAFETY: the hook only makes async-signal-safe calls.
         unsafe { cmd.pre_exec(hook) };
         let out = cmd.output().unwrap();
@@ -173,7 +321,15 @@ mod tests {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "hellohello");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let (files, mount) = text.split_once('\n').unwrap();
+        assert_eq!(files, "hellohellohello");
+        // The hidden directory is an overlay whose root names no host path.
+        assert!(
+            mount.contains(" / ") && mount.contains(" - overlay "),
+            "{mount}"
+        );
+        assert!(!mount.contains(&*private.to_string_lossy()), "{mount}");
         // Nothing was mounted in the server's own namespace.
         assert_eq!(std::fs::read_dir(&stage_dir).unwrap().count(), 0);
     }
