@@ -28,6 +28,11 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Enums a response can carry (`SandboxState`, `TemplateBuildStatus`, `LogLevel`, …)
+//! are open: a value newer than the pinned spec decodes to their `UnknownValue(String)`
+//! variant instead of failing the whole response, and serialises back unchanged. Enums
+//! that are only sent (`OrderDirection`, `LogsDirection`, …) reject unknown values.
+//!
 //! Every request runs inside a `tracing` span named `e2b.api` carrying the
 //! operation id, method, status and duration; nothing secret is recorded.
 //!

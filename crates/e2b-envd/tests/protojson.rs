@@ -104,3 +104,18 @@ fn enums_accept_names_and_numbers() {
     let by_number: SendSignalRequest = serde_json::from_str(r#"{"signal":15}"#).unwrap();
     assert_eq!(by_number.signal(), Signal::Sigterm);
 }
+
+#[test]
+fn enum_values_newer_than_the_proto_do_not_fail_the_message() {
+    // By name (what envd sends): the value is unknown here, so it reads as unspecified.
+    let by_name: StatResponse =
+        serde_json::from_str(r#"{"entry":{"name":"s","type":"FILE_TYPE_SOCKET","size":"1"}}"#)
+            .unwrap();
+    let entry = by_name.entry.unwrap();
+    assert_eq!(entry.r#type(), FileType::Unspecified);
+    assert_eq!(entry.size, 1, "the rest of the message is kept");
+    // By number.
+    let by_number: StatResponse =
+        serde_json::from_str(r#"{"entry":{"name":"s","type":42}}"#).unwrap();
+    assert_eq!(by_number.entry.unwrap().r#type(), FileType::Unspecified);
+}

@@ -47,13 +47,23 @@ fn state(s: types::SandboxState) -> SandboxState {
     match s {
         types::SandboxState::Running => SandboxState::Running,
         types::SandboxState::Paused => SandboxState::Paused,
+        other => SandboxState::Unknown(other.to_string()),
     }
 }
 
-pub(crate) fn state_to_wire(s: SandboxState) -> types::SandboxState {
+pub(crate) fn state_to_wire(s: &SandboxState) -> types::SandboxState {
     match s {
         SandboxState::Running => types::SandboxState::Running,
         SandboxState::Paused => types::SandboxState::Paused,
+        SandboxState::Unknown(state) => types::SandboxState::from(state.as_str()),
+    }
+}
+
+fn on_timeout(action: types::SandboxOnTimeout) -> OnTimeoutAction {
+    match action {
+        types::SandboxOnTimeout::Kill => OnTimeoutAction::Kill,
+        types::SandboxOnTimeout::Pause => OnTimeoutAction::Pause,
+        other => OnTimeoutAction::Unknown(other.to_string()),
     }
 }
 
@@ -92,10 +102,7 @@ impl From<types::SandboxDetail> for SandboxInfo {
             allow_internet_access: d.allow_internet_access,
             network: d.network.map(NetworkInfo::from),
             lifecycle: d.lifecycle.map(|l| LifecycleInfo {
-                on_timeout: match l.on_timeout {
-                    types::SandboxOnTimeout::Kill => OnTimeoutAction::Kill,
-                    types::SandboxOnTimeout::Pause => OnTimeoutAction::Pause,
-                },
+                on_timeout: on_timeout(l.on_timeout),
                 auto_resume: l.auto_resume,
             }),
             volume_mounts: mounts(d.volume_mounts),
@@ -366,6 +373,24 @@ mod tests {
             "1"
         );
         assert_eq!(info.volume_mounts, [VolumeMount::new("vol", "/mnt")]);
+    }
+
+    #[test]
+    fn states_and_actions_newer_than_the_crate_are_kept() {
+        let wire = types::SandboxState::from("hibernating");
+        assert_eq!(state(wire), SandboxState::Unknown("hibernating".to_owned()));
+        assert_eq!(
+            on_timeout(types::SandboxOnTimeout::from("hibernate")),
+            OnTimeoutAction::Unknown("hibernate".to_owned())
+        );
+        // A filter by an unknown state is sent as given; a known one spelled as unknown
+        // is sent as the known one.
+        let unknown = SandboxState::Unknown("hibernating".to_owned());
+        assert_eq!(state_to_wire(&unknown).as_str(), "hibernating");
+        assert_eq!(
+            state_to_wire(&SandboxState::Unknown("paused".to_owned())),
+            types::SandboxState::Paused
+        );
     }
 
     #[test]

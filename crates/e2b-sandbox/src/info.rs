@@ -10,21 +10,39 @@ use crate::lifecycle::OnTimeoutAction;
 use crate::network::NetworkInfo;
 
 /// Whether a sandbox is running or paused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// A control plane newer than this crate may report a state it does not know yet; that
+/// arrives as [`SandboxState::Unknown`] with the state as sent, so a listing or an info
+/// call never fails because of it.
+///
+/// ```
+/// use e2b_sandbox::SandboxState;
+///
+/// let state = SandboxState::Unknown("hibernating".to_owned());
+/// assert_eq!(state.as_str(), "hibernating");
+/// assert_eq!(SandboxState::Paused.to_string(), "paused");
+/// // Parsing is for the states this crate knows, so that a typo is caught.
+/// assert!("hibernating".parse::<SandboxState>().is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SandboxState {
     /// The sandbox is running.
     Running,
     /// The sandbox is paused; [`Sandbox::connect`](crate::Sandbox::connect) resumes it.
     Paused,
+    /// A state this crate does not know, as the control plane sent it. Filtering a
+    /// listing by it ([`ListOptions::state`](crate::ListOptions::state)) sends it as is.
+    Unknown(String),
 }
 
 impl SandboxState {
-    /// The wire name: `running` or `paused`.
-    pub fn as_str(self) -> &'static str {
+    /// The wire name: `running`, `paused`, or an unknown state as sent.
+    pub fn as_str(&self) -> &str {
         match self {
             SandboxState::Running => "running",
             SandboxState::Paused => "paused",
+            SandboxState::Unknown(state) => state,
         }
     }
 }
@@ -38,7 +56,8 @@ impl fmt::Display for SandboxState {
 impl FromStr for SandboxState {
     type Err = e2b_core::Error;
 
-    /// Parse `running` or `paused` (any case).
+    /// Parse `running` or `paused` (any case). Any other text is an error rather than
+    /// [`SandboxState::Unknown`]: parsing is for input, where an unknown word is a typo.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
             "running" => Ok(SandboxState::Running),
@@ -72,7 +91,7 @@ impl VolumeMount {
 }
 
 /// The lifecycle a sandbox was created with, as the control plane reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct LifecycleInfo {
     /// What happens when the sandbox's timeout is reached.
@@ -100,7 +119,7 @@ pub struct SandboxInfo {
     pub started_at: SystemTime,
     /// When the sandbox will time out (be killed or paused).
     pub end_at: SystemTime,
-    /// Running or paused.
+    /// Running or paused (or a state this crate does not know).
     pub state: SandboxState,
     /// Number of vCPUs.
     pub cpu_count: u32,
@@ -172,5 +191,8 @@ mod tests {
         assert!(err.is_invalid_argument());
         assert!(err.to_string().contains("stopped"), "{err}");
         assert_eq!(SandboxState::Paused.to_string(), "paused");
+        let unknown = SandboxState::Unknown("hibernating".to_owned());
+        assert_eq!(unknown.as_str(), "hibernating");
+        assert_eq!(unknown.to_string(), "hibernating");
     }
 }

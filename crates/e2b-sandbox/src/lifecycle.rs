@@ -6,7 +6,11 @@ use std::str::FromStr;
 use e2b_core::{Error, Result};
 
 /// What to do with a sandbox when its timeout is reached.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+///
+/// A control plane newer than this crate may report an action it does not know yet (in
+/// [`LifecycleInfo`](crate::LifecycleInfo)); that arrives as [`OnTimeoutAction::Unknown`]
+/// with the action as sent. Only `Kill` and `Pause` can be requested.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum OnTimeoutAction {
     /// Kill the sandbox (the API's default).
@@ -14,14 +18,18 @@ pub enum OnTimeoutAction {
     Kill,
     /// Pause the sandbox so that [`Sandbox::connect`](crate::Sandbox::connect) can resume it.
     Pause,
+    /// An action this crate does not know, as the control plane sent it. Creating a
+    /// sandbox with it is refused: the create request can only say kill or pause.
+    Unknown(String),
 }
 
 impl OnTimeoutAction {
-    /// The wire name: `kill` or `pause`.
-    pub fn as_str(self) -> &'static str {
+    /// The wire name: `kill`, `pause`, or an unknown action as sent.
+    pub fn as_str(&self) -> &str {
         match self {
             OnTimeoutAction::Kill => "kill",
             OnTimeoutAction::Pause => "pause",
+            OnTimeoutAction::Unknown(action) => action,
         }
     }
 }
@@ -35,7 +43,8 @@ impl fmt::Display for OnTimeoutAction {
 impl FromStr for OnTimeoutAction {
     type Err = Error;
 
-    /// Parse `kill` or `pause` (any case).
+    /// Parse `kill` or `pause` (any case). Any other text is an error rather than
+    /// [`OnTimeoutAction::Unknown`]: parsing is for input, where an unknown word is a typo.
     fn from_str(s: &str) -> Result<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
             "kill" => Ok(OnTimeoutAction::Kill),
@@ -66,8 +75,9 @@ impl FromStr for OnTimeoutAction {
 /// The rules of the official SDKs are checked when the sandbox is created:
 /// `keep_memory` needs [`OnTimeoutAction::Pause`]; `auto_resume(true)` needs
 /// [`OnTimeoutAction::Pause`] and cannot be combined with `keep_memory(false)` (a
-/// filesystem-only snapshot cannot be woken by traffic).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+/// filesystem-only snapshot cannot be woken by traffic); [`OnTimeoutAction::Unknown`] is
+/// refused.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 #[must_use]
 pub struct Lifecycle {
@@ -115,16 +125,25 @@ impl Lifecycle {
     }
 
     /// Check the combination and resolve it into the create request's fields.
-    pub(crate) fn to_wire(self) -> Result<LifecycleWire> {
+    pub(crate) fn to_wire(&self) -> Result<LifecycleWire> {
         // An unset action is not a choice of kill on the wire, but validates like one.
-        let action = self.on_timeout.unwrap_or(OnTimeoutAction::Kill);
-        if self.keep_memory.is_some() && action != OnTimeoutAction::Pause {
+        let pause = match &self.on_timeout {
+            None | Some(OnTimeoutAction::Kill) => false,
+            Some(OnTimeoutAction::Pause) => true,
+            Some(OnTimeoutAction::Unknown(action)) => {
+                return Err(Error::invalid_argument(format!(
+                    "on-timeout action `{}` cannot be requested: use kill or pause",
+                    action.escape_debug()
+                )));
+            }
+        };
+        if self.keep_memory.is_some() && !pause {
             return Err(Error::invalid_argument(
                 "keep_memory is only allowed when the on-timeout action is pause",
             ));
         }
         let auto_resume = self.auto_resume == Some(true);
-        if auto_resume && action != OnTimeoutAction::Pause {
+        if auto_resume && !pause {
             return Err(Error::invalid_argument(
                 "auto_resume can only be true when the on-timeout action is pause",
             ));
@@ -136,10 +155,8 @@ impl Lifecycle {
             ));
         }
         Ok(LifecycleWire {
-            auto_pause: self.on_timeout.map(|a| a == OnTimeoutAction::Pause),
-            auto_pause_memory: self
-                .keep_memory
-                .filter(|_| action == OnTimeoutAction::Pause),
+            auto_pause: self.on_timeout.as_ref().map(|_| pause),
+            auto_pause_memory: self.keep_memory.filter(|_| pause),
             auto_resume: self.auto_resume,
         })
     }
@@ -205,6 +222,7 @@ mod tests {
             Lifecycle::pause_on_timeout()
                 .keep_memory(false)
                 .auto_resume(true),
+            Lifecycle::new().on_timeout(OnTimeoutAction::Unknown("hibernate".to_owned())),
         ];
         for lifecycle in bad {
             let err = lifecycle.to_wire().unwrap_err();
@@ -228,5 +246,8 @@ mod tests {
                 .unwrap_err()
                 .is_invalid_argument()
         );
+        let unknown = OnTimeoutAction::Unknown("hibernate".to_owned());
+        assert_eq!(unknown.as_str(), "hibernate");
+        assert_eq!(unknown.to_string(), "hibernate");
     }
 }

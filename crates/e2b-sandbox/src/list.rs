@@ -373,7 +373,7 @@ async fn sandbox_page(
     }
     if !options.state.is_empty() {
         let states: CommaSeparated<types::SandboxState> =
-            options.state.iter().copied().map(state_to_wire).collect();
+            options.state.iter().map(state_to_wire).collect();
         request = request.state(states);
     }
     if let Some(after) = options.started_after {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 mod envd;
+mod open_enums;
 mod openapi_patch;
 mod rest;
 

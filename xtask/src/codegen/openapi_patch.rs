@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{Context, bail};
 use serde_yaml::{Mapping, Value};
 
-const METHODS: [&str; 8] = [
+use super::open_enums::{self, OpenEnum};
+
+pub(super) const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
@@ -37,6 +39,8 @@ pub(crate) struct Patched {
     /// Synthetic comma-list schemas: schema name → item type name (a component
     /// schema name, or `String`).
     pub(crate) comma_lists: BTreeMap<String, String>,
+    /// The string enums a response can carry, generated open (see [`super::open_enums`]).
+    pub(crate) open_enums: Vec<OpenEnum>,
 }
 
 /// Apply every patch, in order.
@@ -49,7 +53,12 @@ pub(crate) fn patch(source: &str, keep: &Keep) -> anyhow::Result<Patched> {
     single_response_media_type(&mut spec);
     bodyless_error_responses(&mut spec);
     prune_unreachable(&mut spec);
-    Ok(Patched { spec, comma_lists })
+    let open_enums = open_enums::open_response_enums(&mut spec)?;
+    Ok(Patched {
+        spec,
+        comma_lists,
+        open_enums,
+    })
 }
 
 fn map_mut<'a>(v: &'a mut Value, key: &str) -> Option<&'a mut Mapping> {
@@ -355,7 +364,7 @@ fn bodyless_error_responses(spec: &mut Value) {
     }
 }
 
-fn collect_refs(v: &Value, out: &mut BTreeSet<String>) {
+pub(super) fn collect_refs(v: &Value, out: &mut BTreeSet<String>) {
     match v {
         Value::Mapping(m) => {
             for (k, v) in m {
@@ -372,14 +381,11 @@ fn collect_refs(v: &Value, out: &mut BTreeSet<String>) {
     }
 }
 
-/// Remove components no kept operation reaches (transitively).
-fn prune_unreachable(spec: &mut Value) {
+/// Every component reference (`#/components/<kind>/<name>`) reachable from `frontier`,
+/// following references transitively.
+pub(super) fn reachable(spec: &Value, mut frontier: BTreeSet<String>) -> BTreeSet<String> {
+    let components = spec.get("components").unwrap_or(&Value::Null);
     let mut reachable = BTreeSet::new();
-    let mut frontier = BTreeSet::new();
-    if let Some(paths) = spec.get("paths") {
-        collect_refs(paths, &mut frontier);
-    }
-    let components = spec.get("components").cloned().unwrap_or(Value::Null);
     while let Some(r) = frontier.pop_first() {
         if !reachable.insert(r.clone()) {
             continue;
@@ -394,6 +400,16 @@ fn prune_unreachable(spec: &mut Value) {
             frontier.extend(next.into_iter().filter(|n| !reachable.contains(n)));
         }
     }
+    reachable
+}
+
+/// Remove components no kept operation reaches (transitively).
+fn prune_unreachable(spec: &mut Value) {
+    let mut frontier = BTreeSet::new();
+    if let Some(paths) = spec.get("paths") {
+        collect_refs(paths, &mut frontier);
+    }
+    let reachable = reachable(spec, frontier);
     let Some(components) = map_mut(spec, "components") else {
         return;
     };

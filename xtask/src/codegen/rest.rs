@@ -4,6 +4,7 @@
 use anyhow::Context;
 use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
 
+use super::open_enums;
 use super::openapi_patch::{self, Keep};
 
 /// One progenitor run: a spec file, what to keep of it, and where the output
@@ -55,8 +56,18 @@ pub(crate) fn generate(job: &RestJob, source: &str) -> anyhow::Result<proc_macro
             [TypeImpl::Default].into_iter(),
         );
     }
+    // Enums a response can carry are defined by `open_enums`, not progenitor.
+    for e in &patched.open_enums {
+        settings.with_replacement(
+            &e.name,
+            format!("{}::types::{}", job.module, e.name),
+            [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
+        );
+    }
     let mut generator = Generator::new(&settings);
-    generator
+    let tokens = generator
         .generate_tokens(&spec)
-        .map_err(|e| anyhow::anyhow!("progenitor failed on {}: {e}", job.spec))
+        .map_err(|e| anyhow::anyhow!("progenitor failed on {}: {e}", job.spec))?;
+    open_enums::insert(tokens, &patched.open_enums)
+        .with_context(|| format!("adding the open enums of {}", job.spec))
 }

@@ -110,7 +110,7 @@ pub mod types {
     ///`BuildLogEntry`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct BuildLogEntry {
-        pub level: LogLevel,
+        pub level: crate::control::types::LogLevel,
         ///Log message content
         pub message: ::std::string::String,
         ///Step in the build process related to the log entry
@@ -587,7 +587,7 @@ pub mod types {
         ///Time when the sandbox was started
         #[serde(rename = "startedAt")]
         pub started_at: ::chrono::DateTime<::chrono::offset::Utc>,
-        pub state: SandboxState,
+        pub state: crate::control::types::SandboxState,
         ///Identifier of the template from which is the sandbox created
         #[serde(rename = "templateID")]
         pub template_id: ::std::string::String,
@@ -604,66 +604,83 @@ pub mod types {
         }
     }
     ///State of the sandbox
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
+    ///
+    ///Open: a value the spec does not list (sent by a newer server) decodes to [`LogLevel::UnknownValue`] with the value as sent, and encodes back to it.
+    #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[non_exhaustive]
     pub enum LogLevel {
-        #[serde(rename = "debug")]
+        ///`debug`
         Debug,
-        #[serde(rename = "info")]
+        ///`info`
         Info,
-        #[serde(rename = "warn")]
+        ///`warn`
         Warn,
-        #[serde(rename = "error")]
+        ///`error`
         Error,
+        ///A value the spec does not list, as sent.
+        UnknownValue(::std::string::String),
+    }
+    impl LogLevel {
+        ///The value as it travels on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Debug => "debug",
+                Self::Info => "info",
+                Self::Warn => "warn",
+                Self::Error => "error",
+                Self::UnknownValue(value) => value.as_str(),
+            }
+        }
     }
     impl ::std::fmt::Display for LogLevel {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Debug => f.write_str("debug"),
-                Self::Info => f.write_str("info"),
-                Self::Warn => f.write_str("warn"),
-                Self::Error => f.write_str("error"),
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for LogLevel {
+        fn from(value: &str) -> Self {
+            match value {
+                "debug" => Self::Debug,
+                "info" => Self::Info,
+                "warn" => Self::Warn,
+                "error" => Self::Error,
+                _ => Self::UnknownValue(value.to_owned()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for LogLevel {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "debug" => Self::Debug,
+                "info" => Self::Info,
+                "warn" => Self::Warn,
+                "error" => Self::Error,
+                _ => Self::UnknownValue(value),
             }
         }
     }
     impl ::std::str::FromStr for LogLevel {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "debug" => Ok(Self::Debug),
-                "info" => Ok(Self::Info),
-                "warn" => Ok(Self::Warn),
-                "error" => Ok(Self::Error),
-                _ => Err("invalid value".into()),
-            }
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
         }
     }
-    impl ::std::convert::TryFrom<&str> for LogLevel {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
+    impl ::serde::Serialize for LogLevel {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for LogLevel {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
+    impl<'de> ::serde::Deserialize<'de> for LogLevel {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            <::std::string::String as ::serde::Deserialize<
+                'de,
+            >>::deserialize(deserializer)
+                .map(Self::from)
         }
     }
     ///Direction of the logs that should be returned
@@ -1281,7 +1298,7 @@ pub mod types {
         ///Time when the sandbox was started
         #[serde(rename = "startedAt")]
         pub started_at: ::chrono::DateTime<::chrono::offset::Utc>,
-        pub state: SandboxState,
+        pub state: crate::control::types::SandboxState,
         ///Identifier of the template from which is the sandbox created
         #[serde(rename = "templateID")]
         pub template_id: ::std::string::String,
@@ -1550,7 +1567,7 @@ pub mod types {
         #[serde(rename = "autoResume")]
         pub auto_resume: bool,
         #[serde(rename = "onTimeout")]
-        pub on_timeout: SandboxOnTimeout,
+        pub on_timeout: crate::control::types::SandboxOnTimeout,
     }
     impl SandboxLifecycle {
         pub fn builder() -> builder::SandboxLifecycle {
@@ -1577,7 +1594,7 @@ pub mod types {
             ::std::string::String,
             ::std::string::String,
         >,
-        pub level: LogLevel,
+        pub level: crate::control::types::LogLevel,
         ///Log message content
         pub message: ::std::string::String,
         ///Timestamp of the log entry
@@ -1816,58 +1833,73 @@ pub mod types {
         }
     }
     ///Action taken when the sandbox times out.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
+    ///
+    ///Open: a value the spec does not list (sent by a newer server) decodes to [`SandboxOnTimeout::UnknownValue`] with the value as sent, and encodes back to it.
+    #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[non_exhaustive]
     pub enum SandboxOnTimeout {
-        #[serde(rename = "kill")]
+        ///`kill`
         Kill,
-        #[serde(rename = "pause")]
+        ///`pause`
         Pause,
+        ///A value the spec does not list, as sent.
+        UnknownValue(::std::string::String),
+    }
+    impl SandboxOnTimeout {
+        ///The value as it travels on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Kill => "kill",
+                Self::Pause => "pause",
+                Self::UnknownValue(value) => value.as_str(),
+            }
+        }
     }
     impl ::std::fmt::Display for SandboxOnTimeout {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Kill => f.write_str("kill"),
-                Self::Pause => f.write_str("pause"),
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for SandboxOnTimeout {
+        fn from(value: &str) -> Self {
+            match value {
+                "kill" => Self::Kill,
+                "pause" => Self::Pause,
+                _ => Self::UnknownValue(value.to_owned()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for SandboxOnTimeout {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "kill" => Self::Kill,
+                "pause" => Self::Pause,
+                _ => Self::UnknownValue(value),
             }
         }
     }
     impl ::std::str::FromStr for SandboxOnTimeout {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "kill" => Ok(Self::Kill),
-                "pause" => Ok(Self::Pause),
-                _ => Err("invalid value".into()),
-            }
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
         }
     }
-    impl ::std::convert::TryFrom<&str> for SandboxOnTimeout {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
+    impl ::serde::Serialize for SandboxOnTimeout {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for SandboxOnTimeout {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
+    impl<'de> ::serde::Deserialize<'de> for SandboxOnTimeout {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            <::std::string::String as ::serde::Deserialize<
+                'de,
+            >>::deserialize(deserializer)
+                .map(Self::from)
         }
     }
     ///`SandboxPauseRequest`
@@ -1914,58 +1946,73 @@ pub mod types {
         }
     }
     ///State of the sandbox
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
+    ///
+    ///Open: a value the spec does not list (sent by a newer server) decodes to [`SandboxState::UnknownValue`] with the value as sent, and encodes back to it.
+    #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[non_exhaustive]
     pub enum SandboxState {
-        #[serde(rename = "running")]
+        ///`running`
         Running,
-        #[serde(rename = "paused")]
+        ///`paused`
         Paused,
+        ///A value the spec does not list, as sent.
+        UnknownValue(::std::string::String),
+    }
+    impl SandboxState {
+        ///The value as it travels on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Running => "running",
+                Self::Paused => "paused",
+                Self::UnknownValue(value) => value.as_str(),
+            }
+        }
     }
     impl ::std::fmt::Display for SandboxState {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Running => f.write_str("running"),
-                Self::Paused => f.write_str("paused"),
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for SandboxState {
+        fn from(value: &str) -> Self {
+            match value {
+                "running" => Self::Running,
+                "paused" => Self::Paused,
+                _ => Self::UnknownValue(value.to_owned()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for SandboxState {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "running" => Self::Running,
+                "paused" => Self::Paused,
+                _ => Self::UnknownValue(value),
             }
         }
     }
     impl ::std::str::FromStr for SandboxState {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "running" => Ok(Self::Running),
-                "paused" => Ok(Self::Paused),
-                _ => Err("invalid value".into()),
-            }
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
         }
     }
-    impl ::std::convert::TryFrom<&str> for SandboxState {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
+    impl ::serde::Serialize for SandboxState {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for SandboxState {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
+    impl<'de> ::serde::Deserialize<'de> for SandboxState {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            <::std::string::String as ::serde::Deserialize<
+                'de,
+            >>::deserialize(deserializer)
+                .map(Self::from)
         }
     }
     ///`SandboxTimeoutRequest`
@@ -2169,7 +2216,7 @@ pub mod types {
         #[serde(rename = "buildID")]
         pub build_id: ::std::string::String,
         #[serde(rename = "buildStatus")]
-        pub build_status: TemplateBuildStatus,
+        pub build_status: crate::control::types::TemplateBuildStatus,
         #[serde(rename = "cpuCount")]
         pub cpu_count: CpuCount,
         ///Time when the template was created
@@ -2258,7 +2305,7 @@ pub mod types {
         >,
         #[serde(rename = "memoryMB")]
         pub memory_mb: MemoryMb,
-        pub status: TemplateBuildStatus,
+        pub status: crate::control::types::TemplateBuildStatus,
         ///Time when the build was last updated
         #[serde(rename = "updatedAt")]
         pub updated_at: ::chrono::DateTime<::chrono::offset::Utc>,
@@ -2295,7 +2342,7 @@ pub mod types {
         pub logs: ::std::vec::Vec<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub reason: ::std::option::Option<BuildStatusReason>,
-        pub status: TemplateBuildStatus,
+        pub status: crate::control::types::TemplateBuildStatus,
         ///Identifier of the template
         #[serde(rename = "templateID")]
         pub template_id: ::std::string::String,
@@ -2572,66 +2619,83 @@ pub mod types {
         }
     }
     ///Status of the template build
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
+    ///
+    ///Open: a value the spec does not list (sent by a newer server) decodes to [`TemplateBuildStatus::UnknownValue`] with the value as sent, and encodes back to it.
+    #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[non_exhaustive]
     pub enum TemplateBuildStatus {
-        #[serde(rename = "building")]
+        ///`building`
         Building,
-        #[serde(rename = "waiting")]
+        ///`waiting`
         Waiting,
-        #[serde(rename = "ready")]
+        ///`ready`
         Ready,
-        #[serde(rename = "error")]
+        ///`error`
         Error,
+        ///A value the spec does not list, as sent.
+        UnknownValue(::std::string::String),
+    }
+    impl TemplateBuildStatus {
+        ///The value as it travels on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Building => "building",
+                Self::Waiting => "waiting",
+                Self::Ready => "ready",
+                Self::Error => "error",
+                Self::UnknownValue(value) => value.as_str(),
+            }
+        }
     }
     impl ::std::fmt::Display for TemplateBuildStatus {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Building => f.write_str("building"),
-                Self::Waiting => f.write_str("waiting"),
-                Self::Ready => f.write_str("ready"),
-                Self::Error => f.write_str("error"),
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for TemplateBuildStatus {
+        fn from(value: &str) -> Self {
+            match value {
+                "building" => Self::Building,
+                "waiting" => Self::Waiting,
+                "ready" => Self::Ready,
+                "error" => Self::Error,
+                _ => Self::UnknownValue(value.to_owned()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for TemplateBuildStatus {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "building" => Self::Building,
+                "waiting" => Self::Waiting,
+                "ready" => Self::Ready,
+                "error" => Self::Error,
+                _ => Self::UnknownValue(value),
             }
         }
     }
     impl ::std::str::FromStr for TemplateBuildStatus {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "building" => Ok(Self::Building),
-                "waiting" => Ok(Self::Waiting),
-                "ready" => Ok(Self::Ready),
-                "error" => Ok(Self::Error),
-                _ => Err("invalid value".into()),
-            }
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
         }
     }
-    impl ::std::convert::TryFrom<&str> for TemplateBuildStatus {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
+    impl ::serde::Serialize for TemplateBuildStatus {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for TemplateBuildStatus {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
+    impl<'de> ::serde::Deserialize<'de> for TemplateBuildStatus {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            <::std::string::String as ::serde::Deserialize<
+                'de,
+            >>::deserialize(deserializer)
+                .map(Self::from)
         }
     }
     ///`TemplateLegacy`
@@ -3083,7 +3147,10 @@ which case the default domain is used.
         }
         #[derive(Clone, Debug)]
         pub struct BuildLogEntry {
-            level: ::std::result::Result<super::LogLevel, ::std::string::String>,
+            level: ::std::result::Result<
+                crate::control::types::LogLevel,
+                ::std::string::String,
+            >,
             message: ::std::result::Result<::std::string::String, ::std::string::String>,
             step: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
@@ -3107,7 +3174,7 @@ which case the default domain is used.
         impl BuildLogEntry {
             pub fn level<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::LogLevel>,
+                T: ::std::convert::TryInto<crate::control::types::LogLevel>,
                 T::Error: ::std::fmt::Display,
             {
                 self.level = value
@@ -3619,7 +3686,10 @@ which case the default domain is used.
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
             >,
-            state: ::std::result::Result<super::SandboxState, ::std::string::String>,
+            state: ::std::result::Result<
+                crate::control::types::SandboxState,
+                ::std::string::String,
+            >,
             template_id: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
@@ -3773,7 +3843,7 @@ which case the default domain is used.
             }
             pub fn state<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::SandboxState>,
+                T: ::std::convert::TryInto<crate::control::types::SandboxState>,
                 T::Error: ::std::fmt::Display,
             {
                 self.state = value
@@ -4580,7 +4650,10 @@ which case the default domain is used.
                 ::chrono::DateTime<::chrono::offset::Utc>,
                 ::std::string::String,
             >,
-            state: ::std::result::Result<super::SandboxState, ::std::string::String>,
+            state: ::std::result::Result<
+                crate::control::types::SandboxState,
+                ::std::string::String,
+            >,
             template_id: ::std::result::Result<
                 ::std::string::String,
                 ::std::string::String,
@@ -4807,7 +4880,7 @@ which case the default domain is used.
             }
             pub fn state<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::SandboxState>,
+                T: ::std::convert::TryInto<crate::control::types::SandboxState>,
                 T::Error: ::std::fmt::Display,
             {
                 self.state = value
@@ -5214,7 +5287,7 @@ which case the default domain is used.
         pub struct SandboxLifecycle {
             auto_resume: ::std::result::Result<bool, ::std::string::String>,
             on_timeout: ::std::result::Result<
-                super::SandboxOnTimeout,
+                crate::control::types::SandboxOnTimeout,
                 ::std::string::String,
             >,
         }
@@ -5241,7 +5314,7 @@ which case the default domain is used.
             }
             pub fn on_timeout<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::SandboxOnTimeout>,
+                T: ::std::convert::TryInto<crate::control::types::SandboxOnTimeout>,
                 T::Error: ::std::fmt::Display,
             {
                 self.on_timeout = value
@@ -5341,7 +5414,10 @@ which case the default domain is used.
                 >,
                 ::std::string::String,
             >,
-            level: ::std::result::Result<super::LogLevel, ::std::string::String>,
+            level: ::std::result::Result<
+                crate::control::types::LogLevel,
+                ::std::string::String,
+            >,
             message: ::std::result::Result<::std::string::String, ::std::string::String>,
             timestamp: ::std::result::Result<
                 ::chrono::DateTime<::chrono::offset::Utc>,
@@ -5378,7 +5454,7 @@ which case the default domain is used.
             }
             pub fn level<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::LogLevel>,
+                T: ::std::convert::TryInto<crate::control::types::LogLevel>,
                 T::Error: ::std::fmt::Display,
             {
                 self.level = value
@@ -6715,7 +6791,7 @@ which case the default domain is used.
                 ::std::string::String,
             >,
             build_status: ::std::result::Result<
-                super::TemplateBuildStatus,
+                crate::control::types::TemplateBuildStatus,
                 ::std::string::String,
             >,
             cpu_count: ::std::result::Result<super::CpuCount, ::std::string::String>,
@@ -6818,7 +6894,7 @@ which case the default domain is used.
             }
             pub fn build_status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TemplateBuildStatus>,
+                T: ::std::convert::TryInto<crate::control::types::TemplateBuildStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.build_status = value
@@ -7109,7 +7185,7 @@ which case the default domain is used.
             >,
             memory_mb: ::std::result::Result<super::MemoryMb, ::std::string::String>,
             status: ::std::result::Result<
-                super::TemplateBuildStatus,
+                crate::control::types::TemplateBuildStatus,
                 ::std::string::String,
             >,
             updated_at: ::std::result::Result<
@@ -7221,7 +7297,7 @@ which case the default domain is used.
             }
             pub fn status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TemplateBuildStatus>,
+                T: ::std::convert::TryInto<crate::control::types::TemplateBuildStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.status = value
@@ -7359,7 +7435,7 @@ which case the default domain is used.
                 ::std::string::String,
             >,
             status: ::std::result::Result<
-                super::TemplateBuildStatus,
+                crate::control::types::TemplateBuildStatus,
                 ::std::string::String,
             >,
             template_id: ::std::result::Result<
@@ -7432,7 +7508,7 @@ which case the default domain is used.
             }
             pub fn status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TemplateBuildStatus>,
+                T: ::std::convert::TryInto<crate::control::types::TemplateBuildStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.status = value
@@ -10711,7 +10787,7 @@ pub mod builder {
         sandbox_id: Result<::std::string::String, String>,
         cursor: Result<Option<i64>, String>,
         direction: Result<Option<types::LogsDirection>, String>,
-        level: Result<Option<types::LogLevel>, String>,
+        level: Result<Option<crate::control::types::LogLevel>, String>,
         limit: Result<Option<i32>, String>,
         search: Result<Option<types::GetV2SandboxesSandboxIdLogsSearch>, String>,
     }
@@ -10763,12 +10839,15 @@ pub mod builder {
         }
         pub fn level<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::LogLevel>,
+            V: std::convert::TryInto<crate::control::types::LogLevel>,
         {
             self.level = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| "conversion to `LogLevel` for level failed".to_string());
+                .map_err(|_| {
+                    "conversion to `crate :: control :: types :: LogLevel` for level failed"
+                        .to_string()
+                });
             self
         }
         pub fn limit<V>(mut self, value: V) -> Self
@@ -13800,7 +13879,7 @@ pub mod builder {
         client: &'a super::Client,
         template_id: Result<::std::string::String, String>,
         build_id: Result<::std::string::String, String>,
-        level: Result<Option<types::LogLevel>, String>,
+        level: Result<Option<crate::control::types::LogLevel>, String>,
         limit: Result<Option<i32>, String>,
         logs_offset: Result<Option<i32>, String>,
     }
@@ -13841,12 +13920,15 @@ pub mod builder {
         }
         pub fn level<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::LogLevel>,
+            V: std::convert::TryInto<crate::control::types::LogLevel>,
         {
             self.level = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| "conversion to `LogLevel` for level failed".to_string());
+                .map_err(|_| {
+                    "conversion to `crate :: control :: types :: LogLevel` for level failed"
+                        .to_string()
+                });
             self
         }
         pub fn limit<V>(mut self, value: V) -> Self
@@ -13948,7 +14030,7 @@ pub mod builder {
         build_id: Result<::std::string::String, String>,
         cursor: Result<Option<i64>, String>,
         direction: Result<Option<types::LogsDirection>, String>,
-        level: Result<Option<types::LogLevel>, String>,
+        level: Result<Option<crate::control::types::LogLevel>, String>,
         limit: Result<Option<i32>, String>,
         source: Result<Option<types::LogsSource>, String>,
     }
@@ -14013,12 +14095,15 @@ pub mod builder {
         }
         pub fn level<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::LogLevel>,
+            V: std::convert::TryInto<crate::control::types::LogLevel>,
         {
             self.level = value
                 .try_into()
                 .map(Some)
-                .map_err(|_| "conversion to `LogLevel` for level failed".to_string());
+                .map_err(|_| {
+                    "conversion to `crate :: control :: types :: LogLevel` for level failed"
+                        .to_string()
+                });
             self
         }
         pub fn limit<V>(mut self, value: V) -> Self

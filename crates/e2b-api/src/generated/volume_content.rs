@@ -464,7 +464,7 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub target: ::std::option::Option<::std::string::String>,
         #[serde(rename = "type")]
-        pub type_: VolumeEntryStatType,
+        pub type_: crate::volume_content::types::VolumeEntryStatType,
         pub uid: u32,
     }
     impl VolumeEntryStat {
@@ -473,66 +473,83 @@ pub mod types {
         }
     }
     ///`VolumeEntryStatType`
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
+    ///
+    ///Open: a value the spec does not list (sent by a newer server) decodes to [`VolumeEntryStatType::UnknownValue`] with the value as sent, and encodes back to it.
+    #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[non_exhaustive]
     pub enum VolumeEntryStatType {
-        #[serde(rename = "unknown")]
+        ///`unknown`
         Unknown,
-        #[serde(rename = "file")]
+        ///`file`
         File,
-        #[serde(rename = "directory")]
+        ///`directory`
         Directory,
-        #[serde(rename = "symlink")]
+        ///`symlink`
         Symlink,
+        ///A value the spec does not list, as sent.
+        UnknownValue(::std::string::String),
+    }
+    impl VolumeEntryStatType {
+        ///The value as it travels on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::Unknown => "unknown",
+                Self::File => "file",
+                Self::Directory => "directory",
+                Self::Symlink => "symlink",
+                Self::UnknownValue(value) => value.as_str(),
+            }
+        }
     }
     impl ::std::fmt::Display for VolumeEntryStatType {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Unknown => f.write_str("unknown"),
-                Self::File => f.write_str("file"),
-                Self::Directory => f.write_str("directory"),
-                Self::Symlink => f.write_str("symlink"),
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for VolumeEntryStatType {
+        fn from(value: &str) -> Self {
+            match value {
+                "unknown" => Self::Unknown,
+                "file" => Self::File,
+                "directory" => Self::Directory,
+                "symlink" => Self::Symlink,
+                _ => Self::UnknownValue(value.to_owned()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for VolumeEntryStatType {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "unknown" => Self::Unknown,
+                "file" => Self::File,
+                "directory" => Self::Directory,
+                "symlink" => Self::Symlink,
+                _ => Self::UnknownValue(value),
             }
         }
     }
     impl ::std::str::FromStr for VolumeEntryStatType {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "unknown" => Ok(Self::Unknown),
-                "file" => Ok(Self::File),
-                "directory" => Ok(Self::Directory),
-                "symlink" => Ok(Self::Symlink),
-                _ => Err("invalid value".into()),
-            }
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
         }
     }
-    impl ::std::convert::TryFrom<&str> for VolumeEntryStatType {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
+    impl ::serde::Serialize for VolumeEntryStatType {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for VolumeEntryStatType {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
+    impl<'de> ::serde::Deserialize<'de> for VolumeEntryStatType {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            <::std::string::String as ::serde::Deserialize<
+                'de,
+            >>::deserialize(deserializer)
+                .map(Self::from)
         }
     }
     /// Types for composing complex structures.
@@ -704,7 +721,7 @@ pub mod types {
                 ::std::string::String,
             >,
             type_: ::std::result::Result<
-                super::VolumeEntryStatType,
+                crate::volume_content::types::VolumeEntryStatType,
                 ::std::string::String,
             >,
             uid: ::std::result::Result<u32, ::std::string::String>,
@@ -837,7 +854,9 @@ pub mod types {
             }
             pub fn type_<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::VolumeEntryStatType>,
+                T: ::std::convert::TryInto<
+                    crate::volume_content::types::VolumeEntryStatType,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.type_ = value

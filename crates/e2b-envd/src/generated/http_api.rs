@@ -24,9 +24,8 @@ pub mod types {
         pub name: ::std::string::String,
         ///Path to the file
         pub path: ::std::string::String,
-        ///Type of the file
         #[serde(rename = "type")]
-        pub type_: EntryInfoType,
+        pub type_: crate::http_api::types::EntryInfoType,
     }
     impl EntryInfo {
         pub fn builder() -> builder::EntryInfo {
@@ -34,54 +33,68 @@ pub mod types {
         }
     }
     ///Type of the file
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd
-    )]
+    ///
+    ///Open: a value the spec does not list (sent by a newer server) decodes to [`EntryInfoType::UnknownValue`] with the value as sent, and encodes back to it.
+    #[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[non_exhaustive]
     pub enum EntryInfoType {
-        #[serde(rename = "file")]
+        ///`file`
         File,
+        ///A value the spec does not list, as sent.
+        UnknownValue(::std::string::String),
+    }
+    impl EntryInfoType {
+        ///The value as it travels on the wire.
+        pub fn as_str(&self) -> &str {
+            match self {
+                Self::File => "file",
+                Self::UnknownValue(value) => value.as_str(),
+            }
+        }
     }
     impl ::std::fmt::Display for EntryInfoType {
         fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::File => f.write_str("file"),
+            f.write_str(self.as_str())
+        }
+    }
+    impl ::std::convert::From<&str> for EntryInfoType {
+        fn from(value: &str) -> Self {
+            match value {
+                "file" => Self::File,
+                _ => Self::UnknownValue(value.to_owned()),
+            }
+        }
+    }
+    impl ::std::convert::From<::std::string::String> for EntryInfoType {
+        fn from(value: ::std::string::String) -> Self {
+            match value.as_str() {
+                "file" => Self::File,
+                _ => Self::UnknownValue(value),
             }
         }
     }
     impl ::std::str::FromStr for EntryInfoType {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "file" => Ok(Self::File),
-                _ => Err("invalid value".into()),
-            }
+        type Err = ::std::convert::Infallible;
+        fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+            Ok(Self::from(value))
         }
     }
-    impl ::std::convert::TryFrom<&str> for EntryInfoType {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
+    impl ::serde::Serialize for EntryInfoType {
+        fn serialize<S: ::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::std::result::Result<S::Ok, S::Error> {
+            serializer.serialize_str(self.as_str())
         }
     }
-    impl ::std::convert::TryFrom<::std::string::String> for EntryInfoType {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
+    impl<'de> ::serde::Deserialize<'de> for EntryInfoType {
+        fn deserialize<D: ::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::std::result::Result<Self, D::Error> {
+            <::std::string::String as ::serde::Deserialize<
+                'de,
+            >>::deserialize(deserializer)
+                .map(Self::from)
         }
     }
     ///Environment variables to set
@@ -184,7 +197,10 @@ pub mod types {
             >,
             name: ::std::result::Result<::std::string::String, ::std::string::String>,
             path: ::std::result::Result<::std::string::String, ::std::string::String>,
-            type_: ::std::result::Result<super::EntryInfoType, ::std::string::String>,
+            type_: ::std::result::Result<
+                crate::http_api::types::EntryInfoType,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for EntryInfo {
             fn default() -> Self {
@@ -240,7 +256,7 @@ pub mod types {
             }
             pub fn type_<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::EntryInfoType>,
+                T: ::std::convert::TryInto<crate::http_api::types::EntryInfoType>,
                 T::Error: ::std::fmt::Display,
             {
                 self.type_ = value

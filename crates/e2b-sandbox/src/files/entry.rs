@@ -42,7 +42,8 @@ impl FileType {
 pub struct EntryInfo {
     /// The base name.
     pub name: String,
-    /// The type; `None` for a dangling symlink.
+    /// The type; `None` for a dangling symlink, or for a type this crate does not know
+    /// (reported by an envd newer than it).
     pub file_type: Option<FileType>,
     /// The path, under the path that was asked for.
     pub path: String,
@@ -98,4 +99,20 @@ pub struct WriteInfo {
     /// The metadata stored with the file.
     #[serde(default)]
     pub metadata: Option<HashMap<String, String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_types_newer_than_the_proto_read_as_none() {
+        assert_eq!(
+            FileType::from_wire(pb::FileType::Directory as i32),
+            Some(FileType::Directory)
+        );
+        assert_eq!(FileType::from_wire(pb::FileType::Unspecified as i32), None);
+        assert_eq!(FileType::from_wire(42), None);
+        assert_eq!(FileType::from_wire(-1), None);
+    }
 }

@@ -15,6 +15,8 @@ use super::{DEFAULT_STREAM_IDLE_TIMEOUT, EntryInfo, Files};
 use crate::envd::{Envd, Operation};
 
 /// What happened to an entry.
+///
+/// Events of a kind this crate does not know (from an envd newer than it) are skipped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FilesystemEventType {
@@ -315,5 +317,29 @@ impl Files<'_> {
         }
         .instrument(self.span("watch_dir", path))
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: i32) -> pb::FilesystemEvent {
+        pb::FilesystemEvent {
+            name: "a.txt".into(),
+            r#type: kind,
+            entry: None,
+        }
+    }
+
+    #[test]
+    fn event_kinds_newer_than_the_proto_are_skipped() {
+        let write = FilesystemEvent::from_wire(event(pb::EventType::Write as i32));
+        assert_eq!(
+            write.map(|e| e.event_type),
+            Some(FilesystemEventType::Write)
+        );
+        assert!(FilesystemEvent::from_wire(event(42)).is_none());
+        assert!(FilesystemEvent::from_wire(event(pb::EventType::Unspecified as i32)).is_none());
     }
 }

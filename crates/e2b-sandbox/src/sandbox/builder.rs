@@ -15,7 +15,7 @@ use crate::commands::CommandOptions;
 use crate::convert;
 use crate::iam::{self, IamToken};
 use crate::info::VolumeMount;
-use crate::lifecycle::Lifecycle;
+use crate::lifecycle::{Lifecycle, LifecycleWire};
 use crate::mcp::{DEFAULT_MCP_TEMPLATE, McpServers, shell_quote};
 use crate::network::NetworkConfig;
 
@@ -174,7 +174,10 @@ impl SandboxBuilder {
 
     /// Check the options and build the request body.
     fn body(&self) -> Result<NewSandboxBody> {
-        let lifecycle = self.lifecycle.unwrap_or_default().to_wire()?;
+        let lifecycle = match &self.lifecycle {
+            Some(lifecycle) => lifecycle.to_wire()?,
+            None => LifecycleWire::default(),
+        };
         for name in self.iam.keys() {
             iam::validate_token_name(name)?;
         }
