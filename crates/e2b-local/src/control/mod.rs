@@ -14,6 +14,7 @@ pub(crate) mod sandboxes;
 pub(crate) mod snapshots;
 pub(crate) mod templates;
 pub(crate) mod views;
+pub(crate) mod wire;
 
 use std::sync::Arc;
 

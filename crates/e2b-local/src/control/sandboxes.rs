@@ -65,7 +65,7 @@ pub(crate) async fn create(
         env_vars,
         secure: body.secure.unwrap_or(false),
         allow_internet_access: body.allow_internet_access,
-        network: body.network,
+        network: body.network.map(super::wire::network_settings),
         lifecycle: Lifecycle {
             on_timeout: if body.auto_pause {
                 OnTimeout::Pause
@@ -75,7 +75,11 @@ pub(crate) async fn create(
             auto_resume,
             pause_keeps_memory: body.auto_pause_memory,
         },
-        volume_mounts: body.volume_mounts,
+        volume_mounts: body
+            .volume_mounts
+            .into_iter()
+            .map(super::wire::volume_mount)
+            .collect(),
         mcp: body.mcp.and_then(|m| m.0).map(serde_json::Value::Object),
     };
     let record = app.manager.create(spec).await?;
@@ -190,7 +194,9 @@ pub(crate) async fn update_network(
     PathParam(id): PathParam,
     JsonBody(body): JsonBody<types::SandboxNetworkUpdateConfig>,
 ) -> Result<StatusCode, ApiError> {
-    app.manager.update_network(&id, body).await?;
+    app.manager
+        .update_network(&id, super::wire::network_update(body))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

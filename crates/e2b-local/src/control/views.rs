@@ -107,12 +107,16 @@ pub(crate) fn detail(r: &SandboxRecord, envd_version: &str, sizes: &Sizes) -> Sa
         }),
         memory_mb: sizes.memory_mb.clone(),
         metadata: metadata(r),
-        network: r.network.clone(),
+        network: r.network.as_ref().map(super::wire::network_config),
         sandbox_id: r.id.clone(),
         started_at: r.started_at,
         state: state(r.state),
         template_id: r.template_id.clone(),
-        volume_mounts: r.volume_mounts.clone(),
+        volume_mounts: r
+            .volume_mounts
+            .iter()
+            .map(super::wire::volume_mount_view)
+            .collect(),
     }
 }
 
@@ -131,6 +135,10 @@ pub(crate) fn listed(r: &SandboxRecord, envd_version: &str, sizes: &Sizes) -> Li
         started_at: r.started_at,
         state: state(r.state),
         template_id: r.template_id.clone(),
-        volume_mounts: r.volume_mounts.clone(),
+        volume_mounts: r
+            .volume_mounts
+            .iter()
+            .map(super::wire::volume_mount_view)
+            .collect(),
     }
 }

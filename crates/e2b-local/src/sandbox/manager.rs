@@ -13,9 +13,6 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant as StdInstant};
 
 use chrono::{DateTime, Utc};
-use e2b_api::control::types::{
-    SandboxNetworkConfig, SandboxNetworkUpdateConfig, SandboxVolumeMount,
-};
 
 use super::bwrap::{BwrapPlan, HostLayout, KernelMounts, LaunchFds, MountSources, Privilege};
 use super::cgroup::{CgroupSupport, Limits};
@@ -26,7 +23,9 @@ use super::layout::{self, Ownership, SandboxPaths};
 use super::lifecycle::{self, DeadlineTx};
 use super::metrics::{self, CpuSample, Usage};
 use super::network::NetworkError;
-use super::record::{Lifecycle, SandboxRecord, SnapshotRecord, State};
+use super::record::{
+    Lifecycle, NetworkSettings, NetworkUpdate, SandboxRecord, SnapshotRecord, State, VolumeMount,
+};
 use super::seccomp::SeccompPrograms;
 use super::spawner::Spawner;
 use super::stage::{self, Source, Stage};
@@ -98,11 +97,11 @@ pub(crate) struct SandboxSpec {
     /// `allow_internet_access` as requested.
     pub(crate) allow_internet_access: Option<bool>,
     /// Network settings.
-    pub(crate) network: Option<SandboxNetworkConfig>,
+    pub(crate) network: Option<NetworkSettings>,
     /// Lifecycle settings.
     pub(crate) lifecycle: Lifecycle,
     /// Volume mounts (recorded).
-    pub(crate) volume_mounts: Vec<SandboxVolumeMount>,
+    pub(crate) volume_mounts: Vec<VolumeMount>,
     /// MCP configuration (recorded).
     pub(crate) mcp: Option<serde_json::Value>,
 }
@@ -497,7 +496,7 @@ impl Manager {
     pub(crate) async fn update_network(
         &self,
         id: &str,
-        update: SandboxNetworkUpdateConfig,
+        update: NetworkUpdate,
     ) -> Result<(), SandboxError> {
         let sandbox = self.shared.find(id)?;
         let _ops = sandbox.ops.lock().await;
@@ -884,7 +883,7 @@ fn new_token() -> Result<String, SandboxError> {
 /// recorded but not enforced.
 pub(crate) fn isolate_network(
     allow_internet_access: Option<bool>,
-    network: Option<&SandboxNetworkConfig>,
+    network: Option<&NetworkSettings>,
 ) -> bool {
     if allow_internet_access == Some(false) {
         return true;
@@ -1691,8 +1690,8 @@ async fn detached<T: Send + 'static>(
 mod tests {
     use super::*;
 
-    fn network(allow: &[&str], deny: &[&str]) -> SandboxNetworkConfig {
-        SandboxNetworkConfig {
+    fn network(allow: &[&str], deny: &[&str]) -> NetworkSettings {
+        NetworkSettings {
             allow_out: allow.iter().map(|s| (*s).to_owned()).collect(),
             deny_out: deny.iter().map(|s| (*s).to_owned()).collect(),
             ..Default::default()

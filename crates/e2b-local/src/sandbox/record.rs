@@ -1,10 +1,14 @@
 //! What the server remembers about sandboxes and snapshots (persisted as JSON).
+//!
+//! These are e2b-local's own types: the control plane converts the API's
+//! wire types into them and back (see `control::wire`), so that a new
+//! upstream spec never changes what is on disk.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use e2b_api::control::types::{SandboxNetworkConfig, SandboxVolumeMount};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 /// What happens when a sandbox's timeout expires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +41,89 @@ pub(crate) enum State {
     Paused,
 }
 
+/// A sandbox's network settings as requested or last updated (recorded;
+/// see the crate docs for what is enforced). Stored in the API's field names.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct NetworkSettings {
+    /// Destinations egress may reach.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) allow_out: Vec<String>,
+    /// Destinations egress may not reach.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) deny_out: Vec<String>,
+    /// Whether ports other than envd's are reachable without the traffic token.
+    #[serde(default = "yes")]
+    pub(crate) allow_public_traffic: bool,
+    /// The host header sandbox requests are sent with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) mask_request_host: Option<String>,
+    /// Per-domain transform rules, as sent (they may carry credentials).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub(crate) rules: Map<String, Value>,
+    /// The egress proxy, as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) egress_proxy: Option<Value>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for NetworkSettings {
+    fn default() -> Self {
+        Self {
+            allow_out: Vec::new(),
+            deny_out: Vec::new(),
+            allow_public_traffic: true,
+            mask_request_host: None,
+            rules: Map::new(),
+            egress_proxy: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for NetworkSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Rules and proxies can carry credentials: only their shape is shown.
+        f.debug_struct("NetworkSettings")
+            .field("allow_out", &self.allow_out)
+            .field("deny_out", &self.deny_out)
+            .field("allow_public_traffic", &self.allow_public_traffic)
+            .field("mask_request_host", &self.mask_request_host)
+            .field("rules_for", &self.rules.keys().collect::<Vec<_>>())
+            .field(
+                "egress_proxy",
+                &self.egress_proxy.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// A change of the network settings (`PUT /sandboxes/{id}/network`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct NetworkUpdate {
+    /// New `allow_internet_access`, if given.
+    pub(crate) allow_internet_access: Option<bool>,
+    /// Replaces [`NetworkSettings::allow_out`].
+    pub(crate) allow_out: Vec<String>,
+    /// Replaces [`NetworkSettings::deny_out`].
+    pub(crate) deny_out: Vec<String>,
+    /// Replaces [`NetworkSettings::rules`].
+    pub(crate) rules: Map<String, Value>,
+    /// Replaces [`NetworkSettings::egress_proxy`].
+    pub(crate) egress_proxy: Option<Value>,
+}
+
+/// A volume mount as requested (recorded; volumes are not mounted).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct VolumeMount {
+    /// The volume's name.
+    pub(crate) name: String,
+    /// Where it would be mounted.
+    pub(crate) path: String,
+}
+
 /// One sandbox.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct SandboxRecord {
@@ -65,11 +152,11 @@ pub(crate) struct SandboxRecord {
     /// Whether the sandbox has its own network namespace (no internet).
     pub(crate) isolated_network: bool,
     /// Network settings as requested / last updated.
-    pub(crate) network: Option<SandboxNetworkConfig>,
+    pub(crate) network: Option<NetworkSettings>,
     /// Lifecycle settings.
     pub(crate) lifecycle: Lifecycle,
     /// Volume mounts as requested (recorded; volumes are not mounted).
-    pub(crate) volume_mounts: Vec<SandboxVolumeMount>,
+    pub(crate) volume_mounts: Vec<VolumeMount>,
     /// MCP configuration as requested (recorded).
     pub(crate) mcp: Option<serde_json::Value>,
     /// Running or paused.
@@ -228,6 +315,23 @@ mod tests {
             shown.contains("iabc") && shown.contains("<redacted>"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn network_settings_read_what_earlier_versions_wrote() {
+        // The API's own shape, as the wire type serialised it.
+        let stored = serde_json::json!({
+            "allowOut": ["example.com"],
+            "allowPublicTraffic": false,
+            "rules": {"api.example.com": [{"transform": {"headers": {"Authorization": "Bearer s3cret"}}}]}
+        });
+        let settings: NetworkSettings = serde_json::from_value(stored.clone()).unwrap();
+        assert_eq!(settings.allow_out, ["example.com"]);
+        assert!(!settings.allow_public_traffic);
+        assert_eq!(serde_json::to_value(&settings).unwrap(), stored);
+        assert!(!format!("{settings:?}").contains("s3cret"));
+        let defaults: NetworkSettings = serde_json::from_str("{}").unwrap();
+        assert_eq!(defaults, NetworkSettings::default());
     }
 
     #[test]
