@@ -1,6 +1,6 @@
 //! The `serve` and `doctor` commands.
 
-use crate::kernel_env::{KERNEL_ENV_HINT, KernelEnv};
+use crate::interpreter::kernel_env::{KERNEL_ENV_HINT, KernelEnv};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;

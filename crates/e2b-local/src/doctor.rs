@@ -107,7 +107,7 @@ pub async fn run() -> Report {
     );
 
     const BWRAP_HINT: &str = "install bubblewrap: `apt-get install bubblewrap` (Debian/Ubuntu), `dnf install bubblewrap` (Fedora), `apk add bubblewrap` (Alpine)";
-    match crate::server::find_in_path("bwrap") {
+    match crate::edge::server::find_in_path("bwrap") {
         None => report.push(
             "bubblewrap",
             Status::Fail,
@@ -178,7 +178,7 @@ pub async fn run() -> Report {
                     Some("see the user namespace line below"),
                 ),
             }
-            match crate::server::probe_bwrap(&bwrap, privilege, userns.as_deref()).await {
+            match crate::edge::server::probe_bwrap(&bwrap, privilege, userns.as_deref()).await {
                 Ok(()) => report.push(
                     "namespaces",
                     Status::Ok,
@@ -338,7 +338,7 @@ pub async fn run() -> Report {
         ),
     }
 
-    match crate::server::find_in_path("python3") {
+    match crate::edge::server::find_in_path("python3") {
         Some(python) => report.push(
             "python3",
             Status::Ok,
@@ -358,7 +358,7 @@ pub async fn run() -> Report {
 
 /// The kernel environment `code-interpreter-v1` sandboxes run code with.
 fn code_interpreter(report: &mut Report) {
-    use crate::kernel_env::{KERNEL_ENV_HINT, KERNEL_ENV_VAR, KernelEnv};
+    use crate::interpreter::kernel_env::{KERNEL_ENV_HINT, KERNEL_ENV_VAR, KernelEnv};
     let Some(env) = KernelEnv::from_env() else {
         report.push(
             "code interpreter",

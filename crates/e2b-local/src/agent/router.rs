@@ -23,7 +23,7 @@ use super::metrics::Collector;
 use super::process::ProcessService;
 use super::users::ConfigError;
 use super::{files, forward};
-use crate::kernel_env::KernelEnv;
+use crate::interpreter::kernel_env::KernelEnv;
 
 /// Shared state of the routes.
 #[derive(Clone)]

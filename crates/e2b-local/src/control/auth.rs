@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::errors::ApiError;
-use crate::signature::secure_eq;
+use crate::edge::signature::secure_eq;
 
 /// The header carrying the API key.
 pub(crate) const API_KEY_HEADER: &str = "x-api-key";

@@ -194,7 +194,7 @@ pub(crate) struct KernelMounts {
 
 impl KernelMounts {
     /// The mounts of `env`, or `None` (with a warning) when it is unusable.
-    pub(crate) fn of(env: &crate::kernel_env::KernelEnv) -> Option<Self> {
+    pub(crate) fn of(env: &crate::interpreter::kernel_env::KernelEnv) -> Option<Self> {
         if let Some(problem) = env.problem() {
             tracing::warn!(%problem, "kernel environment not shown to sandboxes");
             return None;

@@ -91,7 +91,7 @@ pub(crate) fn host_support() -> Result<PathBuf, String> {
 }
 
 fn find_mkfs() -> Option<PathBuf> {
-    crate::server::find_in_path("mkfs.ext4").or_else(|| {
+    crate::edge::server::find_in_path("mkfs.ext4").or_else(|| {
         ["/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4"]
             .into_iter()
             .map(PathBuf::from)

@@ -29,7 +29,7 @@ use super::spawner::Spawner;
 /// Where slirp4netns lives, if it is installed and can work for this user;
 /// otherwise why sandboxes cannot have internet access.
 pub(crate) fn find_slirp4netns() -> Result<PathBuf, String> {
-    let path = crate::server::find_in_path("slirp4netns")
+    let path = crate::edge::server::find_in_path("slirp4netns")
         .ok_or_else(|| "slirp4netns is not installed (apt-get install slirp4netns)".to_owned())?;
     // It opens the TUN device inside the sandbox's namespaces as this user.
     rustix::fs::access(

@@ -12,7 +12,7 @@ use super::kernel::{Kernel, KernelError, KernelSpec, signal_group};
 use super::language;
 use crate::agent::context::Sandbox;
 use crate::agent::process::spawn;
-use crate::kernel_env::{KernelEnv, Language};
+use crate::interpreter::kernel_env::{KernelEnv, Language};
 
 /// A context as the API shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -20,8 +20,8 @@ use super::contexts::{Context, Contexts};
 use super::kernel::{Kernel, exited, stderr_suffix};
 use super::language;
 use super::output::{self, Progress};
-use crate::jupyter::client::{Channel, ClientError};
-use crate::jupyter::message::Message;
+use crate::interpreter::jupyter::client::{Channel, ClientError};
+use crate::interpreter::jupyter::message::Message;
 
 /// Silence after which a `keepalive` line is written.
 pub(crate) const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);

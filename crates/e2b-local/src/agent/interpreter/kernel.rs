@@ -20,9 +20,9 @@ use tokio::sync::watch;
 
 use super::language::{self, Transport};
 use crate::agent::process::spawn::{self, ChildIo, IoMode, Spec};
-use crate::jupyter::client::{ClientError, KernelClient};
-use crate::jupyter::connection::ConnectionInfo;
-use crate::kernel_env::{KernelEnv, Language};
+use crate::interpreter::jupyter::client::{ClientError, KernelClient};
+use crate::interpreter::jupyter::connection::ConnectionInfo;
+use crate::interpreter::kernel_env::{KernelEnv, Language};
 use crate::tail::Tail;
 
 /// How long a kernel may take to answer after it was started.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use std::path::{Path, PathBuf};
 
-use crate::kernel_env::{KernelEnv, Language};
+use crate::interpreter::kernel_env::{KernelEnv, Language};
 
 /// The language a request means: none is Python; names are trimmed and
 /// lower-cased; `js` and `ts` are short for `javascript` and `typescript`.
@@ -39,7 +39,7 @@ pub(crate) fn by_name(name: &str) -> Option<Language> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Transport {
     /// Unix sockets named `<prefix><separator><port>` (see
-    /// [`ConnectionInfo::ipc_separator`](crate::jupyter::connection::ConnectionInfo::ipc_separator)).
+    /// [`ConnectionInfo::ipc_separator`](crate::interpreter::jupyter::connection::ConnectionInfo::ipc_separator)).
     Ipc(char),
     /// Loopback TCP ports (kernels whose ZMQ has no `ipc`: JeroMQ).
     Tcp,
@@ -75,7 +75,8 @@ pub(crate) fn command(language: Language, env: &KernelEnv, file: &Path) -> (Path
             (env.python(), args)
         }
         Language::JavaScript | Language::TypeScript => {
-            let node = crate::kernel_env::on_path("node").unwrap_or_else(|| PathBuf::from("node"));
+            let node = crate::interpreter::kernel_env::on_path("node")
+                .unwrap_or_else(|| PathBuf::from("node"));
             let mut args = vec![
                 env.tslab().to_string_lossy().into_owned(),
                 "kernel".to_owned(),
@@ -88,7 +89,8 @@ pub(crate) fn command(language: Language, env: &KernelEnv, file: &Path) -> (Path
             (node, args)
         }
         Language::R => {
-            let r = crate::kernel_env::on_path("R").unwrap_or_else(|| PathBuf::from("R"));
+            let r =
+                crate::interpreter::kernel_env::on_path("R").unwrap_or_else(|| PathBuf::from("R"));
             let args = ["--slave", "-e", "IRkernel::main()", "--args"]
                 .into_iter()
                 .map(str::to_owned)
@@ -97,7 +99,8 @@ pub(crate) fn command(language: Language, env: &KernelEnv, file: &Path) -> (Path
             (r, args)
         }
         Language::Java => {
-            let java = crate::kernel_env::on_path("java").unwrap_or_else(|| PathBuf::from("java"));
+            let java = crate::interpreter::kernel_env::on_path("java")
+                .unwrap_or_else(|| PathBuf::from("java"));
             let dir = env.jjava_dir();
             let args = vec![
                 "-jar".to_owned(),

@@ -36,7 +36,7 @@ use http::{HeaderValue, StatusCode, header};
 use serde::Deserialize;
 
 use super::context::Sandbox;
-use crate::kernel_env::KernelEnv;
+use crate::interpreter::kernel_env::KernelEnv;
 use contexts::{ContextError, Contexts};
 
 /// Where the server finds these routes on the agent's socket.

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::jupyter::message::Message;
+use crate::interpreter::jupyter::message::Message;
 
 /// The `(MIME type, field)` pairs of a result; other MIME types go to `extra`.
 const MIME_FIELDS: [(&str, &str); 12] = [

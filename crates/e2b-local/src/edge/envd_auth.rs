@@ -8,7 +8,7 @@
 
 use http::{Method, StatusCode};
 
-use crate::signature::{self, Operation, SignatureError};
+use crate::edge::signature::{self, Operation, SignatureError};
 
 /// envd's port inside every sandbox.
 pub const ENVD_PORT: u16 = 49983;

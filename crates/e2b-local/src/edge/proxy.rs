@@ -18,8 +18,8 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 
-use crate::envd_auth::{self, ACCESS_TOKEN_HEADER, ENVD_PORT, Refusal};
-use crate::idle_body::IdleBody;
+use crate::edge::envd_auth::{self, ACCESS_TOKEN_HEADER, ENVD_PORT, Refusal};
+use crate::edge::idle_body::IdleBody;
 use crate::sandbox::agent_link::{self, LinkError};
 use crate::sandbox::manager::TrafficRefusal;
 use crate::sandbox::{Manager, TrafficTarget};
@@ -152,7 +152,7 @@ async fn to_interpreter(
         let message = match given {
             None if !runs_code => None,
             None => Some("Unauthorized access, please provide a valid access token"),
-            Some(t) if !crate::signature::secure_eq(t, expected) => {
+            Some(t) if !crate::edge::signature::secure_eq(t, expected) => {
                 Some("Unauthorized access, please provide a valid access token")
             }
             Some(_) => None,
@@ -191,7 +191,7 @@ fn refuse_without_traffic_token(
         None => format!(
             "Sandbox is secured with traffic access token. Token header '{TRAFFIC_TOKEN_HEADER}' is missing"
         ),
-        Some(t) if !crate::signature::secure_eq(t, expected) => format!(
+        Some(t) if !crate::edge::signature::secure_eq(t, expected) => format!(
             "Sandbox is secured with traffic access token. Provided token in header '{TRAFFIC_TOKEN_HEADER}' is invalid"
         ),
         Some(_) => return None,

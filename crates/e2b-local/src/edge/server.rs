@@ -18,11 +18,11 @@ use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt as _;
 
 use crate::control::{self, AppState, views::Sizes};
-use crate::eof_grace::EofGrace;
+use crate::edge::eof_grace::EofGrace;
+use crate::edge::routing::{self, Target};
 use crate::error::Error;
 use crate::host::HostInfo;
 use crate::options::ServerOptions;
-use crate::routing::{self, Target};
 use crate::sandbox::bwrap::Privilege;
 use crate::sandbox::cgroup::Limits;
 use crate::sandbox::disk::Disks;
@@ -169,7 +169,7 @@ impl Server {
             kernel_env: options
                 .kernel_env
                 .clone()
-                .map(crate::kernel_env::KernelEnv::at),
+                .map(crate::interpreter::kernel_env::KernelEnv::at),
             userns: isolation.userns,
             seccomp: isolation.seccomp,
             slirp4netns: isolation.slirp4netns,
@@ -329,7 +329,7 @@ async fn dispatch(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body
         .map(str::to_owned)
         .or_else(|| req.uri().authority().map(|a| a.to_string()));
     match routing::classify(req.headers(), host.as_deref()) {
-        Err(e) => Ok(crate::proxy::json(
+        Err(e) => Ok(crate::edge::proxy::json(
             StatusCode::BAD_REQUEST,
             &serde_json::json!({ "code": 400, "message": e.to_string() }),
         )),
@@ -340,14 +340,14 @@ async fn dispatch(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body
             match handled {
                 Ok(response) => response,
                 Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                Err(_) => Ok(crate::proxy::json(
+                Err(_) => Ok(crate::edge::proxy::json(
                     StatusCode::SERVICE_UNAVAILABLE,
                     &serde_json::json!({ "code": 503, "message": "the server is shutting down" }),
                 )),
             }
         }
         Ok(Target::Sandbox { id, port }) => {
-            Ok(crate::proxy::handle(&app.manager, &id, port, req).await)
+            Ok(crate::edge::proxy::handle(&app.manager, &id, port, req).await)
         }
     }
 }

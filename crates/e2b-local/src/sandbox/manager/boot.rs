@@ -1,0 +1,289 @@
+//! Starting a sandbox's processes: the agent's descriptors, the mounts (staged for a root server) and the bubblewrap launch.
+
+use super::*;
+
+impl Shared {
+    /// Start the sandbox's processes (its files must be prepared).
+    pub(super) async fn boot(self: &Arc<Self>, sandbox: &Arc<Sandbox>) -> Result<(), SandboxError> {
+        self.check_open()?;
+        let record = sandbox.record();
+        layout::prepare(
+            &sandbox.paths,
+            self.ownership(),
+            self.config.disks.as_deref(),
+        )
+        .map_err(SandboxError::io("prepare the sandbox's directories"))?;
+        let mut config = layout::agent_config(
+            &record.id,
+            &record.template_id,
+            &record.env_vars,
+            &self.config.envd_version,
+        );
+        let kernel = if record.code_interpreter {
+            config.interpreter = Some(crate::agent::InterpreterConfig {
+                kernel_env: layout::KERNEL_ENV_IN_SANDBOX.to_owned(),
+                runtime_dir: layout::KERNEL_RUNTIME_IN_SANDBOX.to_owned(),
+                listen_tcp: true,
+            });
+            Some(self.kernel_mounts()?)
+        } else {
+            None
+        };
+        let internet = !record.isolated_network;
+        let network = match (&self.config.slirp4netns, internet) {
+            (_, false) => None,
+            (Ok(slirp), true) => Some(NetworkSpec {
+                slirp: slirp.clone(),
+                own_user_namespace: self.config.userns.is_none(),
+            }),
+            (Err(why), true) => {
+                return Err(SandboxError::from(NetworkError::Unavailable(why.clone())));
+            }
+        };
+        let cgroup = if self.cgroups.is_usable() {
+            match self.cgroups.create(&record.id, self.config.limits) {
+                Ok(cg) => Some(cg),
+                Err(e) => {
+                    tracing::warn!(sandbox = %record.id, error = %e, "running without a cgroup");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let io = |what: &str| SandboxError::io(format!("{what} of the sandbox"));
+        let mut fds = ChildFds::new();
+        let seccomp = vec![
+            fds.add(file_with(&self.config.seccomp.deny).map_err(io("pass the seccomp filter"))?),
+            fds.add(file_with(&self.config.seccomp.clone3).map_err(io("pass the seccomp filter"))?),
+        ];
+        let (info_rx, info_tx) = pipe().map_err(io("open the info pipe"))?;
+        let info = fds.add(info_tx.into());
+        let agent_listener = fds
+            .add(bind_agent_socket(&sandbox.paths.socket()).map_err(io("bind the agent socket"))?);
+        let config_bytes =
+            layout::agent_config_bytes(&config).map_err(io("write the agent configuration"))?;
+        let agent_config =
+            fds.add(file_with(&config_bytes).map_err(io("pass the agent configuration"))?);
+        let mut etc = Vec::new();
+        for name in BwrapPlan::etc_files(&self.host_layout, internet) {
+            let content = layout::etc_file(name);
+            etc.push((
+                fds.add(file_with(content.as_bytes()).map_err(io("pass the /etc files"))?),
+                name,
+            ));
+        }
+        let (pre_exec, sources) = self.mount_sources(sandbox, kernel.as_ref())?;
+        let hide = [self.dirs.root().to_path_buf()];
+        let plan = BwrapPlan {
+            privilege: self.config.privilege,
+            host: &self.host_layout,
+            sources: &sources,
+            internet,
+            fds: LaunchFds {
+                seccomp,
+                info,
+                agent_listener,
+                agent_config,
+                etc,
+            },
+            hide: &hide,
+            kernel: kernel.as_ref(),
+        };
+        let (options, command) = plan.options_and_command();
+        let args_fd = fds.add(
+            file_with(&BwrapPlan::encode(&options)).map_err(io("pass the bubblewrap arguments"))?,
+        );
+        let mut args: Vec<OsString> = vec!["--args".into(), args_fd.to_string().into()];
+        args.extend(command);
+        let home = match self.config.privilege {
+            Privilege::Root => "/root",
+            Privilege::UserNamespace => layout::HOME_IN_SANDBOX,
+        };
+        let mut env = vec![
+            (
+                "PATH".to_owned(),
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
+            ),
+            ("HOME".to_owned(), home.to_owned()),
+            ("LANG".to_owned(), "C.UTF-8".to_owned()),
+        ];
+        if let Ok(filter) = std::env::var("RUST_LOG") {
+            env.push(("RUST_LOG".to_owned(), filter));
+        }
+        let spec = LaunchSpec {
+            bwrap: self.config.bwrap.clone(),
+            args,
+            env,
+            cgroup,
+            ready_timeout: if record.code_interpreter {
+                self.config.ready_timeout + KERNEL_READY_ALLOWANCE
+            } else {
+                self.config.ready_timeout
+            },
+            fds,
+            info: Some(info_rx.into()),
+            pre_exec,
+            network,
+        };
+        let instance = Arc::new(Instance::launch(&*self.spawner()?, spec).await?);
+        {
+            let mut live = sandbox.live();
+            live.instance = Some(Arc::clone(&instance));
+            live.cpu = CpuSample::start();
+        }
+        self.watch_exit(sandbox, &instance);
+        Ok(())
+    }
+
+    /// Where bubblewrap finds the sandbox's mounts and, for a root server,
+    /// the hook that stages them first.
+    ///
+    /// A root server's sandboxes set their mounts up as an unprivileged host
+    /// id, and their mount table must name no host path: the child stages
+    /// the sources (mounting the sandbox's disk, showing the agent from
+    /// memory and the kernel environment through an overlay), then joins
+    /// the server's user namespace.
+    pub(super) fn mount_sources(
+        &self,
+        sandbox: &Sandbox,
+        kernel: Option<&KernelMounts>,
+    ) -> Result<(Option<crate::sandbox::instance::PreExec>, MountSources), SandboxError> {
+        let paths = &sandbox.paths;
+        let Some(ns) = &self.config.userns else {
+            if paths.has_disk() {
+                return Err(SandboxError::Invalid(
+                    "this sandbox keeps its files on a disk image, which only a root server can mount"
+                        .to_owned(),
+                ));
+            }
+            let sources = MountSources {
+                home: paths.home.clone(),
+                tmp: paths.tmp.clone(),
+                agent: self.config.agent_binary.clone(),
+                kernel_env: kernel.map(|k| k.env.clone()),
+                interpreter_prefix: kernel.and_then(|k| k.interpreter_prefix.clone()),
+            };
+            return Ok((None, sources));
+        };
+        let has_disk = paths.has_disk();
+        let mut plan = Vec::new();
+        if has_disk {
+            let device = self.disk_device(sandbox)?;
+            plan.push(Source::Ext4(device.path().to_path_buf()));
+        } else {
+            plan.push(Source::Bind(paths.home.clone()));
+            plan.push(Source::Bind(paths.tmp.clone()));
+        }
+        if let Some(kernel) = kernel {
+            plan.push(Source::Hidden(kernel.env.clone()));
+            plan.extend(kernel.interpreter_prefix.clone().map(Source::Bind));
+        }
+        let (stage, staged) = Stage::plan(Path::new(stage::LAUNCH_DIR), &plan)
+            .map_err(SandboxError::io("stage the mount sources"))?;
+        // One staged path per planned source, in order.
+        let mut staged = staged.into_iter();
+        let mut next = move || staged.next().unwrap_or_default();
+        let (home, tmp) = if has_disk {
+            let disk = next();
+            (disk.join("home"), disk.join("tmp"))
+        } else {
+            (next(), next())
+        };
+        let agent = PathBuf::from(stage::AGENT);
+        let kernel_env = kernel.map(|_| next());
+        let interpreter_prefix = kernel
+            .and_then(|k| k.interpreter_prefix.as_ref())
+            .map(|_| next());
+        let mut stage = stage.hook();
+        let mut enter = ns.enter_hook();
+        let hook: crate::sandbox::instance::PreExec = Box::new(move || {
+            stage()?;
+            enter()
+        });
+        let sources = MountSources {
+            home,
+            tmp,
+            agent,
+            kernel_env,
+            interpreter_prefix,
+        };
+        Ok((Some(hook), sources))
+    }
+
+    /// The loop device of a sandbox's disk, set up at its first start.
+    pub(super) fn disk_device(&self, sandbox: &Sandbox) -> Result<Arc<LoopDevice>, SandboxError> {
+        if let Some(device) = &sandbox.live().disk {
+            return Ok(Arc::clone(device));
+        }
+        let device = Arc::new(
+            LoopDevice::attach(&sandbox.paths.image)
+                .map_err(SandboxError::io("attach the sandbox's disk"))?,
+        );
+        sandbox.live().disk = Some(Arc::clone(&device));
+        Ok(device)
+    }
+
+    /// When the processes end on their own (agent crash, OOM kill), the sandbox is gone.
+    pub(super) fn watch_exit(self: &Arc<Self>, sandbox: &Arc<Sandbox>, instance: &Arc<Instance>) {
+        let weak_shared = Arc::downgrade(self);
+        let weak_sandbox = Arc::downgrade(sandbox);
+        let weak_instance = Arc::downgrade(instance);
+        let mut exited = instance.exited();
+        tokio::spawn(async move {
+            if exited.wait_for(|done| *done).await.is_err() {
+                return;
+            }
+            let (Some(shared), Some(sandbox)) = (weak_shared.upgrade(), weak_sandbox.upgrade())
+            else {
+                return;
+            };
+            let _ops = sandbox.ops.lock().await;
+            let current = {
+                let live = sandbox.live();
+                let same = match (&live.instance, weak_instance.upgrade()) {
+                    (Some(current), Some(ended)) => Arc::ptr_eq(current, &ended),
+                    _ => false,
+                };
+                same && live.presence != Presence::Removed
+            };
+            if current {
+                let stderr = sandbox
+                    .live()
+                    .instance
+                    .as_ref()
+                    .map(|i| i.stderr_tail())
+                    .unwrap_or_default();
+                tracing::warn!(sandbox = %sandbox.id, stderr = %stderr.trim(), "sandbox agent exited; removing the sandbox");
+                shared.remove(&sandbox);
+            }
+        });
+    }
+}
+
+/// Bind the agent's listening socket at `path` (a directory only the server
+/// sees), for the agent to inherit; a stale socket of an earlier run goes.
+pub(super) fn bind_agent_socket(path: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::unix::fs::PermissionsExt as _;
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let listener = std::os::unix::net::UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener.into())
+}
+
+/// Copy `(from, to)` directory pairs on a blocking thread (bounded). `root`
+/// is created first so each `to` can be created inside it.
+/// Where a running sandbox's disk is mounted, as the server reaches it: in
+/// the mount namespace of its bubblewrap process, which the sandbox cannot
+/// change.
+pub(super) fn disk_mount(instance: &Instance) -> PathBuf {
+    PathBuf::from(format!(
+        "/proc/{}/root{}/{}",
+        instance.pid(),
+        stage::LAUNCH_DIR,
+        stage::DISK
+    ))
+}

@@ -1,0 +1,296 @@
+//! Copies of a sandbox's files: snapshots (templates) and forks, taken while it is frozen.
+
+use super::*;
+
+impl Manager {
+    /// [`snapshot_now`](Self::snapshot_now), to the end even if the caller goes away
+    /// (a client leaving mid-snapshot never leaves the sandbox frozen).
+    pub(crate) async fn snapshot(
+        &self,
+        id: &str,
+        name: Option<String>,
+    ) -> Result<SnapshotRecord, SandboxError> {
+        let (this, id) = (self.clone(), id.to_owned());
+        detached(async move { this.snapshot_now(&id, name).await }).await
+    }
+
+    /// Snapshot a sandbox's files as a template.
+    pub(super) async fn snapshot_now(
+        &self,
+        id: &str,
+        name: Option<String>,
+    ) -> Result<SnapshotRecord, SandboxError> {
+        if let Some(name) = &name {
+            validate_snapshot_name(name)?;
+        }
+        let shared = &self.shared;
+        shared.check_open()?;
+        let sandbox = shared.find(id)?;
+        let _names = shared.snapshot_lock.lock().await;
+        let existing = name.as_deref().and_then(|n| {
+            lock(&shared.snapshots)
+                .values()
+                .find(|s| s.name.as_deref() == Some(n))
+                .cloned()
+        });
+        let template_id = match &existing {
+            Some(s) => s.template_id.clone(),
+            None => {
+                crate::ids::template_id().map_err(SandboxError::io("generate a template id"))?
+            }
+        };
+        let staging = shared.dirs.snapshots().join(format!(
+            ".tmp-{template_id}-{}",
+            new_token()?.get(..8).unwrap_or("x")
+        ));
+        std::fs::create_dir_all(staging.join("fs"))
+            .map_err(SandboxError::io("create the snapshot directory"))?;
+        let result = async {
+            let record = {
+                let _ops = sandbox.ops.lock().await;
+                shared.ensure_present(&sandbox)?;
+                let sources: Vec<(PathBuf, PathBuf)> = sandbox
+                    .paths
+                    .writable()
+                    .iter()
+                    .map(|(n, from)| (from.to_path_buf(), staging.join("fs").join(n)))
+                    .collect();
+                shared
+                    .with_frozen(&sandbox, copy_state(&staging, sources))
+                    .await?;
+                sandbox.record()
+            };
+            let snapshot = SnapshotRecord {
+                template_id: template_id.clone(),
+                name: name.clone(),
+                source_sandbox_id: record.id.clone(),
+                source_template_id: record.template_id.clone(),
+                created_at: Utc::now(),
+                env_vars: record.env_vars.clone(),
+                code_interpreter: record.code_interpreter,
+            };
+            store::write_json_atomic(&staging.join("snapshot.json"), &snapshot)?;
+            let target = shared.dirs.snapshot(&template_id);
+            if existing.is_some() {
+                shared.dirs.remove_dir(&target)?;
+            }
+            std::fs::rename(&staging, &target)
+                .map_err(SandboxError::io("register the snapshot"))?;
+            Ok(snapshot)
+        }
+        .await;
+        match result {
+            Ok(snapshot) => {
+                lock(&shared.snapshots).insert(template_id, snapshot.clone());
+                Ok(snapshot)
+            }
+            Err(e) => {
+                let _ = shared.dirs.remove_dir(&staging);
+                Err(e)
+            }
+        }
+    }
+
+    /// All snapshots, newest first.
+    pub(crate) fn snapshots(&self) -> Vec<SnapshotRecord> {
+        let mut all: Vec<SnapshotRecord> = lock(&self.shared.snapshots).values().cloned().collect();
+        all.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| a.template_id.cmp(&b.template_id))
+        });
+        all
+    }
+
+    /// Delete a snapshot by reference; `Ok(false)` when there is none.
+    pub(crate) async fn delete_snapshot(&self, reference: &str) -> Result<bool, SandboxError> {
+        let shared = &self.shared;
+        let _names = shared.snapshot_lock.lock().await;
+        let found = lock(&shared.snapshots)
+            .values()
+            .find(|s| s.matches(reference))
+            .map(|s| s.template_id.clone());
+        let Some(template_id) = found else {
+            return Ok(false);
+        };
+        shared
+            .dirs
+            .remove_dir(&shared.dirs.snapshot(&template_id))?;
+        lock(&shared.snapshots).remove(&template_id);
+        Ok(true)
+    }
+
+    /// [`fork_now`](Self::fork_now), to the end even if the caller goes away.
+    pub(crate) async fn fork(
+        &self,
+        id: &str,
+        count: u32,
+        timeout_secs: u32,
+    ) -> Result<Vec<ForkOutcome>, SandboxError> {
+        let (this, id) = (self.clone(), id.to_owned());
+        detached(async move { this.fork_now(&id, count, timeout_secs).await }).await
+    }
+
+    /// Fork a sandbox `count` times: copy its files (frozen meanwhile) and start each copy.
+    pub(super) async fn fork_now(
+        &self,
+        id: &str,
+        count: u32,
+        timeout_secs: u32,
+    ) -> Result<Vec<ForkOutcome>, SandboxError> {
+        let shared = &self.shared;
+        shared.check_open()?;
+        shared.validate_timeout(timeout_secs)?;
+        let sandbox = shared.find(id)?;
+        let mut prepared = Vec::new();
+        let source = {
+            let _ops = sandbox.ops.lock().await;
+            shared.ensure_present(&sandbox)?;
+            let mut copies = Vec::new();
+            for _ in 0..count {
+                let fork_id =
+                    crate::ids::sandbox_id().map_err(SandboxError::io("generate a sandbox id"))?;
+                copies.push((
+                    fork_id.clone(),
+                    SandboxPaths::new(shared.dirs.sandbox(&fork_id)),
+                ));
+            }
+            let copy_all = async {
+                let mut results = Vec::new();
+                for (_, paths) in &copies {
+                    let sources: Vec<(PathBuf, PathBuf)> = sandbox
+                        .paths
+                        .writable()
+                        .into_iter()
+                        .map(|(name, from)| (from.to_path_buf(), paths.root.join(name)))
+                        .collect();
+                    results.push(copy_state(&paths.root, sources).await);
+                }
+                Ok::<_, SandboxError>(results)
+            };
+            let results = shared.with_frozen(&sandbox, copy_all).await?;
+            prepared.extend(copies.into_iter().zip(results));
+            sandbox.record()
+        };
+        let now = Utc::now();
+        let mut starts = Vec::new();
+        for ((fork_id, paths), copied) in prepared {
+            let record = SandboxRecord {
+                id: fork_id,
+                started_at: now,
+                end_at: now + seconds(timeout_secs),
+                timeout_secs,
+                envd_access_token: match source.envd_access_token {
+                    Some(_) => Some(new_token()?),
+                    None => None,
+                },
+                traffic_access_token: match source.traffic_access_token {
+                    Some(_) => Some(new_token()?),
+                    None => None,
+                },
+                state: State::Running,
+                paused_with_memory: false,
+                ..source.clone()
+            };
+            let shared = Arc::clone(shared);
+            starts.push(async move {
+                match copied {
+                    Ok(()) => shared.start_new(paths, record).await,
+                    Err(e) => {
+                        let _ = shared.dirs.remove_dir(&paths.root);
+                        Err(e)
+                    }
+                }
+            });
+        }
+        Ok(futures_util::future::join_all(starts).await)
+    }
+}
+
+impl Shared {
+    /// Run `work` with the sandbox's processes frozen (if it runs), thawing afterwards.
+    pub(super) async fn with_frozen<T>(
+        &self,
+        sandbox: &Sandbox,
+        work: impl std::future::Future<Output = Result<T, SandboxError>>,
+    ) -> Result<T, SandboxError> {
+        let running = {
+            let live = sandbox.live();
+            match (&live.instance, live.record.state) {
+                (Some(instance), State::Running) => Some(Arc::clone(instance)),
+                _ => None,
+            }
+        };
+        if let Some(instance) = &running {
+            instance
+                .freeze()
+                .await
+                .map_err(SandboxError::io("freeze the sandbox"))?;
+        }
+        // A disk is copied as an image: its filesystem must be consistent
+        // on the device, not only quiet.
+        let mounted = sandbox.live().instance.clone();
+        let frozen_disk = match (mounted, sandbox.paths.has_disk()) {
+            (Some(instance), true) => Some(disk::freeze(&disk_mount(&instance))),
+            _ => None,
+        };
+        let result = match frozen_disk {
+            Some(Err(e)) => Err(SandboxError::io("freeze the sandbox's disk")(e)),
+            Some(Ok(frozen)) => {
+                let result = work.await;
+                drop(frozen);
+                result
+            }
+            None => work.await,
+        };
+        if let Some(instance) = &running {
+            instance
+                .thaw()
+                .await
+                .map_err(SandboxError::io("thaw the sandbox"))?;
+        }
+        result
+    }
+}
+
+pub(super) fn validate_snapshot_name(name: &str) -> Result<(), SandboxError> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && !name.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(SandboxError::Invalid(format!(
+            "invalid snapshot name '{name}': use letters, digits, '-', '_' and '.', at most 128 characters"
+        )))
+    }
+}
+
+/// Copy a sandbox's writable state (directories, or its disk image) into `root`.
+pub(super) async fn copy_state(
+    root: &Path,
+    pairs: Vec<(PathBuf, PathBuf)>,
+) -> Result<(), SandboxError> {
+    let root = root.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&root)?;
+        let deadline = StdInstant::now() + COPY_TIMEOUT;
+        for (from, to) in pairs {
+            if from.is_dir() {
+                fs_copy::copy_tree(&from, &to, deadline)?;
+            } else {
+                disk::copy_sparse(&from, &to, Some(deadline))?;
+            }
+        }
+        Ok::<_, std::io::Error>(())
+    })
+    .await
+    .map_err(|e| SandboxError::Io {
+        context: "copy the sandbox's files".into(),
+        source: std::io::Error::other(e),
+    })?
+    .map_err(SandboxError::io("copy the sandbox's files"))
+}
