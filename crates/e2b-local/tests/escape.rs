@@ -66,16 +66,21 @@ async fn kernel_knobs_and_host_memory_are_out_of_reach() {
     server.shutdown().await;
 }
 
+/// The host paths a sandbox must never learn: the server's data directory
+/// and the directory of the agent binary.
+fn host_paths(server: &Server) -> (String, String) {
+    let agent = std::path::Path::new(support::agent()).parent().unwrap();
+    (
+        server.data_dir().to_string_lossy().into_owned(),
+        agent.to_string_lossy().into_owned(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_host_path_shows_in_the_sandboxes_processes() {
     let server = support::server().await;
     let id = support::create_base(&server, 120).await;
-    let data_dir = server.data_dir().to_string_lossy().into_owned();
-    let agent = std::path::Path::new(support::agent())
-        .parent()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
+    let (data_dir, agent) = host_paths(&server);
     for user in USERS {
         let (code, out, _) = sh(
             &server,
@@ -104,12 +109,7 @@ async fn no_host_path_shows_in_the_sandboxes_mounts() {
     }
     let server = support::server().await;
     let id = support::create_base(&server, 120).await;
-    let data_dir = server.data_dir().to_string_lossy().into_owned();
-    let agent = std::path::Path::new(support::agent())
-        .parent()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
+    let (data_dir, agent) = host_paths(&server);
     for user in USERS {
         let (code, out, _) = sh(
             &server,

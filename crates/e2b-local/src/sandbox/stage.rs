@@ -17,7 +17,7 @@
 
 #![allow(unsafe_code)]
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
@@ -42,21 +42,8 @@ pub(crate) fn enter_spawner_namespace(agent_binary: &Path) -> io::Result<()> {
     // changes only the calling thread's mount namespace (and its
     // filesystem context, which the spawner does not share).
     unsafe {
-        check(libc::unshare(libc::CLONE_NEWNS))?;
-        check(libc::mount(
-            std::ptr::null(),
-            c"/".as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_SLAVE,
-            std::ptr::null(),
-        ))?;
-        check(libc::mount(
-            c"e2b-stage".as_ptr(),
-            stage.as_ptr(),
-            c"tmpfs".as_ptr(),
-            libc::MS_NOSUID | libc::MS_NODEV,
-            c"mode=0755".as_ptr().cast(),
-        ))?;
+        own_mount_namespace(libc::MS_SLAVE)?;
+        mount_tmpfs(&stage, libc::MS_NOSUID | libc::MS_NODEV, c"mode=0755")?;
     }
     std::fs::copy(agent_binary, AGENT)?;
     std::fs::set_permissions(AGENT, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
@@ -175,21 +162,12 @@ impl Stage {
             // SAFETY: plain system calls on NUL-terminated strings prepared
             // before the fork; nothing is allocated here.
             unsafe {
-                check(libc::unshare(libc::CLONE_NEWNS))?;
-                check(libc::mount(
-                    std::ptr::null(),
-                    c"/".as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_REC | libc::MS_PRIVATE,
-                    std::ptr::null(),
-                ))?;
-                check(libc::mount(
-                    c"e2b-stage".as_ptr(),
-                    self.dir.as_ptr(),
-                    c"tmpfs".as_ptr(),
+                own_mount_namespace(libc::MS_PRIVATE)?;
+                mount_tmpfs(
+                    &self.dir,
                     libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-                    c"mode=0755,size=64k".as_ptr().cast(),
-                ))?;
+                    c"mode=0755,size=64k",
+                )?;
                 check(libc::mkdir(self.empty.as_ptr(), 0o755))?;
                 for step in &self.steps {
                     match step {
@@ -232,6 +210,43 @@ impl Stage {
             }
             Ok(())
         }
+    }
+}
+
+/// Move the calling thread into a new mount namespace whose mounts
+/// receive nothing from the host's (`MS_PRIVATE`) or only receive
+/// (`MS_SLAVE`).
+///
+/// # Safety
+/// Async-signal-safe.
+unsafe fn own_mount_namespace(propagation: libc::c_ulong) -> io::Result<()> {
+    // SAFETY: system calls on static NUL-terminated strings.
+    unsafe {
+        check(libc::unshare(libc::CLONE_NEWNS))?;
+        check(libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | propagation,
+            std::ptr::null(),
+        ))
+    }
+}
+
+/// Mount a stage tmpfs on `dir`.
+///
+/// # Safety
+/// Async-signal-safe; `dir` is NUL-terminated.
+unsafe fn mount_tmpfs(dir: &CString, flags: libc::c_ulong, options: &CStr) -> io::Result<()> {
+    // SAFETY: a system call on NUL-terminated strings.
+    unsafe {
+        check(libc::mount(
+            c"e2b-stage".as_ptr(),
+            dir.as_ptr(),
+            c"tmpfs".as_ptr(),
+            flags,
+            options.as_ptr().cast(),
+        ))
     }
 }
 

@@ -167,13 +167,7 @@ impl Shared {
             id: id.clone(),
             paths,
             ops: tokio::sync::Mutex::new(()),
-            state: Mutex::new(Live {
-                record,
-                instance: None,
-                disk: None,
-                presence: Presence::Starting,
-                cpu: CpuSample::start(),
-            }),
+            state: Mutex::new(Live::new(record, Presence::Starting)),
             deadline,
         });
         let ops = sandbox.ops.lock().await;

@@ -164,6 +164,19 @@ struct Live {
     presence: Presence,
 }
 
+impl Live {
+    /// A sandbox's live state before its first start (or its restart).
+    fn new(record: SandboxRecord, presence: Presence) -> Self {
+        Self {
+            record,
+            instance: None,
+            disk: None,
+            cpu: CpuSample::start(),
+            presence,
+        }
+    }
+}
+
 /// Where a registered sandbox is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Presence {

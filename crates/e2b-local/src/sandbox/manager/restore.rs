@@ -58,13 +58,7 @@ impl Shared {
                 id: record.id.clone(),
                 paths,
                 ops: tokio::sync::Mutex::new(()),
-                state: Mutex::new(Live {
-                    record,
-                    instance: None,
-                    disk: None,
-                    presence: Presence::Ready,
-                    cpu: CpuSample::start(),
-                }),
+                state: Mutex::new(Live::new(record, Presence::Ready)),
                 deadline,
             });
             self.spawn_timer(&sandbox, rx);
