@@ -569,6 +569,81 @@ while True:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_file_urls_work_without_routing() {
+    // The official SDKs sign `<E2B_SANDBOX_URL>/files?…`: no host or header
+    // names the sandbox, the signature does.
+    let server = support::server().await;
+    let mut tokens = Vec::new();
+    for content in ["first", "second"] {
+        let sandbox = support::create(
+            &server,
+            json!({"templateID": "base", "timeout": 120, "secure": true}),
+        )
+        .await;
+        let id = sandbox["sandboxID"].as_str().unwrap().to_owned();
+        let token = sandbox["envdAccessToken"].as_str().unwrap().to_owned();
+        let (code, _, err) = support::exec(
+            &server,
+            &id,
+            Some(&token),
+            &["sh", "-c", &format!("echo {content} > /home/user/f.txt")],
+            None,
+        )
+        .await;
+        assert_eq!(code, 0, "{err}");
+        tokens.push(token);
+    }
+    let path = "/home/user/f.txt";
+    let http = support::http();
+    let plain = |q: String| http.get(format!("{}/files?{q}", server.sandbox_url()));
+    for (token, content) in tokens.iter().zip(["first", "second"]) {
+        let sig = sign(path, Operation::Read, "", token, None);
+        let resp = plain(query(&[("path", path), ("signature", &sig)]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.text().await.unwrap(), format!("{content}\n"));
+    }
+    // An upload URL signed for the second sandbox writes there.
+    let wsig = sign(path, Operation::Write, "", &tokens[1], None);
+    let resp = http
+        .post(format!(
+            "{}/files?{}",
+            server.sandbox_url(),
+            query(&[("path", path), ("signature", &wsig)])
+        ))
+        .header("content-type", "application/octet-stream")
+        .body("uploaded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    // An expired signature reaches its sandbox, which refuses it.
+    let now = chrono::Utc::now().timestamp();
+    let old = sign(path, Operation::Read, "", &tokens[0], Some(now - 10));
+    let resp = plain(query(&[
+        ("path", path),
+        ("signature", &old),
+        ("signature_expiration", &(now - 10).to_string()),
+    ]))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 401);
+    // Unsigned, badly signed, or signed as a read for a write: never a sandbox.
+    for q in [
+        query(&[("path", path)]),
+        query(&[("path", path), ("signature", "v1_bogus")]),
+        query(&[("path", "/etc/passwd"), ("signature", &wsig)]),
+    ] {
+        let resp = plain(q).send().await.unwrap();
+        assert_eq!(resp.status(), 404);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_request_bodies_are_cut() {
     let options = support::options().with_request_body_idle_timeout(Duration::from_millis(500));
     let server = e2b_local::Server::start(options).await.unwrap();

@@ -94,32 +94,88 @@ fn check_files(
             ))
         };
     }
-    let mut path = String::new();
-    let mut username = String::new();
-    let mut sig = None;
-    let mut expiration = None;
-    for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        match k.as_ref() {
-            "path" => path = v.into_owned(),
-            "username" => username = v.into_owned(),
-            "signature" => sig = Some(v.into_owned()),
-            "signature_expiration" => {
-                expiration = Some(v.parse::<i64>().map_err(|_| {
-                    Refusal::BadRequest(format!(
-                        "invalid signature_expiration '{v}': expected unix seconds"
-                    ))
-                })?);
-            }
-            _ => {}
-        }
-    }
-    let Some(sig) = sig else {
+    let query = SignedQuery::parse(query)?;
+    let Some(sig) = &query.signature else {
         return Err(Refusal::Unauthorized(SignatureError::Missing.to_string()));
     };
     signature::verify(
-        &sig, &path, operation, &username, token, expiration, now_unix,
+        sig,
+        &query.path,
+        operation,
+        &query.username,
+        token,
+        query.expiration,
+        now_unix,
     )
     .map_err(|e| Refusal::Unauthorized(e.to_string()))
+}
+
+/// The parameters of a `/files` request that matter to its signature.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct SignedQuery {
+    /// `path`, exactly as sent.
+    pub(crate) path: String,
+    /// `username`, or empty.
+    pub(crate) username: String,
+    /// `signature`, if sent.
+    pub(crate) signature: Option<String>,
+    /// `signature_expiration`, unix seconds.
+    pub(crate) expiration: Option<i64>,
+}
+
+impl SignedQuery {
+    /// Read them from a query string.
+    pub(crate) fn parse(query: Option<&str>) -> Result<Self, Refusal> {
+        let mut out = Self::default();
+        for (k, v) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            match k.as_ref() {
+                "path" => out.path = v.into_owned(),
+                "username" => out.username = v.into_owned(),
+                "signature" => out.signature = Some(v.into_owned()),
+                "signature_expiration" => {
+                    out.expiration = Some(v.parse::<i64>().map_err(|_| {
+                        Refusal::BadRequest(format!(
+                            "invalid signature_expiration '{v}': expected unix seconds"
+                        ))
+                    })?);
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether `token` is the access token this query was signed with (an
+    /// expired signature still names its sandbox, which then refuses it).
+    pub(crate) fn signed_with(&self, operation: Operation, token: &str, now_unix: i64) -> bool {
+        self.signature.as_deref().is_some_and(|sig| {
+            signature::verify(
+                sig,
+                &self.path,
+                operation,
+                &self.username,
+                token,
+                self.expiration,
+                now_unix,
+            ) != Err(SignatureError::Invalid)
+        })
+    }
+}
+
+/// A signed file URL that names no sandbox (`<E2B_SANDBOX_URL>/files?…`,
+/// as the official SDKs build it): its operation and parameters.
+pub(crate) fn unrouted_signed_file(
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+) -> Option<(Operation, SignedQuery)> {
+    let operation = match (method, path) {
+        (&Method::GET, "/files") => Operation::Read,
+        (&Method::POST, "/files") => Operation::Write,
+        _ => return None,
+    };
+    let query = SignedQuery::parse(query).ok()?;
+    query.signature.is_some().then_some((operation, query))
 }
 
 #[cfg(test)]

@@ -334,6 +334,11 @@ async fn dispatch(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body
             &serde_json::json!({ "code": 400, "message": e.to_string() }),
         )),
         Ok(Target::ControlPlane) => {
+            if let Some(id) = signed_file_sandbox(&app, &req) {
+                return Ok(
+                    crate::edge::proxy::handle(&app.manager, &id, crate::ENVD_PORT, req).await,
+                );
+            }
             // On its own task: a client that hangs up once its request is
             // in (which drops this future) does not cancel what it asked for.
             let handled = tokio::spawn(app.control.clone().oneshot(req.map(Body::new))).await;
@@ -350,6 +355,20 @@ async fn dispatch(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body
             Ok(crate::edge::proxy::handle(&app.manager, &id, port, req).await)
         }
     }
+}
+
+/// The sandbox a signed file URL without routing headers was signed for
+/// (the official SDKs sign `<E2B_SANDBOX_URL>/files?…`). Only a signature
+/// that verifies names a sandbox: anything else stays with the control plane.
+fn signed_file_sandbox(app: &App, req: &Request<Incoming>) -> Option<String> {
+    let (operation, query) = crate::edge::envd_auth::unrouted_signed_file(
+        req.method(),
+        req.uri().path(),
+        req.uri().query(),
+    )?;
+    let now = chrono::Utc::now().timestamp();
+    app.manager
+        .signed_for(|token| query.signed_with(operation, token, now))
 }
 
 pub(crate) fn find_in_path(name: &str) -> Option<PathBuf> {

@@ -42,6 +42,23 @@ pub(crate) enum TrafficRefusal {
 }
 
 impl Manager {
+    /// The sandbox whose envd access token `signed_with` accepts (the
+    /// sandbox a signed file URL without routing was signed for). Every
+    /// secure sandbox is tried; each check compares in constant time.
+    pub(crate) fn signed_for(&self, signed_with: impl Fn(&str) -> bool) -> Option<String> {
+        let sandboxes: Vec<Arc<Sandbox>> = lock(&self.shared.sandboxes).values().cloned().collect();
+        sandboxes.iter().find_map(|sandbox| {
+            let token = {
+                let live = sandbox.live();
+                if live.presence != Presence::Ready {
+                    return None;
+                }
+                live.record.envd_access_token.clone()
+            }?;
+            signed_with(&token).then(|| sandbox.id.clone())
+        })
+    }
+
     /// Where to send traffic for a sandbox; resumes it when paused with auto-resume.
     pub(crate) async fn traffic(&self, id: &str) -> Result<TrafficTarget, TrafficRefusal> {
         let sandbox = self.shared.find(id).map_err(|_| TrafficRefusal::NotFound)?;
