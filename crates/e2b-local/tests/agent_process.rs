@@ -505,6 +505,49 @@ async fn an_absurd_keepalive_interval_is_harmless() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_answers_once_the_process_is_gone() {
+    let agent = TestAgent::start().await;
+    let client = agent.process();
+    for round in 0..5 {
+        let request = StartRequest {
+            process: config("/bin/sleep", &["100"]),
+            pty: (round % 2 == 0).then_some(Pty {
+                size: Some(pty::Size { cols: 80, rows: 24 }),
+            }),
+            ..Default::default()
+        };
+        let mut stream = client.start(request, CallOptions::new()).await.unwrap();
+        let mut c = Collected::default();
+        read_until(&mut stream, &mut c, start_event, |c| c.pid.is_some()).await;
+        let p = c.pid.unwrap();
+        client
+            .send_signal(
+                SendSignalRequest {
+                    process: pid(p),
+                    signal: Signal::Sigkill as i32,
+                },
+                CallOptions::new(),
+            )
+            .await
+            .unwrap();
+        // Reaped: no /proc entry (a zombie still has one), not listed.
+        assert!(
+            !std::path::Path::new(&format!("/proc/{p}")).exists(),
+            "process {p} still exists after kill returned"
+        );
+        let list = client
+            .list(ListRequest {}, CallOptions::new())
+            .await
+            .unwrap();
+        assert!(
+            list.processes.iter().all(|i| i.pid != p),
+            "{p} still listed"
+        );
+        drop(stream);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pty_input_output_and_resize() {
     let agent = TestAgent::start().await;
     let client = agent.process();

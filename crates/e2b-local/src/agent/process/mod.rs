@@ -25,6 +25,9 @@ use super::rpc_error::RpcError;
 use handle::{InputError, ProcessHandle};
 use registry::Registry;
 
+/// How long a SIGKILL waits for its process to be reaped before answering.
+const KILL_REAP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The service: processes started in this sandbox.
 #[derive(Debug)]
 pub(crate) struct ProcessService {
@@ -189,6 +192,12 @@ impl Process for ProcessService {
         process
             .signal(signal)
             .map_err(|e| ConnectError::new(Code::Internal, format!("error sending signal: {e}")))?;
+        if signal == UnixSignal::KILL {
+            // Answer once the process is gone (reaped, so `kill -0` fails and
+            // it is no longer listed), as a caller of kill expects; a process
+            // stuck in the kernel does not hold the answer back for long.
+            let _ = tokio::time::timeout(KILL_REAP_WAIT, process.finished.cancelled()).await;
+        }
         Ok(SendSignalResponse {})
     }
 
