@@ -232,3 +232,12 @@ def test_lifecycle(sbx):
     assert other.kill() is True
     assert not other.is_running()
     assert Sandbox.kill(other.sandbox_id) is False
+
+
+def test_a_kill_mid_command_is_reported_as_a_kill():
+    sandbox = Sandbox.create()
+    handle = sandbox.commands.run("sleep 30", background=True)
+    assert sandbox.kill() is True
+    with pytest.raises(Exception) as info:
+        handle.wait()
+    assert "killed or reached its end of life" in str(info.value), repr(info.value)

@@ -33,6 +33,13 @@ impl<T> EofGrace<T> {
     }
 }
 
+impl<T> EofGrace<T> {
+    /// The wrapped connection.
+    pub(crate) fn get_ref(&self) -> &T {
+        &self.io
+    }
+}
+
 impl<T: AsyncRead + Unpin> AsyncRead for EofGrace<T> {
     fn poll_read(
         mut self: Pin<&mut Self>,

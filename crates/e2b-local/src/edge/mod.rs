@@ -7,6 +7,7 @@ pub(crate) mod envd_auth;
 pub(crate) mod eof_grace;
 pub(crate) mod idle_body;
 pub(crate) mod proxy;
+pub(crate) mod reset;
 pub(crate) mod routing;
 pub(crate) mod server;
 pub mod signature;

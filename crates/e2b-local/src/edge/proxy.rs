@@ -20,6 +20,7 @@ use hyper_util::rt::TokioIo;
 
 use crate::edge::envd_auth::{self, ACCESS_TOKEN_HEADER, ENVD_PORT, Refusal};
 use crate::edge::idle_body::IdleBody;
+use crate::edge::reset::{ConnectionReset, ResetOnError};
 use crate::sandbox::agent_link::{self, LinkError};
 use crate::sandbox::manager::TrafficRefusal;
 use crate::sandbox::{Manager, TrafficTarget};
@@ -271,10 +272,12 @@ async fn forward(
     req: Request<Incoming>,
     idle: Duration,
 ) -> Response<Body> {
+    let reset = req.extensions().get::<ConnectionReset>().cloned();
     let (parts, body) = req.into_parts();
     let (body, stalled) = IdleBody::new(body, idle);
     match send(sender, Request::from_parts(parts, body)).await {
-        Ok(response) => response,
+        // A sandbox that dies mid-response drops the client's connection.
+        Ok(response) => response.map(|body| Body::new(ResetOnError::new(body, reset))),
         Err(_) if stalled.load(std::sync::atomic::Ordering::Relaxed) => edge_error(
             StatusCode::REQUEST_TIMEOUT,
             id,

@@ -18,7 +18,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt as _;
 
 use crate::control::{self, AppState, views::Sizes};
-use crate::edge::eof_grace::EofGrace;
+use crate::edge::reset::ClientStream;
 use crate::edge::routing::{self, Target};
 use crate::error::Error;
 use crate::host::HostInfo;
@@ -297,11 +297,15 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut stop: oneshot::Receiver
                     let _ = stream.set_nodelay(true);
                     let app = Arc::clone(&app);
                     connections.spawn(async move {
-                        let service = hyper::service::service_fn(move |req| dispatch(Arc::clone(&app), req));
+                        let (stream, reset) = ClientStream::new(stream);
+                        let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                            req.extensions_mut().insert(reset.clone());
+                            dispatch(Arc::clone(&app), req)
+                        });
                         let result = http1::Builder::new()
                             .timer(TokioTimer::new())
                             .header_read_timeout(HEADER_READ_TIMEOUT)
-                            .serve_connection(TokioIo::new(EofGrace::new(stream)), service)
+                            .serve_connection(TokioIo::new(stream), service)
                             .with_upgrades()
                             .await;
                         if let Err(e) = result {
