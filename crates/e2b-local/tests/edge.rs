@@ -643,11 +643,10 @@ async fn signed_file_urls_work_without_routing() {
     server.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sandbox_dying_mid_stream_resets_the_clients_connection() {
-    let server = support::server().await;
-    let id = support::create_base(&server, 120).await;
-    // A Connect server-streaming call over plain HTTP/1.1, as the SDKs make it.
+/// Start `sleep 30` through envd over raw HTTP/1.1 (a Connect
+/// server-streaming call, as the SDKs make it); returns the connection once
+/// the start event has arrived.
+async fn streaming_command(server: &e2b_local::Server, id: &str) -> tokio::net::TcpStream {
     let message = br#"{"process":{"cmd":"/bin/sleep","args":["30"]}}"#;
     let mut body = vec![0u8];
     body.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
@@ -662,7 +661,6 @@ async fn a_sandbox_dying_mid_stream_resets_the_clients_connection() {
     );
     conn.write_all(head.as_bytes()).await.unwrap();
     conn.write_all(&body).await.unwrap();
-    // The stream is under way once the start event has arrived.
     let mut seen = Vec::new();
     let mut buf = [0u8; 4096];
     while !String::from_utf8_lossy(&seen).contains("\"start\"") {
@@ -678,6 +676,30 @@ async fn a_sandbox_dying_mid_stream_resets_the_clients_connection() {
         );
         seen.extend_from_slice(&buf[..n]);
     }
+    conn
+}
+
+/// Read until the connection ends: `Ok` for an orderly end, else the error kind.
+async fn stream_end(conn: &mut tokio::net::TcpStream) -> Result<(), std::io::ErrorKind> {
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match conn.read(&mut buf).await {
+                Ok(0) => return Ok(()),
+                Ok(_) => continue,
+                Err(e) => return Err(e.kind()),
+            }
+        }
+    })
+    .await
+    .expect("the stream ends")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_dying_mid_stream_resets_the_clients_connection() {
+    let server = support::server().await;
+    let id = support::create_base(&server, 120).await;
+    let mut conn = streaming_command(&server, &id).await;
     let resp = support::authed_http(&server)
         .delete(format!("{}/sandboxes/{id}", server.api_url()))
         .send()
@@ -685,21 +707,44 @@ async fn a_sandbox_dying_mid_stream_resets_the_clients_connection() {
         .unwrap();
     assert_eq!(resp.status(), 204);
     // The connection is dropped (reset), not ended in order mid-chunk.
-    let ended = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match conn.read(&mut buf).await {
-                Ok(0) => return Ok(()),
-                Ok(_) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    })
-    .await
-    .expect("the stream ends after the kill");
     assert_eq!(
-        ended.map_err(|e| e.kind()),
+        stream_end(&mut conn).await,
         Err(std::io::ErrorKind::ConnectionReset)
     );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_ends_the_requests_in_flight() {
+    let server = support::server().await;
+    let id = support::create_base(&server, 120).await;
+    let mut conn = streaming_command(&server, &id).await;
+    let resp = support::authed_http(&server)
+        .post(format!("{}/sandboxes/{id}/pause", server.api_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    // The stream from the now frozen sandbox ends at once instead of hanging.
+    assert_eq!(
+        stream_end(&mut conn).await,
+        Err(std::io::ErrorKind::ConnectionReset)
+    );
+    // New requests are refused while it is paused, and it resumes working.
+    let resp = support::to_sandbox(&server, Method::GET, &id, 49983, "/health")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 502);
+    let resp = support::authed_http(&server)
+        .post(format!("{}/sandboxes/{id}/connect", server.api_url()))
+        .json(&json!({"timeout": 60}))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let (code, out, _) = support::exec(&server, &id, None, &["echo", "back"], None).await;
+    assert_eq!((code, out.as_str()), (0, "back\n"));
     server.shutdown().await;
 }
 

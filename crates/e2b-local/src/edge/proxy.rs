@@ -20,10 +20,11 @@ use hyper_util::rt::TokioIo;
 
 use crate::edge::envd_auth::{self, ACCESS_TOKEN_HEADER, ENVD_PORT, Refusal};
 use crate::edge::idle_body::IdleBody;
-use crate::edge::reset::{ConnectionReset, ResetOnError};
+use crate::edge::reset::{ConnectionReset, SandboxBody};
 use crate::sandbox::agent_link::{self, LinkError};
 use crate::sandbox::manager::TrafficRefusal;
 use crate::sandbox::{Manager, TrafficTarget};
+use tokio_util::sync::CancellationToken;
 
 /// The header carrying a sandbox's traffic access token (ports other than envd's).
 pub(crate) const TRAFFIC_TOKEN_HEADER: &str = "e2b-traffic-access-token";
@@ -124,7 +125,7 @@ async fn to_envd(
         }
     }
     match agent_link::connect(&target.socket).await {
-        Ok(sender) => forward(id, sender, req, idle).await,
+        Ok(sender) => forward(id, sender, req, idle, &target.serving).await,
         Err(e) => unreachable_agent(id, &e),
     }
 }
@@ -172,7 +173,7 @@ async fn to_interpreter(
         Err(_) => return edge_error(StatusCode::BAD_REQUEST, id, "Invalid request path"),
     }
     match agent_link::connect(&target.socket).await {
-        Ok(sender) => forward(id, sender, req, idle).await,
+        Ok(sender) => forward(id, sender, req, idle, &target.serving).await,
         Err(e) => unreachable_agent(id, &e),
     }
 }
@@ -211,7 +212,7 @@ async fn to_port(
         return refused;
     }
     match agent_link::connect_port(&target.socket, port).await {
-        Ok(sender) => forward(id, sender, req, idle).await,
+        Ok(sender) => forward(id, sender, req, idle, &target.serving).await,
         Err(LinkError::PortClosed { .. }) => {
             let body = serde_json::json!({
                 "sandboxId": id,
@@ -271,13 +272,24 @@ async fn forward(
     sender: SendRequest<Body>,
     req: Request<Incoming>,
     idle: Duration,
+    serving: &CancellationToken,
 ) -> Response<Body> {
     let reset = req.extensions().get::<ConnectionReset>().cloned();
     let (parts, body) = req.into_parts();
     let (body, stalled) = IdleBody::new(body, idle);
-    match send(sender, Request::from_parts(parts, body)).await {
-        // A sandbox that dies mid-response drops the client's connection.
-        Ok(response) => response.map(|body| Body::new(ResetOnError::new(body, reset))),
+    let sent = tokio::select! {
+        sent = send(sender, Request::from_parts(parts, body)) => sent,
+        () = serving.cancelled() => {
+            // Paused or killed before it answered: refused, not left hanging.
+            return edge_error(StatusCode::BAD_GATEWAY, id, "The sandbox stopped serving (paused or killed)");
+        }
+    };
+    match sent {
+        // A sandbox that dies or stops mid-response drops the client's connection.
+        Ok(response) => {
+            let serving = serving.clone();
+            response.map(|body| Body::new(SandboxBody::new(body, reset, serving)))
+        }
         Err(_) if stalled.load(std::sync::atomic::Ordering::Relaxed) => edge_error(
             StatusCode::REQUEST_TIMEOUT,
             id,

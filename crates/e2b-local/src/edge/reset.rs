@@ -6,9 +6,12 @@
 //! chunk: the official SDKs tell the two apart, and only a dropped
 //! connection makes them check whether the sandbox is still alive and
 //! report it killed. A [`ConnectionReset`] handle travels with each request;
-//! the proxy requests the reset when the sandbox's body fails, and the
-//! connection then closes with a TCP reset instead of its orderly end.
+//! the proxy requests the reset when the sandbox's body fails or the
+//! sandbox stops serving (a pause ends the requests in flight instead of
+//! leaving them to hang on frozen processes), and the connection then
+//! closes with a TCP reset instead of its orderly end.
 
+use std::future::Future as _;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,6 +23,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::eof_grace::EofGrace;
 
@@ -115,39 +119,75 @@ impl AsyncWrite for ClientStream {
     }
 }
 
-/// A response body from a sandbox that requests the client connection's
-/// reset when it fails.
-#[derive(Debug)]
-pub(crate) struct ResetOnError<B> {
-    inner: B,
-    reset: Option<ConnectionReset>,
+/// Why a response from a sandbox ended early.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CutShort {
+    /// The sandbox's side failed (it died, or its agent dropped the stream).
+    #[error("the sandbox's response failed: {0}")]
+    Failed(Box<dyn std::error::Error + Send + Sync>),
+    /// The sandbox stopped serving (paused or killed) while it streamed.
+    #[error("the sandbox stopped serving")]
+    Stopped,
 }
 
-impl<B> ResetOnError<B> {
-    /// Wrap `inner`; without a handle, errors pass through unchanged.
-    pub(crate) fn new(inner: B, reset: Option<ConnectionReset>) -> Self {
-        Self { inner, reset }
+/// A response body from a sandbox: it ends when the sandbox stops serving,
+/// and when it fails or ends early it requests the client connection's reset.
+pub(crate) struct SandboxBody<B> {
+    inner: B,
+    reset: Option<ConnectionReset>,
+    stopped: Pin<Box<WaitForCancellationFutureOwned>>,
+}
+
+impl<B> std::fmt::Debug for SandboxBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxBody").finish_non_exhaustive()
     }
 }
 
-impl<B> Body for ResetOnError<B>
+impl<B> SandboxBody<B> {
+    /// Wrap `inner`, which ends when `serving` is cancelled; without a
+    /// reset handle, failures pass through without one.
+    pub(crate) fn new(
+        inner: B,
+        reset: Option<ConnectionReset>,
+        serving: CancellationToken,
+    ) -> Self {
+        Self {
+            inner,
+            reset,
+            stopped: Box::pin(serving.cancelled_owned()),
+        }
+    }
+
+    fn cut(&self, why: CutShort) -> Poll<Option<Result<Frame<Bytes>, CutShort>>> {
+        if let Some(reset) = &self.reset {
+            reset.request();
+        }
+        Poll::Ready(Some(Err(why)))
+    }
+}
+
+impl<B> Body for SandboxBody<B>
 where
     B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     type Data = Bytes;
-    type Error = B::Error;
+    type Error = CutShort;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Err(_))) = &polled
-            && let Some(reset) = &self.reset
-        {
-            reset.request();
+        if self.stopped.as_mut().poll(cx).is_ready() {
+            return self.cut(CutShort::Stopped);
         }
-        polled
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Err(e))) => self.cut(CutShort::Failed(e.into())),
+            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     fn is_end_stream(&self) -> bool {

@@ -131,6 +131,7 @@ impl Shared {
             let mut live = sandbox.live();
             live.instance = Some(Arc::clone(&instance));
             live.cpu = CpuSample::start();
+            live.serving = CancellationToken::new();
         }
         self.watch_exit(sandbox, &instance);
         Ok(())

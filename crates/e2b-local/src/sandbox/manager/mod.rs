@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant as StdInstant};
 
 use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
 
 use super::bwrap::{BwrapPlan, HostLayout, KernelMounts, LaunchFds, MountSources, Privilege};
 use super::cgroup::{CgroupSupport, Limits};
@@ -162,6 +163,9 @@ struct Live {
     cpu: CpuSample,
     /// Where it is in its life (running or paused is in its record).
     presence: Presence,
+    /// Cancelled when its processes stop serving (pause, kill, exit): the
+    /// requests in flight to it end then instead of hanging.
+    serving: CancellationToken,
 }
 
 impl Live {
@@ -173,6 +177,7 @@ impl Live {
             disk: None,
             cpu: CpuSample::start(),
             presence,
+            serving: CancellationToken::new(),
         }
     }
 }
@@ -440,6 +445,7 @@ mod tests {
             envd_access_token: Some("envd-secret-token".into()),
             traffic_access_token: None,
             code_interpreter: false,
+            serving: CancellationToken::new(),
         };
         let shown = format!("{target:?}");
         assert!(!shown.contains("secret-token"), "{shown}");

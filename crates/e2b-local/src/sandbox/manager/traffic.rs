@@ -13,6 +13,8 @@ pub(crate) struct TrafficTarget {
     pub(crate) traffic_access_token: Option<String>,
     /// Whether the agent serves the code interpreter (port 49999).
     pub(crate) code_interpreter: bool,
+    /// Cancelled when the sandbox stops serving (paused, killed, exited).
+    pub(crate) serving: CancellationToken,
 }
 
 impl std::fmt::Debug for TrafficTarget {
@@ -69,7 +71,7 @@ impl Manager {
             }
             if live.record.state == State::Running {
                 return match &live.instance {
-                    Some(_) => Ok(target(&sandbox, &live.record)),
+                    Some(_) => Ok(target(&sandbox, &live)),
                     None => Err(TrafficRefusal::NotFound),
                 };
             }
@@ -93,15 +95,17 @@ impl Manager {
             return Err(TrafficRefusal::Paused);
         }
         let live = sandbox.live();
-        Ok(target(&sandbox, &live.record))
+        Ok(target(&sandbox, &live))
     }
 }
 
-pub(super) fn target(sandbox: &Sandbox, record: &SandboxRecord) -> TrafficTarget {
+pub(super) fn target(sandbox: &Sandbox, live: &Live) -> TrafficTarget {
+    let record = &live.record;
     TrafficTarget {
         socket: sandbox.paths.socket(),
         envd_access_token: record.envd_access_token.clone(),
         traffic_access_token: record.traffic_access_token.clone(),
         code_interpreter: record.code_interpreter,
+        serving: live.serving.clone(),
     }
 }

@@ -161,6 +161,7 @@ impl Shared {
         let instance = {
             let mut live = sandbox.live();
             live.presence = Presence::Removed;
+            live.serving.cancel();
             live.disk = None;
             live.instance.take()
         };
@@ -178,6 +179,7 @@ impl Shared {
         {
             let mut live = sandbox.live();
             live.presence = Presence::Removed;
+            live.serving.cancel();
             live.disk = None;
         }
         sandbox.deadline.send_replace(None);
@@ -193,6 +195,7 @@ impl Shared {
         let instance = {
             let mut live = sandbox.live();
             live.presence = Presence::Removed;
+            live.serving.cancel();
             live.instance.take()
         };
         if let Some(instance) = instance {
@@ -242,6 +245,9 @@ impl Shared {
             if live.record.state == State::Paused {
                 return Err(SandboxError::AlreadyPaused(sandbox.id.clone()));
             }
+            // Requests in flight end now, before the processes that would
+            // answer them freeze.
+            live.serving.cancel();
             live.instance.clone()
         };
         match (&instance, memory) {
@@ -281,6 +287,9 @@ impl Shared {
         {
             let mut live = sandbox.live();
             live.record.state = State::Running;
+            if live.serving.is_cancelled() {
+                live.serving = CancellationToken::new();
+            }
             live.record.paused_with_memory = false;
             live.record.timeout_secs = timeout_secs;
             live.record.end_at = Utc::now() + seconds(timeout_secs);
@@ -325,6 +334,7 @@ impl Shared {
             let instance = {
                 let mut live = sandbox.live();
                 live.presence = Presence::Removed;
+                live.serving.cancel();
                 live.instance.take()
             };
             if let Some(instance) = instance {
