@@ -40,7 +40,7 @@ test: deps e2b-local-bin
 
 compat-run:
 	E2B_LOCAL_BIN=$(E2B_LOCAL_BIN) $(VENV)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_official_sdk.py
-	E2B_LOCAL_BIN=$(E2B_LOCAL_BIN) $(VENV_LATEST)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_latest_sdk.py
+	E2B_LOCAL_BIN=$(E2B_LOCAL_BIN) $(VENV_LATEST)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_official_sdk.py $(COMPAT)/test_latest_sdk.py
 	E2B_LOCAL_BIN=$(E2B_LOCAL_BIN) $(VENV_CI)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_code_interpreter_sdk.py
 
 check: fmt clippy codegen-check doc no-ignored-doctests

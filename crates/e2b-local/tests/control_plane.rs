@@ -269,9 +269,9 @@ async fn create_get_kill_with_spec_shapes() {
     assert_eq!(envs["GREETING"], "hi");
     assert_eq!(envs["E2B_SANDBOX_ID"], sandbox.sandbox_id.as_str());
 
-    // Non-secure sandboxes have no token; the v2 create path works too.
+    // Non-secure sandboxes have no token.
     let resp = support::authed_http(&server)
-        .post(format!("{}/v2/sandboxes", server.api_url()))
+        .post(format!("{}/sandboxes", server.api_url()))
         .json(&json!({"templateID": "base", "timeout": 60}))
         .send()
         .await
@@ -1123,6 +1123,101 @@ async fn network_update_templates_and_logs() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_create_and_connect_follow_upstreams_defaults() {
+    let server = support::server().await;
+    let http = support::authed_http(&server);
+    let api = server.api_url();
+    // No timeout: 300 s; no `secure`: secured anyway (a token comes back),
+    // so private traffic is allowed too.
+    let resp = http
+        .post(format!("{api}/v2/sandboxes"))
+        .json(&json!({"templateID": "base"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let created: Value = resp.json().await.unwrap();
+    let id = created["sandboxID"].as_str().unwrap().to_owned();
+    let token = created["envdAccessToken"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let info = support::api_get(&server, &format!("/sandboxes/{id}")).await;
+    let lives = chrono::DateTime::parse_from_rfc3339(info["endAt"].as_str().unwrap()).unwrap()
+        - chrono::DateTime::parse_from_rfc3339(info["startedAt"].as_str().unwrap()).unwrap();
+    assert!((295..=305).contains(&lives.num_seconds()), "{info}");
+    let resp = http
+        .post(format!("{api}/v2/sandboxes"))
+        .json(&json!({"templateID": "base", "network": {"allowPublicTraffic": false}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+
+    // Connect without a body, or without a timeout.
+    for body in [None, Some(json!({}))] {
+        let mut req = http.post(format!("{api}/v2/sandboxes/{id}/connect"));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    }
+
+    // Resuming from the files only: what was written stays, processes go.
+    let (code, _, err) = support::exec(
+        &server,
+        &id,
+        Some(&token),
+        &["sh", "-c", "echo kept > /home/user/kept; (sleep 1000 >/dev/null 2>&1 &)"],
+        None,
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let resp = http
+        .post(format!("{api}/sandboxes/{id}/pause"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let resp = http
+        .post(format!("{api}/v2/sandboxes/{id}/connect"))
+        .json(&json!({"memory": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let (code, out, _) = support::exec(
+        &server,
+        &id,
+        Some(&token),
+        &[
+            "sh",
+            "-c",
+            "cat /home/user/kept; pgrep -x sleep || echo no-sleep",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!((code, out.as_str()), (0, "kept\nno-sleep\n"));
+
+    // A killed sandbox cannot be connected to.
+    let resp = http
+        .delete(format!("{api}/sandboxes/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let resp = http
+        .post(format!("{api}/v2/sandboxes/{id}/connect"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
     server.shutdown().await;
 }
 

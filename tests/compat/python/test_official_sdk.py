@@ -1,6 +1,9 @@
-"""The official Python SDK (`e2b`, pinned in requirements.txt) drives e2b-local unchanged."""
+"""The official Python SDK drives e2b-local unchanged: the pinned release
+(requirements.txt) and the newest one (requirements-latest.txt) both run this module."""
 
 import time
+
+import httpx
 
 import pytest
 from e2b import (
@@ -146,6 +149,25 @@ def test_write_read_text_and_bytes(sbx):
     assert sbx.commands.run("stat -c %U /home/user/bin.dat").stdout == "user\n"
 
 
+def test_signed_urls(sbx):
+    # E2B_SANDBOX_URL gives URLs that name no sandbox: the signature does.
+    sbx.files.write("/home/user/signed.txt", "signed")
+    for url in (
+        sbx.download_url("/home/user/signed.txt"),
+        sbx.download_url("/home/user/signed.txt", use_signature_expiration=60),
+    ):
+        resp = httpx.get(url)
+        assert resp.status_code == 200, resp.text
+        assert resp.content == b"signed"
+    upload = sbx.upload_url("/home/user/uploaded.txt")
+    resp = httpx.post(upload, files={"file": ("uploaded.txt", b"up")})
+    assert resp.status_code == 200, resp.text
+    assert sbx.files.read("/home/user/uploaded.txt") == "up"
+    # A URL for one path does not open another.
+    other = sbx.download_url("/home/user/signed.txt").replace("signed.txt", "uploaded.txt")
+    assert httpx.get(other).status_code != 200
+
+
 def test_list_exists_info(sbx):
     sbx.files.write("/home/user/d/a.txt", "a")
     sbx.files.write("/home/user/d/sub/b.txt", "bb")
@@ -232,6 +254,18 @@ def test_lifecycle(sbx):
     assert other.kill() is True
     assert not other.is_running()
     assert Sandbox.kill(other.sandbox_id) is False
+
+
+def test_pause_and_connect_resume_with_memory(sbx):
+    sbx.commands.run("echo kept > /home/user/kept")
+    sleeper = sbx.commands.run("sleep 1000", background=True)
+    sbx.pause()
+    assert not sbx.is_running()
+    again = Sandbox.connect(sbx.sandbox_id)
+    assert again.is_running()
+    assert again.files.read("/home/user/kept") == "kept\n"
+    pids = [p.pid for p in again.commands.list()]
+    assert sleeper.pid in pids
 
 
 def test_a_kill_mid_command_is_reported_as_a_kill():

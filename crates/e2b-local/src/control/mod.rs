@@ -13,6 +13,7 @@ pub(crate) mod query;
 pub(crate) mod sandboxes;
 pub(crate) mod snapshots;
 pub(crate) mod templates;
+pub(crate) mod v2;
 pub(crate) mod views;
 pub(crate) mod wire;
 
@@ -68,7 +69,6 @@ fn per_sandbox(router: Router<AppState>, prefix: &str) -> Router<AppState> {
         .route(&p("/metrics"), get(metrics::one))
         .route(&p("/pause"), post(sandboxes::pause))
         .route(&p("/resume"), post(sandboxes::resume))
-        .route(&p("/connect"), post(sandboxes::connect))
         .route(&p("/timeout"), post(sandboxes::set_timeout))
         .route(&p("/refreshes"), post(sandboxes::refresh))
         .route(&p("/network"), put(sandboxes::update_network))
@@ -80,10 +80,7 @@ fn per_sandbox(router: Router<AppState>, prefix: &str) -> Router<AppState> {
 pub(crate) fn router(state: AppState) -> Router {
     let mut authed = Router::new()
         .route("/sandboxes", post(sandboxes::create).get(listing::list_v1))
-        .route(
-            "/v2/sandboxes",
-            post(sandboxes::create).get(listing::list_v2),
-        )
+        .route("/v2/sandboxes", post(v2::create).get(listing::list_v2))
         .route("/sandboxes/metrics", get(metrics::many))
         .route("/sandboxes/{sandboxID}/logs", get(sandboxes::logs))
         .route("/v2/sandboxes/{sandboxID}/logs", get(sandboxes::logs_v2))
@@ -96,6 +93,9 @@ pub(crate) fn router(state: AppState) -> Router {
         );
     authed = per_sandbox(authed, "/sandboxes");
     authed = per_sandbox(authed, "/v2/sandboxes");
+    authed = authed
+        .route("/sandboxes/{sandboxID}/connect", post(sandboxes::connect))
+        .route("/v2/sandboxes/{sandboxID}/connect", post(v2::connect));
     Router::new()
         .route("/health", get(health))
         .merge(authed.route_layer(axum::middleware::from_fn_with_state(

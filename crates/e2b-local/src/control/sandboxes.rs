@@ -36,10 +36,18 @@ fn validate_env(env: &BTreeMap<String, String>) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `POST /sandboxes`, `POST /v2/sandboxes` → 201 `Sandbox`.
+/// `POST /sandboxes` → 201 `Sandbox`.
 pub(crate) async fn create(
     State(app): State<AppState>,
     JsonBody(body): JsonBody<types::NewSandbox>,
+) -> Result<(StatusCode, Json<types::Sandbox>), ApiError> {
+    create_sandbox(&app, body).await
+}
+
+/// Create a sandbox from a (v1-shaped) request.
+pub(super) async fn create_sandbox(
+    app: &AppState,
+    body: types::NewSandbox,
 ) -> Result<(StatusCode, Json<types::Sandbox>), ApiError> {
     if body.template_id.trim().is_empty() {
         return Err(ApiError::bad_request("templateID must not be empty"));
@@ -152,7 +160,7 @@ pub(crate) async fn connect(
 ) -> Result<(StatusCode, Json<types::Sandbox>), ApiError> {
     let (record, resumed) = app
         .manager
-        .connect(&id, timeout_secs(body.timeout)?)
+        .connect(&id, timeout_secs(body.timeout)?, true)
         .await?;
     let status = if resumed {
         StatusCode::CREATED

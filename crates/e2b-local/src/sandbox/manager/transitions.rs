@@ -54,17 +54,20 @@ impl Manager {
         &self,
         id: &str,
         timeout_secs: u32,
+        memory: bool,
     ) -> Result<(SandboxRecord, bool), SandboxError> {
         let (this, id) = (self.clone(), id.to_owned());
-        detached(async move { this.connect_now(&id, timeout_secs).await }).await
+        detached(async move { this.connect_now(&id, timeout_secs, memory).await }).await
     }
 
     /// Connect: extend a running sandbox's timeout (never shortening it) or
-    /// resume a paused one. Returns the record and whether it was resumed.
+    /// resume a paused one, from its memory or (`memory` false) from its
+    /// files only. Returns the record and whether it was resumed.
     pub(super) async fn connect_now(
         &self,
         id: &str,
         timeout_secs: u32,
+        memory: bool,
     ) -> Result<(SandboxRecord, bool), SandboxError> {
         self.shared.validate_timeout(timeout_secs)?;
         let sandbox = self.shared.find(id)?;
@@ -82,6 +85,13 @@ impl Manager {
                 Ok((sandbox.record(), false))
             }
             State::Paused => {
+                if !memory {
+                    // Resume from the files: the frozen processes go.
+                    let frozen = sandbox.live().instance.take();
+                    if let Some(instance) = frozen {
+                        instance.kill().await;
+                    }
+                }
                 self.shared.resume_locked(&sandbox, timeout_secs).await?;
                 Ok((sandbox.record(), true))
             }
