@@ -1173,7 +1173,11 @@ async fn v2_create_and_connect_follow_upstreams_defaults() {
         &server,
         &id,
         Some(&token),
-        &["sh", "-c", "echo kept > /home/user/kept; (sleep 1000 >/dev/null 2>&1 &)"],
+        &[
+            "sh",
+            "-c",
+            "echo kept > /home/user/kept; (sleep 1000 >/dev/null 2>&1 &)",
+        ],
         None,
     )
     .await;

@@ -329,6 +329,60 @@ async fn contexts_isolate_state_honour_cwd_restart_and_remove() {
 }
 
 #[tokio::test]
+async fn python_and_javascript_contexts_start_with_the_sandbox_and_list_in_order() {
+    let server = server().await;
+    let id = sandbox(&server).await;
+    let list = || async {
+        let listed: Value = request(&server, Method::GET, &id, "/contexts")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        listed.as_array().unwrap().clone()
+    };
+    // Upstream's server starts both before it serves; here JavaScript
+    // follows the warm Python kernel.
+    support::eventually(Duration::from_secs(60), "both default contexts", || async {
+        list().await.len() >= 2
+    })
+    .await;
+    let defaults = list().await;
+    let languages: Vec<&str> = defaults
+        .iter()
+        .map(|c| c["language"].as_str().unwrap())
+        .collect();
+    assert_eq!(languages, ["python", "javascript"], "{defaults:?}");
+    let mut created = Vec::new();
+    for language in ["bash", "python", "javascript"] {
+        let context: Value = request(&server, Method::POST, &id, "/contexts")
+            .json(&json!({"language": language}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        created.push(context["id"].as_str().unwrap().to_owned());
+    }
+    let ids: Vec<String> = list()
+        .await
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        ids[..2],
+        [
+            defaults[0]["id"].as_str().unwrap(),
+            defaults[1]["id"].as_str().unwrap()
+        ]
+    );
+    assert_eq!(ids[2..], created[..]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn bash_contexts_run_shell_code_with_env_vars() {
     let server = server().await;
     let id = sandbox(&server).await;

@@ -1,5 +1,6 @@
 //! Contexts: one kernel each, executions serialized by a lock, a default
-//! context per language created on first use.
+//! context per language created at startup (Python, JavaScript) or on first
+//! use.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,8 @@ pub(crate) struct Context {
     pub(crate) generation: AtomicU64,
     /// Set once the context is removed.
     pub(crate) removed: AtomicBool,
+    /// Creation order (contexts are listed oldest first).
+    created: u64,
 }
 
 impl Context {
@@ -90,6 +93,8 @@ pub(crate) struct Contexts {
     state: Mutex<State>,
     /// Serializes the lazy creation of default contexts.
     creating: tokio::sync::Mutex<()>,
+    /// Numbers contexts in creation order.
+    next: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -109,6 +114,7 @@ impl Contexts {
             runtime,
             state: Mutex::new(State::default()),
             creating: tokio::sync::Mutex::new(()),
+            next: AtomicU64::new(0),
         }
     }
 
@@ -160,6 +166,7 @@ impl Contexts {
             pid: AtomicI32::new(0),
             generation: AtomicU64::new(0),
             removed: AtomicBool::new(false),
+            created: self.next.fetch_add(1, Ordering::SeqCst),
         });
         {
             let mut kernel = context.kernel.lock().await;
@@ -201,9 +208,11 @@ impl Contexts {
             .ok_or_else(|| ContextError::NotFound(id.to_owned()))
     }
 
-    /// Every context, oldest first by id order.
+    /// Every context, oldest first.
     pub(crate) fn list(&self) -> Vec<ContextView> {
-        self.state().by_id.values().map(|c| c.view()).collect()
+        let mut contexts: Vec<Arc<Context>> = self.state().by_id.values().cloned().collect();
+        contexts.sort_by_key(|c| c.created);
+        contexts.iter().map(|c| c.view()).collect()
     }
 
     /// Start a fresh kernel for `context` (the caller holds its lock).

@@ -14,7 +14,7 @@
 //! The server reaches these routes under [`PREFIX`] on the agent's socket;
 //! inside the sandbox they are also on `127.0.0.1:49999` when the sandbox has
 //! its own network namespace. A warm Python context is started before the
-//! agent reports ready.
+//! agent reports ready, and the default JavaScript one right after.
 
 mod contexts;
 mod execute;
@@ -58,7 +58,9 @@ impl Interpreter {
         }
     }
 
-    /// Start the default Python context (the warm kernel).
+    /// Start the default contexts, as upstream's server does at startup:
+    /// Python (the warm kernel, awaited) and then, in the background,
+    /// JavaScript where the kernel environment has it.
     pub(crate) async fn warm_up(&self) -> Result<(), String> {
         let python = self
             .contexts
@@ -67,8 +69,16 @@ impl Interpreter {
         self.contexts
             .default_for(python)
             .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        if let Ok(javascript) = self.contexts.language("javascript") {
+            let contexts = Arc::clone(&self.contexts);
+            tokio::spawn(async move {
+                if let Err(e) = contexts.default_for(javascript).await {
+                    tracing::warn!(error = %e, "the default JavaScript context did not start");
+                }
+            });
+        }
+        Ok(())
     }
 
     /// The routes (unprefixed).
