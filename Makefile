@@ -84,7 +84,7 @@ $(VENV_CI)/.installed: $(COMPAT)/requirements-code-interpreter.txt
 kernel-env: $(KERNEL_ENV)/.installed
 
 $(KERNEL_ENV)/.installed: $(KERNEL_SRC)/requirements.txt $(wildcard $(KERNEL_SRC)/startup/*.py) \
-		$(KERNEL_SRC)/package.json $(KERNEL_SRC)/package-lock.json
+		$(KERNEL_SRC)/package.json $(KERNEL_SRC)/package-lock.json $(KERNEL_SRC)/tslab-main-result.js
 	$(PYTHON) -m venv $(KERNEL_ENV)
 	$(KERNEL_ENV)/bin/pip install --quiet --disable-pip-version-check -r $<
 	rm -rf $(KERNEL_ENV)/ipython
@@ -94,7 +94,7 @@ $(KERNEL_ENV)/.installed: $(KERNEL_SRC)/requirements.txt $(wildcard $(KERNEL_SRC
 	@# tslab looks for @types/node next to itself (npm hoists it to the top).
 	if command -v npm >/dev/null 2>&1; then \
 		mkdir -p $(KERNEL_ENV)/node && \
-		cp $(KERNEL_SRC)/package.json $(KERNEL_SRC)/package-lock.json $(KERNEL_ENV)/node/ && \
+		cp $(KERNEL_SRC)/package.json $(KERNEL_SRC)/package-lock.json $(KERNEL_SRC)/tslab-main-result.js $(KERNEL_ENV)/node/ && \
 		(cd $(KERNEL_ENV)/node && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error) && \
 		mkdir -p $(KERNEL_ENV)/node/node_modules/tslab/node_modules && \
 		ln -sfn ../../@types $(KERNEL_ENV)/node/node_modules/tslab/node_modules/@types; \

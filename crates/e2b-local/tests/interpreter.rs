@@ -507,9 +507,9 @@ async fn without_a_kernel_environment_the_template_is_refused_clearly() {
     server.shutdown().await;
 }
 
-/// JavaScript and TypeScript run on tslab, which prints the value of the last
-/// expression on stdout and reports failures on stderr (the error line says
-/// only that the execution failed).
+/// JavaScript and TypeScript run on tslab: the value of the last expression
+/// is the execution's result (as with E2B's JavaScript kernel), failures are
+/// reported on stderr (the error line says only that the execution failed).
 #[tokio::test]
 async fn javascript_and_typescript_contexts_keep_state_and_take_env_vars() {
     let server = server().await;
@@ -530,9 +530,28 @@ async fn javascript_and_typescript_contexts_keep_state_and_take_env_vars() {
             &json!({"ONLY_NOW": "now"}),
         )
         .await;
+        // The last expression's value is the execution's result, not output.
         assert_eq!(
             stdout(&lines),
-            "out now /home/user\n42\n",
+            "out now /home/user\n",
+            "{language}: {lines:?}"
+        );
+        assert_eq!(
+            main_text(&lines).as_deref(),
+            Some("42"),
+            "{language}: {lines:?}"
+        );
+        let lines = run_in(
+            &server,
+            &id,
+            language,
+            "await Promise.resolve('awaited')",
+            &json!({}),
+        )
+        .await;
+        assert_eq!(
+            main_text(&lines).as_deref(),
+            Some("awaited"),
             "{language}: {lines:?}"
         );
         let lines = run_in(

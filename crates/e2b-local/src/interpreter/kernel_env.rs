@@ -126,6 +126,12 @@ impl KernelEnv {
         self.root.join("node/node_modules/tslab/bin/tslab")
     }
 
+    /// The script loaded into tslab that makes an execution's last value
+    /// its result (`make kernel-env` installs it next to tslab).
+    pub fn tslab_main_result(&self) -> PathBuf {
+        self.root.join("node/tslab-main-result.js")
+    }
+
     /// jjava's directory (its launcher and kernel jars).
     pub fn jjava_dir(&self) -> PathBuf {
         self.root.join("share/jupyter/kernels/java")

@@ -77,12 +77,18 @@ pub(crate) fn command(language: Language, env: &KernelEnv, file: &Path) -> (Path
         Language::JavaScript | Language::TypeScript => {
             let node = crate::interpreter::kernel_env::on_path("node")
                 .unwrap_or_else(|| PathBuf::from("node"));
-            let mut args = vec![
+            let mut args = Vec::new();
+            let main_result = env.tslab_main_result();
+            if main_result.is_file() {
+                args.push("--require".to_owned());
+                args.push(main_result.to_string_lossy().into_owned());
+            }
+            args.extend([
                 env.tslab().to_string_lossy().into_owned(),
                 "kernel".to_owned(),
                 "--config-path".to_owned(),
                 file,
-            ];
+            ]);
             if language == Language::JavaScript {
                 args.push("--js".to_owned());
             }

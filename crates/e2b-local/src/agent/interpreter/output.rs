@@ -47,10 +47,19 @@ pub(crate) fn iopub_lines(msg: &Message, progress: &mut Progress) -> Option<Valu
             }))
         }
         "execute_result" => Some(result(content.get("data"), true)),
-        "display_data" => Some(result(content.get("data"), false)),
+        // tslab's last value, marked by the script the agent loads into it.
+        "display_data" => Some(result(content.get("data"), is_marked_main(content))),
         "error" => error(content, progress),
         _ => None,
     }
+}
+
+/// Whether a display message is marked as an execution's main result.
+fn is_marked_main(content: &Value) -> bool {
+    content
+        .pointer("/metadata/e2b/main_result")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
 }
 
 /// The lines of an `execute_reply`: the execution count, for kernels that
