@@ -57,7 +57,7 @@ async fn api_key_is_required() {
     assert_eq!(resp.status(), 200);
 
     // The generated client sees a documented 401.
-    let anonymous = e2b_api::control::Client::new(&server.api_url());
+    let anonymous = e2b_api::control::Client::new(&server.api_url(), e2b_api::Transport::direct());
     let (status, body) = error_of(anonymous.get_v2_sandboxes().send().await);
     assert_eq!((status, body.code), (401, 401));
 

@@ -105,6 +105,7 @@ mod mcp;
 mod network;
 mod port;
 mod pty;
+pub mod raw;
 mod sandbox;
 mod setters;
 
