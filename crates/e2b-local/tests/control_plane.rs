@@ -269,9 +269,9 @@ async fn create_get_kill_with_spec_shapes() {
     assert_eq!(envs["GREETING"], "hi");
     assert_eq!(envs["E2B_SANDBOX_ID"], sandbox.sandbox_id.as_str());
 
-    // Non-secure sandboxes have no token; the v2 create path works too.
+    // Non-secure sandboxes have no token.
     let resp = support::authed_http(&server)
-        .post(format!("{}/v2/sandboxes", server.api_url()))
+        .post(format!("{}/sandboxes", server.api_url()))
         .json(&json!({"templateID": "base", "timeout": 60}))
         .send()
         .await
@@ -280,6 +280,16 @@ async fn create_get_kill_with_spec_shapes() {
     let open: Value = resp.json().await.unwrap();
     assert!(open.get("envdAccessToken").is_none());
     assert!(open.get("trafficAccessToken").is_none());
+    // The v2 create path works too, and always secures (`NewSandboxV2` has no `secure`).
+    let resp = support::authed_http(&server)
+        .post(format!("{}/v2/sandboxes", server.api_url()))
+        .json(&json!({"templateID": "base", "timeout": 60, "secure": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let secured: Value = resp.json().await.unwrap();
+    assert!(secured["envdAccessToken"].is_string(), "{secured}");
 
     let killed = api
         .delete_sandboxes_sandbox_id()

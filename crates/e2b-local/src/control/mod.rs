@@ -81,7 +81,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/sandboxes", post(sandboxes::create).get(listing::list_v1))
         .route(
             "/v2/sandboxes",
-            post(sandboxes::create).get(listing::list_v2),
+            post(sandboxes::create_v2).get(listing::list_v2),
         )
         .route("/sandboxes/metrics", get(metrics::many))
         .route("/sandboxes/{sandboxID}/logs", get(sandboxes::logs))

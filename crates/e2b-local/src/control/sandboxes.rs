@@ -36,7 +36,17 @@ fn validate_env(env: &BTreeMap<String, String>) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `POST /sandboxes`, `POST /v2/sandboxes` → 201 `Sandbox`.
+/// `POST /v2/sandboxes` → 201 `Sandbox`: as v1, always secured (its body,
+/// `NewSandboxV2`, has no `secure`: every v2 sandbox requires its access token).
+pub(crate) async fn create_v2(
+    state: State<AppState>,
+    JsonBody(mut body): JsonBody<types::NewSandbox>,
+) -> Result<(StatusCode, Json<types::Sandbox>), ApiError> {
+    body.secure = Some(true);
+    create(state, JsonBody(body)).await
+}
+
+/// `POST /sandboxes` → 201 `Sandbox`.
 pub(crate) async fn create(
     State(app): State<AppState>,
     JsonBody(body): JsonBody<types::NewSandbox>,
