@@ -242,7 +242,7 @@ impl ConnectionConfig {
     }
 
     /// The explicitly configured proxy URL, if any. Proxies taken from the environment
-    /// (`HTTPS_PROXY`, …) are applied by [`HttpClient`](crate::HttpClient) but not shown here.
+    /// (`HTTPS_PROXY`, …) are applied by [`HttpClient`](crate::raw::HttpClient) but not shown here.
     pub fn proxy(&self) -> Option<&str> {
         match &self.proxy {
             ProxyConfig::Explicit(url) => Some(url),
@@ -455,8 +455,9 @@ impl ConnectionConfigBuilder {
     /// How many times a connection that could not be established is tried again (default
     /// 3; `0` turns retries off), with a short exponential backoff. Only retries that
     /// cannot repeat a side effect are made: a connection that failed before any byte of
-    /// the request was sent, and a `GET` (or `HEAD`, `OPTIONS`) whose connection broke
-    /// before the response arrived. Requests whose body is a stream are sent once.
+    /// the request was sent (a TLS refusal, such as an untrusted certificate, is not tried
+    /// again), and a `GET` (or `HEAD`, `OPTIONS`) whose connection broke before the
+    /// response arrived. Requests whose body is a stream are sent once.
     pub fn connection_retries(mut self, retries: u32) -> Self {
         self.connection_retries = Some(retries);
         self
@@ -511,7 +512,7 @@ impl ConnectionConfigBuilder {
     /// Trust the certificate authorities in `pem` (one or more
     /// `-----BEGIN CERTIFICATE-----` blocks) in addition to the system's roots, in both of
     /// the SDK's HTTP clients (control plane and sandbox traffic, see
-    /// [`HttpClient`](crate::HttpClient)).
+    /// [`HttpClient`](crate::raw::HttpClient)).
     ///
     /// For a self-hosted E2B whose `*.<domain>` certificate comes from a private CA, or a
     /// corporate proxy that inspects TLS. May be called more than once; every bundle is

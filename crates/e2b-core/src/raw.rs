@@ -96,7 +96,8 @@ pub fn error_from_envd(error: e2b_envd::connect::Error) -> Error {
 /// A Connect error sent by envd, by code: `invalid_argument` → invalid argument,
 /// `unauthenticated` → authentication, `not_found` → not found, `unavailable` → sandbox
 /// gone, `resource_exhausted` → rate limited, `canceled` → request timeout,
-/// `deadline_exceeded` → execution timeout, any other → [`ErrorKind::Envd`](crate::ErrorKind::Envd).
+/// `deadline_exceeded` → execution timeout, any other →
+/// [`ErrorKind::Envd`](crate::ErrorKind::Envd).
 pub fn error_from_connect(error: e2b_envd::connect::ConnectError) -> Error {
     connect::from_connect(error)
 }

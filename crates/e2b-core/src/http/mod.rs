@@ -1,44 +1,4 @@
-//! The SDK's one HTTP seam: every request of every crate goes through
-//! [`HttpClient`].
-//!
-//! An [`HttpClient`] holds two `reqwest` clients built with the same transport settings
-//! (rustls, connection pooling tuned like the official SDKs, `TCP_NODELAY`, connect
-//! timeout, proxy, the system's trusted roots plus any
-//! [extra ones](crate::ConnectionConfigBuilder::root_certificates_pem), user agent
-//! `e2b-rust-sdk/<version>`, redirects only within one origin), one per [`Target`]:
-//!
-//! - [`Target::ControlPlane`]: its default headers carry the credentials (`X-API-KEY`,
-//!   `Authorization: Bearer` for an access token, both marked sensitive), the SDK metadata
-//!   headers the official SDKs send (`lang`, `lang_version`, `package_version`,
-//!   `publisher`, `sdk_runtime`, `system`) and the configured extra API headers.
-//! - [`Target::Sandbox`]: envd, the code interpreter, presigned URLs. No credentials: the
-//!   sandbox runs untrusted code and must never see the API key; callers add
-//!   [`SandboxRoute::headers`](crate::SandboxRoute::headers).
-//!
-//! Two clients rather than one with per-request headers, because default headers are
-//! applied by the client that sends a request: a request sent to the wrong target loses
-//! the credentials (fails closed) rather than leaking them.
-//!
-//! Every request, whether built by hand, by a generated REST client (through
-//! [`api_transport`](HttpClient::api_transport)) or by the Connect runtime (through
-//! [`envd_transport`](HttpClient::envd_transport)), is sent by
-//! [`execute`](HttpClient::execute), which
-//!
-//! - runs it in a `tracing` span named `e2b.http` (operation id, method, host, path,
-//!   status, the request id of the response, retries, duration; no header, query or
-//!   body is recorded);
-//! - retries it when that cannot repeat a side effect
-//!   ([`connection_retries`](crate::ConnectionConfigBuilder::connection_retries), default
-//!   3, with a backoff of 100 ms doubling up to 2 s): a connection that could not be
-//!   established (nothing was sent), or a `GET`/`HEAD`/`OPTIONS` whose connection broke
-//!   before the response arrived. Requests whose body is a stream cannot be replayed and
-//!   are sent once; timeouts and error statuses are never retried.
-//!
-//! [`send`](HttpClient::send) adds the deadline and maps failures into [`Error`];
-//! [`call`](HttpClient::call) does the same for a whole generated-client operation.
-//!
-//! This module is part of [`raw`](crate::raw): it exposes `reqwest` and `progenitor`
-//! types and follows their versions rather than this crate's semver.
+//! The SDK's one HTTP seam, [`HttpClient`]; re-exported by [`raw`](crate::raw).
 
 mod clients;
 mod retry;
@@ -58,7 +18,7 @@ pub(crate) use trace::request_id;
 use crate::config::ConnectionConfig;
 use crate::error::{Error, Result, TimeoutKind};
 
-/// Which of the two clients sends a request; see the [module docs](self).
+/// Which of the two clients sends a request; see [`HttpClient`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Target {
@@ -69,8 +29,48 @@ pub enum Target {
     Sandbox,
 }
 
-/// The HTTP seam of one configuration; cheap to clone (clones share the pools). See the
-/// [module docs](self).
+/// The SDK's one HTTP seam: every request of every crate goes through it. Cheap to clone
+/// (clones share the pools).
+///
+/// It holds two `reqwest` clients built with the same transport settings
+/// (rustls, connection pooling tuned like the official SDKs, `TCP_NODELAY`, connect
+/// timeout, proxy, the system's trusted roots plus any
+/// [extra ones](crate::ConnectionConfigBuilder::root_certificates_pem), user agent
+/// `e2b-rust-sdk/<version>`, redirects only within one origin), one per [`Target`]:
+///
+/// - [`Target::ControlPlane`]: its default headers carry the credentials (`X-API-KEY`,
+///   `Authorization: Bearer` for an access token, both marked sensitive), the SDK metadata
+///   headers the official SDKs send (`lang`, `lang_version`, `package_version`,
+///   `publisher`, `sdk_runtime`, `system`) and the configured extra API headers.
+/// - [`Target::Sandbox`]: envd, the code interpreter, presigned URLs. No credentials: the
+///   sandbox runs untrusted code and must never see the API key; callers add
+///   [`SandboxRoute::headers`](crate::SandboxRoute::headers).
+///
+/// Two clients rather than one with per-request headers, because default headers are
+/// applied by the client that sends a request: a request sent to the wrong target loses
+/// the credentials (fails closed) rather than leaking them.
+///
+/// Every request, whether built by hand, by a generated REST client (through
+/// [`api_transport`](HttpClient::api_transport)) or by the Connect runtime (through
+/// [`envd_transport`](HttpClient::envd_transport)), is sent by
+/// [`execute`](HttpClient::execute), which
+///
+/// - runs it in a `tracing` span named `e2b.http` (operation id, method, host, path,
+///   status, the request id of the response, retries, duration; no header, query or
+///   body is recorded);
+/// - retries it when that cannot repeat a side effect
+///   ([`connection_retries`](crate::ConnectionConfigBuilder::connection_retries), default
+///   3, with a backoff of 100 ms doubling up to 2 s): a connection that could not be
+///   established (nothing was sent; but not a TLS refusal such as an untrusted
+///   certificate, which would fail the same way again), or a `GET`/`HEAD`/`OPTIONS` whose
+///   connection broke before the response arrived. Requests whose body is a stream cannot be replayed and
+///   are sent once; timeouts and error statuses are never retried.
+///
+/// [`send`](HttpClient::send) adds the deadline and maps failures into [`Error`];
+/// [`call`](HttpClient::call) does the same for a whole generated-client operation.
+///
+/// Part of [`raw`](crate::raw): it exposes `reqwest` and `progenitor` types and follows
+/// their versions rather than this crate's semver.
 #[derive(Clone)]
 pub struct HttpClient(Arc<Inner>);
 
@@ -625,6 +625,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn envd_rpcs_ride_the_seam() {
+        let (ca_pem, acceptor) = test_ca();
+        let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                      content-length: 2\r\nconnection: close\r\n\r\n{}";
+        let (url, seen) = https_server(acceptor, 1, answer).await;
+        let config = ConnectionConfig::builder()
+            .api_key(KEY)
+            .sandbox_url(&url)
+            .root_certificates_pem(&ca_pem)
+            .build()
+            .unwrap();
+        let http = HttpClient::new(&config).unwrap();
+        let process = e2b_envd::process::process_client::ProcessClient::new(
+            http.connect_client(url.as_str()),
+        );
+        let listed = process
+            .list(
+                e2b_envd::process::ListRequest::default(),
+                e2b_envd::connect::CallOptions::new(),
+            )
+            .await
+            .unwrap();
+        assert!(listed.processes.is_empty());
+        // The first connection was refused before a byte was sent: the unary RPC (a POST)
+        // was retried, and reached the server once.
+        assert_eq!(seen.connections.load(Ordering::SeqCst), 2);
+        assert_eq!(seen.requests.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
     async fn extra_root_certificates_are_trusted_by_both_clients() {
         let (ca_pem, acceptor) = test_ca();
         let (url, seen) = https_server(acceptor, 0, NO_CONTENT).await;
@@ -806,6 +836,90 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+
+    /// The fields recorded on every `e2b.http` span, by a layer installed for one test.
+    mod capture {
+        use std::collections::BTreeMap;
+        use std::sync::{Arc, Mutex};
+
+        use tracing::field::{Field, Visit};
+        use tracing::span::{Attributes, Id, Record};
+        use tracing_subscriber::layer::{Context, Layer};
+
+        type Fields = BTreeMap<String, String>;
+
+        #[derive(Clone, Default)]
+        pub(super) struct Spans(Arc<Mutex<BTreeMap<u64, Fields>>>);
+
+        impl Spans {
+            pub(super) fn all(&self) -> Vec<Fields> {
+                self.0.lock().unwrap().values().cloned().collect()
+            }
+        }
+
+        struct Collect<'a>(&'a mut Fields);
+
+        impl Visit for Collect<'_> {
+            fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+                self.0.insert(
+                    field.name().to_owned(),
+                    format!("{value:?}").replace('"', ""),
+                );
+            }
+        }
+
+        impl<S: tracing::Subscriber> Layer<S> for Spans {
+            fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _: Context<'_, S>) {
+                if attrs.metadata().name() == "e2b.http" {
+                    let mut fields = Fields::new();
+                    attrs.record(&mut Collect(&mut fields));
+                    self.0.lock().unwrap().insert(id.into_u64(), fields);
+                }
+            }
+
+            fn on_record(&self, id: &Id, values: &Record<'_>, _: Context<'_, S>) {
+                if let Some(fields) = self.0.lock().unwrap().get_mut(&id.into_u64()) {
+                    values.record(&mut Collect(fields));
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn every_request_has_a_span_with_operation_status_and_request_id() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+
+        let spans = capture::Spans::default();
+        let _guard =
+            tracing::subscriber::set_default(tracing_subscriber::registry().with(spans.clone()));
+        let (url, server) =
+            one_shot("HTTP/1.1 204 No Content\r\nx-request-id: req-7\r\nconnection: close\r\n\r\n")
+                .await;
+        let config = config(&url);
+        let http = HttpClient::new(&config).unwrap();
+        let api = http.control_client(config.api_url());
+        // Tests on other threads may have registered the span's callsite while no
+        // subscriber wanted it, racing the registration of this one: ask every callsite
+        // again, now that it is in place.
+        tracing::callsite::rebuild_interest_cache();
+        let call = api.delete_sandboxes_sandbox_id().sandbox_id("abc").send();
+        http.call("killing the sandbox", None, call).await.unwrap();
+        server.await.unwrap();
+
+        let all = spans.all();
+        assert_eq!(all.len(), 1, "{all:?}");
+        let span = &all[0];
+        assert_eq!(span["operation"], "delete_sandboxes_sandbox_id");
+        assert_eq!(span["http.request.method"], "DELETE");
+        assert_eq!(span["url.path"], "/sandboxes/abc");
+        assert_eq!(span["server.address"], "127.0.0.1");
+        assert_eq!(span["http.response.status_code"], "204");
+        assert_eq!(span["http.request_id"], "req-7");
+        assert!(span.contains_key("duration_ms"));
+        assert!(!span.contains_key("retries"), "no retry was made");
+        let shown = format!("{all:?}");
+        assert!(!shown.contains(KEY), "{shown}");
     }
 
     #[test]

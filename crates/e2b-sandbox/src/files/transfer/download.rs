@@ -17,8 +17,8 @@ impl Files<'_> {
     ///
     /// # Errors
     ///
-    /// Not found ([`NotFoundKind::File`](e2b_core::NotFoundKind::File)) if it does not exist, invalid argument for a
-    /// directory, a request timeout, or envd's error.
+    /// Not found ([`NotFoundKind::File`](e2b_core::NotFoundKind::File)) if it does not
+    /// exist, invalid argument for a directory, a request timeout, or envd's error.
     pub async fn read_bytes(&self, path: &str) -> Result<Vec<u8>> {
         self.read_bytes_with(path, ReadOptions::new()).await
     }
@@ -74,7 +74,7 @@ impl Files<'_> {
     /// # Errors
     ///
     /// As [`read_bytes`](Files::read_bytes); the stream's items: a
-    /// [`TimeoutKind::StreamIdle`](e2b_core::TimeoutKind::StreamIdle) error when a chunk is late, a protocol error when a
+    /// [`TimeoutKind::StreamIdle`] error when a chunk is late, a protocol error when a
     /// gzip answer is corrupt, a transport error when the connection breaks.
     pub async fn read_stream(&self, path: &str, options: ReadOptions) -> Result<ByteStream> {
         let envd = self.sandbox.envd();

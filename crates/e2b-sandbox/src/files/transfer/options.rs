@@ -7,8 +7,12 @@ use bytes::Bytes;
 
 use crate::files::DEFAULT_STREAM_IDLE_TIMEOUT;
 
-/// Options of a download ([`Files::read_stream`](crate::Files::read_stream), [`Files::read_bytes_with`](crate::Files::read_bytes_with),
-/// [`Files::read_text_with`](crate::Files::read_text_with)).
+/// Options of a download ([`Files::read_stream`], [`Files::read_bytes_with`],
+/// [`Files::read_text_with`]).
+///
+/// [`Files::read_stream`]: crate::Files::read_stream
+/// [`Files::read_bytes_with`]: crate::Files::read_bytes_with
+/// [`Files::read_text_with`]: crate::Files::read_text_with
 ///
 /// ```
 /// use std::time::Duration;
@@ -76,11 +80,15 @@ pub struct WriteOptions {
     /// newer decodes it; with older envd, which takes multipart bodies only, the option is
     /// ignored, as upstream's SDKs ignore it.
     pub gzip: bool,
-    /// The longest the source of a streamed upload ([`Files::write_stream`](crate::Files::write_stream),
-    /// [`Files::write_reader`](crate::Files::write_reader)) may take to produce its next chunk (default 60 s); when it
-    /// stalls longer, the upload ends with a [`TimeoutKind::StreamIdle`](crate::TimeoutKind::StreamIdle) error.
+    /// The longest the source of a streamed upload ([`Files::write_stream`],
+    /// [`Files::write_reader`]) may take to produce its next chunk (default 60 s); when it
+    /// stalls longer, the upload ends with a [`TimeoutKind::StreamIdle`] error.
     /// `Duration::ZERO` disables it. Time spent waiting for envd to take a chunk does not
     /// count.
+    ///
+    /// [`Files::write_stream`]: crate::Files::write_stream
+    /// [`Files::write_reader`]: crate::Files::write_reader
+    /// [`TimeoutKind::StreamIdle`]: crate::TimeoutKind::StreamIdle
     pub idle_timeout: Duration,
 }
 

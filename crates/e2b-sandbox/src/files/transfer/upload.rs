@@ -93,8 +93,8 @@ impl Files<'_> {
     ///
     /// # Errors
     ///
-    /// A [`TimeoutKind::StreamIdle`](e2b_core::TimeoutKind::StreamIdle) error when the stream stalls; a transport error
-    /// when it fails; as [`write_with`](Files::write_with).
+    /// A [`TimeoutKind::StreamIdle`](e2b_core::TimeoutKind::StreamIdle) error when the
+    /// stream stalls; a transport error when it fails; as [`write_with`](Files::write_with).
     pub async fn write_stream<S>(
         &self,
         path: &str,
