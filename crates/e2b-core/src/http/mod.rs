@@ -367,6 +367,11 @@ mod tests {
             .unwrap()
     }
 
+    /// A `GET` of `url` built by `target`'s client.
+    fn get(http: &HttpClient, target: Target, url: &str) -> reqwest::Request {
+        http.client(target).get(url).build().unwrap()
+    }
+
     /// Read one request (head and, when it has a `content-length`, its body); returns the
     /// head, or `None` if the peer closed first.
     async fn read_request(stream: &mut TcpStream) -> Option<String> {
@@ -434,11 +439,7 @@ mod tests {
     async fn a_get_whose_connection_broke_is_sent_again() {
         let (url, seen) = flaky_server(2).await;
         let http = HttpClient::new(&config(&url)).unwrap();
-        let request = http
-            .client(Target::Sandbox)
-            .get(format!("{url}/health"))
-            .build()
-            .unwrap();
+        let request = get(&http, Target::Sandbox, &format!("{url}/health"));
         let response = http
             .send(Target::Sandbox, request, "health", None)
             .await
@@ -486,11 +487,7 @@ mod tests {
             .unwrap();
         let http = HttpClient::new(&config).unwrap();
         assert_eq!(http.connection_retries(), 1);
-        let request = http
-            .client(Target::ControlPlane)
-            .get(format!("{url}/v2/sandboxes"))
-            .build()
-            .unwrap();
+        let request = get(&http, Target::ControlPlane, &format!("{url}/v2/sandboxes"));
         let err = http
             .send(Target::ControlPlane, request, "get_v2_sandboxes", None)
             .await
@@ -665,13 +662,12 @@ mod tests {
             }
             b.build().unwrap()
         };
-        let get = |http: &HttpClient, target| {
-            let request = http
-                .client(target)
-                .get(format!("{url}/health"))
-                .build()
-                .unwrap();
-            http.execute(target, request, "health")
+        let health = |http: &HttpClient, target| {
+            http.execute(
+                target,
+                get(http, target, &format!("{url}/health")),
+                "health",
+            )
         };
 
         // Without the CA the certificate is not trusted by either client; an untrusted
@@ -682,7 +678,7 @@ mod tests {
             .into_iter()
             .enumerate()
         {
-            let err = get(&untrusting, target).await.unwrap_err();
+            let err = health(&untrusting, target).await.unwrap_err();
             assert!(err.is_connect(), "{err:?}");
             assert_eq!(seen.connections.load(Ordering::SeqCst), n + 1);
         }
@@ -691,13 +687,16 @@ mod tests {
         assert_eq!(trusting_config.root_certificate_count(), 1);
         let trusting = HttpClient::new(&trusting_config).unwrap();
         for target in [Target::ControlPlane, Target::Sandbox] {
-            assert_eq!(get(&trusting, target).await.unwrap().status(), 204);
+            assert_eq!(health(&trusting, target).await.unwrap().status(), 204);
         }
         // A derived configuration keeps the roots.
         let derived = trusting_config.to_builder().build().unwrap();
         assert_eq!(derived.root_certificate_count(), 1);
         let derived = HttpClient::new(&derived).unwrap();
-        assert_eq!(get(&derived, Target::Sandbox).await.unwrap().status(), 204);
+        assert_eq!(
+            health(&derived, Target::Sandbox).await.unwrap().status(),
+            204
+        );
     }
 
     /// A server answering one request with `answer`; returns the request head it got.
@@ -772,11 +771,7 @@ mod tests {
     async fn a_request_built_for_the_control_plane_but_sent_to_a_sandbox_loses_the_key() {
         let (url, server) = one_shot(NO_CONTENT).await;
         let http = HttpClient::new(&config(&url)).unwrap();
-        let request = http
-            .client(Target::ControlPlane)
-            .get(format!("{url}/x"))
-            .build()
-            .unwrap();
+        let request = get(&http, Target::ControlPlane, &format!("{url}/x"));
         http.send(Target::Sandbox, request, "x", None)
             .await
             .unwrap();
@@ -792,11 +787,7 @@ mod tests {
         )
         .await;
         let http = HttpClient::new(&config(&url)).unwrap();
-        let request = http
-            .client(Target::ControlPlane)
-            .get(format!("{url}/x"))
-            .build()
-            .unwrap();
+        let request = get(&http, Target::ControlPlane, &format!("{url}/x"));
         let response = http
             .send(Target::ControlPlane, request, "x", None)
             .await
@@ -817,7 +808,7 @@ mod tests {
             .unwrap();
         let http = HttpClient::new(&config).unwrap();
         assert_eq!(http.request_timeout(), Some(Duration::from_millis(100)));
-        let request = || http.client(Target::ControlPlane).get(&url).build().unwrap();
+        let request = || get(&http, Target::ControlPlane, &url);
         let err = http
             .send(
                 Target::ControlPlane,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use e2b_core::{EnvdFeature, Error, Result};
-use futures_util::{Stream, StreamExt as _};
+use futures_util::Stream;
 use http::Method;
 use tokio::io::AsyncRead;
 use tokio_util::io::ReaderStream;
@@ -13,7 +13,7 @@ use tracing::Instrument as _;
 
 use super::gzip::gzip;
 use super::metadata::validate_metadata;
-use super::multipart::{boundary, multipart_body, multipart_content_type, part_head};
+use super::multipart::{multipart_body, multipart_stream};
 use super::options::upload_deadline;
 use super::stalled_source::Stalled;
 use super::{ChunkStream, FILES_PATH, UPLOAD_CHUNK, WriteEntry, WriteOptions};
@@ -178,16 +178,8 @@ impl Files<'_> {
                 (content_type, reqwest::Body::from(body))
             }
             Source::Stream(stream) => {
-                let boundary = boundary();
-                let head = Bytes::from(part_head(&boundary, path));
-                let tail = Bytes::from(format!("\r\n--{boundary}--\r\n"));
-                let body = futures_util::stream::once(async move { Ok(head) })
-                    .chain(stalled.guard(stream))
-                    .chain(futures_util::stream::once(async move { Ok(tail) }));
-                (
-                    multipart_content_type(&boundary),
-                    reqwest::Body::wrap_stream(body),
-                )
+                let (content_type, body) = multipart_stream(path, stalled.guard(stream));
+                (content_type, reqwest::Body::wrap_stream(body))
             }
         };
         let mut written = self
