@@ -7,15 +7,22 @@
 //! * [`volume_content`] — the volume content API (files inside a volume).
 //!
 //! The types follow the spec verbatim rather than semver; most users want the
-//! `e2b-sandbox` facade instead. Operation names follow the official Python SDK's
+//! `e2b-sandbox` facade instead (its `raw` module hands out these clients, authenticated
+//! and wired to the SDK's HTTP seam). Operation names follow the official Python SDK's
 //! generated client (`get_v2_sandboxes`, `post_sandboxes_sandbox_id_connect`).
+//!
+//! The pinned spec predates the v2 create and connect operations that upstream's SDKs
+//! call from 2.51 on; `cargo xtask codegen` derives them from the v1 ones
+//! (`post_v2_sandboxes` with `NewSandboxV2`, `post_v2_sandboxes_sandbox_id_connect` with
+//! `ConnectSandboxV2`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use e2b_api::control::{types::SandboxState, Client};
+//! use e2b_api::Transport;
 //!
 //! let http = reqwest::Client::new();
-//! let api = Client::new_with_client("https://api.e2b.app", http);
+//! let api = Client::new_with_client("https://api.e2b.app", http, Transport::direct());
 //! let sandboxes = api
 //!     .get_v2_sandboxes()
 //!     .state(e2b_api::CommaSeparated::from(vec![SandboxState::Running]))
@@ -33,15 +40,18 @@
 //! variant instead of failing the whole response, and serialises back unchanged. Enums
 //! that are only sent (`OrderDirection`, `LogsDirection`, …) reject unknown values.
 //!
-//! Every request runs inside a `tracing` span named `e2b.api` carrying the
-//! operation id, method, status and duration; nothing secret is recorded.
+//! Every request is sent through the client's [`Transport`]: the SDK passes its HTTP
+//! seam (deadline, tracing span, connection retries); [`Transport::direct`] sends with
+//! the client's own `reqwest::Client`.
 //!
 //! Regenerate with `cargo xtask codegen` after `cargo xtask sync-spec`.
 
 mod comma_separated;
 mod generated;
 mod hooks;
+mod transport;
 
 pub use comma_separated::CommaSeparated;
 pub use generated::{control, volume_content};
 pub use progenitor_client::{ByteStream, Error, ResponseValue};
+pub use transport::{ExecFuture, Execute, Transport};

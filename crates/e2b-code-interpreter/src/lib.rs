@@ -91,12 +91,14 @@
 //! Requests go to port 49999 of the sandbox exactly as envd traffic goes to 49983 (see
 //! [`Sandbox::port_endpoint`]): the sandbox's own host or the sandbox URL override, the
 //! `E2b-Sandbox-Id`/`E2b-Sandbox-Port` headers, `X-Access-Token` for secure sandboxes and
-//! `E2B-Traffic-Access-Token` where the sandbox has one.
+//! `E2B-Traffic-Access-Token` where the sandbox has one. They go through the SDK's one HTTP
+//! seam ([`e2b_sandbox::raw::HttpClient`]), with its pools, tracing and connection retries.
 //!
 //! # Tracing
 //!
 //! Operations run in `tracing` spans (`e2b.code_interpreter.run_code`, …) with the sandbox
 //! id and, where relevant, the language and context id; code and output are not recorded.
+//! Each request inside them has an `e2b.http` span (operation, status, request id).
 
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

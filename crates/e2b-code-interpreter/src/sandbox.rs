@@ -5,6 +5,7 @@ use std::ops::Deref;
 use std::time::Duration;
 
 use e2b_core::{CODE_INTERPRETER_PORT, Error, NotFoundKind, Result, TimeoutKind};
+use e2b_sandbox::raw::{self, HttpClient, Target};
 use e2b_sandbox::{Client, ConnectOptions, PortEndpoint, Sandbox, SandboxBuilder};
 use futures_util::StreamExt as _;
 use http::Method;
@@ -32,6 +33,7 @@ const HEALTH_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct CodeInterpreter {
     sandbox: Sandbox,
     jupyter: PortEndpoint,
+    http: HttpClient,
 }
 
 /// A code context: a kernel with its own state, language and working directory.
@@ -101,7 +103,12 @@ impl CodeInterpreter {
     /// An invalid-argument error if the sandbox's tokens cannot be sent as headers.
     pub fn from_sandbox(sandbox: Sandbox) -> Result<CodeInterpreter> {
         let jupyter = sandbox.port_endpoint(CODE_INTERPRETER_PORT)?;
-        Ok(CodeInterpreter { sandbox, jupyter })
+        let http = raw::http(sandbox.client()).clone();
+        Ok(CodeInterpreter {
+            sandbox,
+            jupyter,
+            http,
+        })
     }
 
     /// The underlying sandbox.
@@ -209,7 +216,7 @@ impl CodeInterpreter {
                         .collect()
                 }),
             };
-            let request = self.jupyter.request(Method::POST, "/execute").json(&body);
+            let request = self.request(Method::POST, "/execute").json(&body);
             let request_timeout = self.request_timeout(options.request_timeout);
             // The answer must begin within the request timeout, and within the execution's.
             let wait = match (request_timeout, deadline) {
@@ -220,16 +227,17 @@ impl CodeInterpreter {
                 (None, Some((at, limit))) => Some((at, Wait::Execution(limit))),
                 (None, None) => None,
             };
+            let send = self.send(request, "code_interpreter.execute");
             let sent = match wait {
-                None => request.send().await,
-                Some((at, what)) => match tokio::time::timeout_at(at, request.send()).await {
+                None => send.await,
+                Some((at, what)) => match tokio::time::timeout_at(at, send).await {
                     Ok(sent) => sent,
                     Err(_) => return Err(what.error()),
                 },
             };
             let response = match sent {
                 Ok(response) => response,
-                Err(e) => return Err(self.prober().explain(Error::from(e)).await),
+                Err(e) => return Err(self.prober().explain(e).await),
             };
             let response = check(response, NotFoundKind::Context).await?;
             tracing::debug!(elapsed = ?started.elapsed(), "execution started");
@@ -260,10 +268,15 @@ impl CodeInterpreter {
             language: options.language.as_deref(),
             cwd: options.cwd.as_deref(),
         };
-        let request = self.jupyter.request(Method::POST, "/contexts").json(&body);
-        self.unary(request, options.request_timeout, NotFoundKind::Other)
-            .instrument(span)
-            .await
+        let request = self.request(Method::POST, "/contexts").json(&body);
+        self.unary(
+            request,
+            "code_interpreter.create_context",
+            options.request_timeout,
+            NotFoundKind::Other,
+        )
+        .instrument(span)
+        .await
     }
 
     /// The contexts created with [`create_code_context`](Self::create_code_context) (and
@@ -277,10 +290,15 @@ impl CodeInterpreter {
             "e2b.code_interpreter.list_code_contexts",
             sandbox_id = %self.sandbox.id(),
         );
-        let request = self.jupyter.request(Method::GET, "/contexts");
-        self.unary(request, None, NotFoundKind::Other)
-            .instrument(span)
-            .await
+        let request = self.request(Method::GET, "/contexts");
+        self.unary(
+            request,
+            "code_interpreter.list_contexts",
+            None,
+            NotFoundKind::Other,
+        )
+        .instrument(span)
+        .await
     }
 
     /// Restart a context (a [`Context`] or its id): its kernel restarts and its state is
@@ -297,14 +315,19 @@ impl CodeInterpreter {
             sandbox_id = %self.sandbox.id(),
             context_id = id,
         );
-        let request = self.jupyter.request(
+        let request = self.request(
             Method::POST,
             &format!("/contexts/{}/restart", path_segment(id)?),
         );
-        self.unary::<serde_json::Value>(request, None, NotFoundKind::Context)
-            .instrument(span)
-            .await
-            .map(drop)
+        self.unary::<serde_json::Value>(
+            request,
+            "code_interpreter.restart_context",
+            None,
+            NotFoundKind::Context,
+        )
+        .instrument(span)
+        .await
+        .map(drop)
     }
 
     /// Remove a context (a [`Context`] or its id) and shut its kernel down.
@@ -320,26 +343,48 @@ impl CodeInterpreter {
             sandbox_id = %self.sandbox.id(),
             context_id = id,
         );
-        let request = self
-            .jupyter
-            .request(Method::DELETE, &format!("/contexts/{}", path_segment(id)?));
-        self.unary::<serde_json::Value>(request, None, NotFoundKind::Context)
-            .instrument(span)
+        let request = self.request(Method::DELETE, &format!("/contexts/{}", path_segment(id)?));
+        self.unary::<serde_json::Value>(
+            request,
+            "code_interpreter.remove_context",
+            None,
+            NotFoundKind::Context,
+        )
+        .instrument(span)
+        .await
+        .map(drop)
+    }
+
+    /// A request to the code-interpreter server, with its routing headers and tokens.
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        raw::port_request(&self.jupyter, method, path).1
+    }
+
+    /// Send a request through the SDK's HTTP seam (tracing, connection retries); the
+    /// response whatever its status.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        operation: &'static str,
+    ) -> Result<reqwest::Response> {
+        let request = request.build().map_err(raw::error_from_reqwest)?;
+        self.http
+            .send(Target::Sandbox, request, operation, None)
             .await
-            .map(drop)
     }
 
     /// A request whose whole answer is JSON, under the request timeout.
     async fn unary<T: serde::de::DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,
+        operation: &'static str,
         timeout: Option<Duration>,
         not_found: NotFoundKind,
     ) -> Result<T> {
         let call = async {
-            let response = match request.send().await {
+            let response = match self.send(request, operation).await {
                 Ok(response) => response,
-                Err(e) => return Err(self.prober().explain(Error::from(e)).await),
+                Err(e) => return Err(self.prober().explain(e).await),
             };
             let response = check(response, not_found).await?;
             let body = match response.bytes().await {
@@ -407,7 +452,7 @@ fn call<T>(callback: &Option<crate::options::Callback<T>>, value: &T) {
 /// Map an error status like the official SDKs: 404 → not found (of `not_found`), 502 →
 /// sandbox gone, others → an error with the status and the server's text.
 async fn check(response: reqwest::Response, not_found: NotFoundKind) -> Result<reqwest::Response> {
-    Error::check_response(response)
+    raw::check_response(response)
         .await
         .map_err(|e| e.with_not_found_kind(not_found))
 }
@@ -416,7 +461,7 @@ async fn check(response: reqwest::Response, not_found: NotFoundKind) -> Result<r
 /// reports a truncated chunked body as a decode error, which is not a protocol problem).
 pub(crate) fn body_error(error: reqwest::Error) -> Error {
     if error.is_timeout() {
-        return Error::from(error);
+        return raw::error_from_reqwest(error);
     }
     Error::with_source(
         e2b_core::ErrorKind::Transport {

@@ -17,6 +17,13 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The volume content API URL used in debug mode.
 pub const DEBUG_VOLUME_API_URL: &str = "http://localhost:8080";
+/// Default number of retries of a connection that could not be established
+/// (`E2B_CONNECTION_RETRIES` in the official Python SDK).
+pub const DEFAULT_CONNECTION_RETRIES: u32 = 3;
+/// Default time an idle pooled connection is kept (`E2B_KEEPALIVE_EXPIRY`).
+pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Default number of idle connections kept per host (`E2B_MAX_KEEPALIVE_CONNECTIONS`).
+pub const DEFAULT_POOL_MAX_IDLE_PER_HOST: usize = 20;
 
 /// How to reach E2B: credentials, endpoints, timeouts, proxy and routing.
 ///
@@ -49,6 +56,9 @@ pub struct ConnectionConfig {
     volume_api_url: String,
     request_timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
+    connection_retries: u32,
+    pool_idle_timeout: Duration,
+    pool_max_idle_per_host: usize,
     api_headers: HeaderMap,
     sandbox_headers: HeaderMap,
     proxy: ProxyConfig,
@@ -148,6 +158,9 @@ impl ConnectionConfig {
             volume_api_url: Some(self.volume_api_url.clone()),
             request_timeout: Some(self.request_timeout.unwrap_or(Duration::ZERO)),
             connect_timeout: Some(self.connect_timeout.unwrap_or(Duration::ZERO)),
+            connection_retries: Some(self.connection_retries),
+            pool_idle_timeout: Some(self.pool_idle_timeout),
+            pool_max_idle_per_host: Some(self.pool_max_idle_per_host),
             api_headers: headers(&self.api_headers),
             sandbox_headers: headers(&self.sandbox_headers),
             proxy: self.proxy.clone(),
@@ -199,6 +212,25 @@ impl ConnectionConfig {
         self.connect_timeout
     }
 
+    /// How many times a connection that could not be established is tried again (default
+    /// 3). Only failures before any byte of the request was sent are retried, and for
+    /// `GET` requests a connection that broke before the response arrived; see
+    /// [`raw::HttpClient`](crate::raw::HttpClient).
+    pub fn connection_retries(&self) -> u32 {
+        self.connection_retries
+    }
+
+    /// How long an idle pooled connection is kept (default 300 s); `Duration::ZERO`: none
+    /// is kept.
+    pub fn pool_idle_timeout(&self) -> Duration {
+        self.pool_idle_timeout
+    }
+
+    /// How many idle connections are kept per host (default 20).
+    pub fn pool_max_idle_per_host(&self) -> usize {
+        self.pool_max_idle_per_host
+    }
+
     /// Extra headers sent on control-plane requests (values marked sensitive).
     pub fn api_headers(&self) -> &HeaderMap {
         &self.api_headers
@@ -210,7 +242,7 @@ impl ConnectionConfig {
     }
 
     /// The explicitly configured proxy URL, if any. Proxies taken from the environment
-    /// (`HTTPS_PROXY`, …) are applied by [`HttpClient`](crate::HttpClient) but not shown here.
+    /// (`HTTPS_PROXY`, …) are applied by [`HttpClient`](crate::raw::HttpClient) but not shown here.
     pub fn proxy(&self) -> Option<&str> {
         match &self.proxy {
             ProxyConfig::Explicit(url) => Some(url),
@@ -265,6 +297,9 @@ impl fmt::Debug for ConnectionConfig {
             .field("volume_api_url", &redact_url(&self.volume_api_url))
             .field("request_timeout", &self.request_timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("connection_retries", &self.connection_retries)
+            .field("pool_idle_timeout", &self.pool_idle_timeout)
+            .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
             .field("api_headers", &self.api_headers.keys().collect::<Vec<_>>())
             .field(
                 "sandbox_headers",
@@ -316,6 +351,9 @@ pub struct ConnectionConfigBuilder {
     volume_api_url: Option<String>,
     request_timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
+    connection_retries: Option<u32>,
+    pool_idle_timeout: Option<Duration>,
+    pool_max_idle_per_host: Option<usize>,
     api_headers: Vec<PendingHeader>,
     sandbox_headers: Vec<PendingHeader>,
     proxy: ProxyConfig,
@@ -339,9 +377,14 @@ impl ConnectionConfigBuilder {
     /// | `E2B_VOLUME_API_URL` | [`volume_api_url`](Self::volume_api_url) |
     /// | `E2B_DEBUG` (`true`, any case) | [`debug`](Self::debug) |
     /// | `E2B_VALIDATE_API_KEY` (`false`, any case, disables) | [`validate_api_key`](Self::validate_api_key) |
+    /// | `E2B_CONNECTION_RETRIES` | [`connection_retries`](Self::connection_retries) |
+    /// | `E2B_KEEPALIVE_EXPIRY` (seconds) | [`pool_idle_timeout`](Self::pool_idle_timeout) |
+    /// | `E2B_MAX_KEEPALIVE_CONNECTIONS` | [`pool_max_idle_per_host`](Self::pool_max_idle_per_host) |
     /// | `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY` (or lower case) | proxy, unless [`proxy`](Self::proxy) is set |
     ///
-    /// The variables are read when this is called.
+    /// The variables are read when this is called. `E2B_MAX_CONNECTIONS` is not read: the
+    /// official Python SDK dropped it too, as a reqwest pool has no cap on concurrent
+    /// connections to honour.
     pub fn env(mut self) -> Self {
         self.env = Some(EnvVars::from_process());
         self
@@ -409,6 +452,30 @@ impl ConnectionConfigBuilder {
         self
     }
 
+    /// How many times a connection that could not be established is tried again (default
+    /// 3; `0` turns retries off), with a short exponential backoff. Only retries that
+    /// cannot repeat a side effect are made: a connection that failed before any byte of
+    /// the request was sent (a TLS refusal, such as an untrusted certificate, is not tried
+    /// again), and a `GET` (or `HEAD`, `OPTIONS`) whose connection broke before the
+    /// response arrived. Requests whose body is a stream are sent once.
+    pub fn connection_retries(mut self, retries: u32) -> Self {
+        self.connection_retries = Some(retries);
+        self
+    }
+
+    /// How long an idle pooled connection is kept for reuse (default 300 s).
+    /// `Duration::ZERO` keeps none: every request opens a new connection.
+    pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.pool_idle_timeout = Some(timeout);
+        self
+    }
+
+    /// How many idle connections are kept per host (default 20). `0` keeps none.
+    pub fn pool_max_idle_per_host(mut self, max: usize) -> Self {
+        self.pool_max_idle_per_host = Some(max);
+        self
+    }
+
     /// An extra header for control-plane requests (the official SDKs' `api_headers`).
     /// Later values for the same name replace earlier ones. Values are treated as secrets.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
@@ -445,7 +512,7 @@ impl ConnectionConfigBuilder {
     /// Trust the certificate authorities in `pem` (one or more
     /// `-----BEGIN CERTIFICATE-----` blocks) in addition to the system's roots, in both of
     /// the SDK's HTTP clients (control plane and sandbox traffic, see
-    /// [`HttpClient`](crate::HttpClient)).
+    /// [`HttpClient`](crate::raw::HttpClient)).
     ///
     /// For a self-hosted E2B whose `*.<domain>` certificate comes from a private CA, or a
     /// corporate proxy that inspects TLS. May be called more than once; every bundle is
@@ -575,6 +642,34 @@ impl ConnectionConfigBuilder {
         let root_certificates = RootCertificates::parse(self.root_certificates)?;
         let api_headers = header_map(self.api_headers)?;
         let sandbox_headers = header_map(self.sandbox_headers)?;
+        let connection_retries = match self.connection_retries {
+            Some(n) => n,
+            None => parse_env(
+                env::E2B_CONNECTION_RETRIES,
+                env.connection_retries.as_deref(),
+            )?
+            .unwrap_or(DEFAULT_CONNECTION_RETRIES),
+        };
+        let pool_idle_timeout = match self.pool_idle_timeout {
+            Some(d) => d,
+            None => parse_env::<f64>(env::E2B_KEEPALIVE_EXPIRY, env.keepalive_expiry.as_deref())?
+                .map(|secs| {
+                    Duration::try_from_secs_f64(secs).map_err(|_| ConfigError::InvalidNumber {
+                        variable: env::E2B_KEEPALIVE_EXPIRY,
+                        value: secs.to_string(),
+                    })
+                })
+                .transpose()?
+                .unwrap_or(DEFAULT_POOL_IDLE_TIMEOUT),
+        };
+        let pool_max_idle_per_host = match self.pool_max_idle_per_host {
+            Some(n) => n,
+            None => parse_env(
+                env::E2B_MAX_KEEPALIVE_CONNECTIONS,
+                env.max_keepalive_connections.as_deref(),
+            )?
+            .unwrap_or(DEFAULT_POOL_MAX_IDLE_PER_HOST),
+        };
         let request_timeout =
             Some(self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT)).filter(|d| !d.is_zero());
         let connect_timeout =
@@ -607,6 +702,9 @@ impl ConnectionConfigBuilder {
             volume_api_url,
             request_timeout,
             connect_timeout,
+            connection_retries,
+            pool_idle_timeout,
+            pool_max_idle_per_host,
             api_headers,
             sandbox_headers,
             proxy,
@@ -635,6 +733,9 @@ impl fmt::Debug for ConnectionConfigBuilder {
             )
             .field("request_timeout", &self.request_timeout)
             .field("connect_timeout", &self.connect_timeout)
+            .field("connection_retries", &self.connection_retries)
+            .field("pool_idle_timeout", &self.pool_idle_timeout)
+            .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
             .field("api_headers", &names(&self.api_headers))
             .field("sandbox_headers", &names(&self.sandbox_headers))
             .field("proxy", &self.proxy)
@@ -645,6 +746,21 @@ impl fmt::Debug for ConnectionConfigBuilder {
             .field("env", &self.env)
             .finish()
     }
+}
+
+/// A numeric environment variable: `None` when unset, an error naming it when malformed.
+fn parse_env<T: std::str::FromStr>(
+    variable: &'static str,
+    value: Option<&str>,
+) -> Result<Option<T>, ConfigError> {
+    value
+        .map(|v| {
+            v.trim().parse().map_err(|_| ConfigError::InvalidNumber {
+                variable,
+                value: v.to_owned(),
+            })
+        })
+        .transpose()
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
@@ -781,6 +897,15 @@ pub enum ConfigError {
         /// The value given, with credentials redacted.
         value: String,
     },
+    /// A numeric environment variable (`E2B_CONNECTION_RETRIES`, `E2B_KEEPALIVE_EXPIRY`,
+    /// `E2B_MAX_KEEPALIVE_CONNECTIONS`) is not a non-negative number.
+    #[error("invalid {variable} `{value}`: expected a non-negative number")]
+    InvalidNumber {
+        /// The variable.
+        variable: &'static str,
+        /// The value given.
+        value: String,
+    },
     /// A PEM bundle given as extra trusted roots holds no usable certificate.
     #[error(
         "invalid root certificate: {reason}; pass PEM text with one or more \
@@ -798,7 +923,8 @@ impl ConfigError {
         match self {
             ConfigError::MissingApiKey | ConfigError::InvalidApiKey => Some(env::E2B_API_KEY),
             ConfigError::InvalidDomain { .. } => Some(env::E2B_DOMAIN),
-            ConfigError::InvalidUrl { variable, .. } => Some(variable),
+            ConfigError::InvalidUrl { variable, .. }
+            | ConfigError::InvalidNumber { variable, .. } => Some(variable),
             ConfigError::InvalidHeader { .. }
             | ConfigError::InvalidProxy { .. }
             | ConfigError::InvalidRootCertificate { .. } => None,
@@ -836,6 +962,63 @@ mod tests {
         assert!(c.validates_api_key());
         assert_eq!(c.routing_mode(), RoutingMode::Auto);
         assert_eq!(c.routing().api_url(), c.api_url());
+    }
+
+    #[test]
+    fn pool_and_retry_settings_follow_the_official_variables() {
+        let c = from(&[("E2B_API_KEY", KEY)]).build().unwrap();
+        assert_eq!(c.connection_retries(), 3);
+        assert_eq!(c.pool_idle_timeout(), Duration::from_secs(300));
+        assert_eq!(c.pool_max_idle_per_host(), 20);
+        // Empty values (a `VAR=` line in a dotenv file) are the defaults, as upstream.
+        let c = from(&[
+            ("E2B_API_KEY", KEY),
+            ("E2B_CONNECTION_RETRIES", ""),
+            ("E2B_KEEPALIVE_EXPIRY", " "),
+            ("E2B_MAX_KEEPALIVE_CONNECTIONS", ""),
+        ])
+        .build()
+        .unwrap();
+        assert_eq!(c.connection_retries(), 3);
+        assert_eq!(c.pool_idle_timeout(), Duration::from_secs(300));
+        let env = [
+            ("E2B_API_KEY", KEY),
+            ("E2B_CONNECTION_RETRIES", "5"),
+            ("E2B_KEEPALIVE_EXPIRY", "42.5"),
+            ("E2B_MAX_KEEPALIVE_CONNECTIONS", "7"),
+        ];
+        let c = from(&env).build().unwrap();
+        assert_eq!(c.connection_retries(), 5);
+        assert_eq!(c.pool_idle_timeout(), Duration::from_millis(42_500));
+        assert_eq!(c.pool_max_idle_per_host(), 7);
+        // Explicit settings win, and survive `to_builder`.
+        let c = from(&env)
+            .connection_retries(0)
+            .pool_idle_timeout(Duration::ZERO)
+            .pool_max_idle_per_host(1)
+            .build()
+            .unwrap();
+        assert_eq!(c.connection_retries(), 0);
+        assert_eq!(c.pool_idle_timeout(), Duration::ZERO);
+        assert_eq!(c.pool_max_idle_per_host(), 1);
+        let d = c.to_builder().build().unwrap();
+        assert_eq!(d.connection_retries(), 0);
+        assert_eq!(d.pool_max_idle_per_host(), 1);
+        // Malformed values name their variable.
+        for (var, bad) in [
+            ("E2B_CONNECTION_RETRIES", "three"),
+            ("E2B_CONNECTION_RETRIES", "-1"),
+            ("E2B_KEEPALIVE_EXPIRY", "-5"),
+            ("E2B_KEEPALIVE_EXPIRY", "soon"),
+            ("E2B_MAX_KEEPALIVE_CONNECTIONS", "1.5"),
+        ] {
+            let err = from(&[("E2B_API_KEY", KEY), (var, bad)])
+                .build()
+                .unwrap_err();
+            assert!(matches!(err, ConfigError::InvalidNumber { .. }), "{err}");
+            assert_eq!(err.variable(), Some(var));
+            assert!(err.to_string().contains(var), "{err}");
+        }
     }
 
     #[test]

@@ -23,6 +23,12 @@ pub const E2B_VOLUME_API_URL: &str = "E2B_VOLUME_API_URL";
 pub const E2B_DEBUG: &str = "E2B_DEBUG";
 /// `false` (any case) turns off the client-side API key format check.
 pub const E2B_VALIDATE_API_KEY: &str = "E2B_VALIDATE_API_KEY";
+/// How many times a connection that could not be established is retried (default 3).
+pub const E2B_CONNECTION_RETRIES: &str = "E2B_CONNECTION_RETRIES";
+/// How long, in seconds (fractions allowed), an idle pooled connection is kept (default 300).
+pub const E2B_KEEPALIVE_EXPIRY: &str = "E2B_KEEPALIVE_EXPIRY";
+/// How many idle connections are kept per host (default 20).
+pub const E2B_MAX_KEEPALIVE_CONNECTIONS: &str = "E2B_MAX_KEEPALIVE_CONNECTIONS";
 
 /// Proxy variables, in the order they are looked up (upper case first, like curl and reqwest).
 const HTTPS_PROXY: [&str; 2] = ["HTTPS_PROXY", "https_proxy"];
@@ -41,6 +47,12 @@ pub(crate) struct EnvVars {
     pub(crate) volume_api_url: Option<String>,
     pub(crate) debug: Option<bool>,
     pub(crate) validate_api_key: Option<bool>,
+    /// [`E2B_CONNECTION_RETRIES`], as set (parsed when the configuration is built).
+    pub(crate) connection_retries: Option<String>,
+    /// [`E2B_KEEPALIVE_EXPIRY`], as set.
+    pub(crate) keepalive_expiry: Option<String>,
+    /// [`E2B_MAX_KEEPALIVE_CONNECTIONS`], as set.
+    pub(crate) max_keepalive_connections: Option<String>,
     pub(crate) proxy: EnvProxy,
 }
 
@@ -86,6 +98,9 @@ impl EnvVars {
             debug: get(E2B_DEBUG).map(|v| v.trim().eq_ignore_ascii_case("true")),
             validate_api_key: get(E2B_VALIDATE_API_KEY)
                 .map(|v| !v.trim().eq_ignore_ascii_case("false")),
+            connection_retries: get(E2B_CONNECTION_RETRIES),
+            keepalive_expiry: get(E2B_KEEPALIVE_EXPIRY),
+            max_keepalive_connections: get(E2B_MAX_KEEPALIVE_CONNECTIONS),
             proxy: EnvProxy {
                 https: first(&HTTPS_PROXY),
                 http: http_proxy,
@@ -110,6 +125,9 @@ impl fmt::Debug for EnvVars {
             .field("volume_api_url", &self.volume_api_url)
             .field("debug", &self.debug)
             .field("validate_api_key", &self.validate_api_key)
+            .field("connection_retries", &self.connection_retries)
+            .field("keepalive_expiry", &self.keepalive_expiry)
+            .field("max_keepalive_connections", &self.max_keepalive_connections)
             .field("proxy", &self.proxy)
             .finish()
     }
@@ -154,6 +172,9 @@ pub(crate) mod tests {
             ("E2B_VOLUME_API_URL", "http://127.0.0.1:8080"),
             ("E2B_DEBUG", "TRUE"),
             ("E2B_VALIDATE_API_KEY", "False"),
+            ("E2B_CONNECTION_RETRIES", "5"),
+            ("E2B_KEEPALIVE_EXPIRY", "42.5"),
+            ("E2B_MAX_KEEPALIVE_CONNECTIONS", "7"),
             ("HTTPS_PROXY", "http://p:1"),
             ("http_proxy", "http://p:2"),
             ("all_proxy", "socks5://p:3"),
@@ -167,6 +188,9 @@ pub(crate) mod tests {
         assert_eq!(env.volume_api_url.as_deref(), Some("http://127.0.0.1:8080"));
         assert_eq!(env.debug, Some(true));
         assert_eq!(env.validate_api_key, Some(false));
+        assert_eq!(env.connection_retries.as_deref(), Some("5"));
+        assert_eq!(env.keepalive_expiry.as_deref(), Some("42.5"));
+        assert_eq!(env.max_keepalive_connections.as_deref(), Some("7"));
         assert_eq!(env.proxy.https.as_deref(), Some("http://p:1"));
         assert_eq!(env.proxy.http.as_deref(), Some("http://p:2"));
         assert_eq!(env.proxy.all.as_deref(), Some("socks5://p:3"));

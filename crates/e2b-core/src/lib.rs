@@ -4,39 +4,19 @@
 //! normally use those and meet this crate through [`ConnectionConfig`] and [`Error`].
 //!
 //! ```no_run
-//! use e2b_core::{ConnectionConfig, HttpClient, ENVD_PORT};
+//! use e2b_core::ConnectionConfig;
 //!
-//! # async fn run() -> e2b_core::Result<()> {
+//! # fn run() -> e2b_core::Result<()> {
 //! // E2B_API_KEY, E2B_DOMAIN, E2B_API_URL, E2B_SANDBOX_URL, E2B_DEBUG, … in one place;
 //! // explicit settings win over the environment.
 //! let config = ConnectionConfig::builder()
 //!     .env()
 //!     .request_timeout(std::time::Duration::from_secs(30))
 //!     .build()?;
-//! let http = HttpClient::new(&config)?;
-//!
-//! // Control plane: the `api` client carries the API key.
-//! let response = http
-//!     .api()
-//!     .get(format!("{}/v2/sandboxes", config.api_url()))
-//!     .send()
-//!     .await?;
-//! let response = e2b_core::Error::check_response(response).await?;
-//! println!("{}", response.text().await?);
 //!
 //! // A sandbox's envd: URL and routing headers from the routing rules.
 //! let route = config.routing().sandbox("i1x9abc", None)?;
-//! let health = http
-//!     .sandbox()
-//!     .get(format!("{}/health", route.envd_url()))
-//!     .headers(route.headers(ENVD_PORT, None)?)
-//!     .send()
-//!     .await?;
-//! if let Err(e) = e2b_core::Error::check_response(health).await {
-//!     if e.is_sandbox_gone() {
-//!         eprintln!("the sandbox has timed out");
-//!     }
-//! }
+//! println!("{}", route.envd_url());
 //! # Ok(())
 //! # }
 //! ```
@@ -47,7 +27,10 @@
 //! - [`routing`]: every way of addressing sandboxes (per-sandbox host, E2B's shared host,
 //!   OpenKruise path prefixes, a URL override, debug) behind [`Routing`].
 //! - [`error`]: [`Error`], [`ErrorKind`] and the mapping of HTTP statuses and Connect codes.
-//! - [`http`]: the pooled `reqwest` clients.
+//! - [`raw`]: the HTTP seam every request goes through ([`raw::HttpClient`]: deadline,
+//!   tracing span, connection retries, error mapping) and the functions that take
+//!   transport types; it follows `reqwest`'s and the spec's versions, not this crate's
+//!   semver.
 //! - [`version`]: envd version gates.
 //! - [`secret`]: secrets are never printed.
 
@@ -56,14 +39,14 @@
 pub mod config;
 pub mod env;
 pub mod error;
-pub mod http;
+mod http;
+pub mod raw;
 pub mod routing;
 pub mod secret;
 pub mod version;
 
 pub use config::{ConfigError, ConnectionConfig, ConnectionConfigBuilder};
 pub use error::{CommandExit, Error, ErrorKind, NotFoundKind, Result, TimeoutKind};
-pub use http::HttpClient;
 pub use routing::{
     CODE_INTERPRETER_PORT, ENVD_PORT, MCP_PORT, Routing, RoutingMode, SandboxRoute, Scheme,
 };

@@ -57,7 +57,7 @@ async fn api_key_is_required() {
     assert_eq!(resp.status(), 200);
 
     // The generated client sees a documented 401.
-    let anonymous = e2b_api::control::Client::new(&server.api_url());
+    let anonymous = e2b_api::control::Client::new(&server.api_url(), e2b_api::Transport::direct());
     let (status, body) = error_of(anonymous.get_v2_sandboxes().send().await);
     assert_eq!((status, body.code), (401, 401));
 
@@ -280,6 +280,16 @@ async fn create_get_kill_with_spec_shapes() {
     let open: Value = resp.json().await.unwrap();
     assert!(open.get("envdAccessToken").is_none());
     assert!(open.get("trafficAccessToken").is_none());
+    // The v2 create path works too, and always secures (`NewSandboxV2` has no `secure`).
+    let resp = support::authed_http(&server)
+        .post(format!("{}/v2/sandboxes", server.api_url()))
+        .json(&json!({"templateID": "base", "timeout": 60, "secure": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let secured: Value = resp.json().await.unwrap();
+    assert!(secured["envdAccessToken"].is_string(), "{secured}");
 
     let killed = api
         .delete_sandboxes_sandbox_id()

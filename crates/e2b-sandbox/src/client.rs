@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use e2b_core::{ConnectionConfig, Error, HttpClient, Result, TimeoutKind};
+use e2b_api::ResponseValue;
+use e2b_core::raw::HttpClient;
+use e2b_core::{ConnectionConfig, Error, Result, TimeoutKind};
 
 /// A connection to E2B (or an E2B-compatible server): configuration, pooled HTTP clients and
 /// the control-plane client.
@@ -66,14 +68,10 @@ impl Client {
     /// be used, a transport error if the TLS backend cannot be initialised.
     pub fn new(config: ConnectionConfig) -> Result<Self> {
         let request_timeout = config.request_timeout();
-        // The pools carry no timeout of their own: every call applies its deadline, so that a
-        // derived client (`with_request_timeout`) can wait longer than the configured one.
-        let untimed = config
-            .to_builder()
-            .request_timeout(Duration::ZERO)
-            .build()?;
-        let http = HttpClient::new(&untimed)?;
-        let api = e2b_api::control::Client::new_with_client(config.api_url(), http.api().clone());
+        // The seam's clients carry no timeout of their own: every call applies its deadline,
+        // so that a derived client (`with_request_timeout`) can wait longer.
+        let http = HttpClient::new(&config)?;
+        let api = http.control_client(config.api_url());
         Ok(Client {
             inner: Arc::new(Inner {
                 config,
@@ -147,6 +145,24 @@ impl Client {
         call: impl Future<Output = Result<T>>,
     ) -> Result<T> {
         with_deadline(self.request_timeout, what, call).await
+    }
+
+    /// Run one operation of the generated control-plane client through the seam: under
+    /// the request timeout, its error mapped.
+    pub(crate) async fn call<T>(
+        &self,
+        operation: &str,
+        call: impl Future<
+            Output = std::result::Result<
+                ResponseValue<T>,
+                e2b_api::Error<e2b_api::control::types::Error>,
+            >,
+        >,
+    ) -> Result<ResponseValue<T>> {
+        self.inner
+            .http
+            .call(operation, self.request_timeout, call)
+            .await
     }
 }
 

@@ -46,6 +46,9 @@
 //! - [`Git`] ([`Sandbox::git`]): clone, commit, push, pull and every other upstream
 //!   operation, credentials never left in `.git/config` unless asked.
 //!
+//! - [`raw`]: the escape hatch, following the spec rather than semver: the authenticated
+//!   generated clients and the SDK's HTTP seam.
+//!
 //! Handles ([`Client`], [`Sandbox`], [`CommandHandle`], [`PtyHandle`]) are cheap clones of
 //! shared state. Dropping one never kills a sandbox or a process.
 //!
@@ -86,7 +89,19 @@
 //! # Tracing
 //!
 //! Every operation runs in a `tracing` span (`e2b.sandbox.create`, `e2b.commands.spawn`, …)
-//! with the sandbox id; nothing secret is recorded.
+//! with the sandbox id; nothing secret is recorded. Every HTTP request inside one, to the
+//! control plane or to a sandbox, goes through the SDK's one HTTP seam and has an
+//! `e2b.http` span of its own: operation id, method, host, path, status, the request id
+//! of the response, retries and duration.
+//!
+//! # Connections
+//!
+//! The pools and connection retries follow the official Python SDK's variables (read by
+//! [`ConnectionConfig::from_env`]): `E2B_CONNECTION_RETRIES` (default 3) retries a
+//! connection that could not be established, and a `GET` whose connection broke before
+//! the answer, never a request the server may have acted on; `E2B_KEEPALIVE_EXPIRY`
+//! (300 s) and `E2B_MAX_KEEPALIVE_CONNECTIONS` (20 per host) tune the pools. See
+//! [`ConnectionConfigBuilder::connection_retries`].
 
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -105,6 +120,7 @@ mod mcp;
 mod network;
 mod port;
 mod pty;
+pub mod raw;
 mod sandbox;
 mod setters;
 

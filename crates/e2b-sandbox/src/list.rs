@@ -18,7 +18,6 @@ use tracing::Instrument as _;
 use crate::client::Client;
 use crate::convert::state_to_wire;
 use crate::info::{SandboxInfo, SandboxState, SnapshotInfo};
-use crate::sandbox::control::api;
 
 /// The response header carrying the cursor of the next page.
 const NEXT_TOKEN_HEADER: &str = "x-next-token";
@@ -324,7 +323,7 @@ fn page_size(size: Option<u32>) -> Result<Option<NonZeroU32>> {
     }
 }
 
-fn next_token_of(headers: &reqwest::header::HeaderMap) -> Option<String> {
+fn next_token_of(headers: &http::HeaderMap) -> Option<String> {
     headers
         .get(NEXT_TOKEN_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -392,7 +391,7 @@ async fn sandbox_page(
         request = request.next_token(token);
     }
     let response = client
-        .deadline("listing sandboxes", api(request.send()))
+        .call("listing sandboxes", request.send())
         .instrument(span)
         .await?;
     let next = next_token_of(response.headers());
@@ -424,7 +423,7 @@ async fn snapshot_page(
         request = request.next_token(token);
     }
     let response = client
-        .deadline("listing snapshots", api(request.send()))
+        .call("listing snapshots", request.send())
         .instrument(span)
         .await?;
     let next = next_token_of(response.headers());

@@ -1,27 +1,30 @@
 //! [`PortEndpoint`]: how to reach an HTTP service listening on a port of a sandbox, with the
-//! same routing, headers and HTTP client as the SDK's own envd traffic.
+//! same routing and headers as the SDK's own envd traffic.
 
 use std::fmt;
 
+use e2b_core::raw::{HttpClient, Target};
 use e2b_core::routing::TRAFFIC_ACCESS_TOKEN_HEADER;
 use e2b_core::{Error, ExposeSecret, Result};
 use http::{HeaderMap, HeaderValue, Method};
 
 use crate::Sandbox;
 
-/// An HTTP service on one port of a sandbox: its base URL, the headers every request to it
-/// must carry, and the sandbox HTTP client (pooled, proxy-aware, no credentials of the
-/// control plane, no timeout of its own).
+/// An HTTP service on one port of a sandbox: its base URL and the headers every request to
+/// it must carry.
 ///
 /// Obtained with [`Sandbox::port_endpoint`]. Used by the code interpreter (port 49999) and
-/// for any other service a template runs:
+/// for any other service a template runs; send requests with any HTTP client, or through
+/// the SDK's own seam (pooled, proxy-aware, traced, with connection retries) with
+/// [`raw::port_request`](crate::raw::port_request):
 ///
 /// ```no_run
 /// # async fn demo(sandbox: &e2b_sandbox::Sandbox) -> e2b_sandbox::Result<()> {
 /// let service = sandbox.port_endpoint(8080)?;
-/// let response = service.request(http::Method::GET, "/status").send().await?;
-/// let response = e2b_sandbox::Error::check_response(response).await?;
-/// println!("{}", response.text().await?);
+/// println!("GET {}", service.url("/status"));
+/// for (name, _) in service.headers() {
+///     println!("  with {name}");
+/// }
 /// # Ok(()) }
 /// ```
 ///
@@ -36,7 +39,7 @@ pub struct PortEndpoint {
     port: u16,
     base_url: String,
     headers: HeaderMap,
-    http: reqwest::Client,
+    http: HttpClient,
 }
 
 impl PortEndpoint {
@@ -60,16 +63,19 @@ impl PortEndpoint {
         &self.headers
     }
 
-    /// The HTTP client for sandbox traffic (shared with envd traffic).
-    pub fn http(&self) -> &reqwest::Client {
-        &self.http
-    }
-
-    /// A request to `path` with the headers already set.
-    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.http
+    /// The seam's client for sandbox traffic and a request to `path` with the headers
+    /// set; see [`raw::port_request`](crate::raw::port_request).
+    pub(crate) fn request(
+        &self,
+        method: Method,
+        path: &str,
+    ) -> (&HttpClient, reqwest::RequestBuilder) {
+        let request = self
+            .http
+            .client(Target::Sandbox)
             .request(method, self.url(path))
-            .headers(self.headers.clone())
+            .headers(self.headers.clone());
+        (&self.http, request)
     }
 }
 
@@ -105,7 +111,7 @@ impl Sandbox {
             port,
             base_url: route.direct_url(port).trim_end_matches('/').to_owned(),
             headers,
-            http: self.client().http().sandbox().clone(),
+            http: self.client().http().clone(),
         })
     }
 }

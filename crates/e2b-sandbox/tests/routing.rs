@@ -184,6 +184,56 @@ async fn v2_paths_fall_back_to_v1_on_older_control_planes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_and_connect_use_the_v2_paths_and_only_insecure_sandboxes_v1() {
+    let local = Local::start().await;
+    let calls = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = Arc::clone(&calls);
+    let proxy = Proxy::start(
+        loopback(),
+        local.server.api_url(),
+        Arc::new(move |parts| {
+            if parts.method == http::Method::POST {
+                seen.lock().unwrap().push(parts.uri.path().to_owned());
+            }
+            Verdict::Forward
+        }),
+    )
+    .await
+    .unwrap();
+    let config = support::config(&local.server)
+        .api_url(proxy.url())
+        .build()
+        .unwrap();
+    let client = Client::new(config).unwrap();
+    let taken = || std::mem::take(&mut *calls.lock().unwrap());
+
+    // What upstream's SDKs call from 2.51 on: every v2 sandbox is secured.
+    let sbx = create(&client).await;
+    assert_eq!(taken(), ["/v2/sandboxes"]);
+    assert!(
+        sbx.envd_access_token().is_some(),
+        "v2 sandboxes are secured"
+    );
+    let again = Sandbox::connect(&client, sbx.id()).await.unwrap();
+    assert_eq!(taken(), [format!("/v2/sandboxes/{}/connect", sbx.id())]);
+    assert_echo(&again, "v2").await;
+
+    // An unsecured sandbox is only expressible on v1; it does not make the client forget v2.
+    let open = Sandbox::builder()
+        .secure(false)
+        .timeout(Duration::from_secs(60))
+        .create(&client)
+        .await
+        .unwrap();
+    assert_eq!(taken(), ["/sandboxes"]);
+    assert!(open.envd_access_token().is_none());
+    assert_echo(&open, "v1").await;
+    create(&client).await;
+    assert_eq!(taken(), ["/v2/sandboxes"]);
+    local.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_deadlines_bound_every_call() {
     let local = Local::start().await;
     let sbx = local.sandbox().await;

@@ -9,6 +9,7 @@ mod envd;
 mod open_enums;
 mod openapi_patch;
 mod rest;
+mod v2_sandboxes;
 
 use openapi_patch::Keep;
 use progenitor::HooksMode;
@@ -48,6 +49,7 @@ pub(crate) fn generate_all(root: &Path) -> anyhow::Result<Vec<Output>> {
                 keep: Keep::Tags(rest::CONTROL_PLANE_TAGS),
                 module: "crate::control",
                 hooks: HooksMode::Expected,
+                transport: true,
             },
         ),
         (
@@ -57,6 +59,7 @@ pub(crate) fn generate_all(root: &Path) -> anyhow::Result<Vec<Output>> {
                 keep: Keep::All,
                 module: "crate::volume_content",
                 hooks: HooksMode::Expected,
+                transport: true,
             },
         ),
         (
@@ -66,6 +69,7 @@ pub(crate) fn generate_all(root: &Path) -> anyhow::Result<Vec<Output>> {
                 keep: Keep::Paths(rest::ENVD_HTTP_PATHS),
                 module: "crate::http_api",
                 hooks: HooksMode::Optional,
+                transport: false,
             },
         ),
     ];

@@ -46,6 +46,7 @@ pub(crate) struct Patched {
 /// Apply every patch, in order.
 pub(crate) fn patch(source: &str, keep: &Keep) -> anyhow::Result<Patched> {
     let mut spec: Value = serde_yaml::from_str(source).context("parsing OpenAPI YAML")?;
+    super::v2_sandboxes::add(&mut spec)?;
     filter_operations(&mut spec, keep)?;
     synthesize_operation_ids(&mut spec)?;
     let comma_lists = comma_join_unexploded_arrays(&mut spec)?;

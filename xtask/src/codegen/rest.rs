@@ -15,8 +15,11 @@ pub(crate) struct RestJob {
     pub(crate) keep: Keep,
     /// Module path of the generated file inside its crate, e.g. `crate::control`.
     pub(crate) module: &'static str,
-    /// `Expected` when the crate implements `ClientHooks` itself (tracing).
+    /// `Expected` when the crate implements `ClientHooks` itself.
     pub(crate) hooks: HooksMode,
+    /// Whether the client carries a `crate::Transport` (the hand-written seam every
+    /// request of the crate's clients is sent through).
+    pub(crate) transport: bool,
 }
 
 /// The tags of `openapi.yml` the official SDKs wrap.
@@ -44,6 +47,9 @@ pub(crate) fn generate(job: &RestJob, source: &str) -> anyhow::Result<proc_macro
         .with_tag(TagStyle::Merged)
         .with_hooks(job.hooks)
         .with_derive("PartialEq");
+    if job.transport {
+        settings.with_inner_type(quote::quote!(crate::Transport));
+    }
     for (schema, item) in &patched.comma_lists {
         let item = if item == "String" {
             "::std::string::String".to_owned()

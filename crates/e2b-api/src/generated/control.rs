@@ -156,6 +156,21 @@ pub mod types {
             Default::default()
         }
     }
+    ///Connect request. A left-out timeout means 300 seconds.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+    pub struct ConnectSandboxV2 {
+        ///Defaults to true. When false and the sandbox is paused, resume from disk state only: the sandbox cold-boots and any memory in the snapshot is ignored.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub memory: ::std::option::Option<bool>,
+        ///Timeout in seconds from the current time after which the sandbox should expire
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub timeout: ::std::option::Option<i32>,
+    }
+    impl ConnectSandboxV2 {
+        pub fn builder() -> builder::ConnectSandboxV2 {
+            Default::default()
+        }
+    }
     ///CPU cores for the sandbox
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     #[serde(transparent)]
@@ -925,6 +940,60 @@ pub mod types {
     }
     impl NewSandbox {
         pub fn builder() -> builder::NewSandbox {
+            Default::default()
+        }
+    }
+    ///Sandbox creation request. All system communication with the sandbox is always secured; the template's envd version must support secured access. Fields left out take the server's defaults (timeout 300 s, no auto-pause).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct NewSandboxV2 {
+        ///Allow sandbox to access the internet. When set to false, it behaves the same as specifying denyOut to 0.0.0.0/0 in the network config.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub allow_internet_access: ::std::option::Option<bool>,
+        ///Automatically pauses the sandbox after the timeout
+        #[serde(
+            rename = "autoPause",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub auto_pause: ::std::option::Option<bool>,
+        ///Controls the snapshot kind taken when the sandbox auto-pauses on timeout (only relevant when autoPause is true). When false, the auto-pause drops the in-memory state and persists only the filesystem (a filesystem-only snapshot); resuming it cold-boots (reboots) the sandbox from disk. Such a snapshot cannot be auto-resumed by traffic and must be resumed explicitly, so it cannot be combined with autoResume. Defaults to true (full memory snapshot).
+        #[serde(
+            rename = "autoPauseMemory",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub auto_pause_memory: ::std::option::Option<bool>,
+        #[serde(
+            rename = "autoResume",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub auto_resume: ::std::option::Option<SandboxAutoResumeConfig>,
+        #[serde(
+            rename = "envVars",
+            skip_serializing_if = "::std::option::Option::is_none"
+        )]
+        pub env_vars: ::std::option::Option<EnvVars>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub iam: ::std::option::Option<SandboxIam>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub mcp: ::std::option::Option<Mcp>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub metadata: ::std::option::Option<SandboxMetadata>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub network: ::std::option::Option<SandboxNetworkConfig>,
+        ///Identifier of the required template
+        #[serde(rename = "templateID")]
+        pub template_id: ::std::string::String,
+        ///Time to live for the sandbox in seconds.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub timeout: ::std::option::Option<i32>,
+        #[serde(
+            rename = "volumeMounts",
+            default,
+            skip_serializing_if = "::std::vec::Vec::is_empty"
+        )]
+        pub volume_mounts: ::std::vec::Vec<SandboxVolumeMount>,
+    }
+    impl NewSandboxV2 {
+        pub fn builder() -> builder::NewSandboxV2 {
             Default::default()
         }
     }
@@ -3363,6 +3432,70 @@ which case the default domain is used.
             }
         }
         #[derive(Clone, Debug)]
+        pub struct ConnectSandboxV2 {
+            memory: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            timeout: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ConnectSandboxV2 {
+            fn default() -> Self {
+                Self {
+                    memory: Ok(Default::default()),
+                    timeout: Ok(Default::default()),
+                }
+            }
+        }
+        impl ConnectSandboxV2 {
+            pub fn memory<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.memory = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for memory: {e}")
+                    });
+                self
+            }
+            pub fn timeout<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.timeout = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for timeout: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ConnectSandboxV2> for super::ConnectSandboxV2 {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ConnectSandboxV2,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    memory: value.memory?,
+                    timeout: value.timeout?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ConnectSandboxV2> for ConnectSandboxV2 {
+            fn from(value: super::ConnectSandboxV2) -> Self {
+                Self {
+                    memory: Ok(value.memory),
+                    timeout: Ok(value.timeout),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct DeleteTemplateTagsRequest {
             name: ::std::result::Result<::std::string::String, ::std::string::String>,
             tags: ::std::result::Result<
@@ -4187,6 +4320,270 @@ which case the default domain is used.
                     metadata: Ok(value.metadata),
                     network: Ok(value.network),
                     secure: Ok(value.secure),
+                    template_id: Ok(value.template_id),
+                    timeout: Ok(value.timeout),
+                    volume_mounts: Ok(value.volume_mounts),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct NewSandboxV2 {
+            allow_internet_access: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            auto_pause: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            auto_pause_memory: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            auto_resume: ::std::result::Result<
+                ::std::option::Option<super::SandboxAutoResumeConfig>,
+                ::std::string::String,
+            >,
+            env_vars: ::std::result::Result<
+                ::std::option::Option<super::EnvVars>,
+                ::std::string::String,
+            >,
+            iam: ::std::result::Result<
+                ::std::option::Option<super::SandboxIam>,
+                ::std::string::String,
+            >,
+            mcp: ::std::result::Result<
+                ::std::option::Option<super::Mcp>,
+                ::std::string::String,
+            >,
+            metadata: ::std::result::Result<
+                ::std::option::Option<super::SandboxMetadata>,
+                ::std::string::String,
+            >,
+            network: ::std::result::Result<
+                ::std::option::Option<super::SandboxNetworkConfig>,
+                ::std::string::String,
+            >,
+            template_id: ::std::result::Result<
+                ::std::string::String,
+                ::std::string::String,
+            >,
+            timeout: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            volume_mounts: ::std::result::Result<
+                ::std::vec::Vec<super::SandboxVolumeMount>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for NewSandboxV2 {
+            fn default() -> Self {
+                Self {
+                    allow_internet_access: Ok(Default::default()),
+                    auto_pause: Ok(Default::default()),
+                    auto_pause_memory: Ok(Default::default()),
+                    auto_resume: Ok(Default::default()),
+                    env_vars: Ok(Default::default()),
+                    iam: Ok(Default::default()),
+                    mcp: Ok(Default::default()),
+                    metadata: Ok(Default::default()),
+                    network: Ok(Default::default()),
+                    template_id: Err("no value supplied for template_id".to_string()),
+                    timeout: Ok(Default::default()),
+                    volume_mounts: Ok(Default::default()),
+                }
+            }
+        }
+        impl NewSandboxV2 {
+            pub fn allow_internet_access<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.allow_internet_access = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for allow_internet_access: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn auto_pause<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.auto_pause = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for auto_pause: {e}")
+                    });
+                self
+            }
+            pub fn auto_pause_memory<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<bool>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.auto_pause_memory = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for auto_pause_memory: {e}"
+                        )
+                    });
+                self
+            }
+            pub fn auto_resume<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::SandboxAutoResumeConfig>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.auto_resume = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for auto_resume: {e}")
+                    });
+                self
+            }
+            pub fn env_vars<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::EnvVars>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.env_vars = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for env_vars: {e}")
+                    });
+                self
+            }
+            pub fn iam<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::SandboxIam>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.iam = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for iam: {e}")
+                    });
+                self
+            }
+            pub fn mcp<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Mcp>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.mcp = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for mcp: {e}")
+                    });
+                self
+            }
+            pub fn metadata<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::SandboxMetadata>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.metadata = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for metadata: {e}")
+                    });
+                self
+            }
+            pub fn network<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::SandboxNetworkConfig>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.network = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for network: {e}")
+                    });
+                self
+            }
+            pub fn template_id<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::string::String>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.template_id = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for template_id: {e}")
+                    });
+                self
+            }
+            pub fn timeout<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.timeout = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for timeout: {e}")
+                    });
+                self
+            }
+            pub fn volume_mounts<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::SandboxVolumeMount>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.volume_mounts = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for volume_mounts: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<NewSandboxV2> for super::NewSandboxV2 {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: NewSandboxV2,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    allow_internet_access: value.allow_internet_access?,
+                    auto_pause: value.auto_pause?,
+                    auto_pause_memory: value.auto_pause_memory?,
+                    auto_resume: value.auto_resume?,
+                    env_vars: value.env_vars?,
+                    iam: value.iam?,
+                    mcp: value.mcp?,
+                    metadata: value.metadata?,
+                    network: value.network?,
+                    template_id: value.template_id?,
+                    timeout: value.timeout?,
+                    volume_mounts: value.volume_mounts?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::NewSandboxV2> for NewSandboxV2 {
+            fn from(value: super::NewSandboxV2) -> Self {
+                Self {
+                    allow_internet_access: Ok(value.allow_internet_access),
+                    auto_pause: Ok(value.auto_pause),
+                    auto_pause_memory: Ok(value.auto_pause_memory),
+                    auto_resume: Ok(value.auto_resume),
+                    env_vars: Ok(value.env_vars),
+                    iam: Ok(value.iam),
+                    mcp: Ok(value.mcp),
+                    metadata: Ok(value.metadata),
+                    network: Ok(value.network),
                     template_id: Ok(value.template_id),
                     timeout: Ok(value.timeout),
                     volume_mounts: Ok(value.volume_mounts),
@@ -9267,6 +9664,7 @@ Version: 0.1.0*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
+    pub(crate) inner: crate::Transport,
 }
 impl Client {
     /// Create a new client.
@@ -9274,7 +9672,7 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new(baseurl: &str) -> Self {
+    pub fn new(baseurl: &str, inner: crate::Transport) -> Self {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
@@ -9282,7 +9680,7 @@ impl Client {
         };
         #[cfg(target_arch = "wasm32")]
         let client = reqwest::ClientBuilder::new();
-        Self::new_with_client(baseurl, client.build().unwrap())
+        Self::new_with_client(baseurl, client.build().unwrap(), inner)
     }
     /// Construct a new client with an existing `reqwest::Client`,
     /// allowing more control over its configuration.
@@ -9290,14 +9688,19 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new_with_client(baseurl: &str, client: reqwest::Client) -> Self {
+    pub fn new_with_client(
+        baseurl: &str,
+        client: reqwest::Client,
+        inner: crate::Transport,
+    ) -> Self {
         Self {
             baseurl: baseurl.to_string(),
             client,
+            inner,
         }
     }
 }
-impl ClientInfo<()> for Client {
+impl ClientInfo<crate::Transport> for Client {
     fn api_version() -> &'static str {
         "0.1.0"
     }
@@ -9307,15 +9710,15 @@ impl ClientInfo<()> for Client {
     fn client(&self) -> &reqwest::Client {
         &self.client
     }
-    fn inner(&self) -> &() {
-        &()
+    fn inner(&self) -> &crate::Transport {
+        &self.inner
     }
 }
 const _: () = {
     #[allow(dead_code)]
     fn assert_client_hooks()
     where
-        Client: ClientHooks<()>,
+        Client: ClientHooks<crate::Transport>,
     {}
 };
 impl Client {
@@ -9379,6 +9782,21 @@ let response = client.get_v2_sandboxes()
 ```*/
     pub fn get_v2_sandboxes(&self) -> builder::GetV2Sandboxes<'_> {
         builder::GetV2Sandboxes::new(self)
+    }
+    /**Create sandbox (v2)
+
+Create a sandbox from the template
+
+Sends a `POST` request to `/v2/sandboxes`
+
+```text
+let response = client.post_v2_sandboxes()
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn post_v2_sandboxes(&self) -> builder::PostV2Sandboxes<'_> {
+        builder::PostV2Sandboxes::new(self)
     }
     /**List sandbox metrics
 
@@ -10152,6 +10570,24 @@ let response = client.delete_secrets_secret_id()
     pub fn delete_secrets_secret_id(&self) -> builder::DeleteSecretsSecretId<'_> {
         builder::DeleteSecretsSecretId::new(self)
     }
+    /**Connect sandbox (v2)
+
+Returns sandbox details. If the sandbox is paused, it will be resumed. TTL is only extended.
+
+Sends a `POST` request to `/v2/sandboxes/{sandboxID}/connect`
+
+```text
+let response = client.post_v2_sandboxes_sandbox_id_connect()
+    .sandbox_id(sandbox_id)
+    .body(body)
+    .send()
+    .await;
+```*/
+    pub fn post_v2_sandboxes_sandbox_id_connect(
+        &self,
+    ) -> builder::PostV2SandboxesSandboxIdConnect<'_> {
+        builder::PostV2SandboxesSandboxIdConnect::new(self)
+    }
 }
 /// Types for composing operation parameters.
 #[allow(clippy::all)]
@@ -10564,6 +11000,128 @@ pub mod builder {
                     )
                 }
                 500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::post_v2_sandboxes`]
+
+[`Client::post_v2_sandboxes`]: super::Client::post_v2_sandboxes*/
+    #[derive(Debug, Clone)]
+    pub struct PostV2Sandboxes<'a> {
+        client: &'a super::Client,
+        body: Result<types::builder::NewSandboxV2, String>,
+    }
+    impl<'a> PostV2Sandboxes<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::NewSandboxV2>,
+            <V as std::convert::TryInto<types::NewSandboxV2>>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `NewSandboxV2` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::NewSandboxV2,
+            ) -> types::builder::NewSandboxV2,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v2/sandboxes`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Sandbox>, Error<types::Error>> {
+            let Self { client, body } = self;
+            let body = body
+                .and_then(|v| {
+                    types::NewSandboxV2::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!("{}/v2/sandboxes", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "post_v2_sandboxes",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                504u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -15652,6 +16210,163 @@ pub mod builder {
                     )
                 }
                 502u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                504u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::post_v2_sandboxes_sandbox_id_connect`]
+
+[`Client::post_v2_sandboxes_sandbox_id_connect`]: super::Client::post_v2_sandboxes_sandbox_id_connect*/
+    #[derive(Debug, Clone)]
+    pub struct PostV2SandboxesSandboxIdConnect<'a> {
+        client: &'a super::Client,
+        sandbox_id: Result<::std::string::String, String>,
+        body: Result<types::builder::ConnectSandboxV2, String>,
+    }
+    impl<'a> PostV2SandboxesSandboxIdConnect<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self {
+                client: client,
+                sandbox_id: Err("sandbox_id was not initialized".to_string()),
+                body: Ok(::std::default::Default::default()),
+            }
+        }
+        pub fn sandbox_id<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.sandbox_id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for sandbox_id failed"
+                        .to_string()
+                });
+            self
+        }
+        pub fn body<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::ConnectSandboxV2>,
+            <V as std::convert::TryInto<
+                types::ConnectSandboxV2,
+            >>::Error: std::fmt::Display,
+        {
+            self.body = value
+                .try_into()
+                .map(From::from)
+                .map_err(|s| {
+                    format!("conversion to `ConnectSandboxV2` for body failed: {}", s)
+                });
+            self
+        }
+        pub fn body_map<F>(mut self, f: F) -> Self
+        where
+            F: std::ops::FnOnce(
+                types::builder::ConnectSandboxV2,
+            ) -> types::builder::ConnectSandboxV2,
+        {
+            self.body = self.body.map(f);
+            self
+        }
+        ///Sends a `POST` request to `/v2/sandboxes/{sandboxID}/connect`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<types::Sandbox>, Error<types::Error>> {
+            let Self { client, sandbox_id, body } = self;
+            let sandbox_id = sandbox_id.map_err(Error::InvalidRequest)?;
+            let body = body
+                .and_then(|v| {
+                    types::ConnectSandboxV2::try_from(v).map_err(|e| e.to_string())
+                })
+                .map_err(Error::InvalidRequest)?;
+            let url = format!(
+                "{}/v2/sandboxes/{}/connect", client.baseurl, encode_path(& sandbox_id
+                .to_string()),
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .post(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .json(&body)
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "post_v2_sandboxes_sandbox_id_connect",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                201u16 => ResponseValue::from_response(response).await,
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                429u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                500u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                503u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -45,94 +45,93 @@ impl Error {
         };
         Error::new(kind).with_status(status)
     }
+}
 
-    /// The error for a response with an error status, reading (at most 64 KiB of) its body.
-    ///
-    /// See [`from_status`](Self::from_status) for the mapping.
-    pub async fn from_response(response: reqwest::Response) -> Error {
-        let status = response.status().as_u16();
-        match read_limited(response, MAX_ERROR_BODY).await {
-            Ok(body) => Error::from_status(status, &body),
-            Err(e) => Error::from_status(status, b"").caused_by(e),
-        }
-    }
+/// The error for a response with an error status, reading (at most 64 KiB of) its body;
+/// see [`Error::from_status`] for the mapping. The response's request id is kept.
+pub(crate) async fn from_response(response: reqwest::Response) -> Error {
+    let status = response.status().as_u16();
+    let request_id = crate::http::request_id(response.headers());
+    let error = match read_limited(response, MAX_ERROR_BODY).await {
+        Ok(body) => Error::from_status(status, &body),
+        Err(e) => Error::from_status(status, b"").caused_by(e),
+    };
+    error.with_request_id(request_id)
+}
 
-    /// Pass a successful response through; turn an error status into an [`Error`].
-    ///
-    /// # Errors
-    ///
-    /// The mapped error for any status outside 200–299.
-    pub async fn check_response(response: reqwest::Response) -> Result<reqwest::Response, Error> {
-        if response.status().is_success() {
-            Ok(response)
-        } else {
-            Err(Error::from_response(response).await)
-        }
-    }
-
-    /// Map an error from a generated (progenitor) REST client.
-    ///
-    /// Documented error responses are serialized back to JSON and mapped like any body;
-    /// undocumented ones are read and mapped by status; transport failures become
-    /// transport or timeout errors; undecodable bodies protocol errors.
-    pub async fn from_api_error<E: serde::Serialize>(error: progenitor_client::Error<E>) -> Error {
-        use progenitor_client::Error as P;
-        match error {
-            P::ErrorResponse(value) => {
-                let status = value.status().as_u16();
-                let body = serde_json::to_vec(value.as_ref()).unwrap_or_default();
-                Error::from_status(status, &body)
-            }
-            P::UnexpectedResponse(response) if response.status().is_success() => {
-                Error::protocol(format!("unexpected status {}", response.status()))
-                    .with_status(response.status().as_u16())
-            }
-            P::UnexpectedResponse(response) => Error::from_response(response).await,
-            P::CommunicationError(e) | P::InvalidUpgrade(e) | P::ResponseBodyError(e) => {
-                Error::from(e)
-            }
-            P::InvalidResponsePayload(_, e) => {
-                Error::protocol("the response body does not match the API schema").caused_by(e)
-            }
-            P::InvalidRequest(message) => Error::invalid_argument(message),
-            P::Custom(message) => Error::new(ErrorKind::Transport { message }),
-        }
+/// Pass a successful response through; turn an error status into an [`Error`].
+pub(crate) async fn check_response(
+    response: reqwest::Response,
+) -> Result<reqwest::Response, Error> {
+    if response.status().is_success() {
+        Ok(response)
+    } else {
+        Err(from_response(response).await)
     }
 }
 
-impl From<reqwest::Error> for Error {
-    /// Timeouts become [`TimeoutKind::Request`], undecodable bodies protocol errors, error
-    /// statuses (from `error_for_status`) are mapped by status, and everything else is a
-    /// transport error naming the host.
-    fn from(e: reqwest::Error) -> Self {
-        let host = e
-            .url()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_else(|| "the server".to_owned());
-        if e.is_timeout() {
-            return Error::timeout(
-                TimeoutKind::Request,
-                format!("no complete response from {host} within the request timeout"),
-            )
-            .caused_by(e);
+/// Map an error from a generated (progenitor) REST client.
+///
+/// Documented error responses are serialized back to JSON and mapped like any body;
+/// undocumented ones are read and mapped by status; transport failures become
+/// transport or timeout errors; undecodable bodies protocol errors.
+pub(crate) async fn from_api_error<E: serde::Serialize>(
+    error: progenitor_client::Error<E>,
+) -> Error {
+    use progenitor_client::Error as P;
+    match error {
+        P::ErrorResponse(value) => {
+            let status = value.status().as_u16();
+            let request_id = crate::http::request_id(value.headers());
+            let body = serde_json::to_vec(value.as_ref()).unwrap_or_default();
+            Error::from_status(status, &body).with_request_id(request_id)
         }
-        if let Some(status) = e.status() {
-            return Error::from_status(status.as_u16(), b"").caused_by(e);
+        P::UnexpectedResponse(response) if response.status().is_success() => {
+            Error::protocol(format!("unexpected status {}", response.status()))
+                .with_status(response.status().as_u16())
         }
-        if e.is_decode() {
-            return Error::protocol(format!("could not decode the response from {host}"))
-                .caused_by(e);
+        P::UnexpectedResponse(response) => from_response(response).await,
+        P::CommunicationError(e) | P::InvalidUpgrade(e) | P::ResponseBodyError(e) => {
+            from_reqwest(e)
         }
-        if e.is_builder() {
-            return Error::invalid_argument("the request could not be built").caused_by(e);
+        P::InvalidResponsePayload(_, e) => {
+            Error::protocol("the response body does not match the API schema").caused_by(e)
         }
-        let message = if e.is_connect() {
-            format!("could not connect to {host}")
-        } else {
-            format!("request to {host} failed")
-        };
-        Error::with_source(ErrorKind::Transport { message }, e)
+        P::InvalidRequest(message) => Error::invalid_argument(message),
+        P::Custom(message) => Error::new(ErrorKind::Transport { message }),
     }
+}
+
+/// A reqwest failure: timeouts become [`TimeoutKind::Request`], undecodable bodies
+/// protocol errors, error statuses (from `error_for_status`) are mapped by status, and
+/// everything else is a transport error naming the host.
+pub(crate) fn from_reqwest(e: reqwest::Error) -> Error {
+    let host = e
+        .url()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "the server".to_owned());
+    if e.is_timeout() {
+        return Error::timeout(
+            TimeoutKind::Request,
+            format!("no complete response from {host} within the request timeout"),
+        )
+        .caused_by(e);
+    }
+    if let Some(status) = e.status() {
+        return Error::from_status(status.as_u16(), b"").caused_by(e);
+    }
+    if e.is_decode() {
+        return Error::protocol(format!("could not decode the response from {host}")).caused_by(e);
+    }
+    if e.is_builder() {
+        return Error::invalid_argument("the request could not be built").caused_by(e);
+    }
+    let message = if e.is_connect() {
+        format!("could not connect to {host}")
+    } else {
+        format!("request to {host} failed")
+    };
+    Error::with_source(ErrorKind::Transport { message }, e)
 }
 
 /// The message of an error body; see [`Error::from_status`].
@@ -174,8 +173,6 @@ async fn read_limited(
 
 #[cfg(test)]
 mod tests {
-    use e2b_envd::connect::Code;
-
     use super::*;
 
     fn map(status: u16) -> Error {
@@ -207,7 +204,7 @@ mod tests {
         assert!(map(507).is_not_enough_space());
         for s in [400, 401, 403, 404, 409, 429, 502, 507] {
             assert_eq!(map(s).status(), Some(s));
-            assert_eq!(map(s).connect_code(), None);
+            assert_eq!(map(s).rpc_code(), None);
         }
     }
 
@@ -260,16 +257,25 @@ mod tests {
 
     #[tokio::test]
     async fn from_response_reads_the_body() {
-        let e = Error::from_response(response(404, r#"{"code":404,"message":"sandbox x"}"#)).await;
+        let e = from_response(response(404, r#"{"code":404,"message":"sandbox x"}"#)).await;
         assert!(e.is_not_found());
         assert!(e.to_string().contains("sandbox x"));
-        let ok = Error::check_response(response(204, "")).await.unwrap();
+        let ok = check_response(response(204, "")).await.unwrap();
         assert_eq!(ok.status(), 204);
-        let err = Error::check_response(response(429, "slow down"))
+        let err = check_response(response(429, "slow down"))
             .await
             .unwrap_err();
         assert!(err.is_rate_limited());
         assert!(err.to_string().contains("slow down"));
+        assert_eq!(err.request_id(), None);
+        let traced = reqwest::Response::from(
+            http::Response::builder()
+                .status(500)
+                .header("x-request-id", "req-42")
+                .body("boom")
+                .unwrap(),
+        );
+        assert_eq!(from_response(traced).await.request_id(), Some("req-42"));
     }
 
     #[derive(serde::Serialize)]
@@ -289,35 +295,35 @@ mod tests {
                 reqwest::StatusCode::UNAUTHORIZED,
                 Default::default(),
             ));
-        let e = Error::from_api_error(documented).await;
+        let e = from_api_error(documented).await;
         assert!(e.is_authentication());
         assert!(e.to_string().contains("invalid key"));
         assert_eq!(e.status(), Some(401));
 
         let undocumented: progenitor_client::Error<ApiError> =
             progenitor_client::Error::UnexpectedResponse(response(507, "disk full"));
-        let e = Error::from_api_error(undocumented).await;
+        let e = from_api_error(undocumented).await;
         assert!(e.is_not_enough_space());
 
         let odd: progenitor_client::Error<ApiError> =
             progenitor_client::Error::UnexpectedResponse(response(200, ""));
-        assert!(Error::from_api_error(odd).await.is_protocol());
+        assert!(from_api_error(odd).await.is_protocol());
 
         let bad_body: progenitor_client::Error<ApiError> =
             progenitor_client::Error::InvalidResponsePayload(
                 Default::default(),
                 serde_json::from_str::<serde_json::Value>("{").unwrap_err(),
             );
-        let e = Error::from_api_error(bad_body).await;
+        let e = from_api_error(bad_body).await;
         assert!(e.is_protocol());
         assert!(std::error::Error::source(&e).is_some());
 
         let invalid: progenitor_client::Error<ApiError> =
             progenitor_client::Error::InvalidRequest("bad template id".into());
-        assert!(Error::from_api_error(invalid).await.is_invalid_argument());
+        assert!(from_api_error(invalid).await.is_invalid_argument());
         let custom: progenitor_client::Error<ApiError> =
             progenitor_client::Error::Custom("hook failed".into());
-        assert!(Error::from_api_error(custom).await.is_transport());
+        assert!(from_api_error(custom).await.is_transport());
     }
 
     #[tokio::test]
@@ -332,11 +338,11 @@ mod tests {
             .send()
             .await
             .unwrap_err();
-        let e = Error::from(err);
+        let e = from_reqwest(err);
         assert!(e.is_transport(), "{e}");
         assert!(e.to_string().contains("127.0.0.1"), "{e}");
         assert!(std::error::Error::source(&e).is_some());
-        assert_eq!(e.connect_code(), None::<Code>);
+        assert_eq!(e.rpc_code(), None);
 
         // A server that accepts the connection but never answers.
         let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -348,11 +354,11 @@ mod tests {
             .send()
             .await
             .unwrap_err();
-        let e = Error::from(err);
+        let e = from_reqwest(err);
         assert_eq!(e.timeout_kind(), Some(TimeoutKind::Request), "{e}");
 
         let err = response(403, "").error_for_status().unwrap_err();
-        let e = Error::from(err);
+        let e = from_reqwest(err);
         assert!(e.is_authentication());
         assert_eq!(e.status(), Some(403));
 
@@ -361,12 +367,12 @@ mod tests {
             .send()
             .await
             .unwrap_err();
-        assert!(Error::from(err).is_invalid_argument());
+        assert!(from_reqwest(err).is_invalid_argument());
 
         let err = response(200, "{")
             .json::<serde_json::Value>()
             .await
             .unwrap_err();
-        assert!(Error::from(err).is_protocol());
+        assert!(from_reqwest(err).is_protocol());
     }
 }

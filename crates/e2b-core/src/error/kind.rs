@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use e2b_envd::connect::Code;
-
 use crate::config::ConfigError;
 
 /// The category of an [`Error`](crate::Error), with the details a caller may act on.
@@ -93,8 +91,8 @@ pub enum ErrorKind {
     },
     /// envd answered with another Connect error code.
     Envd {
-        /// The Connect code.
-        code: Code,
+        /// The Connect code's wire name (`"already_exists"`, `"internal"`, …).
+        code: String,
         /// envd's message.
         message: String,
     },
@@ -362,7 +360,7 @@ mod tests {
         );
         assert_eq!(
             s(ErrorKind::Envd {
-                code: Code::Internal,
+                code: "internal".into(),
                 message: "stdin closed".into()
             }),
             "internal: stdin closed"

@@ -1,12 +1,14 @@
 //! The SDK's error type.
 //!
 //! [`Error`] is opaque: inspect it with the predicates (`is_not_found()`, `is_timeout()`,
-//! …), the accessors ([`status`](Error::status), [`connect_code`](Error::connect_code)) or
-//! its [`ErrorKind`]. HTTP statuses map into it in one place ([`Error::from_status`],
-//! `http.rs`) and Connect errors in another (`From<e2b_envd::connect::Error>`, `connect.rs`).
+//! …), the accessors ([`status`](Error::status), [`rpc_code`](Error::rpc_code),
+//! [`request_id`](Error::request_id)) or its [`ErrorKind`]. HTTP statuses map into it in
+//! one place ([`Error::from_status`], `http.rs`) and Connect errors in another
+//! (`connect.rs`); the functions that take transport types (`reqwest`, `progenitor`,
+//! Connect) are in [`raw`](crate::raw).
 
-mod connect;
-mod http;
+pub(crate) mod connect;
+pub(crate) mod http;
 mod kind;
 
 use e2b_envd::connect::Code;
@@ -35,6 +37,7 @@ struct Inner {
     kind: ErrorKind,
     status: Option<u16>,
     code: Option<Code>,
+    request_id: Option<String>,
     #[source]
     source: Option<BoxError>,
 }
@@ -46,6 +49,7 @@ impl Error {
             kind,
             status: None,
             code: None,
+            request_id: None,
             source: None,
         }))
     }
@@ -112,6 +116,16 @@ impl Error {
         self
     }
 
+    pub(crate) fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        self.0.request_id = request_id;
+        self
+    }
+
+    /// The Connect code, for the transport-level accessor in [`raw`](crate::raw).
+    pub(crate) fn code(&self) -> Option<Code> {
+        self.0.code
+    }
+
     /// Say what a not-found error is about, once the caller knows (e.g. a 404 from
     /// `GET /sandboxes/{id}` is about a sandbox, a Connect `not_found` from `Stat` about
     /// a file). Other errors are returned unchanged.
@@ -138,9 +152,18 @@ impl Error {
         self.0.status
     }
 
-    /// The Connect error code, if this error came from an envd RPC.
-    pub fn connect_code(&self) -> Option<Code> {
-        self.0.code
+    /// The wire name of the Connect code (`"already_exists"`, `"unavailable"`, …), if this
+    /// error came from an envd RPC. The typed code is
+    /// [`raw::connect_code`](crate::raw::connect_code).
+    pub fn rpc_code(&self) -> Option<&'static str> {
+        self.0.code.map(Code::as_str)
+    }
+
+    /// The id the server (or the edge in front of it) gave the failed request, from the
+    /// response's `X-Request-Id`, `X-Trace-Id`, `X-Cloud-Trace-Context` or
+    /// `X-Amzn-Trace-Id` header: quote it when reporting a problem to E2B.
+    pub fn request_id(&self) -> Option<&str> {
+        self.0.request_id.as_deref()
     }
 
     /// What was not found, for not-found errors.
@@ -430,11 +453,15 @@ mod tests {
             .with_not_found_kind(NotFoundKind::Sandbox);
         assert_eq!(e.not_found_kind(), Some(NotFoundKind::Sandbox));
         assert_eq!(e.status(), Some(404));
-        assert_eq!(e.connect_code(), None);
+        assert_eq!(e.rpc_code(), None);
+        assert_eq!(e.request_id(), None);
         assert_eq!(e.timeout_kind(), None);
-        let e = Error::timeout(TimeoutKind::Execution, "x").with_code(Code::DeadlineExceeded);
+        let e = Error::timeout(TimeoutKind::Execution, "x")
+            .with_code(Code::DeadlineExceeded)
+            .with_request_id(Some("req-1".into()));
         assert_eq!(e.timeout_kind(), Some(TimeoutKind::Execution));
-        assert_eq!(e.connect_code(), Some(Code::DeadlineExceeded));
+        assert_eq!(e.rpc_code(), Some("deadline_exceeded"));
+        assert_eq!(e.request_id(), Some("req-1"));
         assert!(!e.is_sandbox_gone());
         // Refining a non-not-found error changes nothing.
         let e = e.with_not_found_kind(NotFoundKind::File);

@@ -2,6 +2,9 @@
 //! reqwest (HTTP/1.1, or HTTP/2 when TLS negotiates it).
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,11 +22,26 @@ const TIMEOUT_MS: HeaderName = HeaderName::from_static("connect-timeout-ms");
 /// Largest error body read from a failed response.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
+/// The future of one sent request.
+pub type ExecFuture =
+    Pin<Box<dyn Future<Output = reqwest::Result<reqwest::Response>> + Send + 'static>>;
+
+/// Sends one built request of a call, named by its procedure path
+/// (`/process.Process/Start`).
+///
+/// The SDK (`e2b-core`) implements this with its HTTP seam (tracing, connection
+/// retries); by default a [`Client`] sends with its own `reqwest::Client`.
+pub trait Execute: Send + Sync + 'static {
+    /// Send `request` and return the response, whatever its status.
+    fn execute(&self, request: reqwest::Request, procedure: &str) -> ExecFuture;
+}
+
 /// A Connect client: an HTTP client, a base URL, headers sent on every call and
 /// a codec. Cheap to clone.
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
+    transport: Option<Arc<dyn Execute>>,
     base_url: String,
     headers: HeaderMap,
     codec: Codec,
@@ -49,6 +67,7 @@ impl Client {
         }
         Client {
             http,
+            transport: None,
             base_url,
             headers: HeaderMap::new(),
             codec: Codec::default(),
@@ -60,6 +79,14 @@ impl Client {
     #[must_use]
     pub fn with_codec(mut self, codec: Codec) -> Self {
         self.codec = codec;
+        self
+    }
+
+    /// Send every request through `transport` instead of the `reqwest::Client` (which
+    /// still builds the requests).
+    #[must_use]
+    pub fn with_transport(mut self, transport: Arc<dyn Execute>) -> Self {
+        self.transport = Some(transport);
         self
     }
 
@@ -107,6 +134,20 @@ impl Client {
             .headers(headers)
     }
 
+    /// Build `request` and send it through the transport.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        path: &str,
+    ) -> Result<reqwest::Response, Error> {
+        let request = request.build().map_err(Error::transport)?;
+        let sent = match &self.transport {
+            Some(transport) => transport.execute(request, path).await,
+            None => self.http.execute(request).await,
+        };
+        sent.map_err(Error::transport)
+    }
+
     /// A unary call.
     pub async fn unary<Req: Message, Resp: Message>(
         &self,
@@ -118,11 +159,12 @@ impl Client {
         let span = tracing::debug_span!("connect.unary", rpc = path);
         let call = async {
             let response = self
-                .request(path, self.codec.unary_content_type(), &options)
-                .body(body)
-                .send()
-                .await
-                .map_err(Error::transport)?;
+                .send(
+                    self.request(path, self.codec.unary_content_type(), &options)
+                        .body(body),
+                    path,
+                )
+                .await?;
             let status = response.status();
             if status != reqwest::StatusCode::OK {
                 return Err(read_error(response).await.into());
@@ -147,9 +189,11 @@ impl Client {
         let started = tokio::time::Instant::now();
         let response = with_deadline(
             options.timeout,
-            self.request(path, self.codec.stream_content_type(), &options)
-                .body(body)
-                .send(),
+            self.send(
+                self.request(path, self.codec.stream_content_type(), &options)
+                    .body(body),
+                path,
+            ),
         )
         .await?;
         self.open_stream(response, &options, started).await
@@ -179,11 +223,12 @@ impl Client {
         });
         let call = async {
             let response = self
-                .request(path, codec.stream_content_type(), &options)
-                .body(reqwest::Body::wrap_stream(frames))
-                .send()
-                .await
-                .map_err(Error::transport)?;
+                .send(
+                    self.request(path, codec.stream_content_type(), &options)
+                        .body(reqwest::Body::wrap_stream(frames)),
+                    path,
+                )
+                .await?;
             let mut stream: Streaming<Unary<Resp>> = self
                 .open_stream(
                     response,

@@ -31,7 +31,7 @@ pub mod server;
 mod streaming;
 
 #[cfg(feature = "client")]
-pub use client::Client;
+pub use client::{Client, ExecFuture, Execute};
 pub use code::{Code, UnknownCode};
 pub use codec::{Codec, Message, StreamMessage};
 pub use error::{ConnectError, Error, TimeoutKind};

@@ -51,7 +51,11 @@ pub fn authed_http(server: &Server) -> reqwest::Client {
 
 /// The generated control-plane client, authenticated.
 pub fn api(server: &Server) -> e2b_api::control::Client {
-    e2b_api::control::Client::new_with_client(&server.api_url(), authed_http(server))
+    e2b_api::control::Client::new_with_client(
+        &server.api_url(),
+        authed_http(server),
+        e2b_api::Transport::direct(),
+    )
 }
 
 /// A plain client.

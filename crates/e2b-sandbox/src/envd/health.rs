@@ -1,10 +1,14 @@
-//! The `/health` probe that tells a dead sandbox from a broken connection.
+//! The `/health` probe: whether the sandbox runs, and telling a dead sandbox from a
+//! broken connection.
 
 use std::time::Duration;
 
+use e2b_core::Result;
+use http::{Method, StatusCode};
+
 use super::Envd;
 
-/// How long the probe may take (the official SDKs' `HEALTH_CHECK_TIMEOUT`).
+/// How long the probe after a failure may take (the official SDKs' `HEALTH_CHECK_TIMEOUT`).
 pub(crate) const HEALTH_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What `/health` said.
@@ -18,27 +22,12 @@ pub(crate) enum Health {
     Unknown,
 }
 
-pub(super) async fn probe(envd: &Envd) -> Health {
-    let request = envd
-        .http()
-        .get(format!("{}/health", envd.base_url()))
-        .headers(envd.headers().clone())
-        .timeout(HEALTH_CHECK_TIMEOUT)
-        .send();
-    match tokio::time::timeout(HEALTH_CHECK_TIMEOUT, request).await {
-        Ok(Ok(response)) if response.status() == reqwest::StatusCode::BAD_GATEWAY => Health::Gone,
-        Ok(Ok(response)) if response.status().is_success() => Health::Alive,
-        Ok(Ok(response)) => {
-            tracing::debug!(
-                status = response.status().as_u16(),
-                "unexpected /health status"
-            );
-            Health::Unknown
-        }
-        Ok(Err(error)) => {
-            tracing::debug!(%error, "/health probe failed");
-            Health::Unknown
-        }
-        Err(_) => Health::Unknown,
+/// `GET /health` under `deadline`: `true` for a 2xx, `false` for the edge's 502.
+pub(super) async fn probe(envd: &Envd, deadline: Option<Duration>) -> Result<bool> {
+    let request = envd.request(Method::GET, "/health");
+    let response = envd.send(request, "envd.health", deadline).await?;
+    if response.status() == StatusCode::BAD_GATEWAY {
+        return Ok(false);
     }
+    e2b_core::raw::check_response(response).await.map(|_| true)
 }

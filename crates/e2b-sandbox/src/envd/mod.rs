@@ -7,6 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 use base64::Engine as _;
+use e2b_core::raw::{HttpClient, Target};
 use e2b_core::{
     ENVD_PORT, EnvdFeature, EnvdVersion, Error, NotFoundKind, Result, SandboxRoute, SecretString,
     TimeoutKind,
@@ -14,7 +15,7 @@ use e2b_core::{
 use e2b_envd::connect::{self, CallOptions, TimeoutKind as CallTimeoutKind};
 use e2b_envd::filesystem::filesystem_client::FilesystemClient;
 use e2b_envd::process::process_client::ProcessClient;
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 pub(crate) use health::Health;
 
@@ -31,7 +32,7 @@ pub(crate) const KEEPALIVE_PING_INTERVAL: Duration = Duration::from_secs(50);
 pub(crate) struct Envd {
     base_url: String,
     headers: HeaderMap,
-    http: reqwest::Client,
+    http: HttpClient,
     process: ProcessClient,
     filesystem: FilesystemClient,
     version: EnvdVersion,
@@ -62,19 +63,20 @@ pub(crate) enum Operation {
 
 impl Envd {
     pub(crate) fn new(
-        http: reqwest::Client,
+        http: &HttpClient,
         route: &SandboxRoute,
         access_token: Option<&SecretString>,
         version: EnvdVersion,
     ) -> Result<Self> {
         let base_url = route.envd_url();
         let headers = route.headers(ENVD_PORT, access_token)?;
-        let connect =
-            connect::Client::new(http.clone(), base_url.clone()).with_headers(headers.clone());
+        let connect = http
+            .connect_client(base_url.clone())
+            .with_headers(headers.clone());
         Ok(Envd {
             base_url,
             headers,
-            http,
+            http: http.clone(),
             process: ProcessClient::new(connect.clone()),
             filesystem: FilesystemClient::new(connect),
             version,
@@ -97,13 +99,28 @@ impl Envd {
         &self.filesystem
     }
 
-    pub(crate) fn http(&self) -> &reqwest::Client {
-        &self.http
+    /// A request to envd's plain HTTP API (`/files`, `/health`), with the routing (and
+    /// access token) headers.
+    pub(crate) fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .client(Target::Sandbox)
+            .request(method, format!("{}{path}", self.base_url))
+            .headers(self.headers.clone())
     }
 
-    /// The routing (and access token) headers of every request.
-    pub(crate) fn headers(&self) -> &HeaderMap {
-        &self.headers
+    /// Send a request of [`request`](Self::request) through the SDK's HTTP seam, with
+    /// `deadline` on the wait for the response head. The response is returned whatever
+    /// its status.
+    pub(crate) async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        operation: &str,
+        deadline: Option<Duration>,
+    ) -> Result<reqwest::Response> {
+        let request = request.build().map_err(e2b_core::raw::error_from_reqwest)?;
+        self.http
+            .send(Target::Sandbox, request, operation, deadline)
+            .await
     }
 
     /// The user a request acts as: the given one, else the template's default (envd ≥ 0.4.0)
@@ -164,7 +181,7 @@ impl Envd {
             } => Some(*after),
             _ => None,
         };
-        let mapped = Error::from(error);
+        let mapped = e2b_core::raw::error_from_envd(error);
         match op {
             Operation::Process => mapped.with_not_found_kind(NotFoundKind::Process),
             Operation::CommandStream { timeout } => {
@@ -199,9 +216,23 @@ impl Envd {
         }
     }
 
-    /// Probe `/health` (at most [`health::HEALTH_CHECK_TIMEOUT`]).
+    /// What `/health` says within [`health::HEALTH_CHECK_TIMEOUT`], for telling a dead
+    /// sandbox from a broken connection.
     pub(crate) async fn health(&self) -> Health {
-        health::probe(self).await
+        match self.probe_health(Some(health::HEALTH_CHECK_TIMEOUT)).await {
+            Ok(true) => Health::Alive,
+            Ok(false) => Health::Gone,
+            Err(error) => {
+                tracing::debug!(%error, "/health probe failed");
+                Health::Unknown
+            }
+        }
+    }
+
+    /// Ask `/health` whether the sandbox runs: `false` when the edge answers 502 (killed,
+    /// timed out or paused). The one place `/health` is asked.
+    pub(crate) async fn probe_health(&self, deadline: Option<Duration>) -> Result<bool> {
+        health::probe(self, deadline).await
     }
 }
 

@@ -146,7 +146,11 @@ impl<'a> Files<'a> {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e) if e.connect_code() == Some(e2b_envd::connect::Code::AlreadyExists) => Ok(false),
+            Err(e)
+                if e2b_core::raw::connect_code(&e) == Some(e2b_core::raw::Code::AlreadyExists) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(e),
         }
     }

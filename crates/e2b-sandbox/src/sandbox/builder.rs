@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use e2b_api::control::types;
 use e2b_core::{Error, ExposeSecret, Result, SecretString};
-use serde::Serialize;
 use tracing::Instrument as _;
 
 use super::{DEBUG_SANDBOX_ID, Sandbox};
@@ -173,7 +172,7 @@ impl SandboxBuilder {
     }
 
     /// Check the options and build the request body.
-    fn body(&self) -> Result<NewSandboxBody> {
+    fn body(&self) -> Result<CreateBody> {
         let lifecycle = match &self.lifecycle {
             Some(lifecycle) => lifecycle.to_wire()?,
             None => LifecycleWire::default(),
@@ -191,13 +190,12 @@ impl SandboxBuilder {
                 ));
             }
         }
-        Ok(NewSandboxBody {
+        let body = types::NewSandboxV2 {
             template_id: self.template_name().to_owned(),
-            timeout: timeout_secs(self.timeout)?,
-            metadata: self.metadata.clone(),
-            env_vars: self.envs.clone(),
-            secure: self.secure,
-            allow_internet_access: self.allow_internet_access,
+            timeout: Some(timeout_secs(self.timeout)?),
+            metadata: Some(types::SandboxMetadata(self.metadata.clone())),
+            env_vars: Some(types::EnvVars(self.envs.clone())),
+            allow_internet_access: Some(self.allow_internet_access),
             auto_pause: lifecycle.auto_pause,
             auto_pause_memory: lifecycle.auto_pause_memory,
             auto_resume: lifecycle
@@ -211,8 +209,15 @@ impl SandboxBuilder {
                 .map(convert::network_to_wire)
                 .transpose()?,
             iam: convert::iam_to_wire(&self.iam),
-            mcp: self.mcp.as_ref().map(|m| m.as_map().clone()),
+            mcp: self
+                .mcp
+                .as_ref()
+                .map(|m| types::Mcp(Some(m.as_map().clone()))),
             volume_mounts: convert::mounts_to_wire(&self.volume_mounts),
+        };
+        Ok(CreateBody {
+            body,
+            secure: self.secure,
         })
     }
 
@@ -239,12 +244,7 @@ impl SandboxBuilder {
             let sandbox = if client.is_debug() {
                 Sandbox::debug(client, DEBUG_SANDBOX_ID)?
             } else {
-                let created = client
-                    .deadline(
-                        "creating the sandbox",
-                        super::control::post_create(client, &body),
-                    )
-                    .await?;
+                let created = super::control::post_create(client, body).await?;
                 let sandbox = Sandbox::from_created(client, created)?;
                 if let Err(e) = sandbox.envd_version().check_minimum() {
                     let _ = sandbox.kill().await;
@@ -308,32 +308,43 @@ pub(crate) fn timeout_secs(timeout: Duration) -> Result<i32> {
     })
 }
 
-/// `NewSandbox` as the official SDKs send it: the lifecycle fields are omitted unless a
-/// lifecycle was configured (the generated type always sends them).
-#[derive(Serialize)]
-pub(crate) struct NewSandboxBody {
-    #[serde(rename = "templateID")]
-    template_id: String,
-    timeout: i32,
-    metadata: HashMap<String, String>,
-    #[serde(rename = "envVars")]
-    env_vars: HashMap<String, String>,
-    secure: bool,
-    allow_internet_access: bool,
-    #[serde(rename = "autoPause", skip_serializing_if = "Option::is_none")]
-    auto_pause: Option<bool>,
-    #[serde(rename = "autoPauseMemory", skip_serializing_if = "Option::is_none")]
-    auto_pause_memory: Option<bool>,
-    #[serde(rename = "autoResume", skip_serializing_if = "Option::is_none")]
-    auto_resume: Option<types::SandboxAutoResumeConfig>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    network: Option<types::SandboxNetworkConfig>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    iam: Option<types::SandboxIam>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mcp: Option<serde_json::Map<String, serde_json::Value>>,
-    #[serde(rename = "volumeMounts", skip_serializing_if = "Vec::is_empty")]
-    volume_mounts: Vec<types::SandboxVolumeMount>,
+/// A checked create request: the v2 body (`NewSandboxV2`, always secured), and whether the
+/// sandbox is to be secured, which only the v1 body can turn off.
+#[derive(Clone, Debug)]
+pub(crate) struct CreateBody {
+    body: types::NewSandboxV2,
+    pub(crate) secure: bool,
+}
+
+impl CreateBody {
+    /// The body of `POST /v2/sandboxes`.
+    pub(crate) fn v2(&self) -> types::NewSandboxV2 {
+        self.body.clone()
+    }
+
+    /// The same request as `POST /sandboxes` takes it (`NewSandbox`), with `secure`.
+    /// `NewSandbox` always carries the lifecycle flags; left unset they are the API's
+    /// defaults (no auto-pause, memory kept).
+    pub(crate) fn v1(&self) -> types::NewSandbox {
+        let b = self.body.clone();
+        types::NewSandbox {
+            template_id: b.template_id,
+            timeout: b
+                .timeout
+                .unwrap_or(DEFAULT_SANDBOX_TIMEOUT.as_secs() as i32),
+            metadata: b.metadata,
+            env_vars: b.env_vars,
+            secure: Some(self.secure),
+            allow_internet_access: b.allow_internet_access,
+            auto_pause: b.auto_pause.unwrap_or(false),
+            auto_pause_memory: b.auto_pause_memory.unwrap_or(true),
+            auto_resume: b.auto_resume,
+            network: b.network,
+            iam: b.iam,
+            mcp: b.mcp,
+            volume_mounts: b.volume_mounts,
+        }
+    }
 }
 
 impl fmt::Debug for SandboxBuilder {
@@ -369,15 +380,24 @@ mod tests {
     use crate::{NetworkRule, NetworkTransform, iam_token_placeholder};
 
     fn body(b: SandboxBuilder) -> serde_json::Value {
-        serde_json::to_value(b.body().unwrap()).unwrap()
+        serde_json::to_value(b.body().unwrap().v2()).unwrap()
     }
 
     #[test]
     fn defaults_match_the_official_sdks() {
+        // v2: always secured, so no `secure`; the lifecycle fields only when configured.
         assert_eq!(
             body(SandboxBuilder::new()),
             json!({"templateID": "base", "timeout": 300, "metadata": {}, "envVars": {},
-                   "secure": true, "allow_internet_access": true})
+                   "allow_internet_access": true})
+        );
+        let create = SandboxBuilder::new().body().unwrap();
+        assert!(create.secure);
+        assert_eq!(
+            serde_json::to_value(create.v1()).unwrap(),
+            json!({"templateID": "base", "timeout": 300, "metadata": {}, "envVars": {},
+                   "secure": true, "allow_internet_access": true,
+                   "autoPause": false, "autoPauseMemory": true})
         );
     }
 
@@ -399,10 +419,13 @@ mod tests {
             .iam_token("aws", IamToken::jwt_svid("sts"))
             .mcp(McpServers::new().server("exa", json!({"apiKey": "k"})))
             .volume_mount("/mnt", "vol");
+        let create = b.body().unwrap();
+        assert!(!create.secure);
+        assert_eq!(serde_json::to_value(create.v1()).unwrap()["secure"], false);
         assert_eq!(
             body(b),
             json!({"templateID": "tpl", "timeout": 2, "metadata": {"m": "1"},
-                   "envVars": {"E": "2"}, "secure": false, "allow_internet_access": false,
+                   "envVars": {"E": "2"}, "allow_internet_access": false,
                    "autoPause": true, "autoPauseMemory": true, "autoResume": {"enabled": true},
                    "network": {"denyOut": ["0.0.0.0/0"], "allowPublicTraffic": true},
                    "iam": {"tokens": {"aws": {"audience": "sts", "tokenType": "JWT-SVID"}}},

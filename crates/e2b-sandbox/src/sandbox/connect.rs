@@ -23,11 +23,7 @@ pub(super) async fn connect(
         options.timeout
     };
     let span = tracing::info_span!("e2b.sandbox.connect", sandbox_id);
-    let created = client
-        .deadline(
-            "connecting to the sandbox",
-            post_connect(client, sandbox_id, timeout),
-        )
+    let created = post_connect(client, sandbox_id, timeout)
         .instrument(span)
         .await?;
     Sandbox::from_created(client, created)

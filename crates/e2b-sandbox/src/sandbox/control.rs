@@ -1,31 +1,18 @@
 //! Control-plane operations on sandboxes by id, as [`Client`] methods.
 
-use std::future::Future;
 use std::time::{Duration, UNIX_EPOCH};
 
 use e2b_api::control::types;
-use e2b_api::{Error as ApiError, ResponseValue};
 use e2b_core::{Error, NotFoundKind, Result};
-use serde::Serialize;
 use tracing::Instrument as _;
 
-use super::builder::{NewSandboxBody, timeout_secs};
+use super::builder::{CreateBody, timeout_secs};
 use super::options::{ForkOptions, MetricsOptions, PauseOptions, SnapshotOptions};
 use super::{Sandbox, sandbox_not_found};
 use crate::client::{ApiPaths, Client};
 use crate::convert::{self, SandboxCreated};
 use crate::info::{SandboxInfo, SandboxMetrics, SnapshotInfo};
 use crate::network::NetworkUpdate;
-
-/// Await a generated-client call and map its error.
-pub(crate) async fn api<T>(
-    call: impl Future<Output = std::result::Result<ResponseValue<T>, ApiError<types::Error>>>,
-) -> Result<ResponseValue<T>> {
-    match call.await {
-        Ok(response) => Ok(response),
-        Err(e) => Err(Error::from_api_error(e).await),
-    }
-}
 
 /// Refuse an empty id before it turns into a different URL.
 pub(crate) fn check_id(id: &str, what: &str) -> Result<()> {
@@ -35,85 +22,90 @@ pub(crate) fn check_id(id: &str, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// `POST` a JSON body to the v2 path, falling back to the v1 path when the control plane
-/// does not serve v2 (404 or 405). The first answer from v2 decides for the client.
-async fn post_v2_or_v1<B: Serialize>(
-    client: &Client,
-    v2: &str,
-    v1: &str,
-    body: &B,
-) -> Result<reqwest::Response> {
-    let url = |path: &str| format!("{}{path}", client.config().api_url());
-    let send = |path: &str| client.http().api().post(url(path)).json(body).send();
-    if client.api_paths() != ApiPaths::V1 {
-        let response = send(v2).await?;
-        let status = response.status().as_u16();
-        let refused = matches!(status, 404 | 405);
-        if !refused || client.api_paths() == ApiPaths::V2 {
-            if response.status().is_success() {
-                client.set_api_paths(ApiPaths::V2);
-            }
-            return Ok(response);
-        }
-        tracing::debug!(status, path = v2, "v2 path refused, trying v1");
-        let response = send(v1).await?;
-        if response.status().is_success() {
-            client.set_api_paths(ApiPaths::V1);
-        }
-        return Ok(response);
+/// Whether a v2 answer means "this control plane has no v2 path" (404 or 405), while the
+/// client does not know yet which paths it serves.
+fn v2_refused(client: &Client, error: &Error) -> bool {
+    client.api_paths() == ApiPaths::Unknown && matches!(error.status(), Some(404 | 405))
+}
+
+/// Note which paths answered, from the first success.
+fn remember(client: &Client, paths: ApiPaths) {
+    if client.api_paths() == ApiPaths::Unknown {
+        client.set_api_paths(paths);
     }
-    Ok(send(v1).await?)
 }
 
-/// Decode a `Sandbox` from a create or connect response.
-async fn sandbox_response(response: reqwest::Response) -> Result<SandboxCreated> {
-    let response = Error::check_response(response).await?;
-    let bytes = response.bytes().await?;
-    let sandbox: types::Sandbox = serde_json::from_slice(&bytes).map_err(|e| {
-        Error::with_source(
-            e2b_core::ErrorKind::Protocol {
-                message: "the sandbox in the response does not match the API schema".into(),
-            },
-            e,
-        )
-    })?;
-    Ok(SandboxCreated::from(sandbox))
-}
-
-/// `POST /v2/sandboxes` (or `/sandboxes`).
-pub(super) async fn post_create(client: &Client, body: &NewSandboxBody) -> Result<SandboxCreated> {
-    let response = post_v2_or_v1(client, "/v2/sandboxes", "/sandboxes", body).await?;
-    sandbox_response(response)
+/// `POST /v2/sandboxes`, the path upstream's SDKs call from 2.51 on, or `POST /sandboxes`
+/// when the control plane does not serve v2 (404 or 405 the first time: an older
+/// self-hosted E2B) or the sandbox is not to be secured, which only v1 can express.
+pub(super) async fn post_create(client: &Client, body: CreateBody) -> Result<SandboxCreated> {
+    let not_found = |e: Error| e.with_not_found_kind(NotFoundKind::Template);
+    if body.secure && client.api_paths() != ApiPaths::V1 {
+        let call = client.api().post_v2_sandboxes().body(body.v2()).send();
+        match client.call("creating the sandbox", call).await {
+            Ok(created) => {
+                remember(client, ApiPaths::V2);
+                return Ok(SandboxCreated::from(created.into_inner()));
+            }
+            Err(e) if v2_refused(client, &e) => {
+                tracing::debug!(status = e.status(), "v2 create refused, trying v1");
+            }
+            Err(e) => return Err(not_found(e)),
+        }
+    }
+    let call = client.api().post_sandboxes().body(body.v1()).send();
+    let created = client
+        .call("creating the sandbox", call)
         .await
-        .map_err(|e| e.with_not_found_kind(NotFoundKind::Template))
+        .map_err(not_found)?;
+    if body.secure {
+        remember(client, ApiPaths::V1);
+    }
+    Ok(SandboxCreated::from(created.into_inner()))
 }
 
-/// `POST /v2/sandboxes/{id}/connect` (or `/sandboxes/{id}/connect`).
+/// `POST /v2/sandboxes/{id}/connect`, or `POST /sandboxes/{id}/connect` on a control
+/// plane without v2 (see [`post_create`]).
 pub(super) async fn post_connect(
     client: &Client,
     id: &str,
     timeout: Duration,
 ) -> Result<SandboxCreated> {
-    let path = |prefix: &str| format!("{prefix}/{}/connect", encode_segment(id));
-    let body = types::ConnectSandbox {
-        timeout: timeout_secs(timeout)?,
-    };
-    let response =
-        post_v2_or_v1(client, &path("/v2/sandboxes"), &path("/sandboxes"), &body).await?;
-    sandbox_response(response).await.map_err(sandbox_not_found)
-}
-
-/// Percent-encode one path segment.
-fn encode_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
+    let timeout = timeout_secs(timeout)?;
+    if client.api_paths() != ApiPaths::V1 {
+        let body = types::ConnectSandboxV2 {
+            memory: None,
+            timeout: Some(timeout),
+        };
+        let call = client
+            .api()
+            .post_v2_sandboxes_sandbox_id_connect()
+            .sandbox_id(id)
+            .body(body)
+            .send();
+        match client.call("connecting to the sandbox", call).await {
+            Ok(connected) => {
+                remember(client, ApiPaths::V2);
+                return Ok(SandboxCreated::from(connected.into_inner()));
+            }
+            Err(e) if v2_refused(client, &e) => {
+                tracing::debug!(status = e.status(), "v2 connect refused, trying v1");
+            }
+            Err(e) => return Err(sandbox_not_found(e)),
         }
     }
-    out
+    let call = client
+        .api()
+        .post_sandboxes_sandbox_id_connect()
+        .sandbox_id(id)
+        .body(types::ConnectSandbox { timeout })
+        .send();
+    let connected = client
+        .call("connecting to the sandbox", call)
+        .await
+        .map_err(sandbox_not_found)?;
+    remember(client, ApiPaths::V1);
+    Ok(SandboxCreated::from(connected.into_inner()))
 }
 
 fn unix_secs(t: std::time::SystemTime) -> i64 {
@@ -133,13 +125,13 @@ impl Client {
     pub async fn sandbox_info(&self, sandbox_id: &str) -> Result<SandboxInfo> {
         check_id(sandbox_id, "sandbox id")?;
         let span = tracing::info_span!("e2b.sandbox.info", sandbox_id);
-        let call = api(self
+        let call = self
             .api()
             .get_sandboxes_sandbox_id()
             .sandbox_id(sandbox_id)
-            .send());
+            .send();
         let detail = self
-            .deadline("getting the sandbox info", call)
+            .call("getting the sandbox info", call)
             .instrument(span)
             .await
             .map_err(sandbox_not_found)?;
@@ -158,13 +150,13 @@ impl Client {
             return Ok(true);
         }
         let span = tracing::info_span!("e2b.sandbox.kill", sandbox_id);
-        let call = api(self
+        let call = self
             .api()
             .delete_sandboxes_sandbox_id()
             .sandbox_id(sandbox_id)
-            .send());
+            .send();
         match self
-            .deadline("killing the sandbox", call)
+            .call("killing the sandbox", call)
             .instrument(span)
             .await
         {
@@ -187,13 +179,13 @@ impl Client {
             return Ok(());
         }
         let span = tracing::info_span!("e2b.sandbox.set_timeout", sandbox_id, timeout);
-        let call = api(self
+        let call = self
             .api()
             .post_sandboxes_sandbox_id_timeout()
             .sandbox_id(sandbox_id)
             .body(types::SandboxTimeoutRequest { timeout })
-            .send());
-        self.deadline("setting the sandbox timeout", call)
+            .send();
+        self.call("setting the sandbox timeout", call)
             .instrument(span)
             .await
             .map(|_| ())
@@ -212,16 +204,16 @@ impl Client {
             sandbox_id,
             keep_memory = options.keep_memory
         );
-        let call = api(self
+        let call = self
             .api()
             .post_sandboxes_sandbox_id_pause()
             .sandbox_id(sandbox_id)
             .body(types::SandboxPauseRequest {
                 memory: options.keep_memory,
             })
-            .send());
+            .send();
         match self
-            .deadline("pausing the sandbox", call)
+            .call("pausing the sandbox", call)
             .instrument(span)
             .await
         {
@@ -251,14 +243,14 @@ impl Client {
             options.timeout
         })?;
         let span = tracing::info_span!("e2b.sandbox.fork", sandbox_id, count = options.count);
-        let call = api(self
+        let call = self
             .api()
             .post_sandboxes_sandbox_id_fork()
             .sandbox_id(sandbox_id)
             .body(types::SandboxForkRequest { count, timeout })
-            .send());
+            .send();
         let results = self
-            .deadline("forking the sandbox", call)
+            .call("forking the sandbox", call)
             .instrument(span)
             .await
             .map_err(sandbox_not_found)?
@@ -305,7 +297,7 @@ impl Client {
             request = request.end(unix_secs(end));
         }
         let metrics = self
-            .deadline("getting the sandbox metrics", api(request.send()))
+            .call("getting the sandbox metrics", request.send())
             .instrument(span)
             .await
             .map_err(sandbox_not_found)?;
@@ -330,13 +322,13 @@ impl Client {
         check_id(sandbox_id, "sandbox id")?;
         let body = convert::network_update_to_wire(&update)?;
         let span = tracing::info_span!("e2b.sandbox.update_network", sandbox_id);
-        let call = api(self
+        let call = self
             .api()
             .put_sandboxes_sandbox_id_network()
             .sandbox_id(sandbox_id)
             .body(body)
-            .send());
-        self.deadline("updating the sandbox network", call)
+            .send();
+        self.call("updating the sandbox network", call)
             .instrument(span)
             .await
             .map(|_| ())
@@ -355,14 +347,14 @@ impl Client {
     ) -> Result<SnapshotInfo> {
         check_id(sandbox_id, "sandbox id")?;
         let span = tracing::info_span!("e2b.sandbox.create_snapshot", sandbox_id);
-        let call = api(self
+        let call = self
             .api()
             .post_sandboxes_sandbox_id_snapshots()
             .sandbox_id(sandbox_id)
             .body(types::SandboxSnapshotRequest { name: options.name })
-            .send());
+            .send();
         let snapshot = self
-            .deadline("creating the snapshot", call)
+            .call("creating the snapshot", call)
             .instrument(span)
             .await
             .map_err(sandbox_not_found)?;
@@ -377,13 +369,13 @@ impl Client {
     pub async fn delete_snapshot(&self, snapshot_id: &str) -> Result<bool> {
         check_id(snapshot_id, "snapshot id")?;
         let span = tracing::info_span!("e2b.snapshot.delete", snapshot_id);
-        let call = api(self
+        let call = self
             .api()
             .delete_templates_template_id()
             .template_id(snapshot_id)
-            .send());
+            .send();
         match self
-            .deadline("deleting the snapshot", call)
+            .call("deleting the snapshot", call)
             .instrument(span)
             .await
         {
@@ -397,12 +389,6 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn segments_are_percent_encoded() {
-        assert_eq!(encode_segment("abc-1_2.x"), "abc-1_2.x");
-        assert_eq!(encode_segment("a/b:c d"), "a%2Fb%3Ac%20d");
-    }
 
     #[test]
     fn unix_seconds() {

@@ -78,12 +78,7 @@ impl Sandbox {
             .routing()
             .sandbox(&created.sandbox_id, created.domain.as_deref())?;
         let envd_access_token = created.envd_access_token.map(SecretString::from);
-        let envd = Envd::new(
-            client.http().sandbox().clone(),
-            &route,
-            envd_access_token.as_ref(),
-            version,
-        )?;
+        let envd = Envd::new(client.http(), &route, envd_access_token.as_ref(), version)?;
         Ok(Sandbox {
             inner: Arc::new(Inner {
                 id: created.sandbox_id,
@@ -309,46 +304,27 @@ impl Sandbox {
             .unwrap_or_else(PoisonError::into_inner) = Some(token);
     }
 
-    /// Read a text file through envd's `/files`; `None` if it does not exist.
+    /// Read a text file as `user`, through the same `/files` code as every read; `None`
+    /// if it does not exist.
     async fn read_text_file(&self, path: &str, user: &str) -> Result<Option<String>> {
-        let envd = self.envd();
-        let response = envd
-            .http()
-            .get(format!("{}/files", envd.base_url()))
-            .query(&[("path", path), ("username", user)])
-            .headers(envd.headers().clone())
-            .send()
-            .await?;
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
+        match self.files().as_user(user).read_text(path).await {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
         }
-        let response = Error::check_response(response).await?;
-        Ok(Some(response.text().await?))
     }
 
-    /// Whether the sandbox is running, asked of envd's `/health`. `false` when the edge
-    /// answers 502 (the sandbox was killed, timed out or is paused).
+    /// Whether the sandbox is running, asked of envd's `/health` under the request
+    /// timeout. `false` when the edge answers 502 (the sandbox was killed, timed out or is
+    /// paused).
     ///
     /// # Errors
     ///
     /// A request timeout, a transport error, or another error status.
     pub async fn is_running(&self) -> Result<bool> {
         let span = tracing::info_span!("e2b.sandbox.is_running", sandbox_id = %self.id());
-        let envd = self.envd();
-        let probe = async {
-            let response = envd
-                .http()
-                .get(format!("{}/health", envd.base_url()))
-                .headers(envd.headers().clone())
-                .send()
-                .await?;
-            if response.status() == reqwest::StatusCode::BAD_GATEWAY {
-                return Ok(false);
-            }
-            Error::check_response(response).await.map(|_| true)
-        };
-        self.client
-            .deadline("the health check", probe)
+        self.envd()
+            .probe_health(self.client.request_timeout())
             .instrument(span)
             .await
     }

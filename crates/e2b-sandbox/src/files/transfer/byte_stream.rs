@@ -1,0 +1,66 @@
+//! [`ByteStream`]: a download, as a `Stream` of chunks and as an `AsyncRead`.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use e2b_core::Result;
+use futures_util::Stream;
+use tokio::io::{AsyncRead, ReadBuf};
+
+/// A download: a [`Stream`] of chunks that is also an [`AsyncRead`]. Every chunk must
+/// arrive within the idle timeout, else the stream ends with a
+/// [`TimeoutKind::StreamIdle`](crate::TimeoutKind::StreamIdle) error.
+pub struct ByteStream {
+    inner: Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>,
+    pending: Bytes,
+}
+
+impl ByteStream {
+    pub(super) fn new(inner: Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>) -> Self {
+        ByteStream {
+            inner,
+            pending: Bytes::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ByteStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ByteStream").finish_non_exhaustive()
+    }
+}
+
+impl Stream for ByteStream {
+    type Item = Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if !self.pending.is_empty() {
+            return Poll::Ready(Some(Ok(std::mem::take(&mut self.pending))));
+        }
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+impl AsyncRead for ByteStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        while self.pending.is_empty() {
+            match self.inner.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => return Poll::Ready(Ok(())),
+                Poll::Ready(Some(Err(e))) => {
+                    return Poll::Ready(Err(std::io::Error::other(e)));
+                }
+                Poll::Ready(Some(Ok(chunk))) => self.pending = chunk,
+            }
+        }
+        let n = buf.remaining().min(self.pending.len());
+        let chunk = self.pending.split_to(n);
+        buf.put_slice(&chunk);
+        Poll::Ready(Ok(()))
+    }
+}
