@@ -64,6 +64,10 @@ enum Command {
         #[arg(long)]
         config_fd: Option<i32>,
     },
+    /// Hold the code interpreter's port inside a sandbox for the agent
+    /// (started by the agent, with the channel to it as standard input).
+    #[command(name = "interpreter-port", hide = true)]
+    InterpreterPort,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -96,5 +100,6 @@ fn main() -> anyhow::Result<()> {
             };
             e2b_local::agent::main(listen, config)
         }
+        Command::InterpreterPort => e2b_local::agent::interpreter_port_main(),
     }
 }

@@ -418,7 +418,7 @@ async fn a_client_leaving_interrupts_the_kernel_which_stays_usable() {
     drop(body);
     // The next execution waits for the interrupted one; it must not wait long.
     let started = Instant::now();
-    let lines = run(&server, &id, "kept").await;
+    let lines = run(&server, &id, "kept + 1").await;
     assert_eq!(main_text(&lines).as_deref(), Some("state"), "{lines:?}");
     assert!(
         started.elapsed() < Duration::from_secs(10),
@@ -605,11 +605,56 @@ async fn run_in(server: &Server, id: &str, language: &str, code: &str, env: &Val
 #[tokio::test]
 async fn java_contexts_run_where_a_java_runtime_is_installed() {
     let server = server().await;
-    let id = sandbox(&server).await;
+    let created = create(
+        &server,
+        json!({"envVars": {"FROM_SANDBOX": "sandbox value"}}),
+    )
+    .await;
+    let id = created["sandboxID"].as_str().unwrap().to_owned();
     if e2b_local::kernel_env::on_path("java").is_none() {
         assert_unavailable(&server, &id, Language::Java).await;
         return;
     }
+    // Java reads variables as system properties, those of the sandbox included.
+    let lines = run_in(
+        &server,
+        &id,
+        "java",
+        "System.getProperty(\"FROM_SANDBOX\")",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(
+        main_text(&lines).as_deref(),
+        Some("sandbox value"),
+        "{lines:?}"
+    );
+    let lines = run_in(
+        &server,
+        &id,
+        "java",
+        "System.getProperty(\"FROM_SANDBOX\")",
+        &json!({"FROM_SANDBOX": "for one execution"}),
+    )
+    .await;
+    assert_eq!(
+        main_text(&lines).as_deref(),
+        Some("for one execution"),
+        "{lines:?}"
+    );
+    let lines = run_in(
+        &server,
+        &id,
+        "java",
+        "System.getProperty(\"FROM_SANDBOX\")",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(
+        main_text(&lines).as_deref(),
+        Some("sandbox value"),
+        "{lines:?}"
+    );
     run_in(&server, &id, "java", "int n = 41;", &json!({})).await;
     let lines = run_in(
         &server,
@@ -791,5 +836,114 @@ async fn undecodable_output_and_failed_env_vars_keep_the_kernel() {
         Some("(False, 'state')"),
         "{lines:?}"
     );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn pillow_images_shown_or_saved_are_png_results() {
+    let server = server().await;
+    let id = sandbox(&server).await;
+    let image = "from PIL import Image\nimage = Image.new('RGB', (4, 4), 'red')\n";
+    let pngs = |lines: &[Value]| -> usize {
+        of_type(lines, "result")
+            .iter()
+            .filter(|r| {
+                r["png"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("iVBORw0KGgo"))
+            })
+            .count()
+    };
+    let lines = run(
+        &server,
+        &id,
+        &format!("{image}image.show()\nprint('shown')"),
+    )
+    .await;
+    assert_eq!(pngs(&lines), 1, "{lines:?}");
+    assert_eq!(stdout(&lines), "shown\n", "{lines:?}");
+    let lines = run(&server, &id, &format!("{image}image.save('red.png')")).await;
+    assert_eq!(pngs(&lines), 1, "{lines:?}");
+    // Only a save to a path is shown; one to a buffer is not.
+    let lines = run(
+        &server,
+        &id,
+        &format!("{image}import io\nimage.save(io.BytesIO(), 'PNG')\nimport os\nos.path.getsize('red.png') > 0"),
+    )
+    .await;
+    assert_eq!(pngs(&lines), 0, "{lines:?}");
+    assert_eq!(main_text(&lines).as_deref(), Some("True"), "{lines:?}");
+    server.shutdown().await;
+}
+
+/// `GET /health` on port 49999 from inside the sandbox, as `curl` sees it.
+async fn health_inside(server: &Server, id: &str) -> String {
+    let (_, out, _) = support::exec(
+        server,
+        id,
+        None,
+        &[
+            "sh",
+            "-c",
+            "curl -s -m 5 -o /dev/null -w '%{http_code}' http://127.0.0.1:49999/health || true",
+        ],
+        Some("user"),
+    )
+    .await;
+    out
+}
+
+#[tokio::test]
+async fn the_port_inside_the_sandbox_comes_back_after_its_process_is_killed() {
+    let server = server().await;
+    let id = sandbox(&server).await;
+    assert_eq!(health_inside(&server, &id).await, "200");
+    run(&server, &id, "kept = 41").await;
+    // The listener is a process of its own, not the agent.
+    let (code, pid, err) = support::exec(
+        &server,
+        &id,
+        None,
+        &[
+            "sh",
+            "-c",
+            "ss -Htlnp 'sport = :49999' | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2",
+        ],
+        Some("root"),
+    )
+    .await;
+    let pid = pid.trim().to_owned();
+    assert!(
+        code == 0 && pid.parse::<u32>().is_ok(),
+        "no listener: {pid:?} {err}"
+    );
+    // A user may not kill it; root may.
+    let (code, _, _) = support::exec(&server, &id, None, &["kill", "-9", &pid], Some("user")).await;
+    assert_ne!(code, 0, "user killed the listener");
+    let (code, _, err) =
+        support::exec(&server, &id, None, &["kill", "-9", &pid], Some("root")).await;
+    assert_eq!(code, 0, "{err}");
+    support::eventually(
+        Duration::from_secs(20),
+        "port 49999 to answer again",
+        || async { health_inside(&server, &id).await == "200" },
+    )
+    .await;
+    // The interpreter's state outlived its port's process.
+    let lines = run(&server, &id, "kept + 1").await;
+    assert_eq!(main_text(&lines).as_deref(), Some("42"), "{lines:?}");
+    let (_, new_pid, _) = support::exec(
+        &server,
+        &id,
+        None,
+        &[
+            "sh",
+            "-c",
+            "ss -Htlnp 'sport = :49999' | grep -o 'pid=[0-9]*' | cut -d= -f2",
+        ],
+        Some("root"),
+    )
+    .await;
+    assert_ne!(new_pid.trim(), pid, "the same process still listens");
     server.shutdown().await;
 }

@@ -47,6 +47,9 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+pub use interpreter::port::{
+    RELAY_SUBCOMMAND as INTERPRETER_PORT_SUBCOMMAND, relay_main as interpreter_port_main,
+};
 pub use interpreter::{PORT as INTERPRETER_PORT, PREFIX as INTERPRETER_PREFIX};
 pub use router::router;
 pub use users::ConfigError;
@@ -244,8 +247,7 @@ pub async fn serve_listener(
             tracing::error!("the code interpreter's Python kernel did not start: {e}");
         }
         if listen_tcp {
-            let address = (std::net::Ipv4Addr::LOCALHOST, INTERPRETER_PORT);
-            match tokio::net::TcpListener::bind(address).await {
+            match interpreter::port::RelayListener::start().await {
                 Ok(listener) => {
                     let app = interpreter.router();
                     tokio::spawn(async move { axum::serve(listener, app).await });

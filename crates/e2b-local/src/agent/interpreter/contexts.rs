@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 use super::kernel::{Kernel, KernelError, KernelSpec, signal_group};
-use super::language;
+use super::{execute, language};
 use crate::agent::context::Sandbox;
 use crate::agent::process::spawn;
 use crate::interpreter::kernel_env::{KernelEnv, Language};
@@ -247,7 +247,21 @@ impl Contexts {
             credentials,
             environment,
         };
-        let kernel = Kernel::start(&spec).await?;
+        let mut kernel = Kernel::start(&spec).await?;
+        if let Some(code) = language::startup(context.language, &self.sandbox.env_vars) {
+            match execute::run_silent(&mut kernel, &code).await {
+                Ok(None) => {}
+                Ok(Some(failure)) => {
+                    tracing::warn!(context = %context.id, "the kernel's startup code failed: {failure}");
+                }
+                Err(why) => {
+                    return Err(ContextError::Kernel(KernelError::Spawn {
+                        language: context.language,
+                        source: std::io::Error::other(why),
+                    }));
+                }
+            }
+        }
         context.pid.store(kernel.pid(), Ordering::SeqCst);
         Ok(kernel)
     }

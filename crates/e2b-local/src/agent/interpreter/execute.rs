@@ -300,7 +300,7 @@ async fn stream(
 /// `Ok(Some(error))` when it failed, `Err` when the kernel is lost. Kernels
 /// that abort what arrives shortly after a failed execution (tslab) get it
 /// again until they run it.
-async fn run_silent(kernel: &mut Kernel, code: &str) -> Result<Option<String>, String> {
+pub(crate) async fn run_silent(kernel: &mut Kernel, code: &str) -> Result<Option<String>, String> {
     let mut exit = kernel.exit_watch();
     let client = &mut kernel.client;
     let work = async {

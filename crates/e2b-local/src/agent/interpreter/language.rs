@@ -244,6 +244,30 @@ pub(crate) fn set_env(language: Language, vars: &BTreeMap<String, String>) -> St
     }
 }
 
+/// Code a new kernel runs before anything else, if its language needs it:
+/// Java reads variables as system properties, so the sandbox's variables
+/// (in the kernel's environment already) are copied there, as upstream's
+/// interpreter does.
+pub(crate) fn startup(
+    language: Language,
+    sandbox_env: &BTreeMap<String, String>,
+) -> Option<String> {
+    if language != Language::Java || sandbox_env.is_empty() {
+        return None;
+    }
+    let code = sandbox_env
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "System.setProperty({}, {});\n",
+                python_str(k),
+                python_str(v)
+            )
+        })
+        .collect();
+    Some(code)
+}
+
 /// `globalThis`, typed loosely enough for TypeScript.
 fn js_global(language: Language) -> &'static str {
     if language == Language::TypeScript {

@@ -13,7 +13,7 @@
 //!
 //! The server reaches these routes under [`PREFIX`] on the agent's socket;
 //! inside the sandbox they are also on `127.0.0.1:49999` when the sandbox has
-//! its own network namespace. A warm Python context is started before the
+//! its own network namespace, through a supervised relay process ([`port`]). A warm Python context is started before the
 //! agent reports ready, and the default JavaScript one right after.
 
 mod contexts;
@@ -21,6 +21,7 @@ mod execute;
 mod kernel;
 mod language;
 mod output;
+pub(crate) mod port;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
