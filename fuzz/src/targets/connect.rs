@@ -492,6 +492,11 @@ pub(crate) fn envelope_seeds() -> Vec<Vec<u8>> {
         body.extend(eos_frame(None));
         seeds.push(join([&[2, 0, 3][..], &body]));
     }
+    // Timestamps at the edges of their JSON form (an offset, a leap second).
+    let edges = br#"{"entries":[{"name":"a","modifiedTime":"0001-01-01T00:30:00+01:00"},{"modifiedTime":"2016-12-31T23:59:60.5Z"}]}"#;
+    let mut body = envelope::encode(0, edges).unwrap().to_vec();
+    body.extend(eos_frame(None));
+    seeds.push(join([&[0, 0, 2][..], &body]));
     // A frame larger than a small limit.
     seeds.push(join([&[0, 1, 0][..], &frame(Codec::Json, &events()[1])]));
     seeds
