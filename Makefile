@@ -4,6 +4,7 @@
 #   make check     formatting, clippy -D warnings, generated-code freshness, docs
 #   make codegen   regenerate e2b-api and e2b-envd from spec/
 #   make demo      start a local E2B server, run the quickstart against it, stop
+#   make fuzz      fuzz every decoder of network input, FUZZ_SECONDS (60) per target
 
 CARGO ?= cargo
 PYTHON ?= python3
@@ -24,18 +25,21 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 E2B_LOCAL_BIN := $(TARGET_DIR)/debug/e2b-local
 
 .PHONY: all test check fmt clippy codegen codegen-check doc no-ignored-doctests demo help \
-	deps isolation venvs kernel-env compat compat-run e2b-local-bin
+	deps isolation venvs kernel-env compat compat-run e2b-local-bin fuzz
 
 all: check test
 
 help:
-	@sed -n '3,7p' Makefile
+	@sed -n '3,8p' Makefile
 
 # Installs what is missing (bubblewrap, slirp4netns, the SDK venvs), builds the e2b-local
 # binary the in-process servers start sandboxes with, then runs every Rust test
+# (with a smoke of each fuzz target: FUZZ_SMOKE_MS per target, fuzz/tests/smoke.rs)
 # and the official-SDK compatibility module.
+FUZZ_SMOKE_MS ?= 400
 test: deps e2b-local-bin
-	E2B_LOCAL_BIN=$(E2B_LOCAL_BIN) $(CARGO) test --workspace --locked
+	E2B_LOCAL_BIN=$(E2B_LOCAL_BIN) E2B_FUZZ_SMOKE_MS=$(FUZZ_SMOKE_MS) \
+		$(CARGO) test --workspace --locked
 	$(MAKE) --no-print-directory compat-run
 
 compat-run:
@@ -117,6 +121,14 @@ doc:
 no-ignored-doctests:
 	@! grep -rnE '```[[:space:]]*(rust,[[:space:]]*)?ignore' --include='*.rs' crates xtask \
 		|| { echo 'error: ignored doctests found (use no_run)'; exit 1; }
+
+# Coverage-guided fuzzing of every decoder of network input on the stable toolchain
+# (libFuzzer; FUZZ_ENGINE=stable for the uninstrumented engine), FUZZ_SECONDS per
+# target, FUZZ_TARGETS to pick some. See scripts/fuzz.sh and fuzz/.
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGETS="$(FUZZ_TARGETS)" FUZZ_ENGINE="$(FUZZ_ENGINE)" \
+		CARGO="$(CARGO)" scripts/fuzz.sh
 
 # The newcomer's first command: start e2b-local, run the quickstart against it, stop.
 demo:

@@ -104,6 +104,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod charts;
+#[doc(hidden)]
+pub mod fuzzing;
 mod models;
 mod options;
 mod sandbox;

@@ -597,6 +597,30 @@ mod tests {
         }
     }
 
+    /// Found by the `jupyter_message` fuzz target: serde_json's default float parser
+    /// read many shortest-representation floats one ULP off (`float_roundtrip` fixes it).
+    #[test]
+    fn floats_are_read_exactly() {
+        let line = r#"{"type": "result", "data": {"x": [1.0715660391465826e-75, -1.603964615428183e+143, 0.30000000000000004]}}"#;
+        let OutputEvent::Result(r) = event(line) else {
+            panic!()
+        };
+        let x: Vec<f64> = r.data.unwrap()["x"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(
+            x,
+            [
+                1.0715660391465826e-75,
+                -1.603964615428183e+143,
+                0.30000000000000004
+            ]
+        );
+    }
+
     #[test]
     fn results_serialize_to_the_wire_shape() {
         let line = json!({

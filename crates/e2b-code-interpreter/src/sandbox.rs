@@ -421,7 +421,7 @@ impl CodeInterpreter {
 
     fn prober(&self) -> Prober {
         Prober {
-            sandbox: self.sandbox.clone(),
+            sandbox: Some(self.sandbox.clone()),
         }
     }
 }
@@ -511,17 +511,23 @@ impl Wait {
 /// transport failure, ask envd's `/health`.
 #[derive(Clone)]
 pub(crate) struct Prober {
-    sandbox: Sandbox,
+    /// `None` when there is no sandbox to ask (decoding a recorded stream).
+    sandbox: Option<Sandbox>,
 }
 
 impl Prober {
+    /// A prober without a sandbox: errors are returned unchanged.
+    pub(crate) fn detached() -> Prober {
+        Prober { sandbox: None }
+    }
+
     /// Turn a transport failure into a sandbox-gone timeout if the sandbox no longer
     /// answers; other errors (and a sandbox that still runs) are returned unchanged.
     pub(crate) async fn explain(&self, error: Error) -> Error {
-        if !error.is_transport() {
+        let Some(sandbox) = self.sandbox.as_ref().filter(|_| error.is_transport()) else {
             return error;
-        }
-        let sandbox = self.sandbox.with_request_timeout(HEALTH_PROBE_TIMEOUT);
+        };
+        let sandbox = sandbox.with_request_timeout(HEALTH_PROBE_TIMEOUT);
         match sandbox.is_running().await {
             Ok(false) => Error::timeout(
                 TimeoutKind::SandboxGone,

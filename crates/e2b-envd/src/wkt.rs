@@ -24,7 +24,17 @@ pub struct Timestamp {
     pub nanos: i32,
 }
 
+/// Seconds a `Timestamp` may hold: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z,
+/// the range of RFC 3339's four-digit years and of the protobuf specification.
+const SECONDS: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
+
 impl Timestamp {
+    /// Whether the JSON mapping can write it: seconds within years 1 to 9999,
+    /// nanoseconds within a second.
+    fn has_json_form(&self) -> bool {
+        SECONDS.contains(&self.seconds) && (0..1_000_000_000).contains(&self.nanos)
+    }
+
     /// As a chrono UTC time; `None` when out of range.
     pub fn to_datetime(&self) -> Option<DateTime<Utc>> {
         DateTime::from_timestamp(self.seconds, u32::try_from(self.nanos).ok()?)
@@ -75,7 +85,7 @@ impl fmt::Display for Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.to_datetime().is_none() {
+        if !self.has_json_form() {
             return Err(serde::ser::Error::custom("timestamp out of range"));
         }
         s.collect_str(self)
@@ -85,9 +95,23 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        DateTime::parse_from_rfc3339(&s)
+        let mut t: Timestamp = DateTime::parse_from_rfc3339(&s)
             .map(|t| t.with_timezone(&Utc).into())
-            .map_err(|e| de::Error::custom(format!("invalid RFC 3339 timestamp `{s}`: {e}")))
+            .map_err(|e| de::Error::custom(format!("invalid RFC 3339 timestamp `{s}`: {e}")))?;
+        // A leap second (`23:59:60`) arrives as a second of more than 10^9 ns;
+        // protobuf timestamps have none, so it becomes the next second.
+        if t.nanos >= 1_000_000_000 {
+            t.seconds += 1;
+            t.nanos -= 1_000_000_000;
+        }
+        // An offset can move a valid date out of years 1 to 9999, where it has
+        // no JSON form.
+        if !SECONDS.contains(&t.seconds) {
+            return Err(de::Error::custom(format!(
+                "timestamp `{s}` is outside years 1 to 9999"
+            )));
+        }
+        Ok(t)
     }
 }
 
@@ -122,6 +146,34 @@ mod tests {
             }
         );
         assert!(serde_json::from_str::<Timestamp>(r#""yesterday""#).is_err());
+    }
+
+    /// Found by the `connect_envelope` fuzz target: an offset moved a date out of
+    /// years 1 to 9999, and the timestamp then encoded as `-0001-…` or `+10000-…`,
+    /// which no RFC 3339 parser (this one included) reads back.
+    #[test]
+    fn json_form_is_limited_to_years_1_to_9999() {
+        for text in ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"] {
+            assert!(
+                serde_json::from_str::<Timestamp>(&format!("\"{text}\"")).is_err(),
+                "{text}"
+            );
+        }
+        for text in ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999Z"] {
+            let t: Timestamp = serde_json::from_str(&format!("\"{text}\"")).unwrap();
+            assert_eq!(serde_json::to_value(t).unwrap(), text);
+        }
+        let leap: Timestamp = serde_json::from_str(r#""2016-12-31T23:59:60.5Z""#).unwrap();
+        assert_eq!(
+            serde_json::to_value(leap).unwrap(),
+            "2017-01-01T00:00:00.500Z"
+        );
+        let year_10000 = Timestamp {
+            seconds: 253_402_300_800,
+            nanos: 0,
+        };
+        assert!(year_10000.to_datetime().is_some());
+        assert!(serde_json::to_value(year_10000).is_err());
     }
 
     #[test]

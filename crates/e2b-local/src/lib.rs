@@ -104,6 +104,8 @@ mod control;
 pub mod doctor;
 mod edge;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod host;
 mod ids;
 mod interpreter;

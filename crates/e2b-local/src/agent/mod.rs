@@ -24,21 +24,21 @@
 //! acting as a request's user on files, answers to failed file-system calls).
 
 mod context;
-mod files;
+pub(crate) mod files;
 mod filesystem;
 mod forward;
 mod fs_user;
 mod http_error;
-mod interpreter;
+pub(crate) mod interpreter;
 mod keepalive;
-mod metadata;
+pub(crate) mod metadata;
 mod metrics;
 mod os_error;
-mod paths;
+pub(crate) mod paths;
 mod process;
 mod router;
 mod rpc_error;
-mod users;
+pub(crate) mod users;
 
 use std::collections::BTreeMap;
 use std::io::Write;

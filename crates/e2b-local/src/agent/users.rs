@@ -149,7 +149,7 @@ impl Users {
 
 /// The user named by `Authorization: Basic …`, if the header is present and
 /// well formed. A malformed header counts as absent, as in envd.
-fn basic_auth_user(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn basic_auth_user(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, credentials) = value.split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {

@@ -94,7 +94,7 @@ pub(crate) fn encode_token(started_at: DateTime<Utc>, id: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{nanos}:{id}"))
 }
 
-fn decode_token(token: &str) -> Result<(i64, String), ApiError> {
+pub(crate) fn decode_token(token: &str) -> Result<(i64, String), ApiError> {
     let invalid = || ApiError::bad_request("Invalid next token");
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token)

@@ -30,7 +30,7 @@ use crate::agent::http_error::HttpError;
 
 /// The part of the file a request asks for.
 #[derive(Debug, PartialEq, Eq)]
-enum Span {
+pub(crate) enum Span {
     Whole,
     /// Inclusive byte offsets.
     Part(u64, u64),
@@ -39,7 +39,7 @@ enum Span {
 
 /// Interpret a `Range` header for a file of `size` bytes. Several ranges
 /// are answered with the whole file.
-fn parse_range(value: &str, size: u64) -> Span {
+pub(crate) fn parse_range(value: &str, size: u64) -> Span {
     let Some(spec) = value.trim().strip_prefix("bytes=") else {
         return Span::Unsatisfiable;
     };

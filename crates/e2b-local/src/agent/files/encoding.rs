@@ -29,7 +29,8 @@ pub(crate) enum CodingError {
     NothingAcceptable,
 }
 
-/// One `coding;q=x` entry, lowercased; quality 1 when absent or unparsable.
+/// One `coding;q=x` entry, lowercased; quality 1 when absent or unparsable
+/// (`NaN` included: it is neither acceptable nor refused).
 fn parse_entry(entry: &str) -> (String, f64) {
     let mut parts = entry.split(';');
     let coding = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
@@ -40,6 +41,7 @@ fn parse_entry(entry: &str) -> (String, f64) {
             .strip_prefix("q=")
             .or_else(|| param.strip_prefix("Q="))
             .and_then(|q| q.trim().parse::<f64>().ok())
+            .filter(|q| !q.is_nan())
         {
             quality = q;
         }
@@ -272,6 +274,24 @@ mod tests {
         );
         assert!(!identity_acceptable(&accept("identity;q=0")));
         assert!(identity_acceptable(&accept("*;q=0, identity")));
+    }
+
+    /// Found by the `files_headers` fuzz target: `q=NaN` was neither acceptable
+    /// nor refused, so identity was answered while `identity_acceptable` said no.
+    #[test]
+    fn nan_quality_counts_as_absent() {
+        for value in ["identity;q=NaN, gzip;q=0.5", "identity;q=inf, gzip;q=0.5"] {
+            assert_eq!(
+                response_coding(&accept(value)),
+                Ok(Coding::Identity),
+                "{value}"
+            );
+            assert!(identity_acceptable(&accept(value)), "{value}");
+        }
+        assert_eq!(
+            response_coding(&accept("identity;q=0, gzip;q=nan")),
+            Ok(Coding::Gzip)
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! idle timeout: a transfer lasts as long as the client keeps its
 //! connection, and ends when the client goes away.
 
-mod download;
-mod encoding;
+pub(crate) mod download;
+pub(crate) mod encoding;
 mod upload;
 
 use http::StatusCode;
@@ -21,14 +21,14 @@ pub(crate) use download::download;
 pub(crate) use upload::upload;
 
 /// Size of the chunks files are read and written in.
-const CHUNK: usize = 64 * 1024;
+pub(crate) const CHUNK: usize = 64 * 1024;
 
 /// Query parameters of `/files` (the signature parameters are checked by the
 /// server in front of the agent and ignored here).
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct FilesQuery {
-    path: Option<String>,
-    username: Option<String>,
+    pub(crate) path: Option<String>,
+    pub(crate) username: Option<String>,
 }
 
 impl FilesQuery {

@@ -20,7 +20,7 @@ mod contexts;
 mod execute;
 mod kernel;
 mod language;
-mod output;
+pub(crate) mod output;
 pub(crate) mod port;
 
 use std::collections::BTreeMap;

@@ -195,6 +195,24 @@ mod tests {
         assert_eq!(back.parent_id(), None);
     }
 
+    /// Found by the `jupyter_message` fuzz target: a kernel's floats were read
+    /// one ULP off, and so changed on their way to the SDK (`float_roundtrip`).
+    #[test]
+    fn floats_survive_decoding_and_encoding() {
+        let codec = Codec::new(b"key");
+        let value = -1.81996730402717e-179_f64;
+        let msg = Message::new(
+            "s",
+            "execute_result",
+            json!({"data": {"e2b/data": [value]}}),
+        );
+        let (_, back) = codec.decode(&codec.encode(&[], &msg)).unwrap();
+        assert_eq!(back.content["data"]["e2b/data"][0].as_f64(), Some(value));
+        let text = br#"[1.0715660391465826e-75, 0.30000000000000004]"#;
+        let parsed: Vec<f64> = serde_json::from_slice(text).unwrap();
+        assert_eq!(parsed, [1.0715660391465826e-75, 0.30000000000000004]);
+    }
+
     #[test]
     fn invalid_utf8_in_content_is_replaced() {
         let codec = Codec::new(b"key");
