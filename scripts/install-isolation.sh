@@ -4,8 +4,12 @@
 #   slirp4netns  a sandbox's own network stack with internet access (no host loopback)
 #   uidmap       newuidmap/newgidmap, for user namespaces when the server is not root
 #   e2fsprogs    mkfs.ext4, for every sandbox's own disk when the server is root
-# and what the tests use as real peers:
+# what the tests use as real peers:
 #   dante-server a SOCKS5 proxy (the SDK's socks5:// support is tested through it)
+# and the language runtimes of the code interpreter's Java and R kernels (the
+# Python, JavaScript and TypeScript kernels come with `make kernel-env`):
+#   default-jre-headless   Java, for the jjava kernel
+#   r-cran-irkernel        R with IRkernel
 # Idempotent; as root it uses apt-get, otherwise sudo if it needs no password.
 set -euo pipefail
 
@@ -16,6 +20,9 @@ command -v newuidmap >/dev/null 2>&1 || missing+=(uidmap)
 required=${#missing[@]}
 command -v mkfs.ext4 >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.ext4 ] || [ -x /sbin/mkfs.ext4 ] || missing+=(e2fsprogs)
 command -v danted >/dev/null 2>&1 || [ -x /usr/sbin/danted ] || missing+=(dante-server)
+command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
+[ -d /usr/lib/R/site-library/IRkernel ] || [ -d /usr/local/lib/R/site-library/IRkernel ] \
+  || missing+=(r-cran-irkernel)
 
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
@@ -26,8 +33,8 @@ if [ "$(id -u)" -eq 0 ]; then
 elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
   run() { sudo "$@"; }
 elif [ "$required" -eq 0 ]; then
-  # Only root's extras are missing; the tests that need root skip without them.
-  echo "note: ${missing[*]} not installed (only a root server uses it)" >&2
+  # Only extras are missing: what a root server uses, and the Java and R kernels.
+  echo "note: ${missing[*]} not installed (a root server's disks, the SOCKS5 test, the Java and R kernels)" >&2
   exit 0
 else
   echo "missing: ${missing[*]}; this user cannot install packages." >&2
