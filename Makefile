@@ -13,39 +13,52 @@ export CARGO_TERM_COLOR ?= always
 # Project-owned Python environments for the official-SDK compatibility tests.
 VENV := .venv/compat
 VENV_LATEST := .venv/compat-latest
-# The official code-interpreter package (e2b-code-interpreter, which brings its own e2b).
+# The official code-interpreter package (e2b-code-interpreter, which brings its own e2b):
+# the pinned release and the newest one.
 VENV_CI := .venv/compat-ci
+VENV_CI_LATEST := .venv/compat-ci-latest
 COMPAT := tests/compat/python
+# The official npm packages (e2b 2.45 and the newest, @e2b/code-interpreter), run with
+# `node --test`; installed with `npm ci` from the committed package-lock.json.
+COMPAT_JS := tests/compat/js
+COMPAT_JS_TESTS := $(COMPAT_JS)/e2b-2.45.test.mjs $(COMPAT_JS)/e2b-2.51.test.mjs \
+	$(COMPAT_JS)/code-interpreter.test.mjs
 # The Python kernel environment of `code-interpreter-v1` sandboxes: ipykernel,
 # pandas, matplotlib, e2b-charts and the IPython startup scripts (under ipython/).
 KERNEL_ENV := .venv/kernel
 KERNEL_SRC := crates/e2b-local/kernel
 export E2B_LOCAL_KERNEL_ENV ?= $(CURDIR)/$(KERNEL_ENV)
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
-E2B_LOCAL_BIN := $(TARGET_DIR)/debug/e2b-local
+E2B_LOCAL_BIN := $(abspath $(TARGET_DIR)/debug/e2b-local)
 
 .PHONY: all test check fmt clippy codegen codegen-check doc no-ignored-doctests demo help \
-	deps isolation venvs kernel-env compat compat-run e2b-local-bin fuzz
+	deps isolation venvs js-deps kernel-env compat compat-run e2b-local-bin fuzz
 
 all: check test
 
 help:
 	@sed -n '3,8p' Makefile
 
-# Installs what is missing (bubblewrap, slirp4netns, the SDK venvs), builds the e2b-local
-# binary the in-process servers start sandboxes with, then runs every Rust test
-# (with a smoke of each fuzz target: FUZZ_SMOKE_MS per target, fuzz/tests/smoke.rs)
-# and the official-SDK compatibility module.
+# Installs what is missing (bubblewrap, slirp4netns, the Java and R runtimes, the SDK venvs
+# and npm packages), builds the e2b-local binary the in-process servers start sandboxes with,
+# then runs every Rust test (with a smoke of each fuzz target: FUZZ_SMOKE_MS per target,
+# fuzz/tests/smoke.rs) and the official-SDK compatibility modules.
 FUZZ_SMOKE_MS ?= 400
 test: deps e2b-local-bin
 	E2B_LOCAL_BIN=$(E2B_LOCAL_BIN) E2B_FUZZ_SMOKE_MS=$(FUZZ_SMOKE_MS) \
 		$(CARGO) test --workspace --locked
 	$(MAKE) --no-print-directory compat-run
 
+# Every module runs, even after one has failed; the target fails if any did.
 compat-run:
-	E2B_LOCAL_BIN=$(E2B_LOCAL_BIN) $(VENV)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_official_sdk.py
-	E2B_LOCAL_BIN=$(E2B_LOCAL_BIN) $(VENV_LATEST)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_official_sdk.py $(COMPAT)/test_latest_sdk.py
-	E2B_LOCAL_BIN=$(E2B_LOCAL_BIN) $(VENV_CI)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_code_interpreter_sdk.py
+	@export E2B_LOCAL_BIN="$(E2B_LOCAL_BIN)"; failed=; \
+	run() { echo "+ $$*"; "$$@" || failed="$$failed\n  $$*"; }; \
+	run $(VENV)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_official_sdk.py; \
+	run $(VENV_LATEST)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_official_sdk.py $(COMPAT)/test_latest_sdk.py; \
+	run $(VENV_CI)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_code_interpreter_sdk.py; \
+	run $(VENV_CI_LATEST)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_code_interpreter_sdk.py; \
+	run node --test --test-concurrency=1 --test-reporter=spec $(COMPAT_JS_TESTS); \
+	if [ -n "$$failed" ]; then printf 'compatibility modules that failed:%b\n' "$$failed"; exit 1; fi
 
 check: fmt clippy codegen-check doc no-ignored-doctests
 
@@ -63,12 +76,12 @@ codegen-check:
 
 # --- prerequisites (idempotent) -------------------------------------------------
 
-deps: isolation venvs kernel-env
+deps: isolation venvs js-deps kernel-env
 
 isolation:
 	@scripts/install-isolation.sh
 
-venvs: $(VENV)/.installed $(VENV_LATEST)/.installed $(VENV_CI)/.installed
+venvs: $(VENV)/.installed $(VENV_LATEST)/.installed $(VENV_CI)/.installed $(VENV_CI_LATEST)/.installed
 
 $(VENV)/.installed: $(COMPAT)/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +96,19 @@ $(VENV_LATEST)/.installed: $(COMPAT)/requirements-latest.txt
 $(VENV_CI)/.installed: $(COMPAT)/requirements-code-interpreter.txt
 	$(PYTHON) -m venv $(VENV_CI)
 	$(VENV_CI)/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+$(VENV_CI_LATEST)/.installed: $(COMPAT)/requirements-code-interpreter-latest.txt
+	$(PYTHON) -m venv $(VENV_CI_LATEST)
+	$(VENV_CI_LATEST)/bin/pip install --quiet --disable-pip-version-check -r $<
+	touch $@
+
+js-deps: $(COMPAT_JS)/node_modules/.installed
+
+$(COMPAT_JS)/node_modules/.installed: $(COMPAT_JS)/package.json $(COMPAT_JS)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+		echo "error: npm not found; the npm compatibility tests need Node.js >= 20.18.1 and npm"; exit 1; }
+	cd $(COMPAT_JS) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
 kernel-env: $(KERNEL_ENV)/.installed
