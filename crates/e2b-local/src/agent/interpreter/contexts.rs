@@ -148,6 +148,23 @@ impl Contexts {
         language: Language,
         cwd: Option<&str>,
     ) -> Result<Arc<Context>, ContextError> {
+        let context = self.new_context(language, cwd)?;
+        {
+            let mut kernel = context.kernel.lock().await;
+            *kernel = Some(self.start_kernel(&context).await?);
+        }
+        self.state()
+            .by_id
+            .insert(context.id.clone(), context.clone());
+        Ok(context)
+    }
+
+    /// A context with no kernel yet, not registered.
+    fn new_context(
+        &self,
+        language: Language,
+        cwd: Option<&str>,
+    ) -> Result<Arc<Context>, ContextError> {
         let cwd = cwd
             .filter(|c| !c.is_empty())
             .map_or_else(|| self.home(), str::to_owned);
@@ -158,8 +175,8 @@ impl Contexts {
                 source: e,
             })
         })?;
-        let context = Arc::new(Context {
-            id: id.clone(),
+        Ok(Arc::new(Context {
+            id,
             language,
             cwd,
             kernel: tokio::sync::Mutex::new(None),
@@ -167,13 +184,41 @@ impl Contexts {
             generation: AtomicU64::new(0),
             removed: AtomicBool::new(false),
             created: self.next.fetch_add(1, Ordering::SeqCst),
-        });
-        {
-            let mut kernel = context.kernel.lock().await;
-            *kernel = Some(self.start_kernel(&context).await?);
+        }))
+    }
+
+    /// Register the default context of `language` now and start its kernel
+    /// in the background: it is listed at once, and an execution that
+    /// arrives before the kernel waits for it (or starts it, if the
+    /// background start failed).
+    pub(crate) async fn default_in_background(
+        self: &Arc<Self>,
+        language: Language,
+    ) -> Result<(), ContextError> {
+        let _creating = self.creating.lock().await;
+        if self.existing_default(language).is_some() {
+            return Ok(());
         }
-        self.state().by_id.insert(id, context.clone());
-        Ok(context)
+        let context = self.new_context(language, None)?;
+        {
+            let mut state = self.state();
+            state.by_id.insert(context.id.clone(), context.clone());
+            state.defaults.insert(language, context.id.clone());
+        }
+        let contexts = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut kernel = context.kernel.lock().await;
+            if kernel.is_some() || context.removed.load(Ordering::SeqCst) {
+                return;
+            }
+            match contexts.start_kernel(&context).await {
+                Ok(started) => *kernel = Some(started),
+                Err(e) => {
+                    tracing::warn!(context = %context.id, error = %e, "the default {language} context's kernel did not start")
+                }
+            }
+        });
+        Ok(())
     }
 
     /// The default context of `language`, created on first use.

@@ -34,6 +34,10 @@ const SILENT_TIMEOUT: Duration = Duration::from_secs(30);
 const IDLE_AFTER_REPLY: Duration = Duration::from_secs(5);
 /// How long the shell reply may lag behind the idle status.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an execution the kernel refused unrun is offered again, and how
+/// often (tslab refuses requests for 200 ms after a failure).
+const ABORTED_RETRY_PATIENCE: Duration = Duration::from_secs(5);
+const ABORTED_RETRY_DELAY: Duration = Duration::from_millis(50);
 
 /// What to run.
 #[derive(Debug)]
@@ -157,6 +161,9 @@ enum Outcome {
     Done,
     /// The kernel died, stopped answering or ignored interrupts; it must be replaced.
     KernelLost(String),
+    /// The kernel refused the request unrun: tslab aborts what arrives in
+    /// the moments after a failed execution.
+    Aborted,
 }
 
 async fn execute(
@@ -182,7 +189,19 @@ async fn execute(
             Err(why) => return Outcome::KernelLost(why),
         }
     }
-    let outcome = stream(kernel, context, &job.code, lines, progress).await;
+    let deadline = Instant::now() + ABORTED_RETRY_PATIENCE;
+    let outcome = loop {
+        match stream(kernel, context, &job.code, lines, progress).await {
+            Outcome::Aborted if !lines.open => break Outcome::Done,
+            Outcome::Aborted if Instant::now() < deadline => {
+                tokio::time::sleep(ABORTED_RETRY_DELAY).await;
+            }
+            Outcome::Aborted => {
+                break Outcome::KernelLost("the kernel kept refusing the execution".to_owned());
+            }
+            outcome => break outcome,
+        }
+    };
     if matches!(outcome, Outcome::Done) && !job.env_vars.is_empty() {
         let code = language::restore_env(language, &job.env_vars);
         match run_silent(kernel, &code).await {
@@ -278,22 +297,23 @@ async fn stream(
             give_up = Some(Instant::now() + INTERRUPT_GRACE);
         }
     }
-    if let Some(reply) = reply {
-        for line in output::reply_lines(&reply, progress) {
-            lines.send(Some(line)).await;
-        }
-        return Outcome::Done;
-    }
-    match tokio::time::timeout(REPLY_TIMEOUT, kernel.client.recv_reply(&id)).await {
-        Ok(Ok(reply)) => {
-            for line in output::reply_lines(&reply, progress) {
-                lines.send(Some(line)).await;
+    let reply = match reply {
+        Some(reply) => reply,
+        None => match tokio::time::timeout(REPLY_TIMEOUT, kernel.client.recv_reply(&id)).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(e)) => return Outcome::KernelLost(lost(kernel, &e)),
+            Err(_) => {
+                return Outcome::KernelLost("the kernel sent no execute_reply".to_owned());
             }
-            Outcome::Done
-        }
-        Ok(Err(e)) => Outcome::KernelLost(lost(kernel, &e)),
-        Err(_) => Outcome::KernelLost("the kernel sent no execute_reply".to_owned()),
+        },
+    };
+    if reply.content["status"] == "abort" {
+        return Outcome::Aborted;
     }
+    for line in output::reply_lines(&reply, progress) {
+        lines.send(Some(line)).await;
+    }
+    Outcome::Done
 }
 
 /// Run bookkeeping code whose output nobody sees: `Ok(None)` when it ran,

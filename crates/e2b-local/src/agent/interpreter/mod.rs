@@ -60,8 +60,9 @@ impl Interpreter {
     }
 
     /// Start the default contexts, as upstream's server does at startup:
-    /// Python (the warm kernel, awaited) and then, in the background,
-    /// JavaScript where the kernel environment has it.
+    /// Python (the warm kernel, awaited) and JavaScript where the kernel
+    /// environment has it (listed at once, its kernel started in the
+    /// background).
     pub(crate) async fn warm_up(&self) -> Result<(), String> {
         let python = self
             .contexts
@@ -72,12 +73,9 @@ impl Interpreter {
             .await
             .map_err(|e| e.to_string())?;
         if let Ok(javascript) = self.contexts.language("javascript") {
-            let contexts = Arc::clone(&self.contexts);
-            tokio::spawn(async move {
-                if let Err(e) = contexts.default_for(javascript).await {
-                    tracing::warn!(error = %e, "the default JavaScript context did not start");
-                }
-            });
+            if let Err(e) = self.contexts.default_in_background(javascript).await {
+                tracing::warn!(error = %e, "the default JavaScript context was not created");
+            }
         }
         Ok(())
     }

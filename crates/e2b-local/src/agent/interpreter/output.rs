@@ -47,8 +47,12 @@ pub(crate) fn iopub_lines(msg: &Message, progress: &mut Progress) -> Option<Valu
             }))
         }
         "execute_result" => Some(result(content.get("data"), true)),
-        // tslab's last value, marked by the script the agent loads into it.
-        "display_data" => Some(result(content.get("data"), is_marked_main(content))),
+        // tslab's last value and what its code threw, marked by the script
+        // the agent loads into it.
+        "display_data" => match content.pointer("/metadata/e2b/error") {
+            Some(thrown) => error(thrown, progress),
+            None => Some(result(content.get("data"), is_marked_main(content))),
+        },
         "error" => error(content, progress),
         _ => None,
     }
