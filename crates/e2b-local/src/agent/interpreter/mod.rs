@@ -72,10 +72,10 @@ impl Interpreter {
             .default_for(python)
             .await
             .map_err(|e| e.to_string())?;
-        if let Ok(javascript) = self.contexts.language("javascript") {
-            if let Err(e) = self.contexts.default_in_background(javascript).await {
-                tracing::warn!(error = %e, "the default JavaScript context was not created");
-            }
+        if let Ok(javascript) = self.contexts.language("javascript")
+            && let Err(e) = self.contexts.default_in_background(javascript).await
+        {
+            tracing::warn!(error = %e, "the default JavaScript context was not created");
         }
         Ok(())
     }
