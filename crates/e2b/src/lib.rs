@@ -9,7 +9,7 @@
 //!     let sandbox = e2b::Sandbox::create(&client).await?;
 //!     let result = sandbox
 //!         .commands()
-//!         .run("echo hello", e2b::CommandOptions::new())
+//!         .run("echo hello")
 //!         .await?;
 //!     print!("{}", result.stdout);
 //!     sandbox.kill().await?;
