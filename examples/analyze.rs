@@ -35,17 +35,21 @@ async fn main() -> anyhow::Result<()> {
         .metadata([("example", "analyze")])
         .create(&backend.client)
         .await?;
-    println!("created code-interpreter sandbox {}", interpreter.id());
+    println!(
+        "created code-interpreter sandbox {}",
+        interpreter.sandbox().id()
+    );
 
     // The sandbox is a sandbox: upload the data with the filesystem API.
     interpreter
+        .sandbox()
         .files()
         .write("/home/user/sales.csv", sales_csv())
         .await?;
 
     // Compute with pandas; state persists for the next call.
     let summary = interpreter
-        .run_code(
+        .run_code_with(
             "import pandas as pd\n\
              df = pd.read_csv('/home/user/sales.csv')\n\
              by_region = df.groupby('region')['revenue'].sum().sort_values(ascending=False)\n\
@@ -71,7 +75,6 @@ async fn main() -> anyhow::Result<()> {
              plt.xlabel('region')\n\
              plt.ylabel('revenue [EUR]')\n\
              plt.show()",
-            RunCodeOptions::new(),
         )
         .await?;
     if let Some(error) = &plot.error {
@@ -108,8 +111,8 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    interpreter.kill().await?;
-    println!("killed sandbox {}", interpreter.id());
+    interpreter.sandbox().kill().await?;
+    println!("killed sandbox {}", interpreter.sandbox().id());
     backend.shutdown().await;
     Ok(())
 }

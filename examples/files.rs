@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use e2b::{ReadOptions, Sandbox, WatchOptions, WriteOptions};
+use e2b::{ListDirOptions, ReadOptions, Sandbox, WatchOptions, WriteOptions};
 use futures_util::StreamExt as _;
 
 /// Every regular file under `dir`, recursively.
@@ -38,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
 
     // Watch the target while uploading.
     let mut events = files
-        .watch_dir("/home/user/upload", WatchOptions::new().recursive(true))
+        .watch_dir_with("/home/user/upload", WatchOptions::new().recursive(true))
         .await?;
 
     let mut local = Vec::new();
@@ -49,7 +49,7 @@ async fn main() -> anyhow::Result<()> {
         let file = tokio::fs::File::open(path).await?;
         // Source files compress well: gzip them on the way.
         let info = files
-            .write_reader(&remote, file, WriteOptions::new().gzip(true))
+            .write_reader_with(&remote, file, WriteOptions::new().gzip(true))
             .await?;
         println!("uploaded {}", info.path);
     }
@@ -61,7 +61,10 @@ async fn main() -> anyhow::Result<()> {
     }
     drop(events); // stops the watch
 
-    for entry in files.list("/home/user/upload", 3).await? {
+    for entry in files
+        .list_with("/home/user/upload", ListDirOptions::new().depth(3))
+        .await?
+    {
         println!("{:>8} {} {}", entry.size, entry.permissions, entry.path);
     }
 
@@ -69,7 +72,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(first) = local.first() {
         let relative = first.strip_prefix(&dir)?.to_string_lossy().into_owned();
         let mut stream = files
-            .read_stream(
+            .read_stream_with(
                 &format!("/home/user/upload/{relative}"),
                 ReadOptions::new().gzip(true),
             )

@@ -9,10 +9,7 @@
 
 use std::time::Duration;
 
-use e2b::{
-    AddOptions, CloneOptions, CommandOptions, CommitOptions, ConfigOptions, InitOptions,
-    RemoteOptions, Sandbox,
-};
+use e2b::{CloneOptions, CommitOptions, InitOptions, RemoteOptions, Sandbox};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -22,15 +19,14 @@ async fn main() -> anyhow::Result<()> {
         .create(&backend.client)
         .await?;
     let git = sandbox.git();
-    git.configure_user("Example", "example@example.com", ConfigOptions::new())
-        .await?;
+    git.configure_user("Example", "example@example.com").await?;
 
-    git.init(
+    git.init_with(
         "/home/user/origin.git",
         InitOptions::new().bare(true).initial_branch("main"),
     )
     .await?;
-    git.clone_repo(
+    git.clone_repo_with(
         "/home/user/origin.git",
         CloneOptions::new().path("/home/user/work"),
     )
@@ -39,34 +35,31 @@ async fn main() -> anyhow::Result<()> {
         .files()
         .write("/home/user/work/hello.txt", "hello from e2b-rs\n")
         .await?;
-    git.add("/home/user/work", AddOptions::new()).await?;
+    git.add("/home/user/work").await?;
     let status = git.status("/home/user/work").await?;
     println!("staged: {} file(s)", status.staged_count());
-    git.commit(
+    git.commit_with(
         "/home/user/work",
         "Add hello.txt",
         CommitOptions::new().author("Example Author", "author@example.com"),
     )
     .await?;
     // A branch alone goes to the default remote (here the only one, origin).
-    git.push("/home/user/work", RemoteOptions::new().branch("main"))
+    git.push_with("/home/user/work", RemoteOptions::new().branch("main"))
         .await?;
     println!(
         "pushed: {:?}",
         git.status("/home/user/work").await?.upstream
     );
 
-    git.clone_repo(
+    git.clone_repo_with(
         "/home/user/origin.git",
         CloneOptions::new().path("/home/user/second"),
     )
     .await?;
     let log = sandbox
         .commands()
-        .run(
-            "git -C /home/user/second log --oneline",
-            CommandOptions::new(),
-        )
+        .run("git -C /home/user/second log --oneline")
         .await?;
     print!("second clone's log:\n{}", log.stdout);
 

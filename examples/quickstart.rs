@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use e2b::{CommandOptions, Sandbox};
+use e2b::Sandbox;
 use futures_util::StreamExt as _;
 
 #[tokio::main]
@@ -23,19 +23,13 @@ async fn main() -> anyhow::Result<()> {
     println!("created sandbox {}", sandbox.id());
 
     // A quick command, waited for.
-    let result = sandbox
-        .commands()
-        .run("uname -sr && whoami", CommandOptions::new())
-        .await?;
+    let result = sandbox.commands().run("uname -sr && whoami").await?;
     print!("{}", result.stdout);
 
     // A longer one, with its output streamed as it is produced.
     let handle = sandbox
         .commands()
-        .spawn(
-            "for i in 1 2 3 4 5; do echo \"tick $i\"; sleep 0.3; done; echo done >&2",
-            CommandOptions::new(),
-        )
+        .spawn("for i in 1 2 3 4 5; do echo \"tick $i\"; sleep 0.3; done; echo done >&2")
         .await?;
     let mut output = handle.output();
     while let Some(chunk) = output.next().await {
@@ -49,10 +43,7 @@ async fn main() -> anyhow::Result<()> {
     println!("exit code {}", result.exit_code);
 
     // A failing command is a typed error with its output.
-    let failed = sandbox
-        .commands()
-        .run("ls /nope", CommandOptions::new())
-        .await;
+    let failed = sandbox.commands().run("ls /nope").await;
     if let Some(exit) = failed.as_ref().err().and_then(|e| e.command_exit_result()) {
         println!(
             "`ls /nope` exited with {}: {}",

@@ -68,9 +68,9 @@ async fn main() -> anyhow::Result<()> {
     let (cols, rows) = terminal::size().unwrap_or((80, 24));
     let term = sandbox
         .pty()
-        .create(
+        .create_with(
             PtyOptions::new()
-                .size(PtySize::new(cols.into(), rows.into()))
+                .size(PtySize::new().rows(rows.into()).cols(cols.into()))
                 .no_timeout(),
         )
         .await?;
@@ -100,7 +100,7 @@ async fn main() -> anyhow::Result<()> {
                     }
                 }
                 Some(Ok(Event::Resize(cols, rows))) => {
-                    term.resize(PtySize::new(cols.into(), rows.into())).await?;
+                    term.resize(PtySize::new().rows(rows.into()).cols(cols.into())).await?;
                 }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e.into()),

@@ -16,7 +16,7 @@
 
 use std::time::{Duration, Instant};
 
-use e2b::{CommandOptions, Sandbox};
+use e2b::Sandbox;
 
 /// Print one JSON line of percentiles (milliseconds) for `op`.
 fn report(op: &str, mut samples: Vec<Duration>) {
@@ -56,12 +56,12 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let commands = sandbox.commands();
     for _ in 0..warmup {
-        commands.run("true", CommandOptions::new()).await?;
+        commands.run("true").await?;
     }
     let mut run = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let started = Instant::now();
-        commands.run("true", CommandOptions::new()).await?;
+        commands.run("true").await?;
         run.push(started.elapsed());
     }
     let mut health = Vec::with_capacity(iterations);
@@ -81,10 +81,7 @@ async fn main() -> anyhow::Result<()> {
                 .timeout(Duration::from_secs(60))
                 .create(&client)
                 .await?;
-            sandbox
-                .commands()
-                .run("true", CommandOptions::new())
-                .await?;
+            sandbox.commands().run("true").await?;
             first.push(started.elapsed());
             sandbox.kill().await?;
         }

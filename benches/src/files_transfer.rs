@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use e2b::{ReadOptions, Sandbox, WriteOptions};
+use e2b::Sandbox;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -27,15 +27,11 @@ async fn main() -> anyhow::Result<()> {
 
     let started = Instant::now();
     let local = tokio::fs::File::open(&path).await?;
-    files
-        .write_reader("/tmp/bench.bin", local, WriteOptions::new())
-        .await?;
+    files.write_reader("/tmp/bench.bin", local).await?;
     let up = started.elapsed();
 
     let started = Instant::now();
-    let mut remote = files
-        .read_stream("/tmp/bench.bin", ReadOptions::new())
-        .await?;
+    let mut remote = files.read_stream("/tmp/bench.bin").await?;
     let mut out = tokio::fs::File::create(format!("{path}.down")).await?;
     let copied = tokio::io::copy(&mut remote, &mut out).await?;
     let down = started.elapsed();

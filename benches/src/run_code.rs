@@ -15,7 +15,7 @@
 
 use std::time::{Duration, Instant};
 
-use e2b::code_interpreter::{CodeInterpreter, RunCodeOptions};
+use e2b::code_interpreter::CodeInterpreter;
 
 /// Print one JSON line of percentiles (milliseconds) for `op`.
 fn report(op: &str, mut samples: Vec<Duration>) {
@@ -63,27 +63,30 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let created = started.elapsed();
     let started = Instant::now();
-    let first = interpreter.run_code("1+1", RunCodeOptions::new()).await?;
+    let first = interpreter.run_code("1+1").await?;
     let first_run = started.elapsed();
     anyhow::ensure!(first.text() == Some("2"), "unexpected result {first:?}");
 
     for _ in 0..warmup {
-        interpreter.run_code("1+1", RunCodeOptions::new()).await?;
+        interpreter.run_code("1+1").await?;
     }
     let mut run = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let started = Instant::now();
-        let execution = interpreter.run_code("1+1", RunCodeOptions::new()).await?;
+        let execution = interpreter.run_code("1+1").await?;
         run.push(started.elapsed());
         anyhow::ensure!(execution.text() == Some("2"), "unexpected result");
     }
     let mut health = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let started = Instant::now();
-        anyhow::ensure!(interpreter.is_running().await?, "the sandbox stopped");
+        anyhow::ensure!(
+            interpreter.sandbox().is_running().await?,
+            "the sandbox stopped"
+        );
         health.push(started.elapsed());
     }
-    interpreter.kill().await?;
+    interpreter.sandbox().kill().await?;
     report("create(base)", vec![created_base]);
     report("create(code-interpreter-v1)", vec![created]);
     report("first run_code (kernel warm-up)", vec![first_run]);

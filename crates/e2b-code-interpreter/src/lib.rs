@@ -12,8 +12,8 @@
 //!     let interpreter = CodeInterpreter::create(&client).await?;
 //!
 //!     // State persists between calls.
-//!     interpreter.run_code("x = 21", RunCodeOptions::new()).await?;
-//!     let execution = interpreter.run_code("x * 2", RunCodeOptions::new()).await?;
+//!     interpreter.run_code("x = 21").await?;
+//!     let execution = interpreter.run_code("x * 2").await?;
 //!     assert_eq!(execution.text(), Some("42"));
 //!
 //!     // Output streams to callbacks; plots come back as images and typed data.
@@ -21,7 +21,7 @@
 //!                 print('plotting')\n\
 //!                 plt.plot([1, 2, 3], [1, 4, 9]); plt.title('squares'); plt.show()";
 //!     let execution = interpreter
-//!         .run_code(code, RunCodeOptions::new().on_stdout(|m| print!("{}", m.line)))
+//!         .run_code_with(code, RunCodeOptions::new().on_stdout(|m| print!("{}", m.line)))
 //!         .await?;
 //!     for result in &execution.results {
 //!         if let Some(Chart::Line(chart)) = &result.chart {
@@ -33,11 +33,11 @@
 //!     }
 //!
 //!     // Errors raised by the code are data, not `Err`.
-//!     let execution = interpreter.run_code("1 / 0", RunCodeOptions::new()).await?;
+//!     let execution = interpreter.run_code("1 / 0").await?;
 //!     let error = execution.error.expect("ZeroDivisionError");
 //!     println!("{}: {}", error.name, error.value);
 //!
-//!     interpreter.kill().await?;
+//!     interpreter.sandbox().kill().await?;
 //!     Ok(())
 //! }
 //! ```
@@ -46,13 +46,15 @@
 //!
 //! - [`CodeInterpreter`]: a sandbox of the `code-interpreter-v1` template
 //!   ([`DEFAULT_TEMPLATE`]), created with [`CodeInterpreter::create`] /
-//!   [`CodeInterpreter::builder`] or reached with [`CodeInterpreter::connect`]. It derefs to
-//!   [`Sandbox`], so commands, files, git and the lifecycle are there too.
+//!   [`CodeInterpreter::builder`] or reached with [`CodeInterpreter::connect`]. Its
+//!   [`Sandbox`] — commands, files, git, the lifecycle — is
+//!   [`sandbox()`](CodeInterpreter::sandbox).
 //! - [`run_code`](CodeInterpreter::run_code) waits and returns an [`Execution`]
 //!   ([`results`](Execution::results), [`logs`](Execution::logs),
 //!   [`error`](Execution::error), [`execution_count`](Execution::execution_count),
-//!   [`text()`](Execution::text)); callbacks in [`RunCodeOptions`] see output as it
-//!   arrives. [`run_code_stream`](CodeInterpreter::run_code_stream) returns the output as a
+//!   [`text()`](Execution::text)); with [`run_code_with`](CodeInterpreter::run_code_with),
+//!   callbacks in [`RunCodeOptions`] see output as it arrives.
+//!   [`run_code_stream`](CodeInterpreter::run_code_stream) returns the output as a
 //!   `Stream` of [`OutputEvent`]s instead.
 //! - [`ExecutionResult`] (upstream's `Result`) holds every representation: text, html,
 //!   markdown, svg, png, jpeg, pdf, latex, json, javascript, data, chart, extra, with

@@ -1,7 +1,6 @@
 //! [`CodeInterpreter`]: a sandbox with the code-interpreter server on port 49999.
 
 use std::fmt;
-use std::ops::Deref;
 use std::time::Duration;
 
 use e2b_core::{CODE_INTERPRETER_PORT, Error, NotFoundKind, Result, TimeoutKind};
@@ -26,9 +25,9 @@ const HEALTH_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A code-interpreter sandbox: a [`Sandbox`] whose Jupyter-backed server runs code in
 /// stateful contexts and returns rich results.
 ///
-/// Derefs to [`Sandbox`], so commands, files, git and the lifecycle work as usual
-/// (`interpreter.commands()`, `interpreter.files()`, `interpreter.kill()`). Cheap to clone;
-/// dropping it does not kill the sandbox.
+/// Commands, files, git and the lifecycle are the [`Sandbox`]'s, reached explicitly with
+/// [`sandbox`](Self::sandbox) (`interpreter.sandbox().commands()`,
+/// `interpreter.sandbox().kill()`). Cheap to clone; dropping it does not kill the sandbox.
 #[derive(Clone)]
 pub struct CodeInterpreter {
     sandbox: Sandbox,
@@ -111,7 +110,14 @@ impl CodeInterpreter {
         })
     }
 
-    /// The underlying sandbox.
+    /// The underlying sandbox: commands, files, git, the lifecycle.
+    ///
+    /// ```no_run
+    /// # async fn demo(interpreter: e2b_code_interpreter::CodeInterpreter) -> e2b_code_interpreter::Result<()> {
+    /// interpreter.sandbox().files().write("data.csv", "a,b\n1,2\n").await?;
+    /// interpreter.sandbox().kill().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn sandbox(&self) -> &Sandbox {
         &self.sandbox
     }
@@ -142,7 +148,16 @@ impl CodeInterpreter {
     ///   ([`TimeoutKind::SandboxGone`], also for the edge's 502);
     /// - any other error status, as an error carrying it ([`Error::status`]);
     /// - transport and protocol errors.
-    pub async fn run_code(&self, code: &str, options: RunCodeOptions) -> Result<Execution> {
+    pub async fn run_code(&self, code: &str) -> Result<Execution> {
+        self.run_code_with(code, RunCodeOptions::new()).await
+    }
+
+    /// [`run_code`](Self::run_code) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`run_code`](Self::run_code).
+    pub async fn run_code_with(&self, code: &str, options: RunCodeOptions) -> Result<Execution> {
         let span = self.span(false, &options);
         async {
             let callbacks = options.clone();
@@ -172,7 +187,16 @@ impl CodeInterpreter {
     ///
     /// The errors of [`run_code`](Self::run_code) that happen before the output starts;
     /// later ones are the stream's last item.
-    pub async fn run_code_stream(
+    pub async fn run_code_stream(&self, code: &str) -> Result<ExecutionStream> {
+        self.run_code_stream_with(code, RunCodeOptions::new()).await
+    }
+
+    /// [`run_code_stream`](Self::run_code_stream) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`run_code_stream`](Self::run_code_stream).
+    pub async fn run_code_stream_with(
         &self,
         code: &str,
         options: RunCodeOptions,
@@ -258,7 +282,16 @@ impl CodeInterpreter {
     ///
     /// A request timeout; the server's error (e.g. for a language it has no kernel for);
     /// sandbox-gone, transport and protocol errors.
-    pub async fn create_code_context(&self, options: ContextOptions) -> Result<Context> {
+    pub async fn create_code_context(&self) -> Result<Context> {
+        self.create_code_context_with(ContextOptions::new()).await
+    }
+
+    /// [`create_code_context`](Self::create_code_context) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`create_code_context`](Self::create_code_context).
+    pub async fn create_code_context_with(&self, options: ContextOptions) -> Result<Context> {
         let span = tracing::info_span!(
             "e2b.code_interpreter.create_code_context",
             sandbox_id = %self.sandbox.id(),
@@ -423,14 +456,6 @@ impl CodeInterpreter {
         Prober {
             sandbox: Some(self.sandbox.clone()),
         }
-    }
-}
-
-impl Deref for CodeInterpreter {
-    type Target = Sandbox;
-
-    fn deref(&self) -> &Sandbox {
-        &self.sandbox
     }
 }
 

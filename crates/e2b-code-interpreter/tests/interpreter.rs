@@ -25,9 +25,9 @@ async fn state_output_order_and_errors() {
     let ci = local.interpreter().await;
 
     // State persists; the main result is the last expression.
-    let first = ci.run_code("x = 21", options()).await.unwrap();
+    let first = ci.run_code_with("x = 21", options()).await.unwrap();
     assert!(first.results.is_empty() && first.error.is_none());
-    let second = ci.run_code("x * 2", options()).await.unwrap();
+    let second = ci.run_code_with("x * 2", options()).await.unwrap();
     assert_eq!(second.text(), Some("42"));
     assert!(second.execution_count > first.execution_count);
 
@@ -36,7 +36,7 @@ async fn state_output_order_and_errors() {
                 print('a', flush=True)\n\
                 print('b', file=sys.stderr, flush=True)\n\
                 print('c', flush=True)";
-    let mut stream = ci.run_code_stream(code, options()).await.unwrap();
+    let mut stream = ci.run_code_stream_with(code, options()).await.unwrap();
     let mut order = Vec::new();
     while let Some(event) = stream.next().await {
         match event.unwrap() {
@@ -46,7 +46,7 @@ async fn state_output_order_and_errors() {
         }
     }
     assert_eq!(order, ["out:a", "err:b", "out:c"]);
-    let execution = ci.run_code(code, options()).await.unwrap();
+    let execution = ci.run_code_with(code, options()).await.unwrap();
     assert_eq!(execution.logs.stdout.concat(), "a\nc\n");
     assert_eq!(execution.logs.stderr.concat(), "b\n");
 
@@ -54,7 +54,7 @@ async fn state_output_order_and_errors() {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
     let sink = seen.clone();
     let execution = ci
-        .run_code(
+        .run_code_with(
             "def f():\n    return undefined_name\nf()",
             options().on_error(move |e| *sink.lock().unwrap() = Some(e.name.clone())),
         )
@@ -67,16 +67,17 @@ async fn state_output_order_and_errors() {
     assert_eq!(seen.lock().unwrap().as_deref(), Some("NameError"));
 
     // The sandbox is still a sandbox: files written with envd are visible to the kernel.
-    ci.files()
+    ci.sandbox()
+        .files()
         .write("/home/user/hello.txt", "from envd")
         .await
         .unwrap();
     let read = ci
-        .run_code("open('/home/user/hello.txt').read()", options())
+        .run_code_with("open('/home/user/hello.txt').read()", options())
         .await
         .unwrap();
     assert_eq!(read.text(), Some("from envd"));
-    ci.kill().await.unwrap();
+    ci.sandbox().kill().await.unwrap();
     local.stop().await;
 }
 
@@ -101,13 +102,13 @@ fn chart(code: &str, execution: &e2b_code_interpreter::Execution) -> Chart {
 async fn every_chart_type_round_trips() {
     let local = Local::start().await;
     let ci = local.interpreter().await;
-    ci.run_code("import matplotlib.pyplot as plt", options())
+    ci.run_code_with("import matplotlib.pyplot as plt", options())
         .await
         .unwrap();
 
     let code = "plt.figure(); plt.plot([1, 2, 3], [1, 4, 9], label='squares'); \
                 plt.title('Line'); plt.xlabel('time (s)'); plt.ylabel('value'); plt.show()";
-    let Chart::Line(line) = chart(code, &ci.run_code(code, options()).await.unwrap()) else {
+    let Chart::Line(line) = chart(code, &ci.run_code_with(code, options()).await.unwrap()) else {
         panic!("not a line chart")
     };
     assert_eq!(line.title.as_deref(), Some("Line"));
@@ -124,7 +125,8 @@ async fn every_chart_type_round_trips() {
 
     let code = "plt.figure(); plt.scatter([1, 2, 3], [3, 1, 2], label='dots'); \
                 plt.title('Scatter'); plt.show()";
-    let Chart::Scatter(scatter) = chart(code, &ci.run_code(code, options()).await.unwrap()) else {
+    let Chart::Scatter(scatter) = chart(code, &ci.run_code_with(code, options()).await.unwrap())
+    else {
         panic!("not a scatter chart")
     };
     assert_eq!(scatter.title.as_deref(), Some("Scatter"));
@@ -132,7 +134,7 @@ async fn every_chart_type_round_trips() {
 
     let code = "plt.figure(); plt.bar(['a', 'b', 'c'], [3, 5, 2], label='g'); \
                 plt.title('Bar'); plt.show()";
-    let Chart::Bar(bar) = chart(code, &ci.run_code(code, options()).await.unwrap()) else {
+    let Chart::Bar(bar) = chart(code, &ci.run_code_with(code, options()).await.unwrap()) else {
         panic!("not a bar chart")
     };
     assert_eq!(bar.title.as_deref(), Some("Bar"));
@@ -151,7 +153,7 @@ async fn every_chart_type_round_trips() {
     );
 
     let code = "plt.figure(); plt.pie([25, 75], labels=['x', 'y']); plt.title('Pie'); plt.show()";
-    let Chart::Pie(pie) = chart(code, &ci.run_code(code, options()).await.unwrap()) else {
+    let Chart::Pie(pie) = chart(code, &ci.run_code_with(code, options()).await.unwrap()) else {
         panic!("not a pie chart")
     };
     assert_eq!(pie.title.as_deref(), Some("Pie"));
@@ -163,7 +165,8 @@ async fn every_chart_type_round_trips() {
     let code = "plt.figure(); plt.boxplot([[1, 2, 3, 4, 5], [1, 3, 5, 7, 9, 30]], \
                 tick_labels=['A', 'B'], patch_artist=True); plt.title('Box'); \
                 plt.ylabel('value (ms)'); plt.show()";
-    let Chart::BoxAndWhisker(boxes) = chart(code, &ci.run_code(code, options()).await.unwrap())
+    let Chart::BoxAndWhisker(boxes) =
+        chart(code, &ci.run_code_with(code, options()).await.unwrap())
     else {
         panic!("not a box-and-whisker chart")
     };
@@ -183,7 +186,8 @@ async fn every_chart_type_round_trips() {
 
     let code = "fig, (left, right) = plt.subplots(1, 2); left.plot([1, 2], [3, 4]); \
                 right.bar(['p', 'q'], [1, 2]); fig.suptitle('Both'); plt.show()";
-    let Chart::SuperChart(superchart) = chart(code, &ci.run_code(code, options()).await.unwrap())
+    let Chart::SuperChart(superchart) =
+        chart(code, &ci.run_code_with(code, options()).await.unwrap())
     else {
         panic!("not a superchart")
     };
@@ -193,7 +197,7 @@ async fn every_chart_type_round_trips() {
 
     // DataFrames carry their data.
     let code = "import pandas as pd\npd.DataFrame({'a': [1, 2], 'b': ['x', 'y']})";
-    let execution = ci.run_code(code, options()).await.unwrap();
+    let execution = ci.run_code_with(code, options()).await.unwrap();
     let main = execution
         .results
         .iter()
@@ -205,7 +209,7 @@ async fn every_chart_type_round_trips() {
     );
     assert!(main.html.as_deref().is_some_and(|h| h.contains("<table")));
     assert!(main.formats().contains(&"data"));
-    ci.kill().await.unwrap();
+    ci.sandbox().kill().await.unwrap();
     local.stop().await;
 }
 
@@ -213,42 +217,44 @@ async fn every_chart_type_round_trips() {
 async fn contexts_isolate_state_and_honour_cwd() {
     let local = Local::start().await;
     let ci = local.interpreter().await;
-    ci.run_code("shared = 'default'", options()).await.unwrap();
+    ci.run_code_with("shared = 'default'", options())
+        .await
+        .unwrap();
 
     let context = ci
-        .create_code_context(ContextOptions::new().cwd("/tmp"))
+        .create_code_context_with(ContextOptions::new().cwd("/tmp"))
         .await
         .unwrap();
     assert_eq!(context.language, "python");
     assert_eq!(context.cwd, "/tmp");
     let cwd = ci
-        .run_code("import os\nos.getcwd()", options().context(&context))
+        .run_code_with("import os\nos.getcwd()", options().context(&context))
         .await
         .unwrap();
     assert_eq!(cwd.text(), Some("/tmp"));
     let isolated = ci
-        .run_code("'shared' in globals()", options().context(&context))
+        .run_code_with("'shared' in globals()", options().context(&context))
         .await
         .unwrap();
     assert_eq!(isolated.text(), Some("False"));
-    let default = ci.run_code("shared", options()).await.unwrap();
+    let default = ci.run_code_with("shared", options()).await.unwrap();
     assert_eq!(default.text(), Some("default"));
 
     let listed = ci.list_code_contexts().await.unwrap();
     assert!(listed.iter().any(|c| c.id == context.id), "{listed:?}");
 
     // Restart loses the state, keeps the cwd.
-    ci.run_code("kept = 1", options().context(&context))
+    ci.run_code_with("kept = 1", options().context(&context))
         .await
         .unwrap();
     ci.restart_code_context(&context).await.unwrap();
     let after = ci
-        .run_code("'kept' in globals()", options().context(&context))
+        .run_code_with("'kept' in globals()", options().context(&context))
         .await
         .unwrap();
     assert_eq!(after.text(), Some("False"));
     let cwd = ci
-        .run_code("import os\nos.getcwd()", options().context(&context.id))
+        .run_code_with("import os\nos.getcwd()", options().context(&context.id))
         .await
         .unwrap();
     assert_eq!(cwd.text(), Some("/tmp"));
@@ -257,11 +263,11 @@ async fn contexts_isolate_state_and_honour_cwd() {
     let listed = ci.list_code_contexts().await.unwrap();
     assert!(!listed.iter().any(|c| c.id == context.id), "{listed:?}");
     let err = ci
-        .run_code("1", options().context(&context))
+        .run_code_with("1", options().context(&context))
         .await
         .unwrap_err();
     assert!(err.is_not_found(), "{err}");
-    ci.kill().await.unwrap();
+    ci.sandbox().kill().await.unwrap();
     local.stop().await;
 }
 
@@ -271,18 +277,18 @@ async fn env_vars_apply_per_execution_and_timeouts_interrupt() {
     let ci = local.interpreter().await;
     let code = "import os\nos.environ.get('E2B_TEST_VAR', 'unset')";
     let with = ci
-        .run_code(code, options().envs([("E2B_TEST_VAR", "per-run")]))
+        .run_code_with(code, options().envs([("E2B_TEST_VAR", "per-run")]))
         .await
         .unwrap();
     assert_eq!(with.text(), Some("per-run"));
-    let without = ci.run_code(code, options()).await.unwrap();
+    let without = ci.run_code_with(code, options()).await.unwrap();
     assert_eq!(without.text(), Some("unset"));
 
     // A timeout interrupts the loop; the kernel, and its state, survive.
-    ci.run_code("survivor = 7", options()).await.unwrap();
+    ci.run_code_with("survivor = 7", options()).await.unwrap();
     let started = Instant::now();
     let err = ci
-        .run_code(
+        .run_code_with(
             "while True: pass",
             RunCodeOptions::new().timeout(Duration::from_secs(2)),
         )
@@ -290,9 +296,9 @@ async fn env_vars_apply_per_execution_and_timeouts_interrupt() {
         .unwrap_err();
     assert_eq!(err.timeout_kind(), Some(TimeoutKind::Execution), "{err}");
     assert!(started.elapsed() < Duration::from_secs(10));
-    let after = ci.run_code("survivor + 1", options()).await.unwrap();
+    let after = ci.run_code_with("survivor + 1", options()).await.unwrap();
     assert_eq!(after.text(), Some("8"), "{after:?}");
-    ci.kill().await.unwrap();
+    ci.sandbox().kill().await.unwrap();
     local.stop().await;
 }
 
@@ -300,15 +306,17 @@ async fn env_vars_apply_per_execution_and_timeouts_interrupt() {
 async fn a_killed_sandbox_ends_run_code_with_a_clear_error() {
     let local = Local::start().await;
     let ci = local.interpreter().await;
-    ci.run_code("1", options()).await.unwrap();
+    ci.run_code_with("1", options()).await.unwrap();
     let killer = ci.clone();
     let kill = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let started = Instant::now();
-        killer.kill().await.unwrap();
+        killer.sandbox().kill().await.unwrap();
         started
     });
-    let outcome = ci.run_code("import time\ntime.sleep(30)", options()).await;
+    let outcome = ci
+        .run_code_with("import time\ntime.sleep(30)", options())
+        .await;
     let reported = Instant::now();
     let err = outcome.expect_err("the execution cannot complete in a killed sandbox");
     assert!(err.is_sandbox_gone(), "{err}");
@@ -316,7 +324,7 @@ async fn a_killed_sandbox_ends_run_code_with_a_clear_error() {
     assert!(since_kill < Duration::from_secs(3), "{since_kill:?}");
     eprintln!("run_code reported the killed sandbox {since_kill:?} after kill() began");
     // Later calls say the same.
-    let err = ci.run_code("1", options()).await.unwrap_err();
+    let err = ci.run_code_with("1", options()).await.unwrap_err();
     assert!(err.is_sandbox_gone(), "{err}");
     local.stop().await;
 }
@@ -326,7 +334,7 @@ async fn bash_runs_in_its_own_default_context() {
     let local = Local::start().await;
     let ci = local.interpreter().await;
     let execution = ci
-        .run_code(
+        .run_code_with(
             "GREETING=hi; echo \"$GREETING $((6 * 7))\"",
             options().language(e2b_code_interpreter::language::BASH),
         )
@@ -336,16 +344,16 @@ async fn bash_runs_in_its_own_default_context() {
     assert_eq!(execution.logs.stdout.concat(), "hi 42\n");
     // The bash context keeps its state; Python's default context is another kernel.
     let again = ci
-        .run_code("echo $GREETING", options().language("bash"))
+        .run_code_with("echo $GREETING", options().language("bash"))
         .await
         .unwrap();
     assert_eq!(again.logs.stdout.concat(), "hi\n");
     let python = ci
-        .run_code("'GREETING' in globals()", options())
+        .run_code_with("'GREETING' in globals()", options())
         .await
         .unwrap();
     assert_eq!(python.text(), Some("False"));
-    ci.kill().await.unwrap();
+    ci.sandbox().kill().await.unwrap();
     local.stop().await;
 }
 
@@ -358,13 +366,13 @@ async fn private_traffic_sandboxes_get_the_traffic_token() {
         .create(&local.client)
         .await
         .unwrap();
-    assert!(ci.traffic_access_token().is_some());
+    assert!(ci.sandbox().traffic_access_token().is_some());
     assert_eq!(
-        ci.run_code("6 * 7", options()).await.unwrap().text(),
+        ci.run_code_with("6 * 7", options()).await.unwrap().text(),
         Some("42")
     );
-    let context = ci.create_code_context(ContextOptions::new()).await.unwrap();
+    let context = ci.create_code_context().await.unwrap();
     ci.remove_code_context(&context).await.unwrap();
-    ci.kill().await.unwrap();
+    ci.sandbox().kill().await.unwrap();
     local.stop().await;
 }

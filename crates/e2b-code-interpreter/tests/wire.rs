@@ -163,7 +163,7 @@ async fn framing_keepalive_unknown_types_and_split_lines() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let (out, err, res, fail) = (seen.clone(), seen.clone(), seen.clone(), seen.clone());
     let execution = ci
-        .run_code(
+        .run_code_with(
             "print(1)",
             RunCodeOptions::new()
                 .on_stdout(move |m| out.lock().unwrap().push(format!("out:{}", m.line)))
@@ -190,10 +190,7 @@ async fn framing_keepalive_unknown_types_and_split_lines() {
     );
 
     // The same through the stream API, in order.
-    let mut stream = ci
-        .run_code_stream("print(1)", RunCodeOptions::new())
-        .await
-        .unwrap();
+    let mut stream = ci.run_code_stream("print(1)").await.unwrap();
     let mut kinds = Vec::new();
     while let Some(event) = stream.next().await {
         kinds.push(match event.unwrap() {
@@ -215,13 +212,13 @@ async fn framing_keepalive_unknown_types_and_split_lines() {
 async fn request_shape_and_routing_headers() {
     let (stub, ci) = start().await;
     stub.answer(200, vec![(0, b"{\"type\": \"end_of_execution\"}\n")]);
-    ci.run_code(
+    ci.run_code_with(
         "x",
         RunCodeOptions::new().language("python").envs([("A", "1")]),
     )
     .await
     .unwrap();
-    ci.run_code("x", RunCodeOptions::new().context("k9"))
+    ci.run_code_with("x", RunCodeOptions::new().context("k9"))
         .await
         .unwrap();
     let requests = stub.requests();
@@ -242,7 +239,7 @@ async fn request_shape_and_routing_headers() {
 async fn language_and_context_are_exclusive_before_any_request() {
     let (stub, ci) = start().await;
     let err = ci
-        .run_code("x", RunCodeOptions::new().language("python").context("k1"))
+        .run_code_with("x", RunCodeOptions::new().language("python").context("k1"))
         .await
         .unwrap_err();
     assert!(err.is_invalid_argument(), "{err}");
@@ -259,7 +256,7 @@ async fn last_line_without_newline_and_invalid_utf8() {
             (0, b"{\"type\": \"end_of_execution\"}"),
         ],
     );
-    let execution = ci.run_code("x", RunCodeOptions::new()).await.unwrap();
+    let execution = ci.run_code("x").await.unwrap();
     assert_eq!(execution.logs.stdout, ["a\u{fffd}b"]);
 }
 
@@ -267,7 +264,7 @@ async fn last_line_without_newline_and_invalid_utf8() {
 async fn missing_end_of_execution_is_an_error() {
     let (stub, ci) = start().await;
     stub.answer(200, vec![(0, b"{\"type\": \"stdout\", \"text\": \"a\"}\n")]);
-    let err = ci.run_code("x", RunCodeOptions::new()).await.unwrap_err();
+    let err = ci.run_code("x").await.unwrap_err();
     assert!(err.is_transport(), "{err}");
     assert!(
         err.to_string().contains("before the execution finished"),
@@ -277,7 +274,7 @@ async fn missing_end_of_execution_is_an_error() {
     // The same, with the sandbox gone: envd's /health answers 502.
     *stub.health.lock().unwrap() = 502;
     let started = std::time::Instant::now();
-    let err = ci.run_code("x", RunCodeOptions::new()).await.unwrap_err();
+    let err = ci.run_code("x").await.unwrap_err();
     assert!(err.is_sandbox_gone(), "{err}");
     assert!(started.elapsed() < Duration::from_secs(1));
 }
@@ -286,7 +283,7 @@ async fn missing_end_of_execution_is_an_error() {
 async fn garbage_line_is_a_protocol_error() {
     let (stub, ci) = start().await;
     stub.answer(200, vec![(0, b"<html>oops</html>\n")]);
-    let err = ci.run_code("x", RunCodeOptions::new()).await.unwrap_err();
+    let err = ci.run_code("x").await.unwrap_err();
     assert!(err.is_protocol(), "{err}");
 }
 
@@ -295,7 +292,7 @@ async fn statuses_map_like_upstream() {
     let (stub, ci) = start().await;
     stub.answer(404, vec![(0, b"Context k9 not found")]);
     let err = ci
-        .run_code("x", RunCodeOptions::new().context("k9"))
+        .run_code_with("x", RunCodeOptions::new().context("k9"))
         .await
         .unwrap_err();
     assert_eq!(
@@ -308,11 +305,11 @@ async fn statuses_map_like_upstream() {
         502,
         vec![(0, b"{\"code\": 502, \"message\": \"sandbox not found\"}")],
     );
-    let err = ci.run_code("x", RunCodeOptions::new()).await.unwrap_err();
+    let err = ci.run_code("x").await.unwrap_err();
     assert!(err.is_sandbox_gone(), "{err}");
 
     stub.answer(500, vec![(0, b"kernel died")]);
-    let err = ci.run_code("x", RunCodeOptions::new()).await.unwrap_err();
+    let err = ci.run_code("x").await.unwrap_err();
     assert_eq!(err.status(), Some(500));
     assert!(err.to_string().contains("kernel died"), "{err}");
 }
@@ -325,7 +322,7 @@ async fn execution_and_idle_deadlines() {
     stub.answer(200, (0..100).map(|_| (50, keepalive)).collect());
     let started = std::time::Instant::now();
     let err = ci
-        .run_code(
+        .run_code_with(
             "while True: pass",
             RunCodeOptions::new()
                 .timeout(Duration::from_millis(400))
@@ -339,7 +336,7 @@ async fn execution_and_idle_deadlines() {
     // Silence: the idle deadline ends it.
     stub.answer(200, vec![(3_000, keepalive)]);
     let err = ci
-        .run_code(
+        .run_code_with(
             "x",
             RunCodeOptions::new().stream_idle_timeout(Duration::from_millis(200)),
         )
@@ -352,7 +349,7 @@ async fn execution_and_idle_deadlines() {
 async fn contexts_round_trip() {
     let (stub, ci) = start().await;
     let context = ci
-        .create_code_context(ContextOptions::new().cwd("/tmp").language("python"))
+        .create_code_context_with(ContextOptions::new().cwd("/tmp").language("python"))
         .await
         .unwrap();
     assert_eq!(
@@ -408,12 +405,12 @@ async fn every_split_point_gives_the_same_execution() {
         {\"type\": \"end_of_execution\"}\n"
         .as_bytes();
     stub.answer(200, vec![(0, body)]);
-    let whole = ci.run_code("x", RunCodeOptions::new()).await.unwrap();
+    let whole = ci.run_code("x").await.unwrap();
     assert_eq!(whole.logs.stdout, ["h\u{e9}llo \u{1f600}\n"]);
     // Splits inside multi-byte characters too: lines are decoded whole.
     for split in 1..body.len() {
         stub.answer(200, vec![(0, &body[..split]), (0, &body[split..])]);
-        let execution = ci.run_code("x", RunCodeOptions::new()).await.unwrap();
+        let execution = ci.run_code("x").await.unwrap();
         assert_eq!(execution, whole, "split at {split}");
     }
 }

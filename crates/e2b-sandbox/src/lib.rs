@@ -10,12 +10,18 @@
 //!     let client = Client::from_env()?;
 //!     let sandbox = Sandbox::builder().template("base").create(&client).await?;
 //!
-//!     // Run a command and wait for it; output streams to the callback as it arrives.
-//!     let result = sandbox
-//!         .commands()
-//!         .run("echo hello from $(hostname)", CommandOptions::new().on_stdout(|s| print!("{s}")))
-//!         .await?;
+//!     // Run a command and wait for it.
+//!     let result = sandbox.commands().run("echo hello from $(hostname)").await?;
 //!     assert_eq!(result.exit_code, 0);
+//!
+//!     // The same with options: output streams to the callback as it arrives.
+//!     sandbox
+//!         .commands()
+//!         .run_with("ls /", CommandOptions::new().cwd("/tmp").on_stdout(|s| print!("{s}")))
+//!         .await?;
+//!
+//!     // As another user: a handle on the same sandbox.
+//!     sandbox.with_user("root").commands().run("apt-get update").await?;
 //!
 //!     sandbox.kill().await?;
 //!     Ok(())
@@ -34,7 +40,7 @@
 //!   [`is_running`](Sandbox::is_running), [`pause`](Sandbox::pause),
 //!   [`fork`](Sandbox::fork), [snapshots](Sandbox::create_snapshot),
 //!   [`metrics`](Sandbox::metrics), [`update_network`](Sandbox::update_network),
-//!   [`get_host`](Sandbox::get_host), [`mcp_url`](Sandbox::mcp_url), [`kill`](Sandbox::kill).
+//!   [`host`](Sandbox::host), [`mcp_url`](Sandbox::mcp_url), [`kill`](Sandbox::kill).
 //! - [`Commands`] ([`Sandbox::commands`]): [`run`](Commands::run) waits,
 //!   [`spawn`](Commands::spawn) returns a [`CommandHandle`] with the output as streams or
 //!   callbacks, [`wait`](CommandHandle::wait), [`kill`](CommandHandle::kill) and stdin.
@@ -42,7 +48,7 @@
 //! - [`Files`] ([`Sandbox::files`]): read and write (whole or streamed in constant memory,
 //!   [`ByteStream`] is both a `Stream` and an `AsyncRead`), list, stat, make_dir, rename,
 //!   remove, [`watch_dir`](Files::watch_dir); signed URLs with
-//!   [`Sandbox::download_url`] / [`Sandbox::upload_url`] and [`get_signature`].
+//!   [`Sandbox::download_url`] / [`Sandbox::upload_url`] and [`file_signature`].
 //! - [`Git`] ([`Sandbox::git`]): clone, commit, push, pull and every other upstream
 //!   operation, credentials never left in `.git/config` unless asked.
 //!
@@ -51,6 +57,25 @@
 //!
 //! Handles ([`Client`], [`Sandbox`], [`CommandHandle`], [`PtyHandle`]) are cheap clones of
 //! shared state. Dropping one never kills a sandbox or a process.
+//!
+//! # Call shapes
+//!
+//! One pattern everywhere: required inputs are arguments, and every operation with options
+//! has a short form taking only the required inputs and a `_with` form that also takes a
+//! `#[non_exhaustive]` options value with `Default`, `new()` and chainable setters:
+//!
+//! | Short form | With options |
+//! |---|---|
+//! | `commands().run(cmd)` | `commands().run_with(cmd, CommandOptions::new().cwd("/tmp"))` |
+//! | `files().list(path)` (depth 1) | `files().list_with(path, ListDirOptions::new().depth(3))` |
+//! | `pty().create()` | `pty().create_with(PtyOptions::new().size(PtySize::new().rows(40).cols(120)))` |
+//! | `git().status(repo)` | `git().status_with(repo, GitOptions::new().cwd("/home/user"))` |
+//! | `sandbox.pause()` | `sandbox.pause_with(PauseOptions::new().keep_memory(true))` |
+//!
+//! Options values are plain data: build one once and reuse it (they are `Clone`). The user
+//! that commands, terminals, git and file operations act as is chosen one way only, on the
+//! handle: [`Sandbox::with_user`] returns a handle on the same sandbox acting as that user
+//! (like [`Sandbox::with_request_timeout`] for the request deadline).
 //!
 //! # Timeouts
 //!
@@ -136,14 +161,14 @@ pub use e2b_core::{
 };
 pub use files::{
     ByteStream, DEFAULT_WATCH_TIMEOUT, EntryInfo, FileOperation, FileType, FileUrlOptions, Files,
-    FilesystemEvent, FilesystemEventType, ReadOptions, WatchExitCallback, WatchHandle,
-    WatchOptions, WriteEntry, WriteInfo, WriteOptions, get_signature,
+    FilesystemEvent, FilesystemEventType, ListDirOptions, ReadOptions, WatchExitCallback,
+    WatchHandle, WatchOptions, WriteEntry, WriteInfo, WriteOptions, file_signature,
 };
 pub use git::{
     AddOptions, AuthenticateOptions, CloneOptions, CommitOptions, ConfigOptions,
     DeleteBranchOptions, Git, GitBranches, GitConfigScope, GitCredentials, GitFileStatus,
-    GitResetMode, GitStatus, GitStatusLabel, InitOptions, RemoteAddOptions, RemoteOptions,
-    ResetOptions, RestoreOptions,
+    GitOptions, GitResetMode, GitStatus, GitStatusLabel, InitOptions, RemoteAddOptions,
+    RemoteOptions, ResetOptions, RestoreOptions,
 };
 pub use iam::{IamToken, JWT_SVID, iam_token_placeholder};
 pub use info::{

@@ -450,7 +450,7 @@ impl Client {
     /// use e2b_sandbox::{ListOptions, SandboxState};
     ///
     /// let running: Vec<_> = client
-    ///     .list_sandboxes(ListOptions::new().state([SandboxState::Running]))
+    ///     .list_sandboxes_with(ListOptions::new().state([SandboxState::Running]))
     ///     .try_collect()
     ///     .await?;
     /// # let _ = running;
@@ -458,7 +458,12 @@ impl Client {
     /// ```
     ///
     /// Errors (invalid page size, control-plane errors) arrive as the stream's last item.
-    pub fn list_sandboxes(&self, options: ListOptions) -> SandboxList {
+    pub fn list_sandboxes(&self) -> SandboxList {
+        self.list_sandboxes_with(ListOptions::new())
+    }
+
+    /// [`list_sandboxes`](Self::list_sandboxes) with options.
+    pub fn list_sandboxes_with(&self, options: ListOptions) -> SandboxList {
         let token = options.next_token.clone();
         let client = self.clone();
         Pager::new(
@@ -470,7 +475,12 @@ impl Client {
     /// List snapshots as a stream over every page.
     ///
     /// Errors (invalid page size, control-plane errors) arrive as the stream's last item.
-    pub fn list_snapshots(&self, options: SnapshotListOptions) -> SnapshotList {
+    pub fn list_snapshots(&self) -> SnapshotList {
+        self.list_snapshots_with(SnapshotListOptions::new())
+    }
+
+    /// [`list_snapshots`](Self::list_snapshots) with options.
+    pub fn list_snapshots_with(&self, options: SnapshotListOptions) -> SnapshotList {
         let token = options.next_token.clone();
         let client = self.clone();
         Pager::new(

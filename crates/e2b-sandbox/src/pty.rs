@@ -16,20 +16,44 @@ use crate::commands::{
 use crate::envd::Operation;
 use crate::sandbox::Sandbox;
 
-/// The size of a terminal in character cells.
+/// The size of a terminal in character cells, built with named setters (rows first, as the
+/// official SDKs' `PtySize(rows, cols)`):
+///
+/// ```
+/// use e2b_sandbox::PtySize;
+///
+/// let size = PtySize::new().rows(40).cols(120);
+/// assert_eq!((size.rows, size.cols), (40, 120));
+/// assert_eq!(PtySize::default(), PtySize::new().rows(24).cols(80));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct PtySize {
-    /// Columns.
-    pub cols: u32,
-    /// Rows.
+    /// Rows (lines).
     pub rows: u32,
+    /// Columns (characters per line).
+    pub cols: u32,
 }
 
 impl PtySize {
-    /// A size of `cols` × `rows`.
-    pub fn new(cols: u32, rows: u32) -> Self {
-        PtySize { cols, rows }
+    /// The default size, 24 rows × 80 columns; change it with [`rows`](Self::rows) and
+    /// [`cols`](Self::cols).
+    pub fn new() -> Self {
+        PtySize { rows: 24, cols: 80 }
+    }
+
+    /// Set the number of rows.
+    #[must_use]
+    pub fn rows(mut self, rows: u32) -> Self {
+        self.rows = rows;
+        self
+    }
+
+    /// Set the number of columns.
+    #[must_use]
+    pub fn cols(mut self, cols: u32) -> Self {
+        self.cols = cols;
+        self
     }
 
     fn to_wire(self) -> pb::Pty {
@@ -43,9 +67,9 @@ impl PtySize {
 }
 
 impl Default for PtySize {
-    /// 80 × 24.
+    /// 24 rows × 80 columns.
     fn default() -> Self {
-        PtySize::new(80, 24)
+        PtySize::new()
     }
 }
 
@@ -56,7 +80,8 @@ pub const PTY_DEFAULT_ENVS: [(&str, &str); 3] = [
     ("LC_ALL", "C.UTF-8"),
 ];
 
-/// Options of [`Pty::create`].
+/// Options of [`Pty::create_with`]. The user to run as is chosen on the sandbox handle:
+/// [`Sandbox::with_user`](crate::Sandbox::with_user).
 ///
 /// The terminal runs `/bin/bash -i -l`. Like commands, it has a 60 s [timeout](Self::timeout)
 /// by default: interactive sessions usually want [`no_timeout`](Self::no_timeout).
@@ -64,13 +89,11 @@ pub const PTY_DEFAULT_ENVS: [(&str, &str); 3] = [
 #[non_exhaustive]
 #[must_use]
 pub struct PtyOptions {
-    /// The terminal size (default 80 × 24).
+    /// The terminal size (default 24 rows × 80 columns).
     pub size: PtySize,
     /// Environment variables; `TERM`, `LANG` and `LC_ALL` default to
     /// [`PTY_DEFAULT_ENVS`].
     pub envs: HashMap<String, String>,
-    /// The user to run as; `None` is the template's default user.
-    pub user: Option<String>,
     /// The working directory; `None` is the user's home.
     pub cwd: Option<String>,
     deadlines: StreamDeadlines,
@@ -78,7 +101,7 @@ pub struct PtyOptions {
 }
 
 impl PtyOptions {
-    /// 80 × 24, default user and directory, a 60 s timeout.
+    /// 24 rows × 80 columns, the default directory, a 60 s timeout.
     pub fn new() -> Self {
         PtyOptions::default()
     }
@@ -89,7 +112,7 @@ impl PtyOptions {
         self
     }
 
-    crate::setters::process_setters!(user = "Run as `user`.", cwd = "Start in `cwd`.");
+    crate::setters::process_setters!(cwd = "Start in `cwd`.");
 
     crate::setters::deadline_setters!(
         timeout = "Bound the terminal's life; `Duration::ZERO` means no limit.",
@@ -106,7 +129,6 @@ impl fmt::Debug for PtyOptions {
         f.debug_struct("PtyOptions")
             .field("size", &self.size)
             .field("envs", &self.envs.keys().collect::<Vec<_>>())
-            .field("user", &self.user)
             .field("cwd", &self.cwd)
             .field("deadlines", &self.deadlines)
             .field("on_data", &self.on_data.is_some())
@@ -114,7 +136,7 @@ impl fmt::Debug for PtyOptions {
     }
 }
 
-/// Options of [`Pty::connect`].
+/// Options of [`Pty::connect_with`].
 #[derive(Clone, Default)]
 #[non_exhaustive]
 #[must_use]
@@ -167,7 +189,7 @@ impl<'a> Pty<'a> {
     ///
     /// let terminal = sandbox
     ///     .pty()
-    ///     .create(PtyOptions::new().size(PtySize::new(120, 40)).no_timeout())
+    ///     .create_with(PtyOptions::new().size(PtySize::new().rows(40).cols(120)).no_timeout())
     ///     .await?;
     /// terminal.send_input(b"echo hi; exit\n").await?;
     /// let mut output = terminal.output();
@@ -180,7 +202,16 @@ impl<'a> Pty<'a> {
     /// # Errors
     ///
     /// The errors of [`Commands::spawn`](crate::Commands::spawn).
-    pub async fn create(&self, options: PtyOptions) -> Result<PtyHandle> {
+    pub async fn create(&self) -> Result<PtyHandle> {
+        self.create_with(PtyOptions::new()).await
+    }
+
+    /// [`create`](Self::create) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`create`](Self::create).
+    pub async fn create_with(&self, options: PtyOptions) -> Result<PtyHandle> {
         let span = tracing::info_span!(
             "e2b.pty.create",
             sandbox_id = %self.sandbox.id(),
@@ -208,7 +239,7 @@ impl<'a> Pty<'a> {
             let process = self
                 .sandbox
                 .commands()
-                .start_process(request, deadlines, options.user.as_deref(), sinks)
+                .start_process(request, deadlines, sinks)
                 .await?;
             Ok(PtyHandle::new(process))
         }
@@ -221,7 +252,16 @@ impl<'a> Pty<'a> {
     /// # Errors
     ///
     /// The errors of [`Commands::connect`](crate::Commands::connect).
-    pub async fn connect(&self, pid: u32, options: PtyConnectOptions) -> Result<PtyHandle> {
+    pub async fn connect(&self, pid: u32) -> Result<PtyHandle> {
+        self.connect_with(pid, PtyConnectOptions::new()).await
+    }
+
+    /// [`connect`](Self::connect) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`connect`](Self::connect).
+    pub async fn connect_with(&self, pid: u32, options: PtyConnectOptions) -> Result<PtyHandle> {
         let span = tracing::info_span!("e2b.pty.connect", sandbox_id = %self.sandbox.id(), pid);
         async {
             let sinks = Sinks::pty(options.on_data);
@@ -389,7 +429,6 @@ mod tests {
                 $options
                     .env("A", "1")
                     .envs([("B", "2"), ("A", "3")])
-                    .user("root")
                     .cwd("/tmp")
                     .timeout(Duration::ZERO)
                     .request_timeout(Duration::ZERO)
@@ -400,11 +439,8 @@ mod tests {
         let cmd = configure!(CommandOptions::new());
         assert_eq!(pty.envs, cmd.envs);
         assert_eq!(pty.envs["A"], "3");
-        assert_eq!(
-            (pty.user.as_deref(), pty.cwd.as_deref()),
-            (Some("root"), Some("/tmp"))
-        );
-        assert_eq!((&pty.user, &pty.cwd), (&cmd.user, &cmd.cwd));
+        assert_eq!(pty.cwd.as_deref(), Some("/tmp"));
+        assert_eq!(pty.cwd, cmd.cwd);
         assert_eq!(pty.deadlines, cmd.deadlines);
         assert_eq!(
             pty.deadlines,
@@ -423,6 +459,6 @@ mod tests {
         assert_eq!(connect.deadlines.request_timeout, None);
         let defaults = PtyOptions::new();
         assert_eq!(defaults.deadlines, StreamDeadlines::default());
-        assert_eq!(defaults.size, PtySize::new(80, 24));
+        assert_eq!(defaults.size, PtySize::new().rows(24).cols(80));
     }
 }

@@ -27,20 +27,15 @@ macro_rules! env_setters {
     };
 }
 
-/// `env`, `envs`, `user` and `cwd` of a process (a command or a terminal), over the fields
-/// `envs: HashMap<String, String>`, `user: Option<String>` and `cwd: Option<String>`.
+/// `env`, `envs` and `cwd` of a process (a command or a terminal), over the fields
+/// `envs: HashMap<String, String>` and `cwd: Option<String>`. The user is chosen on the
+/// sandbox handle ([`Sandbox::with_user`](crate::Sandbox::with_user)), not here.
 macro_rules! process_setters {
-    (user = $user_doc:literal, cwd = $cwd_doc:literal $(,)?) => {
+    (cwd = $cwd_doc:literal $(,)?) => {
         $crate::setters::env_setters!(
             env = "Set one environment variable.",
             envs = "Set environment variables.",
         );
-
-        #[doc = $user_doc]
-        pub fn user(mut self, user: impl Into<String>) -> Self {
-            self.user = Some(user.into());
-            self
-        }
 
         #[doc = $cwd_doc]
         pub fn cwd(mut self, cwd: impl Into<String>) -> Self {

@@ -6,10 +6,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use e2b_sandbox::{
-    CommandConnectOptions, CommandOptions, CommandOutput, NotFoundKind, ProcessSelector,
-    TimeoutKind,
-};
+use e2b_sandbox::{CommandOptions, CommandOutput, NotFoundKind, ProcessSelector, TimeoutKind};
 use futures_util::StreamExt as _;
 use support::Local;
 
@@ -17,11 +14,7 @@ use support::Local;
 async fn run_returns_output_and_exit_code() {
     let local = Local::start().await;
     let sbx = local.sandbox().await;
-    let result = sbx
-        .commands()
-        .run("echo out; echo err >&2", CommandOptions::new())
-        .await
-        .unwrap();
+    let result = sbx.commands().run("echo out; echo err >&2").await.unwrap();
     assert_eq!(result.exit_code, 0);
     assert!(result.success());
     assert_eq!(result.stdout, "out\n");
@@ -30,7 +23,7 @@ async fn run_returns_output_and_exit_code() {
     // A non-zero exit is a typed error carrying everything.
     let err = sbx
         .commands()
-        .run("echo partial; echo boom >&2; exit 3", CommandOptions::new())
+        .run("echo partial; echo boom >&2; exit 3")
         .await
         .unwrap_err();
     assert!(err.is_command_exit(), "{err}");
@@ -47,13 +40,11 @@ async fn options_reach_the_process() {
     let local = Local::start().await;
     let sbx = local.sandbox().await;
     let result = sbx
+        .with_user("root")
         .commands()
-        .run(
+        .run_with(
             "echo $FOO; pwd; whoami",
-            CommandOptions::new()
-                .env("FOO", "bar baz")
-                .cwd("/tmp")
-                .user("root"),
+            CommandOptions::new().env("FOO", "bar baz").cwd("/tmp"),
         )
         .await
         .unwrap();
@@ -61,11 +52,7 @@ async fn options_reach_the_process() {
     assert_eq!(lines, ["bar baz", "/tmp", "root"]);
 
     // Defaults: the template's user in its home.
-    let result = sbx
-        .commands()
-        .run("whoami; pwd", CommandOptions::new())
-        .await
-        .unwrap();
+    let result = sbx.commands().run("whoami; pwd").await.unwrap();
     assert_eq!(result.stdout, "user\n/home/user\n");
 
     // Sandbox-wide environment from creation.
@@ -75,11 +62,7 @@ async fn options_reach_the_process() {
         .create(&local.client)
         .await
         .unwrap();
-    let result = sbx2
-        .commands()
-        .run("echo $SBX_WIDE", CommandOptions::new())
-        .await
-        .unwrap();
+    let result = sbx2.commands().run("echo $SBX_WIDE").await.unwrap();
     assert_eq!(result.stdout, "1\n");
     local.stop().await;
 }
@@ -90,14 +73,15 @@ async fn bad_arguments_are_typed_errors() {
     let sbx = local.sandbox().await;
     let err = sbx
         .commands()
-        .run("true", CommandOptions::new().cwd("/does/not/exist"))
+        .run_with("true", CommandOptions::new().cwd("/does/not/exist"))
         .await
         .unwrap_err();
     assert!(err.is_invalid_argument(), "{err}");
 
     let err = sbx
+        .with_user("nobody-such-user")
         .commands()
-        .run("true", CommandOptions::new().user("nobody-such-user"))
+        .run("true")
         .await
         .unwrap_err();
     assert!(err.is_authentication(), "{err}");
@@ -113,7 +97,7 @@ async fn spawn_streams_output_in_order_to_streams_and_callbacks() {
     let (out_cb, err_cb) = (Arc::clone(&seen), Arc::clone(&seen_err));
     let handle = sbx
         .commands()
-        .spawn(
+        .spawn_with(
             "for i in 1 2 3; do echo line$i; echo e$i >&2; done",
             CommandOptions::new()
                 .on_stdout(move |s| out_cb.lock().unwrap().push_str(s))
@@ -156,7 +140,6 @@ async fn utf8_split_across_chunks_is_decoded_whole() {
         .commands()
         .run(
             r"printf '\xe2'; sleep 0.2; printf '\x82'; sleep 0.2; printf '\xac\n'; printf 'bad\xff\n'",
-            CommandOptions::new(),
         )
         .await
         .unwrap();
@@ -171,10 +154,7 @@ async fn large_output_streams_through_the_bounded_buffer() {
     // 8 MiB through a 1 MiB buffer, read by a stream.
     let handle = sbx
         .commands()
-        .spawn(
-            "head -c 6291456 /dev/zero | base64 -w 0",
-            CommandOptions::new(),
-        )
+        .spawn("head -c 6291456 /dev/zero | base64 -w 0")
         .await
         .unwrap();
     let mut total = 0;
@@ -193,16 +173,12 @@ async fn stdin_is_closed_by_default_and_can_be_written() {
     let local = Local::start().await;
     let sbx = local.sandbox().await;
     // Without stdin, `cat` sees end of file at once.
-    let result = sbx
-        .commands()
-        .run("cat", CommandOptions::new())
-        .await
-        .unwrap();
+    let result = sbx.commands().run("cat").await.unwrap();
     assert_eq!(result.stdout, "");
 
     let handle = sbx
         .commands()
-        .spawn("cat", CommandOptions::new().stdin(true))
+        .spawn_with("cat", CommandOptions::new().stdin(true))
         .await
         .unwrap();
     handle.send_stdin("hello ").await.unwrap();
@@ -231,7 +207,7 @@ async fn list_connect_and_kill() {
     let sbx = local.sandbox().await;
     let handle = sbx
         .commands()
-        .spawn(
+        .spawn_with(
             "echo started; sleep 30",
             CommandOptions::new().tag("sleeper").no_timeout(),
         )
@@ -262,18 +238,11 @@ async fn list_connect_and_kill() {
     );
 
     // Attach again by pid and by tag.
-    let again = sbx
-        .commands()
-        .connect(handle.pid(), CommandConnectOptions::new())
-        .await
-        .unwrap();
+    let again = sbx.commands().connect(handle.pid()).await.unwrap();
     assert_eq!(again.pid(), handle.pid());
     let by_tag = sbx
         .commands()
-        .connect(
-            ProcessSelector::Tag("sleeper".into()),
-            CommandConnectOptions::new(),
-        )
+        .connect(ProcessSelector::Tag("sleeper".into()))
         .await
         .unwrap();
     assert_eq!(by_tag.pid(), handle.pid());
@@ -288,19 +257,11 @@ async fn list_connect_and_kill() {
     // Gone now: killing again reports it. (envd keeps an exited process's end for a while,
     // so connecting to it still works; a pid that never existed does not.)
     assert!(!sbx.commands().kill(handle.pid()).await.unwrap());
-    let err = sbx
-        .commands()
-        .connect(999_999, CommandConnectOptions::new())
-        .await
-        .unwrap_err();
+    let err = sbx.commands().connect(999_999).await.unwrap_err();
     assert!(err.is_not_found(), "{err}");
     assert_eq!(err.not_found_kind(), Some(NotFoundKind::Process));
     assert!(!sbx.commands().kill(999_999).await.unwrap());
-    let err = sbx
-        .commands()
-        .connect("no-such-tag", CommandConnectOptions::new())
-        .await
-        .unwrap_err();
+    let err = sbx.commands().connect("no-such-tag").await.unwrap_err();
     assert!(err.is_not_found(), "{err}");
     local.stop().await;
 }
@@ -311,7 +272,7 @@ async fn dropping_a_handle_leaves_the_process_running() {
     let sbx = local.sandbox().await;
     let handle = sbx
         .commands()
-        .spawn("sleep 30", CommandOptions::new().no_timeout())
+        .spawn_with("sleep 30", CommandOptions::new().no_timeout())
         .await
         .unwrap();
     let pid = handle.pid();
@@ -335,7 +296,7 @@ async fn command_timeout_kills_the_command() {
     let started = Instant::now();
     let err = sbx
         .commands()
-        .run(
+        .run_with(
             "echo before; sleep 20",
             CommandOptions::new().timeout(Duration::from_secs(1)),
         )
@@ -354,7 +315,7 @@ async fn killed_sandbox_mid_command_is_reported_within_a_second() {
     let sbx = local.sandbox().await;
     let handle = sbx
         .commands()
-        .spawn("sleep 60", CommandOptions::new().no_timeout())
+        .spawn_with("sleep 60", CommandOptions::new().no_timeout())
         .await
         .unwrap();
     assert!(local.client.kill_sandbox(sbx.id()).await.unwrap());
@@ -367,11 +328,7 @@ async fn killed_sandbox_mid_command_is_reported_within_a_second() {
     assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
 
     // Later calls say the same without hanging.
-    let err = sbx
-        .commands()
-        .run("true", CommandOptions::new())
-        .await
-        .unwrap_err();
+    let err = sbx.commands().run("true").await.unwrap_err();
     assert!(err.is_sandbox_gone(), "{err:?}");
     local.stop().await;
 }
@@ -383,7 +340,7 @@ async fn stream_idle_timeout_is_distinct_from_the_command_timeout() {
     // Keepalives are asked for at half the idle timeout, so a quiet command stays healthy.
     let result = sbx
         .commands()
-        .run(
+        .run_with(
             "sleep 4; echo done",
             CommandOptions::new().stream_idle_timeout(Duration::from_secs(3)),
         )

@@ -82,7 +82,21 @@ async fn handles_hide_secrets() {
     let debug = format!("{sbx:?}");
     assert!(!debug.contains(&token), "Sandbox printed its access token");
     assert_hidden("Sandbox", debug);
-    assert_hidden("Git", format!("{:?}", sbx.git().env("GIT_TOKEN", SENTINEL)));
+    assert_hidden("Git", format!("{:?}", sbx.git()));
+    assert_hidden(
+        "GitOptions",
+        format!(
+            "{:?}",
+            e2b_sandbox::GitOptions::new().env("GIT_TOKEN", SENTINEL)
+        ),
+    );
+    assert_hidden(
+        "CommitOptions",
+        format!(
+            "{:?}",
+            e2b_sandbox::CommitOptions::new().envs([("GIT_TOKEN", SENTINEL)])
+        ),
+    );
     sbx.kill().await.unwrap();
     local.stop().await;
 }

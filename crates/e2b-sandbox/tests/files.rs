@@ -9,8 +9,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use e2b_sandbox::{
-    ExposeSecret as _, FileOperation, FileType, FileUrlOptions, FilesystemEventType, NotFoundKind,
-    ReadOptions, Sandbox, TimeoutKind, WatchOptions, WriteEntry, WriteOptions, get_signature,
+    ExposeSecret as _, FileOperation, FileType, FileUrlOptions, FilesystemEventType,
+    ListDirOptions, NotFoundKind, ReadOptions, Sandbox, TimeoutKind, WatchOptions, WriteEntry,
+    WriteOptions, file_signature,
 };
 use futures_util::StreamExt as _;
 use support::Local;
@@ -35,7 +36,7 @@ async fn every_byte_value_round_trips() {
 
     // The same bytes through AsyncRead and through the Stream.
     let mut reader = files
-        .read_stream(
+        .read_stream_with(
             "/tmp/bytes.bin",
             ReadOptions::new().idle_timeout(Duration::from_secs(30)),
         )
@@ -44,10 +45,7 @@ async fn every_byte_value_round_trips() {
     let mut via_read = Vec::new();
     reader.read_to_end(&mut via_read).await.unwrap();
     assert_eq!(via_read, data);
-    let mut stream = files
-        .read_stream("/tmp/bytes.bin", ReadOptions::new())
-        .await
-        .unwrap();
+    let mut stream = files.read_stream("/tmp/bytes.bin").await.unwrap();
     let mut via_stream = Vec::new();
     while let Some(chunk) = stream.next().await {
         via_stream.extend_from_slice(&chunk.unwrap());
@@ -60,22 +58,14 @@ async fn every_byte_value_round_trips() {
         .map(|c| Ok(Bytes::copy_from_slice(c)))
         .collect();
     files
-        .write_stream(
-            "/tmp/streamed.bin",
-            futures_util::stream::iter(chunks),
-            WriteOptions::new(),
-        )
+        .write_stream("/tmp/streamed.bin", futures_util::stream::iter(chunks))
         .await
         .unwrap();
     assert_eq!(files.read_bytes("/tmp/streamed.bin").await.unwrap(), data);
 
     // From an AsyncRead.
     files
-        .write_reader(
-            "/tmp/reader.bin",
-            std::io::Cursor::new(data.clone()),
-            WriteOptions::new(),
-        )
+        .write_reader("/tmp/reader.bin", std::io::Cursor::new(data.clone()))
         .await
         .unwrap();
     assert_eq!(files.read_bytes("/tmp/reader.bin").await.unwrap(), data);
@@ -121,7 +111,7 @@ async fn metadata_is_stored_and_validated() {
         .await
         .unwrap();
     assert_eq!(info.path, "/tmp/m.txt");
-    let stat = files.get_info("/tmp/m.txt").await.unwrap();
+    let stat = files.info("/tmp/m.txt").await.unwrap();
     assert_eq!(
         stat.metadata.get("owner").map(String::as_str),
         Some("build-42")
@@ -153,7 +143,7 @@ async fn list_stat_make_dir_rename_remove() {
     files.write("/tmp/tree/top.txt", "12345").await.unwrap();
     files.write("/tmp/tree/sub/deep.txt", "1").await.unwrap();
 
-    let info = files.get_info("/tmp/tree/top.txt").await.unwrap();
+    let info = files.info("/tmp/tree/top.txt").await.unwrap();
     assert_eq!(info.name, "top.txt");
     assert_eq!(info.path, "/tmp/tree/top.txt");
     assert_eq!(info.file_type, Some(FileType::File));
@@ -165,11 +155,11 @@ async fn list_stat_make_dir_rename_remove() {
     assert!(!info.group.is_empty());
     assert!(info.modified_time.is_some());
     assert_eq!(info.symlink_target, None);
-    let dir = files.get_info("/tmp/tree/sub").await.unwrap();
+    let dir = files.info("/tmp/tree/sub").await.unwrap();
     assert_eq!(dir.file_type, Some(FileType::Directory));
 
     let shallow: Vec<String> = files
-        .list("/tmp/tree", 1)
+        .list("/tmp/tree")
         .await
         .unwrap()
         .into_iter()
@@ -177,21 +167,24 @@ async fn list_stat_make_dir_rename_remove() {
         .collect();
     assert_eq!(shallow.len(), 2, "{shallow:?}");
     assert!(shallow.contains(&"/tmp/tree/sub".to_owned()));
-    let deep = files.list("/tmp/tree", 2).await.unwrap();
+    let deep = files
+        .list_with("/tmp/tree", ListDirOptions::new().depth(2))
+        .await
+        .unwrap();
     assert!(
         deep.iter().any(|e| e.path == "/tmp/tree/sub/deep.txt"),
         "{deep:?}"
     );
     assert!(
         files
-            .list("/tmp/tree", 0)
+            .list_with("/tmp/tree", ListDirOptions::new().depth(0))
             .await
             .unwrap_err()
             .is_invalid_argument()
     );
     assert!(
         files
-            .list("/tmp/tree/top.txt", 1)
+            .list("/tmp/tree/top.txt")
             .await
             .unwrap_err()
             .is_invalid_argument()
@@ -214,22 +207,13 @@ async fn list_stat_make_dir_rename_remove() {
     files.remove("/tmp/tree").await.unwrap();
     assert!(!files.exists("/tmp/tree/sub/deep.txt").await.unwrap());
     files.remove("/tmp/tree").await.unwrap();
-    let err = files.get_info("/tmp/tree").await.unwrap_err();
+    let err = files.info("/tmp/tree").await.unwrap_err();
     assert_eq!(err.not_found_kind(), Some(NotFoundKind::File), "{err}");
 
     // Acting as root.
-    files
-        .clone()
-        .as_user("root")
-        .write("/root/r.txt", "r")
-        .await
-        .unwrap();
-    let info = files
-        .clone()
-        .as_user("root")
-        .get_info("/root/r.txt")
-        .await
-        .unwrap();
+    let root = sbx.with_user("root");
+    root.files().write("/root/r.txt", "r").await.unwrap();
+    let info = root.files().info("/root/r.txt").await.unwrap();
     assert_eq!(info.owner, "root");
     local.stop().await;
 }
@@ -241,7 +225,7 @@ async fn watch_reports_create_write_rename_remove() {
     let files = sbx.files();
     files.make_dir("/tmp/watched").await.unwrap();
     let mut events = files
-        .watch_dir(
+        .watch_dir_with(
             "/tmp/watched",
             WatchOptions::new()
                 .include_entry(true)
@@ -293,10 +277,7 @@ async fn watch_reports_create_write_rename_remove() {
     }
     drop(events);
 
-    let err = files
-        .watch_dir("/tmp/not-there", WatchOptions::new())
-        .await
-        .unwrap_err();
+    let err = files.watch_dir("/tmp/not-there").await.unwrap_err();
     assert!(err.is_not_found() || err.is_invalid_argument(), "{err}");
     local.stop().await;
 }
@@ -317,7 +298,7 @@ async fn signed_urls_work_with_plain_http_and_expire() {
         .unwrap();
 
     let up = sbx
-        .upload_url(
+        .upload_url_with(
             "/tmp/signed.bin",
             FileUrlOptions::new().expiration(Duration::from_secs(300)),
         )
@@ -333,9 +314,7 @@ async fn signed_urls_work_with_plain_http_and_expire() {
         .status();
     assert!(status.is_success(), "{status}");
 
-    let down = sbx
-        .download_url("/tmp/signed.bin", FileUrlOptions::new())
-        .unwrap();
+    let down = sbx.download_url("/tmp/signed.bin").unwrap();
     let response = http.get(&down).send().await.unwrap();
     assert!(response.status().is_success(), "{}", response.status());
     assert_eq!(response.bytes().await.unwrap().as_ref(), &[0u8, 1, 2, 255]);
@@ -354,7 +333,7 @@ async fn signed_urls_work_with_plain_http_and_expire() {
     )
     .unwrap()
         - 5;
-    let sig = get_signature(
+    let sig = file_signature(
         "/tmp/signed.bin",
         FileOperation::Read,
         "",
@@ -465,7 +444,7 @@ async fn gzip_is_on_the_wire_both_ways_and_decoded() {
         .map(|c| Ok(Bytes::copy_from_slice(c)))
         .collect();
     files
-        .write_stream(
+        .write_stream_with(
             "/tmp/gz-stream.txt",
             futures_util::stream::iter(chunks),
             WriteOptions::new().gzip(true),
@@ -523,7 +502,7 @@ async fn gzip_is_on_the_wire_both_ways_and_decoded() {
     );
 
     let mut reader = files
-        .read_stream("/tmp/many/b.bin", ReadOptions::new().gzip(true))
+        .read_stream_with("/tmp/many/b.bin", ReadOptions::new().gzip(true))
         .await
         .unwrap();
     let mut via_read = Vec::new();
@@ -577,7 +556,7 @@ async fn stalled_uploads_end_with_an_idle_timeout() {
         let started = Instant::now();
         let err = tokio::time::timeout(
             guard,
-            files.write_stream("/tmp/stalled.bin", stalling(b"some bytes"), options),
+            files.write_stream_with("/tmp/stalled.bin", stalling(b"some bytes"), options),
         )
         .await
         .expect("the upload ends")
@@ -598,7 +577,7 @@ async fn stalled_uploads_end_with_an_idle_timeout() {
         .unwrap();
     let err = tokio::time::timeout(
         guard,
-        files.write_reader(
+        files.write_reader_with(
             "/tmp/stalled.txt",
             rx,
             WriteOptions::new().idle_timeout(idle),
@@ -621,7 +600,7 @@ async fn stalled_uploads_end_with_an_idle_timeout() {
         }
     });
     files
-        .write_reader("/tmp/slow.txt", rx, WriteOptions::new().idle_timeout(idle))
+        .write_reader_with("/tmp/slow.txt", rx, WriteOptions::new().idle_timeout(idle))
         .await
         .unwrap();
     writer.await.unwrap();
@@ -699,7 +678,7 @@ async fn older_envd_gets_multipart_uploads() {
         .map(|c| Ok(Bytes::copy_from_slice(c)))
         .collect();
     files
-        .write_stream(
+        .write_stream_with(
             "/tmp/streamed.bin",
             futures_util::stream::iter(chunks),
             WriteOptions::new().gzip(true),
@@ -708,17 +687,13 @@ async fn older_envd_gets_multipart_uploads() {
         .unwrap();
     assert_eq!(files.read_bytes("/tmp/streamed.bin").await.unwrap(), binary);
     files
-        .write_reader(
-            "/tmp/reader.bin",
-            std::io::Cursor::new(binary.clone()),
-            WriteOptions::new(),
-        )
+        .write_reader("/tmp/reader.bin", std::io::Cursor::new(binary.clone()))
         .await
         .unwrap();
     assert_eq!(files.read_bytes("/tmp/reader.bin").await.unwrap(), binary);
     let err = tokio::time::timeout(
         Duration::from_secs(30),
-        files.write_stream(
+        files.write_stream_with(
             "/tmp/stalled.bin",
             stalling(b"x"),
             WriteOptions::new().idle_timeout(Duration::from_millis(500)),
@@ -764,7 +739,7 @@ async fn zero_timeouts_mean_no_limit() {
     assert_eq!(read, data);
     let streamed = futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from(data.clone()))]);
     files
-        .write_stream(
+        .write_stream_with(
             "/tmp/zero-stream.bin",
             streamed,
             WriteOptions::new()
@@ -792,7 +767,7 @@ async fn a_watch_ends_at_its_timeout_and_reports_its_exit() {
     let exits: Arc<Mutex<Vec<Option<bool>>>> = Arc::default();
     let seen = Arc::clone(&exits);
     let mut watch = files
-        .watch_dir(
+        .watch_dir_with(
             "/tmp",
             WatchOptions::new()
                 .timeout(Duration::from_millis(800))
@@ -833,23 +808,17 @@ async fn a_sandbox_killed_mid_watch_or_mid_download_is_reported_as_gone() {
     // A file far larger than what the sockets on the way can hold.
     let made = sbx
         .commands()
-        .run(
-            "head -c 268435456 /dev/zero > /tmp/big",
-            e2b_sandbox::CommandOptions::new(),
-        )
+        .run("head -c 268435456 /dev/zero > /tmp/big")
         .await
         .unwrap();
     assert_eq!(made.exit_code, 0);
-    let mut download = files
-        .read_stream("/tmp/big", ReadOptions::new())
-        .await
-        .unwrap();
+    let mut download = files.read_stream("/tmp/big").await.unwrap();
     let first = download.next().await.unwrap().unwrap();
     assert!(!first.is_empty());
     let exits: Arc<Mutex<Vec<bool>>> = Arc::default();
     let seen = Arc::clone(&exits);
     let mut watch = files
-        .watch_dir(
+        .watch_dir_with(
             "/tmp",
             WatchOptions::new()
                 .timeout(Duration::ZERO)

@@ -40,15 +40,15 @@ async fn round_trip(files: &Files<'_>, path: &str, mib: usize, gzip: bool) -> (D
     let started = Instant::now();
     let upload = futures_util::stream::iter(0..mib).map(|i| Ok::<_, std::io::Error>(chunk(i)));
     files
-        .write_stream(path, upload, WriteOptions::new().gzip(gzip))
+        .write_stream_with(path, upload, WriteOptions::new().gzip(gzip))
         .await
         .unwrap();
     let up = started.elapsed();
-    assert_eq!(files.get_info(path).await.unwrap().size, (mib * MIB) as u64);
+    assert_eq!(files.info(path).await.unwrap().size, (mib * MIB) as u64);
 
     let started = Instant::now();
     let mut download = files
-        .read_stream(
+        .read_stream_with(
             path,
             ReadOptions::new()
                 .idle_timeout(Duration::from_secs(60))

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use e2b_sandbox::{
     AddOptions, AuthenticateOptions, CloneOptions, CommandOptions, CommitOptions, ConfigOptions,
-    DeleteBranchOptions, GitCredentials, GitResetMode, GitStatusLabel, InitOptions,
-    RemoteAddOptions, RemoteOptions, ResetOptions, RestoreOptions, Sandbox,
+    GitCredentials, GitResetMode, GitStatusLabel, InitOptions, RemoteAddOptions, RemoteOptions,
+    ResetOptions, RestoreOptions, Sandbox,
 };
 use futures_util::StreamExt as _;
 use support::Local;
@@ -27,13 +27,13 @@ async fn serve_repo(sbx: &Sandbox) -> e2b_sandbox::CommandHandle {
         .await
         .unwrap();
     let git = sbx.git();
-    git.init(
+    git.init_with(
         "/tmp/srv/repo.git",
         InitOptions::new().bare(true).initial_branch("main"),
     )
     .await
     .unwrap();
-    git.set_config(
+    git.set_config_with(
         "http.receivepack",
         "true",
         ConfigOptions::new().local("/tmp/srv/repo.git"),
@@ -42,7 +42,7 @@ async fn serve_repo(sbx: &Sandbox) -> e2b_sandbox::CommandHandle {
     .unwrap();
     let handle = sbx
         .commands()
-        .spawn(
+        .spawn_with(
             &format!("python3 /tmp/git_http_server.py /tmp/srv {PORT} {USER} {PASSWORD}"),
             CommandOptions::new().timeout(Duration::ZERO),
         )
@@ -77,20 +77,17 @@ async fn clone_commit_push_pull_with_credentials() {
     let sbx = local.sandbox().await;
     let server = serve_repo(&sbx).await;
     let git = sbx.git();
-    git.configure_user("Test User", "test@example.com", ConfigOptions::new())
+    git.configure_user("Test User", "test@example.com")
         .await
         .unwrap();
     assert_eq!(
-        git.get_config("user.name", ConfigOptions::new())
-            .await
-            .unwrap()
-            .as_deref(),
+        git.config("user.name").await.unwrap().as_deref(),
         Some("Test User")
     );
 
     // Wrong or missing credentials are typed auth errors.
     let err = git
-        .clone_repo(
+        .clone_repo_with(
             URL,
             CloneOptions::new()
                 .path("/tmp/denied")
@@ -101,13 +98,13 @@ async fn clone_commit_push_pull_with_credentials() {
     assert!(err.is_git_auth(), "{err}");
     assert!(!format!("{err:?}").contains(PASSWORD));
     let err = git
-        .clone_repo(URL, CloneOptions::new().path("/tmp/anon"))
+        .clone_repo_with(URL, CloneOptions::new().path("/tmp/anon"))
         .await
         .unwrap_err();
     assert!(err.is_git_auth(), "{err}");
 
     // Clone the empty repository, commit, push.
-    git.clone_repo(URL, CloneOptions::new().path("/tmp/a").credentials(creds()))
+    git.clone_repo_with(URL, CloneOptions::new().path("/tmp/a").credentials(creds()))
         .await
         .unwrap();
     assert!(!git_config(&sbx, "/tmp/a").await.contains(PASSWORD));
@@ -124,11 +121,11 @@ async fn clone_commit_push_pull_with_credentials() {
     let status = git.status("/tmp/a").await.unwrap();
     assert_eq!(status.untracked_count(), 1, "{status:?}");
     assert!(status.has_untracked() && !status.has_staged());
-    git.add("/tmp/a", AddOptions::new()).await.unwrap();
+    git.add("/tmp/a").await.unwrap();
     let status = git.status("/tmp/a").await.unwrap();
     assert_eq!(status.file_status[0].status, GitStatusLabel::Added);
     assert!(status.has_staged());
-    git.commit(
+    git.commit_with(
         "/tmp/a",
         "first 'quoted' $(commit)",
         CommitOptions::new().author("Ann Author", "ann@example.com"),
@@ -137,17 +134,14 @@ async fn clone_commit_push_pull_with_credentials() {
     .unwrap();
     let log = sbx
         .commands()
-        .run(
-            "git -C /tmp/a log -1 --format='%an|%s'",
-            CommandOptions::new(),
-        )
+        .run("git -C /tmp/a log -1 --format='%an|%s'")
         .await
         .unwrap();
     assert_eq!(log.stdout.trim(), "Ann Author|first 'quoted' $(commit)");
 
-    let err = git.push("/tmp/a", RemoteOptions::new()).await.unwrap_err();
+    let err = git.push("/tmp/a").await.unwrap_err();
     assert!(err.is_git_auth(), "push without credentials: {err}");
-    git.push(
+    git.push_with(
         "/tmp/a",
         RemoteOptions::new().branch("main").credentials(creds()),
     )
@@ -160,7 +154,7 @@ async fn clone_commit_push_pull_with_credentials() {
     assert_eq!(status.upstream.as_deref(), Some("origin/main"));
 
     // A second clone (one branch, shallow) pushes a change; the first pulls it.
-    git.clone_repo(
+    git.clone_repo_with(
         URL,
         CloneOptions::new()
             .path("/tmp/b")
@@ -176,19 +170,17 @@ async fn clone_commit_push_pull_with_credentials() {
         "hello\n"
     );
     sbx.files().write("/tmp/b/second.txt", "2").await.unwrap();
-    git.add("/tmp/b", AddOptions::new().files(["second.txt"]))
+    git.add_with("/tmp/b", AddOptions::new().files(["second.txt"]))
         .await
         .unwrap();
-    git.commit("/tmp/b", "second", CommitOptions::new())
-        .await
-        .unwrap();
-    git.push("/tmp/b", RemoteOptions::new().credentials(creds()))
+    git.commit("/tmp/b", "second").await.unwrap();
+    git.push_with("/tmp/b", RemoteOptions::new().credentials(creds()))
         .await
         .unwrap();
 
-    let err = git.pull("/tmp/a", RemoteOptions::new()).await.unwrap_err();
+    let err = git.pull("/tmp/a").await.unwrap_err();
     assert!(err.is_git_auth(), "pull without credentials: {err}");
-    git.pull("/tmp/a", RemoteOptions::new().credentials(creds()))
+    git.pull_with("/tmp/a", RemoteOptions::new().credentials(creds()))
         .await
         .unwrap();
     assert_eq!(
@@ -198,7 +190,7 @@ async fn clone_commit_push_pull_with_credentials() {
     assert!(!git_config(&sbx, "/tmp/a").await.contains(PASSWORD));
 
     // Kept on request.
-    git.clone_repo(
+    git.clone_repo_with(
         URL,
         CloneOptions::new()
             .path("/tmp/kept")
@@ -210,7 +202,7 @@ async fn clone_commit_push_pull_with_credentials() {
     assert!(git_config(&sbx, "/tmp/kept").await.contains(PASSWORD));
 
     // Stored credentials serve later commands without any given.
-    git.dangerously_authenticate(
+    git.dangerously_authenticate_with(
         &creds(),
         AuthenticateOptions::new()
             .host("127.0.0.1:18931")
@@ -218,7 +210,7 @@ async fn clone_commit_push_pull_with_credentials() {
     )
     .await
     .unwrap();
-    git.clone_repo(URL, CloneOptions::new().path("/tmp/c"))
+    git.clone_repo_with(URL, CloneOptions::new().path("/tmp/c"))
         .await
         .unwrap();
     assert!(sbx.files().exists("/tmp/c/second.txt").await.unwrap());
@@ -233,28 +225,21 @@ async fn local_operations() {
     let sbx = local.sandbox().await;
     let git = sbx.git();
     let repo = "/tmp/my repo";
-    git.init(repo, InitOptions::new().initial_branch("main"))
+    git.init_with(repo, InitOptions::new().initial_branch("main"))
         .await
         .unwrap();
-    git.configure_user("T", "t@example.com", ConfigOptions::new())
-        .await
-        .unwrap();
-    git.set_config("core.note", "it's local", ConfigOptions::new().local(repo))
+    git.configure_user("T", "t@example.com").await.unwrap();
+    git.set_config_with("core.note", "it's local", ConfigOptions::new().local(repo))
         .await
         .unwrap();
     assert_eq!(
-        git.get_config("core.note", ConfigOptions::new().local(repo))
+        git.config_with("core.note", ConfigOptions::new().local(repo))
             .await
             .unwrap()
             .as_deref(),
         Some("it's local")
     );
-    assert_eq!(
-        git.get_config("core.unset", ConfigOptions::new())
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(git.config("core.unset").await.unwrap(), None);
 
     let status = git.status(repo).await.unwrap();
     assert_eq!(status.current_branch.as_deref(), Some("main"));
@@ -264,21 +249,18 @@ async fn local_operations() {
         .write("/tmp/my repo/a.txt", "one\n")
         .await
         .unwrap();
-    git.add(repo, AddOptions::new().files(["a.txt"]))
+    git.add_with(repo, AddOptions::new().files(["a.txt"]))
         .await
         .unwrap();
-    git.commit(repo, "one", CommitOptions::new()).await.unwrap();
-    let err = git
-        .commit(repo, "nothing", CommitOptions::new())
-        .await
-        .unwrap_err();
+    git.commit(repo, "one").await.unwrap();
+    let err = git.commit(repo, "nothing").await.unwrap_err();
     assert!(err.is_command_exit(), "{err}");
-    git.commit(repo, "empty", CommitOptions::new().allow_empty(true))
+    git.commit_with(repo, "empty", CommitOptions::new().allow_empty(true))
         .await
         .unwrap();
 
     // Pull without an upstream is a typed error.
-    let err = git.pull(repo, RemoteOptions::new()).await.unwrap_err();
+    let err = git.pull(repo).await.unwrap_err();
     assert!(err.is_git_upstream(), "{err}");
 
     git.create_branch(repo, "feature").await.unwrap();
@@ -290,9 +272,7 @@ async fn local_operations() {
         git.branches(repo).await.unwrap().current_branch.as_deref(),
         Some("main")
     );
-    git.delete_branch(repo, "feature", DeleteBranchOptions::new())
-        .await
-        .unwrap();
+    git.delete_branch(repo, "feature").await.unwrap();
     assert_eq!(git.branches(repo).await.unwrap().branches, ["main"]);
 
     // Restore the working tree, unstage, reset.
@@ -303,9 +283,7 @@ async fn local_operations() {
     let status = git.status(repo).await.unwrap();
     assert_eq!(status.file_status[0].status, GitStatusLabel::Modified);
     assert_eq!(status.unstaged_count(), 1);
-    git.restore(repo, &["a.txt"], RestoreOptions::new())
-        .await
-        .unwrap();
+    git.restore(repo, &["a.txt"]).await.unwrap();
     assert_eq!(
         sbx.files().read_text("/tmp/my repo/a.txt").await.unwrap(),
         "one\n"
@@ -314,8 +292,8 @@ async fn local_operations() {
         .write("/tmp/my repo/a.txt", "staged\n")
         .await
         .unwrap();
-    git.add(repo, AddOptions::new()).await.unwrap();
-    git.restore(repo, &["a.txt"], RestoreOptions::new().staged(true))
+    git.add(repo).await.unwrap();
+    git.restore_with(repo, &["a.txt"], RestoreOptions::new().staged(true))
         .await
         .unwrap();
     let status = git.status(repo).await.unwrap();
@@ -323,12 +301,12 @@ async fn local_operations() {
         !status.has_staged() && status.unstaged_count() == 1,
         "{status:?}"
     );
-    git.add(repo, AddOptions::new()).await.unwrap();
-    git.reset(repo, ResetOptions::new().paths(["a.txt"]))
+    git.add(repo).await.unwrap();
+    git.reset_with(repo, ResetOptions::new().paths(["a.txt"]))
         .await
         .unwrap();
     assert!(!git.status(repo).await.unwrap().has_staged());
-    git.reset(
+    git.reset_with(
         repo,
         ResetOptions::new().mode(GitResetMode::Hard).target("HEAD"),
     )
@@ -336,7 +314,7 @@ async fn local_operations() {
     .unwrap();
     assert!(git.status(repo).await.unwrap().is_clean());
     // Back one commit, keeping the changes staged.
-    git.reset(
+    git.reset_with(
         repo,
         ResetOptions::new()
             .mode(GitResetMode::Soft)
@@ -346,10 +324,7 @@ async fn local_operations() {
     .unwrap();
     let log = sbx
         .commands()
-        .run(
-            "git -C '/tmp/my repo' log -1 --format=%s",
-            CommandOptions::new(),
-        )
+        .run("git -C '/tmp/my repo' log -1 --format=%s")
         .await
         .unwrap();
     assert_eq!(log.stdout.trim(), "one");
@@ -358,7 +333,7 @@ async fn local_operations() {
         .write("/tmp/my repo/a.txt", "scribble\n")
         .await
         .unwrap();
-    git.restore(
+    git.restore_with(
         repo,
         &["a.txt"],
         RestoreOptions::new().worktree(true).source("HEAD"),
@@ -370,13 +345,13 @@ async fn local_operations() {
         "one\n"
     );
     assert!(
-        git.restore(repo, &[], RestoreOptions::new())
+        git.restore(repo, &[])
             .await
             .unwrap_err()
             .is_invalid_argument()
     );
     assert!(
-        git.restore(
+        git.restore_with(
             repo,
             &["a.txt"],
             RestoreOptions::new().staged(false).worktree(false)
@@ -386,26 +361,16 @@ async fn local_operations() {
         .is_invalid_argument()
     );
 
-    git.remote_add(
-        repo,
-        "origin",
-        "https://example.com/x.git",
-        RemoteAddOptions::new(),
-    )
-    .await
-    .unwrap();
-    assert!(
-        git.remote_add(
-            repo,
-            "origin",
-            "https://example.com/y.git",
-            RemoteAddOptions::new()
-        )
+    git.remote_add(repo, "origin", "https://example.com/x.git")
         .await
-        .unwrap_err()
-        .is_command_exit()
+        .unwrap();
+    assert!(
+        git.remote_add(repo, "origin", "https://example.com/y.git",)
+            .await
+            .unwrap_err()
+            .is_command_exit()
     );
-    git.remote_add(
+    git.remote_add_with(
         repo,
         "origin",
         "https://example.com/y.git",
@@ -418,7 +383,7 @@ async fn local_operations() {
         Some("https://example.com/y.git")
     );
     let err = git
-        .clone_repo(
+        .clone_repo_with(
             "git@example.com:x.git",
             CloneOptions::new().credentials(creds()),
         )
@@ -432,10 +397,9 @@ async fn local_operations() {
 async fn rev(sbx: &Sandbox, repo: &str, rev: &str) -> Option<String> {
     let out = sbx
         .commands()
-        .run(
-            &format!("git -C {repo} rev-parse --verify -q {rev} || true"),
-            CommandOptions::new(),
-        )
+        .run(&format!(
+            "git -C {repo} rev-parse --verify -q {rev} || true"
+        ))
         .await
         .unwrap();
     let hash = out.stdout.trim();
@@ -447,25 +411,23 @@ async fn push_and_pull_with_only_a_branch_use_the_default_remote() {
     let local = Local::start().await;
     let sbx = local.sandbox().await;
     let git = sbx.git();
-    git.configure_user("T", "t@example.com", ConfigOptions::new())
-        .await
-        .unwrap();
+    git.configure_user("T", "t@example.com").await.unwrap();
     for bare in ["/tmp/origin.git", "/tmp/backup.git"] {
-        git.init(bare, InitOptions::new().bare(true).initial_branch("main"))
+        git.init_with(bare, InitOptions::new().bare(true).initial_branch("main"))
             .await
             .unwrap();
     }
     let work = "/tmp/work";
-    git.init(work, InitOptions::new().initial_branch("main"))
+    git.init_with(work, InitOptions::new().initial_branch("main"))
         .await
         .unwrap();
     sbx.files().write("/tmp/work/a.txt", "a\n").await.unwrap();
-    git.add(work, AddOptions::new()).await.unwrap();
-    git.commit(work, "a", CommitOptions::new()).await.unwrap();
+    git.add(work).await.unwrap();
+    git.commit(work, "a").await.unwrap();
 
     // No remote at all: nowhere to push a branch to, nothing to pull.
     let err = git
-        .push(work, RemoteOptions::new().branch("main"))
+        .push_with(work, RemoteOptions::new().branch("main"))
         .await
         .unwrap_err();
     assert!(
@@ -473,7 +435,7 @@ async fn push_and_pull_with_only_a_branch_use_the_default_remote() {
         "push of a branch without remotes: {err}"
     );
     let err = git
-        .pull(work, RemoteOptions::new().branch("main"))
+        .pull_with(work, RemoteOptions::new().branch("main"))
         .await
         .unwrap_err();
     assert!(
@@ -481,17 +443,17 @@ async fn push_and_pull_with_only_a_branch_use_the_default_remote() {
         "pull of a branch without remotes: {err}"
     );
 
-    git.remote_add(work, "origin", "/tmp/origin.git", RemoteAddOptions::new())
+    git.remote_add(work, "origin", "/tmp/origin.git")
         .await
         .unwrap();
     // A remote but no upstream: push and pull of the current branch are typed errors.
-    let err = git.push(work, RemoteOptions::new()).await.unwrap_err();
+    let err = git.push(work).await.unwrap_err();
     assert!(err.is_git_upstream(), "push without an upstream: {err}");
-    let err = git.pull(work, RemoteOptions::new()).await.unwrap_err();
+    let err = git.pull(work).await.unwrap_err();
     assert!(err.is_git_upstream(), "pull without an upstream: {err}");
 
     // The branch alone goes to the only remote and becomes its upstream.
-    git.push(work, RemoteOptions::new().branch("main"))
+    git.push_with(work, RemoteOptions::new().branch("main"))
         .await
         .unwrap();
     let head = rev(&sbx, work, "HEAD").await;
@@ -503,14 +465,14 @@ async fn push_and_pull_with_only_a_branch_use_the_default_remote() {
     );
 
     // With two remotes, a branch without an upstream goes to origin.
-    git.remote_add(work, "backup", "/tmp/backup.git", RemoteAddOptions::new())
+    git.remote_add(work, "backup", "/tmp/backup.git")
         .await
         .unwrap();
     git.create_branch(work, "feature").await.unwrap();
     sbx.files().write("/tmp/work/f.txt", "f\n").await.unwrap();
-    git.add(work, AddOptions::new()).await.unwrap();
-    git.commit(work, "f", CommitOptions::new()).await.unwrap();
-    git.push(work, RemoteOptions::new().branch("feature"))
+    git.add(work).await.unwrap();
+    git.commit(work, "f").await.unwrap();
+    git.push_with(work, RemoteOptions::new().branch("feature"))
         .await
         .unwrap();
     let feature = rev(&sbx, work, "feature").await;
@@ -519,13 +481,13 @@ async fn push_and_pull_with_only_a_branch_use_the_default_remote() {
 
     // A branch whose upstream is on another remote goes there.
     git.checkout_branch(work, "main").await.unwrap();
-    git.push(work, RemoteOptions::new().remote("backup").branch("main"))
+    git.push_with(work, RemoteOptions::new().remote("backup").branch("main"))
         .await
         .unwrap();
     sbx.files().write("/tmp/work/b.txt", "b\n").await.unwrap();
-    git.add(work, AddOptions::new()).await.unwrap();
-    git.commit(work, "b", CommitOptions::new()).await.unwrap();
-    git.push(work, RemoteOptions::new().branch("main"))
+    git.add(work).await.unwrap();
+    git.commit(work, "b").await.unwrap();
+    git.push_with(work, RemoteOptions::new().branch("main"))
         .await
         .unwrap();
     let main = rev(&sbx, work, "main").await;
@@ -534,13 +496,13 @@ async fn push_and_pull_with_only_a_branch_use_the_default_remote() {
 
     // Pull of a branch alone in a fresh repository: from its only remote.
     let fresh = "/tmp/fresh";
-    git.init(fresh, InitOptions::new().initial_branch("main"))
+    git.init_with(fresh, InitOptions::new().initial_branch("main"))
         .await
         .unwrap();
-    git.remote_add(fresh, "origin", "/tmp/origin.git", RemoteAddOptions::new())
+    git.remote_add(fresh, "origin", "/tmp/origin.git")
         .await
         .unwrap();
-    git.pull(fresh, RemoteOptions::new().branch("feature"))
+    git.pull_with(fresh, RemoteOptions::new().branch("feature"))
         .await
         .unwrap();
     assert_eq!(rev(&sbx, fresh, "HEAD").await, feature);
@@ -550,18 +512,15 @@ async fn push_and_pull_with_only_a_branch_use_the_default_remote() {
     );
 
     // Several remotes, none of them origin nor the branch's upstream: name one.
-    git.remote_add(fresh, "second", "/tmp/backup.git", RemoteAddOptions::new())
+    git.remote_add(fresh, "second", "/tmp/backup.git")
         .await
         .unwrap();
     sbx.commands()
-        .run(
-            "git -C /tmp/fresh remote rename origin first",
-            CommandOptions::new(),
-        )
+        .run("git -C /tmp/fresh remote rename origin first")
         .await
         .unwrap();
     let err = git
-        .pull(fresh, RemoteOptions::new().branch("main"))
+        .pull_with(fresh, RemoteOptions::new().branch("main"))
         .await
         .unwrap_err();
     assert!(err.is_invalid_argument(), "{err}");

@@ -66,11 +66,7 @@ async fn create_with_options_and_read_them_back() {
         .await
         .unwrap();
     assert!(open.envd_access_token().is_none());
-    let out = open
-        .commands()
-        .run("echo ok", CommandOptions::new())
-        .await
-        .unwrap();
+    let out = open.commands().run("echo ok").await.unwrap();
     assert_eq!(out.stdout, "ok\n");
     local.stop().await;
 }
@@ -92,24 +88,22 @@ async fn invalid_options_fail_before_any_request() {
         assert!(err.is_invalid_argument(), "{err}");
     }
     let sbx = local.sandbox().await;
-    let err = sbx.fork(ForkOptions::new().count(0)).await.unwrap_err();
+    let err = sbx
+        .fork_with(ForkOptions::new().count(0))
+        .await
+        .unwrap_err();
     assert!(err.is_invalid_argument(), "{err}");
     let err = "sideways".parse::<e2b_sandbox::ListOrder>().unwrap_err();
     assert!(err.is_invalid_argument(), "{err}");
     let err = local
         .client
-        .list_sandboxes(e2b_sandbox::ListOptions::new().page_size(0))
+        .list_sandboxes_with(e2b_sandbox::ListOptions::new().page_size(0))
         .try_collect::<Vec<_>>()
         .await
         .unwrap_err();
     assert!(err.is_invalid_argument(), "{err}");
     // Nothing but the one sandbox was created.
-    let all: Vec<_> = local
-        .client
-        .list_sandboxes(e2b_sandbox::ListOptions::new())
-        .try_collect()
-        .await
-        .unwrap();
+    let all: Vec<_> = local.client.list_sandboxes().try_collect().await.unwrap();
     assert_eq!(all.len(), 1);
     local.stop().await;
 }
@@ -130,25 +124,13 @@ async fn unknown_sandboxes_are_not_found() {
         .await
         .unwrap_err();
     assert!(err.is_not_found(), "{err}");
-    let err = client
-        .pause_sandbox(id, PauseOptions::new())
-        .await
-        .unwrap_err();
+    let err = client.pause_sandbox(id).await.unwrap_err();
     assert!(err.is_not_found(), "{err}");
-    let err = client
-        .sandbox_metrics(id, MetricsOptions::new())
-        .await
-        .unwrap_err();
+    let err = client.sandbox_metrics(id).await.unwrap_err();
     assert!(err.is_not_found(), "{err}");
-    let err = client
-        .fork_sandbox(id, ForkOptions::new())
-        .await
-        .unwrap_err();
+    let err = client.fork_sandbox(id).await.unwrap_err();
     assert!(err.is_not_found(), "{err}");
-    let err = client
-        .create_snapshot(id, SnapshotOptions::new())
-        .await
-        .unwrap_err();
+    let err = client.create_snapshot(id).await.unwrap_err();
     assert!(err.is_not_found(), "{err}");
     let err = client
         .update_sandbox_network(id, NetworkUpdate::new())
@@ -198,7 +180,7 @@ async fn sandbox_timeout_ends_the_sandbox() {
         .unwrap();
     let handle = sbx
         .commands()
-        .spawn("sleep 30", CommandOptions::new().no_timeout())
+        .spawn_with("sleep 30", CommandOptions::new().no_timeout())
         .await
         .unwrap();
     // The sandbox's own timeout kills it; the command learns within about a second.
@@ -213,26 +195,23 @@ async fn pause_and_resume() {
     let local = Local::start().await;
     let sbx = local.sandbox().await;
     sbx.commands()
-        .run("echo kept > /home/user/marker", CommandOptions::new())
+        .run("echo kept > /home/user/marker")
         .await
         .unwrap();
-    assert!(sbx.pause(PauseOptions::new()).await.unwrap());
-    assert!(
-        !sbx.pause(PauseOptions::new()).await.unwrap(),
-        "already paused"
-    );
+    assert!(sbx.pause().await.unwrap());
+    assert!(!sbx.pause().await.unwrap(), "already paused");
     assert_eq!(sbx.info().await.unwrap().state, SandboxState::Paused);
     assert!(!sbx.is_running().await.unwrap());
 
     let resumed = sbx
-        .resume(ConnectOptions::new().timeout(Duration::from_secs(120)))
+        .resume_with(ConnectOptions::new().timeout(Duration::from_secs(120)))
         .await
         .unwrap();
     assert_eq!(resumed.id(), sbx.id());
     assert!(resumed.is_running().await.unwrap());
     let out = resumed
         .commands()
-        .run("cat /home/user/marker", CommandOptions::new())
+        .run("cat /home/user/marker")
         .await
         .unwrap();
     assert_eq!(out.stdout, "kept\n");
@@ -240,16 +219,12 @@ async fn pause_and_resume() {
     // Connecting by id works too, and a filesystem-only pause resumes cold.
     assert!(
         resumed
-            .pause(PauseOptions::new().keep_memory(false))
+            .pause_with(PauseOptions::new().keep_memory(false))
             .await
             .unwrap()
     );
     let again = Sandbox::connect(&local.client, sbx.id()).await.unwrap();
-    let out = again
-        .commands()
-        .run("cat /home/user/marker", CommandOptions::new())
-        .await
-        .unwrap();
+    let out = again.commands().run("cat /home/user/marker").await.unwrap();
     assert_eq!(out.stdout, "kept\n");
     local.stop().await;
 }
@@ -259,38 +234,30 @@ async fn fork_snapshots_and_metrics() {
     let local = Local::start().await;
     let sbx = local.sandbox().await;
     sbx.commands()
-        .run("echo from-parent > /home/user/f", CommandOptions::new())
+        .run("echo from-parent > /home/user/f")
         .await
         .unwrap();
 
-    let forks = sbx.fork(ForkOptions::new().count(2)).await.unwrap();
+    let forks = sbx.fork_with(ForkOptions::new().count(2)).await.unwrap();
     assert_eq!(forks.len(), 2);
     for fork in forks {
         let fork = fork.unwrap();
         assert_ne!(fork.id(), sbx.id());
-        let out = fork
-            .commands()
-            .run("cat /home/user/f", CommandOptions::new())
-            .await
-            .unwrap();
+        let out = fork.commands().run("cat /home/user/f").await.unwrap();
         assert_eq!(out.stdout, "from-parent\n");
         assert!(fork.kill().await.unwrap());
     }
 
     let snapshot = sbx
-        .create_snapshot(SnapshotOptions::new().name("snap-one"))
+        .create_snapshot_with(SnapshotOptions::new().name("snap-one"))
         .await
         .unwrap();
     assert!(!snapshot.snapshot_id.is_empty());
-    let listed: Vec<_> = sbx
-        .list_snapshots(SnapshotListOptions::new())
-        .try_collect()
-        .await
-        .unwrap();
+    let listed: Vec<_> = sbx.list_snapshots().try_collect().await.unwrap();
     assert!(listed.iter().any(|s| s.snapshot_id == snapshot.snapshot_id));
     let all: Vec<_> = local
         .client
-        .list_snapshots(SnapshotListOptions::new().page_size(1))
+        .list_snapshots_with(SnapshotListOptions::new().page_size(1))
         .try_collect()
         .await
         .unwrap();
@@ -304,7 +271,7 @@ async fn fork_snapshots_and_metrics() {
         .unwrap();
     let out = from_snapshot
         .commands()
-        .run("cat /home/user/f", CommandOptions::new())
+        .run("cat /home/user/f")
         .await
         .unwrap();
     assert_eq!(out.stdout, "from-parent\n");
@@ -325,7 +292,7 @@ async fn fork_snapshots_and_metrics() {
 
     let now = SystemTime::now();
     let metrics = sbx
-        .metrics(
+        .metrics_with(
             MetricsOptions::new()
                 .start(now - Duration::from_secs(600))
                 .end(now + Duration::from_secs(60)),
@@ -360,7 +327,7 @@ async fn update_network_and_hosts() {
 
     let domain = local.server.domain();
     assert_eq!(sbx.sandbox_domain(), domain);
-    assert_eq!(sbx.get_host(3000), format!("3000-{}.{domain}", sbx.id()));
+    assert_eq!(sbx.host(3000), format!("3000-{}.{domain}", sbx.id()));
     assert_eq!(
         sbx.mcp_url(),
         format!("https://50005-{}.{domain}/mcp", sbx.id())
@@ -377,12 +344,7 @@ async fn update_network_and_hosts() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("MCP gateway"), "{err}");
-    let left: Vec<_> = local
-        .client
-        .list_sandboxes(e2b_sandbox::ListOptions::new())
-        .try_collect()
-        .await
-        .unwrap();
+    let left: Vec<_> = local.client.list_sandboxes().try_collect().await.unwrap();
     assert!(left.iter().all(|s| s.sandbox_id == sbx.id()), "{left:?}");
 
     let with_mount = Sandbox::builder()

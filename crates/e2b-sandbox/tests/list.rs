@@ -4,7 +4,7 @@ mod support;
 
 use std::time::{Duration, SystemTime};
 
-use e2b_sandbox::{ListOptions, ListOrder, PauseOptions, Sandbox, SandboxState};
+use e2b_sandbox::{ListOptions, ListOrder, Sandbox, SandboxState};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use support::Local;
 
@@ -39,7 +39,7 @@ async fn filters_order_and_pages() {
     // Metadata filter (unit tests cover the encoding of reserved characters).
     let mine: Vec<_> = local
         .client
-        .list_sandboxes(ListOptions::new().metadata([("extra", "v-1.x_y~z")]))
+        .list_sandboxes_with(ListOptions::new().metadata([("extra", "v-1.x_y~z")]))
         .try_collect()
         .await
         .unwrap();
@@ -49,7 +49,7 @@ async fn filters_order_and_pages() {
     // Order by start time, whole result set.
     let asc: Vec<String> = local
         .client
-        .list_sandboxes(
+        .list_sandboxes_with(
             ListOptions::new()
                 .metadata([("run", "list-test")])
                 .order(ListOrder::Asc),
@@ -61,7 +61,7 @@ async fn filters_order_and_pages() {
     assert_eq!(asc, ["0", "1", "2"]);
     let desc: Vec<String> = local
         .client
-        .list_sandboxes(
+        .list_sandboxes_with(
             ListOptions::new()
                 .metadata([("run", "list-test")])
                 .order(ListOrder::Desc),
@@ -75,14 +75,14 @@ async fn filters_order_and_pages() {
     // Pages of one, as a stream and page by page.
     let streamed: Vec<_> = local
         .client
-        .list_sandboxes(ListOptions::new().page_size(1))
+        .list_sandboxes_with(ListOptions::new().page_size(1))
         .try_collect()
         .await
         .unwrap();
     assert_eq!(streamed.len(), 4);
     let mut pages = local
         .client
-        .list_sandboxes(ListOptions::new().page_size(3).order(ListOrder::Asc));
+        .list_sandboxes_with(ListOptions::new().page_size(3).order(ListOrder::Asc));
     assert!(pages.has_next());
     let first = pages.next_page().await.unwrap().unwrap();
     assert_eq!(first.len(), 3);
@@ -97,7 +97,7 @@ async fn filters_order_and_pages() {
     // Resuming from a cursor.
     let resumed: Vec<_> = local
         .client
-        .list_sandboxes(
+        .list_sandboxes_with(
             ListOptions::new()
                 .page_size(3)
                 .order(ListOrder::Asc)
@@ -109,10 +109,10 @@ async fn filters_order_and_pages() {
     assert_eq!(resumed.len(), 1);
 
     // State, template and start-time filters.
-    assert!(created[0].pause(PauseOptions::new()).await.unwrap());
+    assert!(created[0].pause().await.unwrap());
     let paused: Vec<_> = local
         .client
-        .list_sandboxes(ListOptions::new().state([SandboxState::Paused]))
+        .list_sandboxes_with(ListOptions::new().state([SandboxState::Paused]))
         .try_collect()
         .await
         .unwrap();
@@ -121,35 +121,35 @@ async fn filters_order_and_pages() {
     assert_eq!(paused[0].state, SandboxState::Paused);
     let running: Vec<_> = local
         .client
-        .list_sandboxes(ListOptions::new().state([SandboxState::Running]))
+        .list_sandboxes_with(ListOptions::new().state([SandboxState::Running]))
         .try_collect()
         .await
         .unwrap();
     assert_eq!(running.len(), 3);
     let base: Vec<_> = local
         .client
-        .list_sandboxes(ListOptions::new().template("base"))
+        .list_sandboxes_with(ListOptions::new().template("base"))
         .try_collect()
         .await
         .unwrap();
     assert_eq!(base.len(), 4);
     let none: Vec<_> = local
         .client
-        .list_sandboxes(ListOptions::new().template("no-such-template"))
+        .list_sandboxes_with(ListOptions::new().template("no-such-template"))
         .try_collect()
         .await
         .unwrap();
     assert!(none.is_empty());
     let recent: Vec<_> = local
         .client
-        .list_sandboxes(ListOptions::new().started_after(before_all))
+        .list_sandboxes_with(ListOptions::new().started_after(before_all))
         .try_collect()
         .await
         .unwrap();
     assert_eq!(recent.len(), 4);
     let future: Vec<_> = local
         .client
-        .list_sandboxes(
+        .list_sandboxes_with(
             ListOptions::new().started_after(SystemTime::now() + Duration::from_secs(3600)),
         )
         .try_collect()

@@ -44,7 +44,7 @@ async fn lifecycle_and_commands() {
     assert_eq!(info.metadata["e2b-rs-live-test"], "1");
 
     let listed: Vec<_> = client
-        .list_sandboxes(ListOptions::new().metadata([("e2b-rs-live-test", "1")]))
+        .list_sandboxes_with(ListOptions::new().metadata([("e2b-rs-live-test", "1")]))
         .try_collect()
         .await
         .unwrap();
@@ -52,20 +52,16 @@ async fn lifecycle_and_commands() {
 
     let out = sbx
         .commands()
-        .run("echo hello; echo err >&2", CommandOptions::new())
+        .run("echo hello; echo err >&2")
         .await
         .unwrap();
     assert_eq!(out.stdout, "hello\n");
     assert_eq!(out.stderr, "err\n");
-    let err = sbx
-        .commands()
-        .run("exit 4", CommandOptions::new())
-        .await
-        .unwrap_err();
+    let err = sbx.commands().run("exit 4").await.unwrap_err();
     assert_eq!(err.command_exit_result().unwrap().exit_code, 4);
     let err = sbx
         .commands()
-        .run(
+        .run_with(
             "sleep 10",
             CommandOptions::new().timeout(Duration::from_secs(1)),
         )
@@ -75,7 +71,7 @@ async fn lifecycle_and_commands() {
 
     let handle = sbx
         .commands()
-        .spawn("cat", CommandOptions::new().stdin(true))
+        .spawn_with("cat", CommandOptions::new().stdin(true))
         .await
         .unwrap();
     handle.send_stdin("round trip\n").await.unwrap();
@@ -93,7 +89,7 @@ async fn killed_sandbox_is_reported() {
     let sbx = sandbox(&client).await;
     let handle = sbx
         .commands()
-        .spawn("sleep 60", CommandOptions::new().no_timeout())
+        .spawn_with("sleep 60", CommandOptions::new().no_timeout())
         .await
         .unwrap();
     assert!(client.kill_sandbox(sbx.id()).await.unwrap());
@@ -110,7 +106,7 @@ async fn terminal() {
     let sbx = sandbox(&client).await;
     let term = sbx
         .pty()
-        .create(PtyOptions::new().size(PtySize::new(80, 24)))
+        .create_with(PtyOptions::new().size(PtySize::new().rows(24).cols(80)))
         .await
         .unwrap();
     let mut output = term.output();

@@ -5,7 +5,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use e2b_sandbox::{PtyConnectOptions, PtyOptions, PtySize};
+use e2b_sandbox::{PtyOptions, PtySize};
 use support::{Local, read_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -16,9 +16,9 @@ async fn interactive_shell_with_resize_and_kill() {
     let sink = Arc::clone(&data);
     let term = sbx
         .pty()
-        .create(
+        .create_with(
             PtyOptions::new()
-                .size(PtySize::new(100, 30))
+                .size(PtySize::new().rows(30).cols(100))
                 .cwd("/tmp")
                 .env("GREETING", "hi-there")
                 .no_timeout()
@@ -36,7 +36,9 @@ async fn interactive_shell_with_resize_and_kill() {
     assert!(text.contains("/tmp"), "{text:?}");
     assert!(text.contains("30 100"), "{text:?}");
 
-    term.resize(PtySize::new(120, 40)).await.unwrap();
+    term.resize(PtySize::new().rows(40).cols(120))
+        .await
+        .unwrap();
     term.send_input(b"stty size; echo MARK$((2+0))\n")
         .await
         .unwrap();
@@ -49,10 +51,7 @@ async fn interactive_shell_with_resize_and_kill() {
     // foreground job; before that it would hit the shell itself.
     let running = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
-            let probe = sbx
-                .commands()
-                .run("pgrep -x sleep", e2b_sandbox::CommandOptions::new())
-                .await;
+            let probe = sbx.commands().run("pgrep -x sleep").await;
             if probe.is_ok() {
                 return;
             }
@@ -66,11 +65,7 @@ async fn interactive_shell_with_resize_and_kill() {
     read_until(&mut output, "MARK3\r\n").await;
 
     // Another connection to the same terminal sees new output.
-    let other = sbx
-        .pty()
-        .connect(term.pid(), PtyConnectOptions::new())
-        .await
-        .unwrap();
+    let other = sbx.pty().connect(term.pid()).await.unwrap();
     let mut other_output = other.output();
     sbx.pty()
         .send_input(term.pid(), b"echo MARK$((4+0))\n")
@@ -99,14 +94,14 @@ async fn interactive_shell_with_resize_and_kill() {
 async fn exit_ends_the_terminal_with_its_code() {
     let local = Local::start().await;
     let sbx = local.sandbox().await;
-    let term = sbx.pty().create(PtyOptions::new()).await.unwrap();
+    let term = sbx.pty().create().await.unwrap();
     term.send_input(b"exit 0\n").await.unwrap();
     let result = term.wait().await.unwrap();
     assert_eq!(result.exit_code, 0);
     assert_eq!(result.stdout, "", "terminal output is not collected");
     assert_eq!(term.exit_code(), Some(0));
 
-    let term = sbx.pty().create(PtyOptions::new()).await.unwrap();
+    let term = sbx.pty().create().await.unwrap();
     term.send_input(b"exit 7\n").await.unwrap();
     let err = term.wait().await.unwrap_err();
     assert_eq!(err.command_exit_result().unwrap().exit_code, 7);
@@ -114,7 +109,7 @@ async fn exit_ends_the_terminal_with_its_code() {
     // The terminal's own timeout.
     let term = sbx
         .pty()
-        .create(PtyOptions::new().timeout(Duration::from_secs(1)))
+        .create_with(PtyOptions::new().timeout(Duration::from_secs(1)))
         .await
         .unwrap();
     let err = term.wait().await.unwrap_err();

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use e2b_sandbox::{
-    Client, CommandOptions, ConnectionConfig, DEBUG_SANDBOX_ID, FileUrlOptions,
-    FilesystemEventType, PtyOptions, RoutingMode, Sandbox, Scheme, TimeoutKind, WatchOptions,
+    Client, CommandOptions, ConnectionConfig, DEBUG_SANDBOX_ID, FilesystemEventType, PtyOptions,
+    RoutingMode, Sandbox, Scheme, TimeoutKind,
 };
 use futures_util::StreamExt as _;
 use http::{HeaderValue, StatusCode, Uri};
@@ -34,11 +34,7 @@ async fn create(client: &Client) -> Sandbox {
 
 /// Run `echo <word>` in `sbx` and check what it printed.
 async fn assert_echo(sbx: &Sandbox, word: &str) {
-    let out = sbx
-        .commands()
-        .run(format!("echo {word}"), CommandOptions::new())
-        .await
-        .unwrap();
+    let out = sbx.commands().run(format!("echo {word}")).await.unwrap();
     assert_eq!(out.stdout, format!("{word}\n"));
 }
 
@@ -102,7 +98,7 @@ async fn openkruise_path_prefix_routing() {
         format!("{}/kruise/{}/49983", proxy.url(), sbx.id())
     );
     assert_eq!(
-        sbx.get_host(8080),
+        sbx.host(8080),
         format!("{}/kruise/{}/8080", proxy.addr(), sbx.id())
     );
     assert_eq!(
@@ -277,15 +273,11 @@ async fn request_deadlines_bound_every_call() {
     .unwrap();
     let stuck = Sandbox::connect(&envd_hangs, sbx.id()).await.unwrap();
     let started = Instant::now();
-    let err = stuck
-        .commands()
-        .run("true", CommandOptions::new())
-        .await
-        .unwrap_err();
+    let err = stuck.commands().run("true").await.unwrap_err();
     assert_eq!(err.timeout_kind(), Some(TimeoutKind::Request), "{err}");
     let err = stuck
         .commands()
-        .run(
+        .run_with(
             "true",
             CommandOptions::new().request_timeout(Duration::from_millis(100)),
         )
@@ -348,19 +340,14 @@ async fn debug_mode_skips_the_control_plane() {
     assert_eq!(sbx.id(), DEBUG_SANDBOX_ID);
     assert_eq!(sbx.envd_url(), "http://localhost:49983");
     assert!(sbx.envd_version().to_string().starts_with("99.99.99"));
-    assert_eq!(sbx.get_host(3000), "localhost:3000");
+    assert_eq!(sbx.host(3000), "localhost:3000");
     assert_echo(&sbx, "debug").await;
     let connected = Sandbox::connect(&client, DEBUG_SANDBOX_ID).await.unwrap();
     assert!(connected.is_running().await.unwrap());
     // No control plane: these do nothing.
     assert!(sbx.kill().await.unwrap());
     sbx.set_timeout(Duration::from_secs(10)).await.unwrap();
-    assert!(
-        sbx.metrics(e2b_sandbox::MetricsOptions::new())
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(sbx.metrics().await.unwrap().is_empty());
     // The real sandbox is untouched by the debug kill.
     assert!(real.is_running().await.unwrap());
     drop(proxy);
@@ -404,13 +391,9 @@ async fn exercise(
         .unwrap();
     let id = sbx.id().to_owned();
     assert_eq!(sbx.envd_url(), expected_envd_url(&id));
-    assert_eq!(sbx.get_host(8080), format!("8080-{id}.{EDGE_DOMAIN}"));
+    assert_eq!(sbx.host(8080), format!("8080-{id}.{EDGE_DOMAIN}"));
 
-    let out = sbx
-        .commands()
-        .run("echo over-$((40+2))", CommandOptions::new())
-        .await
-        .unwrap();
+    let out = sbx.commands().run("echo over-$((40+2))").await.unwrap();
     assert_eq!(out.stdout, "over-42\n");
 
     let files = sbx.files();
@@ -421,9 +404,7 @@ async fn exercise(
     );
     // Signed URLs always name the per-sandbox host, whatever the SDK's own routing; a plain
     // client sends no routing headers, so the host alone must route it.
-    let url = sbx
-        .download_url("/tmp/edge.txt", FileUrlOptions::new())
-        .unwrap();
+    let url = sbx.download_url("/tmp/edge.txt").unwrap();
     let direct = format!("https://49983-{id}.{EDGE_DOMAIN}/files?");
     assert!(url.starts_with(&direct), "{url}");
     let resp = edge
@@ -437,7 +418,7 @@ async fn exercise(
 
     let term = sbx
         .pty()
-        .create(PtyOptions::new().timeout(Duration::from_secs(60)))
+        .create_with(PtyOptions::new().timeout(Duration::from_secs(60)))
         .await
         .unwrap();
     let mut output = term.output();
@@ -446,10 +427,7 @@ async fn exercise(
     assert!(term.kill().await.unwrap());
 
     files.make_dir("/tmp/watched").await.unwrap();
-    let mut events = files
-        .watch_dir("/tmp/watched", WatchOptions::new())
-        .await
-        .unwrap();
+    let mut events = files.watch_dir("/tmp/watched").await.unwrap();
     files.write("/tmp/watched/new.txt", "1").await.unwrap();
     let event = tokio::time::timeout(Duration::from_secs(20), async {
         loop {

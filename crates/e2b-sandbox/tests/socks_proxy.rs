@@ -6,7 +6,7 @@ mod support;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use e2b_sandbox::{Client, CommandOptions, Sandbox};
+use e2b_sandbox::{Client, Sandbox};
 use support::Local;
 
 /// A dante SOCKS5 server on a free loopback port, logging every connection.
@@ -105,11 +105,7 @@ async fn a_socks5_proxy_carries_every_request() {
             .create(&client)
             .await
             .unwrap_or_else(|e| panic!("create through {scheme}: {e}"));
-        let out = sbx
-            .commands()
-            .run("echo through-socks", CommandOptions::new())
-            .await
-            .unwrap();
+        let out = sbx.commands().run("echo through-socks").await.unwrap();
         assert_eq!(out.stdout, "through-socks\n");
         sbx.kill().await.unwrap();
         assert!(

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use e2b_sandbox::{Client, ConnectionConfig, ListOptions, OnTimeoutAction, SandboxState};
+use e2b_sandbox::{Client, ConnectionConfig, OnTimeoutAction, SandboxState};
 use futures_util::TryStreamExt as _;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
@@ -113,7 +113,7 @@ async fn a_new_state_does_not_break_listing() {
     let stub = Stub::start().await;
     let sandboxes: Vec<_> = stub
         .client()
-        .list_sandboxes(ListOptions::new())
+        .list_sandboxes()
         .try_collect()
         .await
         .expect("the page decodes");

@@ -9,7 +9,7 @@
 //!     let sandbox = e2b::Sandbox::create(&client).await?;
 //!     let result = sandbox
 //!         .commands()
-//!         .run("echo hello", e2b::CommandOptions::new())
+//!         .run("echo hello")
 //!         .await?;
 //!     print!("{}", result.stdout);
 //!     sandbox.kill().await?;
@@ -27,6 +27,10 @@
 //!   (run code in stateful kernels, rich results, typed charts), re-exported as
 //!   `code_interpreter`, with `CodeInterpreter` and `RunCodeOptions` at the crate root.
 //!   Enables `sandbox`.
+//! - `blocking`: `e2b::blocking`, a blocking facade (like `reqwest::blocking`) over a tokio
+//!   runtime it owns, for programs without an async runtime: lifecycle, commands, files
+//!   and, with `code-interpreter`, `run_code` and contexts. Off by default: it costs async
+//!   users compile time and nothing else needs it. Enables `sandbox`.
 //! - `template`, `volume`: reserved for the template builder and volume crates; they
 //!   enable nothing yet.
 
@@ -53,3 +57,8 @@ pub use e2b_code_interpreter as code_interpreter;
 #[cfg_attr(docsrs, doc(cfg(feature = "code-interpreter")))]
 #[doc(inline)]
 pub use e2b_code_interpreter::{CodeInterpreter, RunCodeOptions};
+
+/// A blocking facade over the async API, for programs without an async runtime.
+#[cfg(feature = "blocking")]
+#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
+pub mod blocking;

@@ -28,7 +28,7 @@ use super::stream::{OutputStream, ProcessHandle};
 ///
 /// let handle = sandbox
 ///     .commands()
-///     .spawn("for i in 1 2 3; do echo $i; sleep 1; done", CommandOptions::new())
+///     .spawn("for i in 1 2 3; do echo $i; sleep 1; done")
 ///     .await?;
 /// let mut lines = handle.stdout();
 /// while let Some(text) = lines.next().await {

@@ -56,10 +56,10 @@ impl<'a> Commands<'a> {
     /// # async fn demo(sandbox: e2b_sandbox::Sandbox) -> e2b_sandbox::Result<()> {
     /// use e2b_sandbox::CommandOptions;
     ///
-    /// let result = sandbox.commands().run("echo hello", CommandOptions::new()).await?;
+    /// let result = sandbox.commands().run("echo hello").await?;
     /// assert_eq!(result.stdout, "hello\n");
     ///
-    /// match sandbox.commands().run("exit 3", CommandOptions::new()).await {
+    /// match sandbox.commands().run("exit 3").await {
     ///     Err(e) if e.is_command_exit() => {
     ///         assert_eq!(e.command_exit_result().unwrap().exit_code, 3);
     ///     }
@@ -75,12 +75,21 @@ impl<'a> Commands<'a> {
     ///
     /// A command-exit error carrying stdout, stderr and the exit code for a non-zero exit
     /// code; the errors of [`spawn`](Self::spawn) and [`CommandHandle::wait`].
-    pub async fn run(
+    pub async fn run(&self, cmd: impl Into<String>) -> Result<CommandResult> {
+        self.run_with(cmd, CommandOptions::new()).await
+    }
+
+    /// [`run`](Self::run) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`run`](Self::run).
+    pub async fn run_with(
         &self,
         cmd: impl Into<String>,
         options: CommandOptions,
     ) -> Result<CommandResult> {
-        let handle = self.spawn(cmd, options).await?;
+        let handle = self.spawn_with(cmd, options).await?;
         handle.wait().await
     }
 
@@ -90,10 +99,19 @@ impl<'a> Commands<'a> {
     ///
     /// - invalid argument: `stdin(false)` on envd older than 0.3.0, or a `cwd` that does not
     ///   exist (from envd);
-    /// - authentication: an unknown user;
+    /// - authentication: an unknown user (see [`Sandbox::with_user`](crate::Sandbox::with_user));
     /// - a request timeout if envd does not confirm the start within the request timeout;
     /// - a sandbox-gone timeout if the sandbox no longer answers.
-    pub async fn spawn(
+    pub async fn spawn(&self, cmd: impl Into<String>) -> Result<CommandHandle> {
+        self.spawn_with(cmd, CommandOptions::new()).await
+    }
+
+    /// [`spawn`](Self::spawn) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`spawn`](Self::spawn).
+    pub async fn spawn_with(
         &self,
         cmd: impl Into<String>,
         options: CommandOptions,
@@ -128,9 +146,7 @@ impl<'a> Commands<'a> {
                 stdin: Some(options.stdin.unwrap_or(false)),
             };
             let sinks = Sinks::text(options.on_stdout, options.on_stderr);
-            let process = self
-                .start_process(request, deadlines, options.user.as_deref(), sinks)
-                .await?;
+            let process = self.start_process(request, deadlines, sinks).await?;
             Ok(CommandHandle::new(process))
         }
         .instrument(span)
@@ -144,7 +160,17 @@ impl<'a> Commands<'a> {
     ///
     /// Not found (of kind [`Process`](crate::NotFoundKind::Process)) if no such process
     /// runs; the errors of [`spawn`](Self::spawn).
-    pub async fn connect(
+    pub async fn connect(&self, process: impl Into<ProcessSelector>) -> Result<CommandHandle> {
+        self.connect_with(process, CommandConnectOptions::new())
+            .await
+    }
+
+    /// [`connect`](Self::connect) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`connect`](Self::connect).
+    pub async fn connect_with(
         &self,
         process: impl Into<ProcessSelector>,
         options: CommandConnectOptions,
@@ -298,11 +324,14 @@ impl<'a> Commands<'a> {
         &self,
         request: StartRequest,
         deadlines: StreamDeadlines,
-        user: Option<&str>,
         sinks: Sinks,
     ) -> Result<ProcessHandle> {
         let envd = self.sandbox.envd();
-        let call = envd.stream_options(deadlines.timeout, deadlines.idle_timeout, user)?;
+        let call = envd.stream_options(
+            deadlines.timeout,
+            deadlines.idle_timeout,
+            self.sandbox.user(),
+        )?;
         let op = Operation::CommandStream {
             timeout: deadlines.timeout,
         };

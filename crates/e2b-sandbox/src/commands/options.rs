@@ -35,8 +35,9 @@ impl Default for StreamDeadlines {
     }
 }
 
-/// Options of [`Commands::run`](crate::Commands::run) and
-/// [`Commands::spawn`](crate::Commands::spawn).
+/// Options of [`Commands::run_with`](crate::Commands::run_with) and
+/// [`Commands::spawn_with`](crate::Commands::spawn_with). The user to run as is chosen on
+/// the sandbox handle: [`Sandbox::with_user`](crate::Sandbox::with_user).
 ///
 /// # Timeouts
 ///
@@ -57,7 +58,6 @@ impl Default for StreamDeadlines {
 /// let options = CommandOptions::new()
 ///     .cwd("/tmp")
 ///     .env("RUST_LOG", "debug")
-///     .user("root")
 ///     .timeout(Duration::from_secs(600))
 ///     .on_stdout(|text| print!("{text}"));
 /// # let _ = options;
@@ -68,8 +68,6 @@ impl Default for StreamDeadlines {
 pub struct CommandOptions {
     /// Environment variables, added to the sandbox's.
     pub envs: HashMap<String, String>,
-    /// The user to run as; `None` is the template's default user.
-    pub user: Option<String>,
     /// The working directory; `None` is the user's home.
     pub cwd: Option<String>,
     /// Whether the command's stdin stays open for [`CommandHandle::send_stdin`](crate::CommandHandle::send_stdin).
@@ -84,13 +82,13 @@ pub struct CommandOptions {
 }
 
 impl CommandOptions {
-    /// The defaults: no extra environment, the default user and directory, stdin closed, a
+    /// The defaults: no extra environment, the default directory, stdin closed, a
     /// 60 s timeout.
     pub fn new() -> Self {
         CommandOptions::default()
     }
 
-    crate::setters::process_setters!(user = "Run as `user` (e.g. `root`).", cwd = "Run in `cwd`.");
+    crate::setters::process_setters!(cwd = "Run in `cwd`.");
 
     /// Keep stdin open (`true`) or connect it to `/dev/null` (`false`, the default).
     pub fn stdin(mut self, open: bool) -> Self {
@@ -112,11 +110,6 @@ impl CommandOptions {
     );
 
     crate::setters::output_callback_setters!();
-
-    /// The command timeout; `None` means none.
-    pub fn get_timeout(&self) -> Option<Duration> {
-        self.deadlines.timeout
-    }
 }
 
 impl fmt::Debug for CommandOptions {
@@ -124,7 +117,6 @@ impl fmt::Debug for CommandOptions {
         // Environment values may be secrets: names only.
         f.debug_struct("CommandOptions")
             .field("envs", &self.envs.keys().collect::<Vec<_>>())
-            .field("user", &self.user)
             .field("cwd", &self.cwd)
             .field("stdin", &self.stdin)
             .field("tag", &self.tag)
@@ -135,7 +127,7 @@ impl fmt::Debug for CommandOptions {
     }
 }
 
-/// Options of [`Commands::connect`](crate::Commands::connect): the same deadlines and
+/// Options of [`Commands::connect_with`](crate::Commands::connect_with): the same deadlines and
 /// callbacks as [`CommandOptions`].
 #[derive(Clone, Default)]
 #[non_exhaustive]
@@ -184,7 +176,7 @@ mod tests {
         assert_eq!(o.deadlines.request_timeout, None);
         assert_eq!(o.deadlines.idle_timeout, Some(Duration::from_secs(60)));
         assert_eq!(o.stdin, None);
-        assert!(o.user.is_none() && o.cwd.is_none() && o.tag.is_none());
+        assert!(o.cwd.is_none() && o.tag.is_none());
     }
 
     #[test]
@@ -192,12 +184,12 @@ mod tests {
         let o = CommandOptions::new()
             .timeout(Duration::ZERO)
             .stream_idle_timeout(Duration::ZERO);
-        assert_eq!(o.get_timeout(), None);
+        assert_eq!(o.deadlines.timeout, None);
         assert_eq!(o.deadlines.idle_timeout, None);
         let o = CommandOptions::new()
             .timeout(Duration::from_secs(5))
             .no_timeout();
-        assert_eq!(o.get_timeout(), None);
+        assert_eq!(o.deadlines.timeout, None);
     }
 
     #[test]

@@ -33,7 +33,7 @@ impl FileType {
 ///
 /// ```no_run
 /// # async fn f(sandbox: &e2b_sandbox::Sandbox) -> e2b_sandbox::Result<()> {
-/// let info = sandbox.files().get_info("/etc/hosts").await?;
+/// let info = sandbox.files().info("/etc/hosts").await?;
 /// println!("{} bytes, {} owned by {}", info.size, info.permissions, info.owner);
 /// # Ok(()) }
 /// ```

@@ -17,7 +17,7 @@ use crate::Sandbox;
 use crate::envd::Operation;
 
 pub use entry::{EntryInfo, FileType, WriteInfo};
-pub use signature::{FileOperation, get_signature};
+pub use signature::{FileOperation, file_signature};
 pub use transfer::{ByteStream, ReadOptions, WriteEntry, WriteOptions};
 pub use urls::FileUrlOptions;
 pub use watch::{
@@ -31,41 +31,59 @@ pub const DEFAULT_STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Files of one sandbox ([`Sandbox::files`]).
 ///
 /// Relative paths are resolved against the user's home directory. Every call acts as the
-/// template's default user unless [`as_user`](Files::as_user) names another.
+/// sandbox handle's user: the template's default user unless the handle was made with
+/// [`Sandbox::with_user`].
 ///
 /// ```no_run
 /// # async fn f(sandbox: &e2b_sandbox::Sandbox) -> e2b_sandbox::Result<()> {
 /// let files = sandbox.files();
 /// files.write("/tmp/hello.txt", "hello").await?;
 /// assert_eq!(files.read_text("/tmp/hello.txt").await?, "hello");
-/// for entry in files.list("/tmp", 1).await? {
+/// for entry in files.list("/tmp").await? {
 ///     println!("{} {:?}", entry.path, entry.file_type);
 /// }
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct Files<'a> {
     sandbox: &'a Sandbox,
-    user: Option<String>,
+}
+
+/// Options of [`Files::list_with`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+#[must_use]
+pub struct ListDirOptions {
+    /// How many levels deep to list (at least 1; default 1, the directory's own entries).
+    pub depth: u32,
+}
+
+impl Default for ListDirOptions {
+    fn default() -> Self {
+        ListDirOptions { depth: 1 }
+    }
+}
+
+impl ListDirOptions {
+    /// The defaults: depth 1.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// List `depth` levels deep (at least 1).
+    pub fn depth(mut self, depth: u32) -> Self {
+        self.depth = depth;
+        self
+    }
 }
 
 impl<'a> Files<'a> {
     pub(crate) fn new(sandbox: &'a Sandbox) -> Self {
-        Files {
-            sandbox,
-            user: None,
-        }
-    }
-
-    /// Act as `user` (e.g. `root`) instead of the template's default user.
-    #[must_use]
-    pub fn as_user(mut self, user: impl Into<String>) -> Self {
-        self.user = Some(user.into());
-        self
+        Files { sandbox }
     }
 
     fn user(&self) -> Option<&str> {
-        self.user.as_deref()
+        self.sandbox.user()
     }
 
     fn span(&self, name: &'static str, path: &str) -> tracing::Span {
@@ -78,7 +96,7 @@ impl<'a> Files<'a> {
     ///
     /// A request timeout, a sandbox-gone timeout or envd's error (never not-found).
     pub async fn exists(&self, path: &str) -> Result<bool> {
-        match self.get_info(path).await {
+        match self.info(path).await {
             Ok(_) => Ok(true),
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e),
@@ -90,25 +108,42 @@ impl<'a> Files<'a> {
     /// # Errors
     ///
     /// Not found ([`NotFoundKind::File`]) if `path` does not exist.
-    pub async fn get_info(&self, path: &str) -> Result<EntryInfo> {
+    pub async fn info(&self, path: &str) -> Result<EntryInfo> {
         let request = pb::StatRequest {
             path: path.to_owned(),
         };
-        self.unary("get_info", path, |fs, call| async move {
+        self.unary("info", path, |fs, call| async move {
             fs.stat(request, call).await.map(|r| r.entry)
         })
         .await
         .and_then(required_entry)
     }
 
-    /// The entries under directory `path`, `depth` levels deep (at least 1). Entries of an
-    /// unknown type (dangling symlinks) are left out, as upstream does.
+    /// The entries of directory `path` (one level deep; deeper with
+    /// [`list_with`](Self::list_with)). Entries of an unknown type (dangling symlinks) are
+    /// left out, as upstream does.
     ///
     /// # Errors
     ///
-    /// Invalid argument if `depth` is 0 or `path` is not a directory; not found if it does
-    /// not exist.
-    pub async fn list(&self, path: &str, depth: u32) -> Result<Vec<EntryInfo>> {
+    /// Invalid argument if `path` is not a directory; not found if it does not exist.
+    pub async fn list(&self, path: &str) -> Result<Vec<EntryInfo>> {
+        self.list_with(path, ListDirOptions::new()).await
+    }
+
+    /// [`list`](Self::list) with options: the entries under `path`, `depth` levels deep.
+    ///
+    /// ```no_run
+    /// # async fn f(sandbox: &e2b_sandbox::Sandbox) -> e2b_sandbox::Result<()> {
+    /// use e2b_sandbox::ListDirOptions;
+    /// let tree = sandbox.files().list_with("/home/user", ListDirOptions::new().depth(3)).await?;
+    /// # let _ = tree; Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Invalid argument if `depth` is 0; the errors of [`list`](Self::list).
+    pub async fn list_with(&self, path: &str, options: ListDirOptions) -> Result<Vec<EntryInfo>> {
+        let depth = options.depth;
         if depth < 1 {
             return Err(e2b_core::Error::invalid_argument(
                 "depth should be at least one",

@@ -29,12 +29,12 @@ impl FileOperation {
 /// Unix time in seconds.
 ///
 /// ```
-/// use e2b_sandbox::{FileOperation, get_signature};
-/// let sig = get_signature("/home/user/a.txt", FileOperation::Read, "", "token", None);
+/// use e2b_sandbox::{FileOperation, file_signature};
+/// let sig = file_signature("/home/user/a.txt", FileOperation::Read, "", "token", None);
 /// assert!(sig.starts_with("v1_"));
-/// assert_ne!(sig, get_signature("/home/user/a.txt", FileOperation::Write, "", "token", None));
+/// assert_ne!(sig, file_signature("/home/user/a.txt", FileOperation::Write, "", "token", None));
 /// ```
-pub fn get_signature(
+pub fn file_signature(
     path: &str,
     operation: FileOperation,
     user: &str,
@@ -67,11 +67,11 @@ mod tests {
             )
         };
         assert_eq!(
-            get_signature("/a", FileOperation::Read, "", "tok", None),
+            file_signature("/a", FileOperation::Read, "", "tok", None),
             expected
         );
         assert!(!expected.ends_with('='));
-        let with_exp = get_signature("/a", FileOperation::Read, "", "tok", Some(5));
+        let with_exp = file_signature("/a", FileOperation::Read, "", "tok", Some(5));
         let d = Sha256::digest(b"/a:read::tok:5");
         assert_eq!(
             with_exp,

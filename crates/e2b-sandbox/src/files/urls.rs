@@ -4,29 +4,22 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use e2b_core::{ENVD_PORT, EnvdFeature, Error, ExposeSecret as _, Result};
 
-use super::signature::{FileOperation, get_signature};
+use super::signature::{FileOperation, file_signature};
 use crate::Sandbox;
 
-/// Options of [`Sandbox::download_url`] and [`Sandbox::upload_url`].
+/// Options of [`Sandbox::download_url_with`] and [`Sandbox::upload_url_with`]. The URL acts
+/// as the sandbox handle's user ([`Sandbox::with_user`]).
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct FileUrlOptions {
-    /// The user the URL acts as; the template's default user when `None`.
-    pub user: Option<String>,
     /// How long the signature stays valid (secure sandboxes only); forever when `None`.
     pub expiration: Option<Duration>,
 }
 
 impl FileUrlOptions {
-    /// The defaults: default user, no expiration.
+    /// The defaults: no expiration.
     pub fn new() -> Self {
         Self::default()
-    }
-    /// Act as `user`.
-    #[must_use]
-    pub fn user(mut self, user: impl Into<String>) -> Self {
-        self.user = Some(user.into());
-        self
     }
     /// Let the signature expire after `after`.
     #[must_use]
@@ -49,7 +42,7 @@ impl Sandbox {
     /// # async fn f(sandbox: &e2b_sandbox::Sandbox) -> e2b_sandbox::Result<()> {
     /// use std::time::Duration;
     /// use e2b_sandbox::FileUrlOptions;
-    /// let url = sandbox.download_url(
+    /// let url = sandbox.download_url_with(
     ///     "/home/user/report.csv",
     ///     FileUrlOptions::new().expiration(Duration::from_secs(600)),
     /// )?;
@@ -59,7 +52,16 @@ impl Sandbox {
     /// # Errors
     ///
     /// Invalid argument if an expiration is asked of a sandbox without an access token.
-    pub fn download_url(&self, path: &str, options: FileUrlOptions) -> Result<String> {
+    pub fn download_url(&self, path: &str) -> Result<String> {
+        self.download_url_with(path, FileUrlOptions::new())
+    }
+
+    /// [`download_url`](Self::download_url) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`download_url`](Self::download_url).
+    pub fn download_url_with(&self, path: &str, options: FileUrlOptions) -> Result<String> {
         self.file_url(path, FileOperation::Read, options)
     }
 
@@ -69,12 +71,21 @@ impl Sandbox {
     /// # Errors
     ///
     /// As [`download_url`](Sandbox::download_url).
-    pub fn upload_url(&self, path: &str, options: FileUrlOptions) -> Result<String> {
+    pub fn upload_url(&self, path: &str) -> Result<String> {
+        self.upload_url_with(path, FileUrlOptions::new())
+    }
+
+    /// [`upload_url`](Self::upload_url) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`upload_url`](Self::upload_url).
+    pub fn upload_url_with(&self, path: &str, options: FileUrlOptions) -> Result<String> {
         self.file_url(path, FileOperation::Write, options)
     }
 
     fn file_url(&self, path: &str, op: FileOperation, options: FileUrlOptions) -> Result<String> {
-        let user = match options.user.as_deref() {
+        let user = match self.user() {
             Some(u) if !u.is_empty() => Some(u),
             _ if !self.envd_version().supports(EnvdFeature::DefaultUser) => Some("user"),
             _ => None,
@@ -97,7 +108,7 @@ impl Sandbox {
                             .unwrap_or_default();
                         i64::try_from((now + after).as_secs()).unwrap_or(i64::MAX)
                     });
-                    let sig = get_signature(
+                    let sig = file_signature(
                         path,
                         op,
                         user.unwrap_or(""),

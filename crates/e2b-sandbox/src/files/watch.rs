@@ -230,7 +230,7 @@ impl Files<'_> {
     /// # async fn f(sandbox: &e2b_sandbox::Sandbox) -> e2b_sandbox::Result<()> {
     /// use futures_util::StreamExt as _;
     /// use e2b_sandbox::WatchOptions;
-    /// let mut events = sandbox.files().watch_dir("/tmp", WatchOptions::new()).await?;
+    /// let mut events = sandbox.files().watch_dir("/tmp").await?;
     /// sandbox.files().write("/tmp/x", "1").await?;
     /// let event = events.next().await.unwrap()?;
     /// println!("{} {:?}", event.name, event.event_type);
@@ -241,7 +241,16 @@ impl Files<'_> {
     ///
     /// A template error when envd is too old for an option; invalid argument if `path` is
     /// not a directory; not found if it does not exist.
-    pub async fn watch_dir(&self, path: &str, options: WatchOptions) -> Result<WatchHandle> {
+    pub async fn watch_dir(&self, path: &str) -> Result<WatchHandle> {
+        self.watch_dir_with(path, WatchOptions::new()).await
+    }
+
+    /// [`watch_dir`](Self::watch_dir) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`watch_dir`](Self::watch_dir).
+    pub async fn watch_dir_with(&self, path: &str, options: WatchOptions) -> Result<WatchHandle> {
         let version = self.sandbox.envd_version();
         let gates = [
             (

@@ -5,8 +5,6 @@ mod options;
 mod quote;
 mod status;
 
-use std::time::Duration;
-
 use e2b_core::{Error, ExposeSecret as _, Result};
 use tracing::Instrument as _;
 
@@ -14,7 +12,7 @@ use crate::{CommandOptions, CommandResult, Sandbox};
 
 pub use options::{
     AddOptions, AuthenticateOptions, CloneOptions, CommitOptions, ConfigOptions,
-    DeleteBranchOptions, GitConfigScope, GitCredentials, GitResetMode, InitOptions,
+    DeleteBranchOptions, GitConfigScope, GitCredentials, GitOptions, GitResetMode, InitOptions,
     RemoteAddOptions, RemoteOptions, ResetOptions, RestoreOptions,
 };
 pub use status::{GitBranches, GitFileStatus, GitStatus, GitStatusLabel};
@@ -29,92 +27,61 @@ use quote::{classify, shell_quote, with_credentials, without_credentials};
 ///
 /// ```no_run
 /// # async fn f(sandbox: &e2b_sandbox::Sandbox) -> e2b_sandbox::Result<()> {
-/// use e2b_sandbox::{
-///     AddOptions, CloneOptions, CommitOptions, ConfigOptions, GitCredentials, RemoteOptions,
-/// };
+/// use e2b_sandbox::{CloneOptions, CommitOptions, GitCredentials, RemoteOptions};
 /// let git = sandbox.git();
 /// let creds = GitCredentials::new("me", "token");
-/// git.clone_repo(
+/// git.clone_repo_with(
 ///     "https://example.com/r.git",
 ///     CloneOptions::new().path("/home/user/r").credentials(creds.clone()),
 /// )
 /// .await?;
-/// git.configure_user("Me", "me@example.com", ConfigOptions::new()).await?;
-/// git.add("/home/user/r", AddOptions::new()).await?;
-/// git.commit("/home/user/r", "change", CommitOptions::new()).await?;
-/// git.push("/home/user/r", RemoteOptions::new().credentials(creds)).await?;
+/// git.configure_user("Me", "me@example.com").await?;
+/// git.add("/home/user/r").await?;
+/// git.commit_with("r", "change", CommitOptions::new().cwd("/home/user")).await?;
+/// git.push_with("/home/user/r", RemoteOptions::new().credentials(creds)).await?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone)]
+/// Every operation has a short form taking only its required inputs and a `_with` form
+/// taking its options too; every options type carries the [common git options](GitOptions)
+/// (environment, working directory, timeout). Git runs as the sandbox handle's user
+/// ([`Sandbox::with_user`]).
+#[derive(Clone, Debug)]
 pub struct Git<'a> {
     sandbox: &'a Sandbox,
-    user: Option<String>,
-    timeout: Option<Duration>,
-    envs: Vec<(String, String)>,
-}
-
-/// Environment variable names only: their values may be secrets.
-impl std::fmt::Debug for Git<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Git")
-            .field("sandbox", &self.sandbox.id())
-            .field("user", &self.user)
-            .field("timeout", &self.timeout)
-            .field(
-                "envs",
-                &self.envs.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-            )
-            .finish()
-    }
+    common: GitOptions,
 }
 
 impl<'a> Git<'a> {
     pub(crate) fn new(sandbox: &'a Sandbox) -> Self {
         Git {
             sandbox,
-            user: None,
-            timeout: None,
-            envs: Vec::new(),
+            common: GitOptions::default(),
         }
     }
 
-    /// Run git as `user`.
-    #[must_use]
-    pub fn as_user(mut self, user: impl Into<String>) -> Self {
-        self.user = Some(user.into());
-        self
-    }
-
-    /// Bound every git command by `timeout` (default: the commands' 60 s;
-    /// `Duration::ZERO`: none).
-    #[must_use]
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// Add an environment variable to every git command.
-    #[must_use]
-    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.envs.push((key.into(), value.into()));
-        self
+    /// This handle, running its git commands with `common`'s environment, directory and
+    /// timeout.
+    fn scoped(&self, common: &GitOptions) -> Git<'a> {
+        Git {
+            sandbox: self.sandbox,
+            common: common.clone(),
+        }
     }
 
     async fn run_line(&self, op: &'static str, line: String) -> Result<CommandResult> {
-        let mut options = CommandOptions::new().env("GIT_TERMINAL_PROMPT", "0");
-        for (k, v) in &self.envs {
-            options = options.env(k.clone(), v.clone());
+        let mut options = CommandOptions::new()
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .envs(self.common.envs.clone());
+        if let Some(cwd) = &self.common.cwd {
+            options = options.cwd(cwd.clone());
         }
-        if let Some(user) = &self.user {
-            options = options.user(user.clone());
-        }
-        if let Some(timeout) = self.timeout {
+        if let Some(timeout) = self.common.timeout {
             options = options.timeout(timeout);
         }
         let span = tracing::info_span!("e2b.git", op, sandbox_id = %self.sandbox.id());
         self.sandbox
             .commands()
-            .run(&line, options)
+            .run_with(&line, options)
             .instrument(span)
             .await
             .map_err(classify)
@@ -139,7 +106,17 @@ impl<'a> Git<'a> {
     ///
     /// Invalid argument for credentials on a non-http(s) URL; a git auth error when the
     /// remote refuses them; a command exit error otherwise.
-    pub async fn clone_repo(&self, url: &str, options: CloneOptions) -> Result<CommandResult> {
+    pub async fn clone_repo(&self, url: &str) -> Result<CommandResult> {
+        self.clone_repo_with(url, CloneOptions::new()).await
+    }
+
+    /// [`clone_repo`](Self::clone_repo) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`clone_repo`](Self::clone_repo).
+    pub async fn clone_repo_with(&self, url: &str, options: CloneOptions) -> Result<CommandResult> {
+        let git = self.scoped(&options.common);
         let clone_url = match &options.credentials {
             Some(c) => with_credentials(url, &c.username, c.password.expose_secret())?,
             None => url.to_owned(),
@@ -160,13 +137,13 @@ impl<'a> Git<'a> {
         if let Some(path) = &path {
             args.push(path);
         }
-        let result = self.git("clone", None, &args).await?;
+        let result = git.git("clone", None, &args).await?;
         if options.credentials.is_some()
             && !options.dangerously_store_credentials
             && let Some(path) = &path
         {
             let bare = without_credentials(url);
-            self.git("clone", Some(path), &["remote", "set-url", "origin", &bare])
+            git.git("clone", Some(path), &["remote", "set-url", "origin", &bare])
                 .await?;
         }
         Ok(result)
@@ -177,7 +154,17 @@ impl<'a> Git<'a> {
     /// # Errors
     ///
     /// A command exit error.
-    pub async fn init(&self, path: &str, options: InitOptions) -> Result<CommandResult> {
+    pub async fn init(&self, path: &str) -> Result<CommandResult> {
+        self.init_with(path, InitOptions::new()).await
+    }
+
+    /// [`init`](Self::init) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`init`](Self::init).
+    pub async fn init_with(&self, path: &str, options: InitOptions) -> Result<CommandResult> {
+        let git = self.scoped(&options.common);
         let mut args = vec!["init"];
         if let Some(branch) = &options.initial_branch {
             args.extend(["--initial-branch", branch]);
@@ -186,7 +173,7 @@ impl<'a> Git<'a> {
             args.push("--bare");
         }
         args.push(path);
-        self.git("init", None, &args).await
+        git.git("init", None, &args).await
     }
 
     /// Add remote `name` at `url`; with [`overwrite`](RemoteAddOptions::overwrite) an
@@ -195,19 +182,32 @@ impl<'a> Git<'a> {
     /// # Errors
     ///
     /// Invalid argument for an empty name or URL; a command exit error.
-    pub async fn remote_add(
+    pub async fn remote_add(&self, path: &str, name: &str, url: &str) -> Result<CommandResult> {
+        self.remote_add_with(path, name, url, RemoteAddOptions::new())
+            .await
+    }
+
+    /// [`remote_add`](Self::remote_add) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`remote_add`](Self::remote_add).
+    pub async fn remote_add_with(
         &self,
         path: &str,
         name: &str,
         url: &str,
         options: RemoteAddOptions,
     ) -> Result<CommandResult> {
+        let git = self.scoped(&options.common);
         if name.is_empty() || url.is_empty() {
             return Err(Error::invalid_argument(
                 "both the remote's name and URL are required",
             ));
         }
-        let RemoteAddOptions { fetch, overwrite } = options;
+        let RemoteAddOptions {
+            fetch, overwrite, ..
+        } = options;
         let add = git_line(Some(path), &["remote", "add", name, url]);
         let mut line = if overwrite {
             format!(
@@ -220,7 +220,7 @@ impl<'a> Git<'a> {
         if fetch {
             line = format!("({line}) && {}", git_line(Some(path), &["fetch", name]));
         }
-        self.run_line("remote_add", line).await
+        git.run_line("remote_add", line).await
     }
 
     /// The URL of remote `name`, `None` if there is none.
@@ -229,6 +229,25 @@ impl<'a> Git<'a> {
     ///
     /// A command error.
     pub async fn remote_get(&self, path: &str, name: &str) -> Result<Option<String>> {
+        self.remote_get_with(path, name, GitOptions::new()).await
+    }
+
+    /// [`remote_get`](Self::remote_get) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`remote_get`](Self::remote_get).
+    pub async fn remote_get_with(
+        &self,
+        path: &str,
+        name: &str,
+        options: GitOptions,
+    ) -> Result<Option<String>> {
+        let git = self.scoped(&options);
+        git.remote_url(path, name).await
+    }
+
+    async fn remote_url(&self, path: &str, name: &str) -> Result<Option<String>> {
         let line = format!(
             "{} || true",
             git_line(Some(path), &["remote", "get-url", name])
@@ -243,7 +262,17 @@ impl<'a> Git<'a> {
     ///
     /// A command exit error (e.g. not a repository).
     pub async fn status(&self, path: &str) -> Result<GitStatus> {
-        let out = self
+        self.status_with(path, GitOptions::new()).await
+    }
+
+    /// [`status`](Self::status) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`status`](Self::status).
+    pub async fn status_with(&self, path: &str, options: GitOptions) -> Result<GitStatus> {
+        let git = self.scoped(&options);
+        let out = git
             .git("status", Some(path), &["status", "--porcelain=1", "-b"])
             .await?;
         Ok(status::parse_status(&out.stdout))
@@ -255,7 +284,17 @@ impl<'a> Git<'a> {
     ///
     /// A command exit error.
     pub async fn branches(&self, path: &str) -> Result<GitBranches> {
-        let out = self
+        self.branches_with(path, GitOptions::new()).await
+    }
+
+    /// [`branches`](Self::branches) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`branches`](Self::branches).
+    pub async fn branches_with(&self, path: &str, options: GitOptions) -> Result<GitBranches> {
+        let git = self.scoped(&options);
+        let out = git
             .git(
                 "branches",
                 Some(path),
@@ -271,7 +310,23 @@ impl<'a> Git<'a> {
     ///
     /// A command exit error.
     pub async fn create_branch(&self, path: &str, branch: &str) -> Result<CommandResult> {
-        self.git("create_branch", Some(path), &["checkout", "-b", branch])
+        self.create_branch_with(path, branch, GitOptions::new())
+            .await
+    }
+
+    /// [`create_branch`](Self::create_branch) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`create_branch`](Self::create_branch).
+    pub async fn create_branch_with(
+        &self,
+        path: &str,
+        branch: &str,
+        options: GitOptions,
+    ) -> Result<CommandResult> {
+        let git = self.scoped(&options);
+        git.git("create_branch", Some(path), &["checkout", "-b", branch])
             .await
     }
 
@@ -281,7 +336,23 @@ impl<'a> Git<'a> {
     ///
     /// A command exit error.
     pub async fn checkout_branch(&self, path: &str, branch: &str) -> Result<CommandResult> {
-        self.git("checkout_branch", Some(path), &["checkout", branch])
+        self.checkout_branch_with(path, branch, GitOptions::new())
+            .await
+    }
+
+    /// [`checkout_branch`](Self::checkout_branch) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`checkout_branch`](Self::checkout_branch).
+    pub async fn checkout_branch_with(
+        &self,
+        path: &str,
+        branch: &str,
+        options: GitOptions,
+    ) -> Result<CommandResult> {
+        let git = self.scoped(&options);
+        git.git("checkout_branch", Some(path), &["checkout", branch])
             .await
     }
 
@@ -290,14 +361,25 @@ impl<'a> Git<'a> {
     /// # Errors
     ///
     /// A command exit error.
-    pub async fn delete_branch(
+    pub async fn delete_branch(&self, path: &str, branch: &str) -> Result<CommandResult> {
+        self.delete_branch_with(path, branch, DeleteBranchOptions::new())
+            .await
+    }
+
+    /// [`delete_branch`](Self::delete_branch) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`delete_branch`](Self::delete_branch).
+    pub async fn delete_branch_with(
         &self,
         path: &str,
         branch: &str,
         options: DeleteBranchOptions,
     ) -> Result<CommandResult> {
+        let git = self.scoped(&options.common);
         let flag = if options.force { "-D" } else { "-d" };
-        self.git("delete_branch", Some(path), &["branch", flag, branch])
+        git.git("delete_branch", Some(path), &["branch", flag, branch])
             .await
     }
 
@@ -307,7 +389,17 @@ impl<'a> Git<'a> {
     /// # Errors
     ///
     /// A command exit error.
-    pub async fn add(&self, path: &str, options: AddOptions) -> Result<CommandResult> {
+    pub async fn add(&self, path: &str) -> Result<CommandResult> {
+        self.add_with(path, AddOptions::new()).await
+    }
+
+    /// [`add`](Self::add) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`add`](Self::add).
+    pub async fn add_with(&self, path: &str, options: AddOptions) -> Result<CommandResult> {
+        let git = self.scoped(&options.common);
         let mut args = vec!["add"];
         if options.files.is_empty() {
             args.push(if options.all { "-A" } else { "." });
@@ -315,7 +407,7 @@ impl<'a> Git<'a> {
             args.push("--");
             args.extend(options.files.iter().map(String::as_str));
         }
-        self.git("add", Some(path), &args).await
+        git.git("add", Some(path), &args).await
     }
 
     /// Commit the staged changes with `message`.
@@ -324,12 +416,22 @@ impl<'a> Git<'a> {
     ///
     /// A command exit error (e.g. nothing to commit without
     /// [`allow_empty`](CommitOptions::allow_empty)).
-    pub async fn commit(
+    pub async fn commit(&self, path: &str, message: &str) -> Result<CommandResult> {
+        self.commit_with(path, message, CommitOptions::new()).await
+    }
+
+    /// [`commit`](Self::commit) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`commit`](Self::commit).
+    pub async fn commit_with(
         &self,
         path: &str,
         message: &str,
         options: CommitOptions,
     ) -> Result<CommandResult> {
+        let git = self.scoped(&options.common);
         let name = options.author_name.map(|n| format!("user.name={n}"));
         let email = options.author_email.map(|e| format!("user.email={e}"));
         let mut args = Vec::new();
@@ -340,7 +442,7 @@ impl<'a> Git<'a> {
         if options.allow_empty {
             args.push("--allow-empty");
         }
-        self.git("commit", Some(path), &args).await
+        git.git("commit", Some(path), &args).await
     }
 
     /// `git reset [--mode] [target] [-- paths]`.
@@ -348,7 +450,17 @@ impl<'a> Git<'a> {
     /// # Errors
     ///
     /// A command exit error.
-    pub async fn reset(&self, path: &str, options: ResetOptions) -> Result<CommandResult> {
+    pub async fn reset(&self, path: &str) -> Result<CommandResult> {
+        self.reset_with(path, ResetOptions::new()).await
+    }
+
+    /// [`reset`](Self::reset) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`reset`](Self::reset).
+    pub async fn reset_with(&self, path: &str, options: ResetOptions) -> Result<CommandResult> {
+        let git = self.scoped(&options.common);
         let mut args = vec!["reset"];
         if let Some(mode) = options.mode {
             args.push(mode.flag());
@@ -360,7 +472,7 @@ impl<'a> Git<'a> {
             args.push("--");
             args.extend(options.paths.iter().map(String::as_str));
         }
-        self.git("reset", Some(path), &args).await
+        git.git("reset", Some(path), &args).await
     }
 
     /// `git restore` of `paths` (at least one; `"."` for all) in the working tree and/or
@@ -369,12 +481,22 @@ impl<'a> Git<'a> {
     /// # Errors
     ///
     /// Invalid argument without paths or with both targets off; a command exit error.
-    pub async fn restore(
+    pub async fn restore(&self, path: &str, paths: &[&str]) -> Result<CommandResult> {
+        self.restore_with(path, paths, RestoreOptions::new()).await
+    }
+
+    /// [`restore`](Self::restore) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`restore`](Self::restore).
+    pub async fn restore_with(
         &self,
         path: &str,
         paths: &[&str],
         options: RestoreOptions,
     ) -> Result<CommandResult> {
+        let git = self.scoped(&options.common);
         if paths.is_empty() {
             return Err(Error::invalid_argument("restore needs at least one path"));
         }
@@ -395,7 +517,7 @@ impl<'a> Git<'a> {
         }
         args.push("--");
         args.extend_from_slice(paths);
-        self.git("restore", Some(path), &args).await
+        git.git("restore", Some(path), &args).await
     }
 
     /// `git push [--set-upstream] [remote] [branch]`. Credentials are put in the remote
@@ -408,8 +530,18 @@ impl<'a> Git<'a> {
     /// A git upstream error when there is nowhere to push (no upstream, no remote); a git
     /// auth error when the remote refuses; invalid argument when credentials or a branch
     /// leave the remote ambiguous; a command exit error otherwise.
-    pub async fn push(&self, path: &str, options: RemoteOptions) -> Result<CommandResult> {
-        let remote = self.resolve_remote(path, &options).await?;
+    pub async fn push(&self, path: &str) -> Result<CommandResult> {
+        self.push_with(path, RemoteOptions::new()).await
+    }
+
+    /// [`push`](Self::push) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`push`](Self::push).
+    pub async fn push_with(&self, path: &str, options: RemoteOptions) -> Result<CommandResult> {
+        let git = self.scoped(&options.common);
+        let remote = git.resolve_remote(path, &options).await?;
         let mut args = vec!["push"];
         if remote.is_some() && options.set_upstream.unwrap_or(true) {
             args.push("--set-upstream");
@@ -420,7 +552,7 @@ impl<'a> Git<'a> {
         if let Some(b) = &options.branch {
             args.push(b);
         }
-        self.with_remote_credentials(path, remote.as_deref(), &options, "push", &args)
+        git.with_remote_credentials(path, remote.as_deref(), &options, "push", &args)
             .await
     }
 
@@ -432,13 +564,23 @@ impl<'a> Git<'a> {
     ///
     /// A git upstream error when there is none; a git auth error when the remote refuses;
     /// invalid argument when credentials or a branch leave the remote ambiguous.
-    pub async fn pull(&self, path: &str, options: RemoteOptions) -> Result<CommandResult> {
+    pub async fn pull(&self, path: &str) -> Result<CommandResult> {
+        self.pull_with(path, RemoteOptions::new()).await
+    }
+
+    /// [`pull`](Self::pull) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`pull`](Self::pull).
+    pub async fn pull_with(&self, path: &str, options: RemoteOptions) -> Result<CommandResult> {
+        let git = self.scoped(&options.common);
         if options.remote.is_none() && options.branch.is_none() {
             let line = git_line(
                 Some(path),
                 &["rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{u}"],
             );
-            if let Err(e) = self.run_line("pull", line).await {
+            if let Err(e) = git.run_line("pull", line).await {
                 return Err(if e.is_command_exit() {
                     no_upstream(
                         "the current branch has no upstream branch; name a remote and branch, or push with set_upstream",
@@ -448,7 +590,7 @@ impl<'a> Git<'a> {
                 });
             }
         }
-        let remote = self.resolve_remote(path, &options).await?;
+        let remote = git.resolve_remote(path, &options).await?;
         let mut args = vec!["pull"];
         if let Some(r) = &remote {
             args.push(r);
@@ -456,7 +598,7 @@ impl<'a> Git<'a> {
         if let Some(b) = &options.branch {
             args.push(b);
         }
-        self.with_remote_credentials(path, remote.as_deref(), &options, "pull", &args)
+        git.with_remote_credentials(path, remote.as_deref(), &options, "pull", &args)
             .await
     }
 
@@ -513,7 +655,7 @@ impl<'a> Git<'a> {
         let (Some(creds), Some(remote)) = (&options.credentials, remote) else {
             return self.git(op, Some(path), args).await;
         };
-        let original = self.remote_get(path, remote).await?.ok_or_else(|| {
+        let original = self.remote_url(path, remote).await?.ok_or_else(|| {
             Error::invalid_argument(format!("the repository has no remote {remote:?}"))
         })?;
         let authed = with_credentials(&original, &creds.username, creds.password.expose_secret())?;
@@ -533,17 +675,27 @@ impl<'a> Git<'a> {
     /// # Errors
     ///
     /// Invalid argument for an empty key; a command exit error.
-    pub async fn set_config(
+    pub async fn set_config(&self, key: &str, value: &str) -> Result<CommandResult> {
+        self.set_config_with(key, value, ConfigOptions::new()).await
+    }
+
+    /// [`set_config`](Self::set_config) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`set_config`](Self::set_config).
+    pub async fn set_config_with(
         &self,
         key: &str,
         value: &str,
         options: ConfigOptions,
     ) -> Result<CommandResult> {
+        let git = self.scoped(&options.common);
         if key.is_empty() {
             return Err(Error::invalid_argument("a git config key is required"));
         }
         let (repo, flag) = scope_args(&options.scope);
-        self.git("set_config", repo, &["config", flag, key, value])
+        git.git("set_config", repo, &["config", flag, key, value])
             .await
     }
 
@@ -552,7 +704,17 @@ impl<'a> Git<'a> {
     /// # Errors
     ///
     /// Invalid argument for an empty key; a command error.
-    pub async fn get_config(&self, key: &str, options: ConfigOptions) -> Result<Option<String>> {
+    pub async fn config(&self, key: &str) -> Result<Option<String>> {
+        self.config_with(key, ConfigOptions::new()).await
+    }
+
+    /// [`config`](Self::config) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`config`](Self::config).
+    pub async fn config_with(&self, key: &str, options: ConfigOptions) -> Result<Option<String>> {
+        let git = self.scoped(&options.common);
         if key.is_empty() {
             return Err(Error::invalid_argument("a git config key is required"));
         }
@@ -561,7 +723,7 @@ impl<'a> Git<'a> {
             "{} || true",
             git_line(repo, &["config", flag, "--get", key])
         );
-        let out = self.run_line("get_config", line).await?;
+        let out = git.run_line("config", line).await?;
         Ok(non_empty(&out.stdout))
     }
 
@@ -570,17 +732,29 @@ impl<'a> Git<'a> {
     /// # Errors
     ///
     /// Invalid argument for an empty name or email; a command exit error.
-    pub async fn configure_user(
+    pub async fn configure_user(&self, name: &str, email: &str) -> Result<()> {
+        self.configure_user_with(name, email, ConfigOptions::new())
+            .await
+    }
+
+    /// [`configure_user`](Self::configure_user) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`configure_user`](Self::configure_user).
+    pub async fn configure_user_with(
         &self,
         name: &str,
         email: &str,
         options: ConfigOptions,
     ) -> Result<()> {
+        let git = self.scoped(&options.common);
         if name.is_empty() || email.is_empty() {
             return Err(Error::invalid_argument("both name and email are required"));
         }
-        self.set_config("user.name", name, options.clone()).await?;
-        self.set_config("user.email", email, options).await?;
+        git.set_config_with("user.name", name, options.clone())
+            .await?;
+        git.set_config_with("user.email", email, options).await?;
         Ok(())
     }
 
@@ -594,14 +768,32 @@ impl<'a> Git<'a> {
     pub async fn dangerously_authenticate(
         &self,
         credentials: &GitCredentials,
+    ) -> Result<CommandResult> {
+        self.dangerously_authenticate_with(credentials, AuthenticateOptions::new())
+            .await
+    }
+
+    /// [`dangerously_authenticate`](Self::dangerously_authenticate) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`dangerously_authenticate`](Self::dangerously_authenticate).
+    pub async fn dangerously_authenticate_with(
+        &self,
+        credentials: &GitCredentials,
         options: AuthenticateOptions,
     ) -> Result<CommandResult> {
+        let git = self.scoped(&options.common);
         if credentials.username.is_empty() || credentials.password.expose_secret().is_empty() {
             return Err(Error::invalid_argument(
                 "both a user name and a password are required to authenticate git",
             ));
         }
-        self.set_config("credential.helper", "store", ConfigOptions::new())
+        let store = ConfigOptions {
+            common: options.common.clone(),
+            ..ConfigOptions::new()
+        };
+        git.set_config_with("credential.helper", "store", store)
             .await?;
         let input = format!(
             "protocol={}\nhost={}\nusername={}\npassword={}\n\n",
@@ -611,7 +803,7 @@ impl<'a> Git<'a> {
             credentials.password.expose_secret()
         );
         let line = format!("printf %s {} | git credential approve", shell_quote(&input));
-        self.run_line("dangerously_authenticate", line).await
+        git.run_line("dangerously_authenticate", line).await
     }
 }
 

@@ -1,6 +1,96 @@
 //! Options of the git operations.
 
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
 use e2b_core::SecretString;
+
+/// What every git operation takes (upstream's `GitRequestOpts`): environment variables,
+/// the working directory and a timeout. [`GitOptions`] carries only these, for operations
+/// with nothing else to set; every other git options type has the same setters.
+macro_rules! git_common_setters {
+    ($($field:ident)?) => {
+        /// Set one environment variable for this git command (added to
+        /// `GIT_TERMINAL_PROMPT=0`, which it may override).
+        #[must_use]
+        pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+            self$(.$field)?.envs.insert(key.into(), value.into());
+            self
+        }
+
+        /// Set environment variables for this git command.
+        #[must_use]
+        pub fn envs<I, K, V>(mut self, envs: I) -> Self
+        where
+            I: IntoIterator<Item = (K, V)>,
+            K: Into<String>,
+            V: Into<String>,
+        {
+            self$(.$field)?
+                .envs
+                .extend(envs.into_iter().map(|(k, v)| (k.into(), v.into())));
+            self
+        }
+
+        /// Run git in `cwd` (default: the user's home). Relative repository paths are
+        /// resolved against it.
+        #[must_use]
+        pub fn cwd(mut self, cwd: impl Into<String>) -> Self {
+            self$(.$field)?.cwd = Some(cwd.into());
+            self
+        }
+
+        /// Bound the git command by `timeout` (default: the commands' 60 s;
+        /// `Duration::ZERO`: none).
+        #[must_use]
+        pub fn timeout(mut self, timeout: Duration) -> Self {
+            self$(.$field)?.timeout = Some(timeout);
+            self
+        }
+    };
+}
+
+/// The options every git operation takes: environment variables, working directory and
+/// timeout. Used by the `_with` forms of operations that have no options of their own
+/// (e.g. [`Git::status_with`](super::Git::status_with)).
+///
+/// ```
+/// use std::time::Duration;
+/// use e2b_sandbox::GitOptions;
+/// let options = GitOptions::new()
+///     .cwd("/home/user")
+///     .envs([("GIT_SSH_COMMAND", "ssh -i key")])
+///     .timeout(Duration::from_secs(120));
+/// # let _ = options;
+/// ```
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct GitOptions {
+    pub(crate) envs: HashMap<String, String>,
+    pub(crate) cwd: Option<String>,
+    pub(crate) timeout: Option<Duration>,
+}
+
+impl GitOptions {
+    /// The defaults: no extra environment, the user's home, the commands' 60 s timeout.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    git_common_setters!();
+}
+
+/// Environment variable names only: their values may be secrets.
+impl fmt::Debug for GitOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GitOptions")
+            .field("envs", &self.envs.keys().collect::<Vec<_>>())
+            .field("cwd", &self.cwd)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
 
 /// A user name and password (or token) for an http(s) remote.
 #[derive(Clone, Debug)]
@@ -22,7 +112,7 @@ impl GitCredentials {
     }
 }
 
-/// Options of [`Git::clone_repo`](super::Git::clone_repo).
+/// Options of [`Git::clone_repo_with`](super::Git::clone_repo_with).
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct CloneOptions {
@@ -36,9 +126,13 @@ pub struct CloneOptions {
     pub credentials: Option<GitCredentials>,
     /// Leave the credentials in the clone's remote URL (off by default).
     pub dangerously_store_credentials: bool,
+    /// Environment, working directory, timeout.
+    pub(crate) common: GitOptions,
 }
 
 impl CloneOptions {
+    git_common_setters!(common);
+
     /// The defaults.
     pub fn new() -> Self {
         Self::default()
@@ -75,7 +169,7 @@ impl CloneOptions {
     }
 }
 
-/// Options of [`Git::push`](super::Git::push) and [`Git::pull`](super::Git::pull).
+/// Options of [`Git::push_with`](super::Git::push_with) and [`Git::pull_with`](super::Git::pull_with).
 ///
 /// With neither a remote nor a branch, git pushes or pulls the current branch's upstream.
 /// With a branch alone, the remote is the default one: the branch's upstream remote
@@ -91,9 +185,13 @@ pub struct RemoteOptions {
     pub set_upstream: Option<bool>,
     /// Credentials, used for this command only.
     pub credentials: Option<GitCredentials>,
+    /// Environment, working directory, timeout.
+    pub(crate) common: GitOptions,
 }
 
 impl RemoteOptions {
+    git_common_setters!(common);
+
     /// The defaults.
     pub fn new() -> Self {
         Self::default()
@@ -124,7 +222,7 @@ impl RemoteOptions {
     }
 }
 
-/// How [`Git::reset`](super::Git::reset) resets.
+/// How [`Git::reset_with`](super::Git::reset_with) resets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum GitResetMode {
@@ -152,7 +250,7 @@ impl GitResetMode {
     }
 }
 
-/// Where [`Git::set_config`](super::Git::set_config) writes.
+/// Where [`Git::set_config_with`](super::Git::set_config_with) writes.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum GitConfigScope {
@@ -165,7 +263,7 @@ pub enum GitConfigScope {
     Local(String),
 }
 
-/// Options of [`Git::init`](super::Git::init).
+/// Options of [`Git::init_with`](super::Git::init_with).
 ///
 /// ```
 /// use e2b_sandbox::InitOptions;
@@ -178,9 +276,13 @@ pub struct InitOptions {
     pub bare: bool,
     /// The name of the first branch (`--initial-branch`); git's default when `None`.
     pub initial_branch: Option<String>,
+    /// Environment, working directory, timeout.
+    pub(crate) common: GitOptions,
 }
 
 impl InitOptions {
+    git_common_setters!(common);
+
     /// The defaults: a repository with a working tree, git's default branch name.
     pub fn new() -> Self {
         Self::default()
@@ -199,7 +301,7 @@ impl InitOptions {
     }
 }
 
-/// Options of [`Git::remote_add`](super::Git::remote_add).
+/// Options of [`Git::remote_add_with`](super::Git::remote_add_with).
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct RemoteAddOptions {
@@ -207,9 +309,13 @@ pub struct RemoteAddOptions {
     pub fetch: bool,
     /// Re-point a remote of that name that already exists instead of failing.
     pub overwrite: bool,
+    /// Environment, working directory, timeout.
+    pub(crate) common: GitOptions,
 }
 
 impl RemoteAddOptions {
+    git_common_setters!(common);
+
     /// The defaults: no fetch, fail if the remote exists.
     pub fn new() -> Self {
         Self::default()
@@ -228,15 +334,19 @@ impl RemoteAddOptions {
     }
 }
 
-/// Options of [`Git::delete_branch`](super::Git::delete_branch).
+/// Options of [`Git::delete_branch_with`](super::Git::delete_branch_with).
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct DeleteBranchOptions {
     /// Delete even an unmerged branch (`-D` instead of `-d`).
     pub force: bool,
+    /// Environment, working directory, timeout.
+    pub(crate) common: GitOptions,
 }
 
 impl DeleteBranchOptions {
+    git_common_setters!(common);
+
     /// The defaults: refuse to delete an unmerged branch.
     pub fn new() -> Self {
         Self::default()
@@ -249,7 +359,7 @@ impl DeleteBranchOptions {
     }
 }
 
-/// Options of [`Git::add`](super::Git::add).
+/// Options of [`Git::add_with`](super::Git::add_with).
 ///
 /// ```
 /// use e2b_sandbox::AddOptions;
@@ -264,6 +374,8 @@ pub struct AddOptions {
     /// Without files: stage every change of the repository (`git add -A`, the default) or
     /// only those under the current directory (`git add .`).
     pub all: bool,
+    /// Environment, working directory, timeout.
+    pub(crate) common: GitOptions,
 }
 
 impl Default for AddOptions {
@@ -271,11 +383,14 @@ impl Default for AddOptions {
         AddOptions {
             files: Vec::new(),
             all: true,
+            common: GitOptions::default(),
         }
     }
 }
 
 impl AddOptions {
+    git_common_setters!(common);
+
     /// The defaults: stage every change (`git add -A`).
     pub fn new() -> Self {
         Self::default()
@@ -298,7 +413,7 @@ impl AddOptions {
     }
 }
 
-/// Options of [`Git::commit`](super::Git::commit).
+/// Options of [`Git::commit_with`](super::Git::commit_with).
 ///
 /// ```
 /// use e2b_sandbox::CommitOptions;
@@ -313,9 +428,13 @@ pub struct CommitOptions {
     pub author_email: Option<String>,
     /// Commit even with nothing staged (`--allow-empty`).
     pub allow_empty: bool,
+    /// Environment, working directory, timeout.
+    pub(crate) common: GitOptions,
 }
 
 impl CommitOptions {
+    git_common_setters!(common);
+
     /// The defaults: the configured author, nothing-to-commit is an error.
     pub fn new() -> Self {
         Self::default()
@@ -347,7 +466,7 @@ impl CommitOptions {
     }
 }
 
-/// Options of [`Git::reset`](super::Git::reset).
+/// Options of [`Git::reset_with`](super::Git::reset_with).
 ///
 /// ```
 /// use e2b_sandbox::{GitResetMode, ResetOptions};
@@ -362,9 +481,13 @@ pub struct ResetOptions {
     pub target: Option<String>,
     /// Reset only these paths.
     pub paths: Vec<String>,
+    /// Environment, working directory, timeout.
+    pub(crate) common: GitOptions,
 }
 
 impl ResetOptions {
+    git_common_setters!(common);
+
     /// The defaults: `git reset`.
     pub fn new() -> Self {
         Self::default()
@@ -393,7 +516,7 @@ impl ResetOptions {
     }
 }
 
-/// Options of [`Git::restore`](super::Git::restore).
+/// Options of [`Git::restore_with`](super::Git::restore_with).
 ///
 /// Neither `staged` nor `worktree` set restores the working tree; `staged` alone only the
 /// index (unstaging); `worktree` alone only the working tree.
@@ -411,9 +534,13 @@ pub struct RestoreOptions {
     pub worktree: Option<bool>,
     /// Restore from this commit, branch or ref (`--source`).
     pub source: Option<String>,
+    /// Environment, working directory, timeout.
+    pub(crate) common: GitOptions,
 }
 
 impl RestoreOptions {
+    git_common_setters!(common);
+
     /// The defaults: restore the working tree from the index.
     pub fn new() -> Self {
         Self::default()
@@ -450,9 +577,9 @@ impl RestoreOptions {
     }
 }
 
-/// Options of [`Git::set_config`](super::Git::set_config),
-/// [`Git::get_config`](super::Git::get_config) and
-/// [`Git::configure_user`](super::Git::configure_user).
+/// Options of [`Git::set_config_with`](super::Git::set_config_with),
+/// [`Git::config_with`](super::Git::config_with) and
+/// [`Git::configure_user_with`](super::Git::configure_user_with).
 ///
 /// ```
 /// use e2b_sandbox::ConfigOptions;
@@ -464,9 +591,13 @@ impl RestoreOptions {
 pub struct ConfigOptions {
     /// Which configuration file (default [`GitConfigScope::Global`]).
     pub scope: GitConfigScope,
+    /// Environment, working directory, timeout.
+    pub(crate) common: GitOptions,
 }
 
 impl ConfigOptions {
+    git_common_setters!(common);
+
     /// The defaults: the user's global configuration.
     pub fn new() -> Self {
         Self::default()
@@ -489,7 +620,7 @@ impl ConfigOptions {
     }
 }
 
-/// Options of [`Git::dangerously_authenticate`](super::Git::dangerously_authenticate).
+/// Options of [`Git::dangerously_authenticate_with`](super::Git::dangerously_authenticate_with).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct AuthenticateOptions {
@@ -498,6 +629,8 @@ pub struct AuthenticateOptions {
     pub host: String,
     /// The protocol they are for (default `https`).
     pub protocol: String,
+    /// Environment, working directory, timeout.
+    pub(crate) common: GitOptions,
 }
 
 impl Default for AuthenticateOptions {
@@ -505,11 +638,14 @@ impl Default for AuthenticateOptions {
         AuthenticateOptions {
             host: "github.com".to_owned(),
             protocol: "https".to_owned(),
+            common: GitOptions::default(),
         }
     }
 }
 
 impl AuthenticateOptions {
+    git_common_setters!(common);
+
     /// The defaults: `https://github.com`.
     pub fn new() -> Self {
         Self::default()
@@ -538,6 +674,7 @@ mod tests {
             staged,
             worktree,
             source: None,
+            common: GitOptions::default(),
         };
         assert_eq!(r(None, None).resolve(), Some((false, true)));
         assert_eq!(r(Some(true), None).resolve(), Some((true, false)));

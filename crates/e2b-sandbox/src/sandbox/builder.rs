@@ -267,12 +267,11 @@ impl SandboxBuilder {
 async fn start_mcp_gateway(sandbox: &Sandbox, servers: &McpServers) -> Result<()> {
     let token = SecretString::from(uuid::Uuid::new_v4().to_string());
     let config = servers.to_json().to_string();
-    let options = CommandOptions::new()
-        .user("root")
-        .env("GATEWAY_ACCESS_TOKEN", token.expose_secret());
+    let options = CommandOptions::new().env("GATEWAY_ACCESS_TOKEN", token.expose_secret());
     let started = sandbox
+        .with_user("root")
         .commands()
-        .run(
+        .run_with(
             format!("mcp-gateway --config {}", shell_quote(&config)),
             options,
         )

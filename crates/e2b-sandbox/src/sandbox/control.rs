@@ -197,7 +197,21 @@ impl Client {
     /// # Errors
     ///
     /// Not found if no such sandbox exists; other control-plane errors.
-    pub async fn pause_sandbox(&self, sandbox_id: &str, options: PauseOptions) -> Result<bool> {
+    pub async fn pause_sandbox(&self, sandbox_id: &str) -> Result<bool> {
+        self.pause_sandbox_with(sandbox_id, PauseOptions::new())
+            .await
+    }
+
+    /// [`pause_sandbox`](Self::pause_sandbox) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`pause_sandbox`](Self::pause_sandbox).
+    pub async fn pause_sandbox_with(
+        &self,
+        sandbox_id: &str,
+        options: PauseOptions,
+    ) -> Result<bool> {
         check_id(sandbox_id, "sandbox id")?;
         let span = tracing::info_span!(
             "e2b.sandbox.pause",
@@ -229,7 +243,16 @@ impl Client {
     ///
     /// Invalid argument for a count of 0; not found if no such sandbox exists; other
     /// control-plane errors. Per-fork failures are the inner `Err`s.
-    pub async fn fork_sandbox(
+    pub async fn fork_sandbox(&self, sandbox_id: &str) -> Result<Vec<Result<Sandbox>>> {
+        self.fork_sandbox_with(sandbox_id, ForkOptions::new()).await
+    }
+
+    /// [`fork_sandbox`](Self::fork_sandbox) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`fork_sandbox`](Self::fork_sandbox).
+    pub async fn fork_sandbox_with(
         &self,
         sandbox_id: &str,
         options: ForkOptions,
@@ -276,7 +299,17 @@ impl Client {
     /// # Errors
     ///
     /// Not found if no such sandbox exists; other control-plane errors.
-    pub async fn sandbox_metrics(
+    pub async fn sandbox_metrics(&self, sandbox_id: &str) -> Result<Vec<SandboxMetrics>> {
+        self.sandbox_metrics_with(sandbox_id, MetricsOptions::new())
+            .await
+    }
+
+    /// [`sandbox_metrics`](Self::sandbox_metrics) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`sandbox_metrics`](Self::sandbox_metrics).
+    pub async fn sandbox_metrics_with(
         &self,
         sandbox_id: &str,
         options: MetricsOptions,
@@ -340,7 +373,17 @@ impl Client {
     /// # Errors
     ///
     /// Not found if no such sandbox exists; other control-plane errors.
-    pub async fn create_snapshot(
+    pub async fn create_snapshot(&self, sandbox_id: &str) -> Result<SnapshotInfo> {
+        self.create_snapshot_with(sandbox_id, SnapshotOptions::new())
+            .await
+    }
+
+    /// [`create_snapshot`](Self::create_snapshot) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`create_snapshot`](Self::create_snapshot).
+    pub async fn create_snapshot_with(
         &self,
         sandbox_id: &str,
         options: SnapshotOptions,

@@ -47,7 +47,7 @@ const MCP_TOKEN_PATH: &str = "/etc/mcp-gateway/.token";
 ///
 /// let client = Client::from_env()?;
 /// let sandbox = Sandbox::create(&client).await?;
-/// let result = sandbox.commands().run("uname -a", CommandOptions::new()).await?;
+/// let result = sandbox.commands().run("uname -a").await?;
 /// println!("{}", result.stdout);
 /// sandbox.kill().await?;
 /// # Ok(()) }
@@ -56,6 +56,9 @@ const MCP_TOKEN_PATH: &str = "/etc/mcp-gateway/.token";
 pub struct Sandbox {
     inner: Arc<Inner>,
     client: Client,
+    /// The user envd runs commands, terminals and file operations as; `None` is the
+    /// template's default user.
+    user: Option<Arc<str>>,
 }
 
 struct Inner {
@@ -91,6 +94,7 @@ impl Sandbox {
                 mcp_token: Mutex::new(None),
             }),
             client: client.clone(),
+            user: None,
         })
     }
 
@@ -207,6 +211,33 @@ impl Sandbox {
         Sandbox {
             inner: Arc::clone(&self.inner),
             client: self.client.with_request_timeout(timeout),
+            user: self.user.clone(),
+        }
+    }
+
+    /// The user commands, terminals, git and file operations of this handle run as; `None`
+    /// is the template's default user (set with [`with_user`](Self::with_user)).
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// A handle on the same sandbox whose commands, terminals, git and file operations
+    /// (including signed file URLs) run as `user` (e.g. `root`) instead of the template's
+    /// default user. This is the one way to choose the user; the handle is cheap.
+    ///
+    /// ```no_run
+    /// # async fn demo(sandbox: e2b_sandbox::Sandbox) -> e2b_sandbox::Result<()> {
+    /// let root = sandbox.with_user("root");
+    /// root.commands().run("apt-get update").await?;
+    /// root.files().write("/etc/motd", "hello").await?;
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_user(&self, user: impl Into<String>) -> Sandbox {
+        Sandbox {
+            inner: Arc::clone(&self.inner),
+            client: self.client.clone(),
+            user: Some(Arc::from(user.into())),
         }
     }
 
@@ -244,7 +275,7 @@ impl Sandbox {
     /// The host under which a port of the sandbox is exposed: `<port>-<id>.<domain>`
     /// (`localhost:<port>` in debug mode, `<domain>/kruise/<id>/<port>` with OpenKruise
     /// routing).
-    pub fn get_host(&self, port: u16) -> String {
+    pub fn host(&self, port: u16) -> String {
         self.inner.route.host(port)
     }
 
@@ -255,7 +286,7 @@ impl Sandbox {
             RoutingMode::OpenKruise { scheme } => scheme,
             _ => Scheme::Https,
         };
-        format!("{scheme}://{}/mcp", self.get_host(MCP_PORT))
+        format!("{scheme}://{}/mcp", self.host(MCP_PORT))
     }
 
     /// The MCP gateway's access token: the one generated at creation, else read from the
@@ -307,7 +338,7 @@ impl Sandbox {
     /// Read a text file as `user`, through the same `/files` code as every read; `None`
     /// if it does not exist.
     async fn read_text_file(&self, path: &str, user: &str) -> Result<Option<String>> {
-        match self.files().as_user(user).read_text(path).await {
+        match self.with_user(user).files().read_text(path).await {
             Ok(text) => Ok(Some(text)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
@@ -364,8 +395,17 @@ impl Sandbox {
     /// # Errors
     ///
     /// Not found if the sandbox is gone; other control-plane errors.
-    pub async fn pause(&self, options: PauseOptions) -> Result<bool> {
-        self.client.pause_sandbox(self.id(), options).await
+    pub async fn pause(&self) -> Result<bool> {
+        self.pause_with(PauseOptions::new()).await
+    }
+
+    /// [`pause`](Self::pause) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`pause`](Self::pause).
+    pub async fn pause_with(&self, options: PauseOptions) -> Result<bool> {
+        self.client.pause_sandbox_with(self.id(), options).await
     }
 
     /// Resume the sandbox if it is paused and extend its timeout (see [`Sandbox::connect`]);
@@ -374,7 +414,16 @@ impl Sandbox {
     /// # Errors
     ///
     /// The errors of [`Sandbox::connect`].
-    pub async fn resume(&self, options: ConnectOptions) -> Result<Sandbox> {
+    pub async fn resume(&self) -> Result<Sandbox> {
+        self.resume_with(ConnectOptions::new()).await
+    }
+
+    /// [`resume`](Self::resume) with options (the timeout to extend to).
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`Sandbox::connect`].
+    pub async fn resume_with(&self, options: ConnectOptions) -> Result<Sandbox> {
         if self.client.is_debug() {
             return Ok(self.clone());
         }
@@ -388,8 +437,17 @@ impl Sandbox {
     ///
     /// Invalid argument for a count of 0; not found if the sandbox is gone; other
     /// control-plane errors. Per-fork failures are the inner `Err`s.
-    pub async fn fork(&self, options: ForkOptions) -> Result<Vec<Result<Sandbox>>> {
-        self.client.fork_sandbox(self.id(), options).await
+    pub async fn fork(&self) -> Result<Vec<Result<Sandbox>>> {
+        self.fork_with(ForkOptions::new()).await
+    }
+
+    /// [`fork`](Self::fork) with options (how many forks, their timeout).
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`fork`](Self::fork).
+    pub async fn fork_with(&self, options: ForkOptions) -> Result<Vec<Result<Sandbox>>> {
+        self.client.fork_sandbox_with(self.id(), options).await
     }
 
     /// Resource usage samples (needs envd 0.1.5 or newer). Empty in debug mode.
@@ -398,7 +456,16 @@ impl Sandbox {
     ///
     /// A template error on older envd; not found if the sandbox is gone; other
     /// control-plane errors.
-    pub async fn metrics(&self, options: MetricsOptions) -> Result<Vec<SandboxMetrics>> {
+    pub async fn metrics(&self) -> Result<Vec<SandboxMetrics>> {
+        self.metrics_with(MetricsOptions::new()).await
+    }
+
+    /// [`metrics`](Self::metrics) with options (the time range).
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`metrics`](Self::metrics).
+    pub async fn metrics_with(&self, options: MetricsOptions) -> Result<Vec<SandboxMetrics>> {
         self.envd_version().require(EnvdFeature::Metrics)?;
         if !self.envd_version().supports(EnvdFeature::DiskMetrics) {
             tracing::warn!(
@@ -406,7 +473,7 @@ impl Sandbox {
                 "disk metrics are not supported by this sandbox's envd; rebuild the template"
             );
         }
-        self.client.sandbox_metrics(self.id(), options).await
+        self.client.sandbox_metrics_with(self.id(), options).await
     }
 
     /// Replace the sandbox's egress configuration (everything left out is cleared).
@@ -425,14 +492,28 @@ impl Sandbox {
     /// # Errors
     ///
     /// Not found if the sandbox is gone; other control-plane errors.
-    pub async fn create_snapshot(&self, options: SnapshotOptions) -> Result<SnapshotInfo> {
-        self.client.create_snapshot(self.id(), options).await
+    pub async fn create_snapshot(&self) -> Result<SnapshotInfo> {
+        self.create_snapshot_with(SnapshotOptions::new()).await
+    }
+
+    /// [`create_snapshot`](Self::create_snapshot) with options (a name).
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`create_snapshot`](Self::create_snapshot).
+    pub async fn create_snapshot_with(&self, options: SnapshotOptions) -> Result<SnapshotInfo> {
+        self.client.create_snapshot_with(self.id(), options).await
     }
 
     /// This sandbox's snapshots, as a stream over all pages.
-    pub fn list_snapshots(&self, options: SnapshotListOptions) -> SnapshotList {
+    pub fn list_snapshots(&self) -> SnapshotList {
+        self.list_snapshots_with(SnapshotListOptions::new())
+    }
+
+    /// [`list_snapshots`](Self::list_snapshots) with options (page size, a page token).
+    pub fn list_snapshots_with(&self, options: SnapshotListOptions) -> SnapshotList {
         self.client
-            .list_snapshots(options.sandbox_id(self.id().to_owned()))
+            .list_snapshots_with(options.sandbox_id(self.id().to_owned()))
     }
 }
 
@@ -457,6 +538,7 @@ impl fmt::Debug for Sandbox {
                     .map(|_| "[REDACTED]"),
             )
             .field("request_timeout", &self.client.request_timeout())
+            .field("user", &self.user)
             .finish()
     }
 }
@@ -509,16 +591,13 @@ mod tests {
         let old = sandbox_with_envd("0.2.9");
         let err = old
             .commands()
-            .spawn("true", CommandOptions::new().stdin(false))
+            .spawn_with("true", CommandOptions::new().stdin(false))
             .await
             .unwrap_err();
         assert!(err.is_template(), "{err}");
         let err = old.commands().close_stdin(1).await.unwrap_err();
         assert!(err.is_template(), "{err}");
-        let err = sandbox_with_envd("0.1.4")
-            .metrics(MetricsOptions::new())
-            .await
-            .unwrap_err();
+        let err = sandbox_with_envd("0.1.4").metrics().await.unwrap_err();
         assert!(err.is_template(), "{err}");
         let err = sandbox_with_envd("0.5.1")
             .commands()
@@ -571,7 +650,7 @@ mod tests {
         assert_eq!(sbx.template_id(), Some("tpl"));
         assert_eq!(sbx.template_alias(), Some("base"));
         assert_eq!(sbx.envd_url(), "http://127.0.0.1:9");
-        assert_eq!(sbx.get_host(8080), "8080-sbx1.e2b.app");
+        assert_eq!(sbx.host(8080), "8080-sbx1.e2b.app");
         assert_eq!(sbx.mcp_url(), "https://50005-sbx1.e2b.app/mcp");
         assert_eq!(
             sbx.envd_access_token().unwrap().expose_secret(),

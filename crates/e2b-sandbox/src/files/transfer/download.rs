@@ -30,7 +30,7 @@ impl Files<'_> {
     /// As [`read_bytes`](Files::read_bytes); a protocol error if a gzip answer is corrupt.
     pub async fn read_bytes_with(&self, path: &str, options: ReadOptions) -> Result<Vec<u8>> {
         let mut out = Vec::new();
-        let mut stream = self.read_stream(path, options).await?;
+        let mut stream = self.read_stream_with(path, options).await?;
         while let Some(chunk) = stream.next().await {
             out.extend_from_slice(&chunk?);
         }
@@ -65,7 +65,7 @@ impl Files<'_> {
     /// # async fn f(sandbox: &e2b_sandbox::Sandbox) -> e2b_sandbox::Result<()> {
     /// use e2b_sandbox::ReadOptions;
     /// let options = ReadOptions::new().gzip(true);
-    /// let mut reader = sandbox.files().read_stream("/var/log/big.log", options).await?;
+    /// let mut reader = sandbox.files().read_stream_with("/var/log/big.log", options).await?;
     /// let mut out = tokio::fs::File::create("big.log").await.unwrap();
     /// tokio::io::copy(&mut reader, &mut out).await.unwrap();
     /// # Ok(()) }
@@ -76,7 +76,16 @@ impl Files<'_> {
     /// As [`read_bytes`](Files::read_bytes); the stream's items: a
     /// [`TimeoutKind::StreamIdle`] error when a chunk is late, a protocol error when a
     /// gzip answer is corrupt, a transport error when the connection breaks.
-    pub async fn read_stream(&self, path: &str, options: ReadOptions) -> Result<ByteStream> {
+    pub async fn read_stream(&self, path: &str) -> Result<ByteStream> {
+        self.read_stream_with(path, ReadOptions::new()).await
+    }
+
+    /// [`read_stream`](Self::read_stream) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`read_stream`](Self::read_stream).
+    pub async fn read_stream_with(&self, path: &str, options: ReadOptions) -> Result<ByteStream> {
         let envd = self.sandbox.envd();
         let mut request = envd
             .request(Method::GET, FILES_PATH)

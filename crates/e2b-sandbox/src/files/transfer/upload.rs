@@ -95,7 +95,20 @@ impl Files<'_> {
     ///
     /// A [`TimeoutKind::StreamIdle`](e2b_core::TimeoutKind::StreamIdle) error when the
     /// stream stalls; a transport error when it fails; as [`write_with`](Files::write_with).
-    pub async fn write_stream<S>(
+    pub async fn write_stream<S>(&self, path: &str, stream: S) -> Result<WriteInfo>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+    {
+        self.write_stream_with(path, stream, WriteOptions::new())
+            .await
+    }
+
+    /// [`write_stream`](Self::write_stream) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`write_stream`](Self::write_stream).
+    pub async fn write_stream_with<S>(
         &self,
         path: &str,
         stream: S,
@@ -117,14 +130,27 @@ impl Files<'_> {
     /// use e2b_sandbox::WriteOptions;
     /// let file = tokio::fs::File::open("data.csv").await.unwrap();
     /// let options = WriteOptions::new().gzip(true);
-    /// sandbox.files().write_reader("/home/user/data.csv", file, options).await?;
+    /// sandbox.files().write_reader_with("/home/user/data.csv", file, options).await?;
     /// # Ok(()) }
     /// ```
     ///
     /// # Errors
     ///
     /// As [`write_stream`](Files::write_stream).
-    pub async fn write_reader<R>(
+    pub async fn write_reader<R>(&self, path: &str, reader: R) -> Result<WriteInfo>
+    where
+        R: AsyncRead + Send + Unpin + 'static,
+    {
+        self.write_reader_with(path, reader, WriteOptions::new())
+            .await
+    }
+
+    /// [`write_reader`](Self::write_reader) with options.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`write_reader`](Self::write_reader).
+    pub async fn write_reader_with<R>(
         &self,
         path: &str,
         reader: R,
@@ -134,7 +160,7 @@ impl Files<'_> {
         R: AsyncRead + Send + Unpin + 'static,
     {
         let stream = ReaderStream::with_capacity(reader, UPLOAD_CHUNK);
-        self.write_stream(path, stream, options).await
+        self.write_stream_with(path, stream, options).await
     }
 
     fn octet_stream_supported(&self) -> bool {
