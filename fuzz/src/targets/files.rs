@@ -6,7 +6,7 @@ use std::path::{Component, Path};
 use base64::Engine as _;
 use e2b_local::agent::UserAccount;
 use e2b_local::fuzzing::{self as local, ByteRange};
-use e2b_sandbox::{FileOperation, get_signature};
+use e2b_sandbox::{FileOperation, file_signature};
 use http::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 
@@ -153,7 +153,7 @@ pub(crate) fn query(data: &[u8]) {
                     continue;
                 }
                 for expiration in expirations(&raw_query) {
-                    let expected = get_signature(
+                    let expected = file_signature(
                         path.as_deref().unwrap_or_default(),
                         operation,
                         username.as_deref().unwrap_or_default(),
@@ -245,7 +245,7 @@ fn signed_round_trip(path: &str, username: Option<&str>, expiry: u8) {
         (Method::GET, FileOperation::Read),
         (Method::POST, FileOperation::Write),
     ] {
-        let signature = get_signature(
+        let signature = file_signature(
             path,
             operation,
             username.unwrap_or_default(),
@@ -354,7 +354,7 @@ pub(crate) fn query_seeds() -> Vec<Vec<u8>> {
         }
         q.append_pair(
             "signature",
-            &get_signature(path, op, user.unwrap_or_default(), TOKEN, exp),
+            &file_signature(path, op, user.unwrap_or_default(), TOKEN, exp),
         );
         if let Some(exp) = exp {
             q.append_pair("signature_expiration", &exp.to_string());
