@@ -787,3 +787,104 @@ async fn stalled_request_bodies_are_cut() {
     assert_eq!(resp.status(), 200);
     server.shutdown().await;
 }
+
+/// Send a request's head announcing a `length`-byte body, read the answer
+/// (sent before any of the body), then send the body: `Err` when the
+/// connection was cut under the client.
+async fn refused_then_send_body(
+    server: &e2b_local::Server,
+    head: &str,
+    length: usize,
+) -> (String, Result<(), std::io::ErrorKind>) {
+    let mut conn = tokio::net::TcpStream::connect(server.local_addr())
+        .await
+        .unwrap();
+    let head = format!(
+        "{head}Host: {}\r\nContent-Length: {length}\r\n\r\n",
+        server.local_addr()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let status_line = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let n = conn.read(&mut buf).await.unwrap();
+            assert!(n > 0, "no answer before the body");
+            answer.extend_from_slice(&buf[..n]);
+            if let Some(end) = answer.windows(2).position(|w| w == b"\r\n") {
+                return String::from_utf8_lossy(&answer[..end]).into_owned();
+            }
+        }
+    })
+    .await
+    .expect("the refusal came before the body");
+    let chunk = vec![b'x'; 16 * 1024];
+    let mut sent = Ok(());
+    let mut left = length;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        if let Err(e) = conn.write_all(&chunk[..n]).await {
+            sent = Err(e.kind());
+            break;
+        }
+        left -= n;
+        // Each write waits for the server to take the last one, so a cut
+        // connection shows up before the body is all in the socket buffer.
+        tokio::task::yield_now().await;
+        if let Err(e) = conn.flush().await {
+            sent = Err(e.kind());
+            break;
+        }
+    }
+    // What is left to read ends cleanly (end of stream), not with a reset.
+    if sent.is_ok() {
+        let rest = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match conn.read(&mut buf).await {
+                    Ok(0) => return Ok(()),
+                    Ok(_) => {}
+                    Err(e) => return Err(e.kind()),
+                }
+            }
+        })
+        .await;
+        sent = rest.unwrap_or(Ok(()));
+    }
+    (status_line, sent)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_read_the_rest_of_a_small_body_like_go_does() {
+    let server = support::server().await;
+    let secure = json!({"templateID": "base", "timeout": 120, "secure": true});
+    let id = support::create(&server, secure).await["sandboxID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = 200 * 1024;
+    let cases = [
+        // An unverified signed URL without routing: the control plane's 404.
+        "POST /files?path=%2Fhome%2Fuser%2Fx&signature=v1_bad HTTP/1.1\r\nConnection: close\r\n".to_owned(),
+        // No access token for a secured sandbox's envd.
+        format!(
+            "POST /files?path=%2Fhome%2Fuser%2Fx HTTP/1.1\r\nConnection: close\r\nE2b-Sandbox-Id: {id}\r\nE2b-Sandbox-Port: 49983\r\n"
+        ),
+        // A sandbox that does not exist.
+        "POST /files HTTP/1.1\r\nConnection: close\r\nE2b-Sandbox-Id: inope\r\nE2b-Sandbox-Port: 49983\r\n".to_owned(),
+    ];
+    for head in &cases {
+        let (status, sent) = refused_then_send_body(&server, head, body).await;
+        let code: u16 = status
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        assert!((400..600).contains(&code), "{head}: {status}");
+        assert_eq!(
+            sent,
+            Ok(()),
+            "{head}: the connection was cut under the client ({status})"
+        );
+    }
+    server.shutdown().await;
+}

@@ -3,6 +3,7 @@
 //! signed file URLs, the proxy into the sandbox's agent, and the guards on
 //! connections and request bodies).
 
+pub(crate) mod drain;
 pub(crate) mod envd_auth;
 pub(crate) mod eof_grace;
 pub(crate) mod idle_body;

@@ -18,6 +18,7 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 
+use crate::edge::drain::refuse;
 use crate::edge::envd_auth::{self, ACCESS_TOKEN_HEADER, ENVD_PORT, Refusal};
 use crate::edge::idle_body::IdleBody;
 use crate::edge::reset::{ConnectionReset, SandboxBody};
@@ -69,10 +70,16 @@ pub(crate) async fn handle(
     let target = match manager.traffic(id).await {
         Ok(target) => target,
         Err(TrafficRefusal::NotFound) => {
-            return edge_error(StatusCode::BAD_GATEWAY, id, "The sandbox was not found");
+            return refuse(
+                req,
+                edge_error(StatusCode::BAD_GATEWAY, id, "The sandbox was not found"),
+            );
         }
         Err(TrafficRefusal::Paused) => {
-            return edge_error(StatusCode::BAD_GATEWAY, id, "The sandbox is paused");
+            return refuse(
+                req,
+                edge_error(StatusCode::BAD_GATEWAY, id, "The sandbox is paused"),
+            );
         }
     };
     let idle = manager.body_idle_timeout();
@@ -106,10 +113,13 @@ async fn to_envd(
     match checked {
         Ok(()) => {}
         Err(Refusal::Internal) => {
-            return edge_error(
-                StatusCode::NOT_FOUND,
-                id,
-                "This route is internal to the sandbox",
+            return refuse(
+                req,
+                edge_error(
+                    StatusCode::NOT_FOUND,
+                    id,
+                    "This route is internal to the sandbox",
+                ),
             );
         }
         Err(refusal @ (Refusal::Unauthorized(_) | Refusal::BadRequest(_))) => {
@@ -118,9 +128,12 @@ async fn to_envd(
                 Refusal::Internal => String::new(),
             };
             let status = refusal.status();
-            return json(
-                status,
-                &serde_json::json!({ "code": status.as_u16(), "message": message }),
+            return refuse(
+                req,
+                json(
+                    status,
+                    &serde_json::json!({ "code": status.as_u16(), "message": message }),
+                ),
             );
         }
     }
@@ -143,7 +156,7 @@ async fn to_interpreter(
     idle: Duration,
 ) -> Response<Body> {
     if let Some(refused) = refuse_without_traffic_token(id, target, &req) {
-        return refused;
+        return refuse(req, refused);
     }
     if let Some(expected) = &target.envd_access_token {
         let given = req
@@ -160,9 +173,12 @@ async fn to_interpreter(
             Some(_) => None,
         };
         if let Some(message) = message {
-            return json(
-                StatusCode::UNAUTHORIZED,
-                &serde_json::json!({ "code": 401, "message": message }),
+            return refuse(
+                req,
+                json(
+                    StatusCode::UNAUTHORIZED,
+                    &serde_json::json!({ "code": 401, "message": message }),
+                ),
             );
         }
     }
@@ -170,7 +186,12 @@ async fn to_interpreter(
     let rewritten = format!("{}{path_and_query}", crate::agent::INTERPRETER_PREFIX);
     match rewritten.parse::<Uri>() {
         Ok(uri) => *req.uri_mut() = uri,
-        Err(_) => return edge_error(StatusCode::BAD_REQUEST, id, "Invalid request path"),
+        Err(_) => {
+            return refuse(
+                req,
+                edge_error(StatusCode::BAD_REQUEST, id, "Invalid request path"),
+            );
+        }
     }
     match agent_link::connect(&target.socket).await {
         Ok(sender) => forward(id, sender, req, idle, &target.serving).await,
@@ -209,7 +230,7 @@ async fn to_port(
     idle: Duration,
 ) -> Response<Body> {
     if let Some(refused) = refuse_without_traffic_token(id, target, &req) {
-        return refused;
+        return refuse(req, refused);
     }
     match agent_link::connect_port(&target.socket, port).await {
         Ok(sender) => forward(id, sender, req, idle, &target.serving).await,

@@ -333,9 +333,12 @@ async fn dispatch(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body
         .map(str::to_owned)
         .or_else(|| req.uri().authority().map(|a| a.to_string()));
     match routing::classify(req.headers(), host.as_deref()) {
-        Err(e) => Ok(crate::edge::proxy::json(
-            StatusCode::BAD_REQUEST,
-            &serde_json::json!({ "code": 400, "message": e.to_string() }),
+        Err(e) => Ok(crate::edge::drain::refuse(
+            req,
+            crate::edge::proxy::json(
+                StatusCode::BAD_REQUEST,
+                &serde_json::json!({ "code": 400, "message": e.to_string() }),
+            ),
         )),
         Ok(Target::ControlPlane) => {
             if let Some(id) = signed_file_sandbox(&app, &req) {
@@ -345,7 +348,15 @@ async fn dispatch(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body
             }
             // On its own task: a client that hangs up once its request is
             // in (which drops this future) does not cancel what it asked for.
-            let handled = tokio::spawn(app.control.clone().oneshot(req.map(Body::new))).await;
+            // Its routes may refuse without reading the body: what is left
+            // of it is read once they have answered (see `drain`).
+            let (parts, body) = req.into_parts();
+            let lent = crate::edge::drain::Lent::new(body);
+            let req = Request::from_parts(parts, Body::new(lent.clone()));
+            let handled = tokio::spawn(app.control.clone().oneshot(req)).await;
+            if let Some(rest) = lent.reclaim() {
+                crate::edge::drain::discard(rest);
+            }
             match handled {
                 Ok(response) => response,
                 Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
