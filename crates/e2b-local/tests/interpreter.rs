@@ -628,45 +628,17 @@ async fn java_contexts_run_where_a_java_runtime_is_installed() {
         return;
     }
     // Java reads variables as system properties, those of the sandbox included.
-    let lines = run_in(
-        &server,
-        &id,
-        "java",
-        "System.getProperty(\"FROM_SANDBOX\")",
-        &json!({}),
-    )
-    .await;
-    assert_eq!(
-        main_text(&lines).as_deref(),
-        Some("sandbox value"),
-        "{lines:?}"
-    );
-    let lines = run_in(
-        &server,
-        &id,
-        "java",
-        "System.getProperty(\"FROM_SANDBOX\")",
-        &json!({"FROM_SANDBOX": "for one execution"}),
-    )
-    .await;
-    assert_eq!(
-        main_text(&lines).as_deref(),
-        Some("for one execution"),
-        "{lines:?}"
-    );
-    let lines = run_in(
-        &server,
-        &id,
-        "java",
-        "System.getProperty(\"FROM_SANDBOX\")",
-        &json!({}),
-    )
-    .await;
-    assert_eq!(
-        main_text(&lines).as_deref(),
-        Some("sandbox value"),
-        "{lines:?}"
-    );
+    let property = |env: Value| {
+        let (server, id) = (&server, &id);
+        async move {
+            let code = "System.getProperty(\"FROM_SANDBOX\")";
+            main_text(&run_in(server, id, "java", code, &env).await)
+        }
+    };
+    assert_eq!(property(json!({})).await.as_deref(), Some("sandbox value"));
+    let one = json!({"FROM_SANDBOX": "for one execution"});
+    assert_eq!(property(one).await.as_deref(), Some("for one execution"));
+    assert_eq!(property(json!({})).await.as_deref(), Some("sandbox value"));
     run_in(&server, &id, "java", "int n = 41;", &json!({})).await;
     let lines = run_in(
         &server,
