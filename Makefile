@@ -65,6 +65,8 @@ check: fmt clippy codegen-check doc no-ignored-doctests
 fmt:
 	$(CARGO) fmt --all --check
 
+# --all-targets covers the live tests too: they always compile, and the `live` feature
+# only stops them being ignored (crates/e2b-sandbox/tests/live.rs).
 clippy:
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 

@@ -4,8 +4,8 @@
 #
 #   benches/run.sh [ITERATIONS] [WARMUP] [CREATES]
 #
-# CREATES > 0 also times create → first commands.run("true") over that many sandboxes
-# (this SDK only).
+# CREATES > 0 also times create → envd's first answer (is_running()) and
+# create → first commands.run("true"), each over that many sandboxes (this SDK only).
 #
 # Needs bubblewrap and the Python venv with e2b==2.45.1 (`make venvs`); PYTHON overrides
 # the interpreter (default .venv/compat/bin/python).

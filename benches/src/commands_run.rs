@@ -9,8 +9,9 @@
 //! Prints one JSON line with the percentiles in milliseconds, then one for
 //! `is_running()` (one `GET /health` through the same edge: the floor of any envd call).
 //! With `CREATES` > 0 (third argument, default 0) it then creates `CREATES`
-//! sandboxes one after another and times each create until its first
-//! `commands().run("true")` has finished (the sandbox is killed untimed).
+//! sandboxes one after another and times each create until envd's first answer
+//! (`is_running()`, one `GET /health`), then `CREATES` more, each until its first
+//! `commands().run("true")` has finished (the sandboxes are killed untimed).
 //! `benches/run.sh` runs this and the Python twin (`python/commands_run.py`) against one
 //! e2b-local server.
 
@@ -74,6 +75,21 @@ async fn main() -> anyhow::Result<()> {
     report("commands.run(\\\"true\\\")", run);
     report("is_running()", health);
     if creates > 0 {
+        let mut answer = Vec::with_capacity(creates);
+        for _ in 0..creates {
+            let started = Instant::now();
+            let sandbox = Sandbox::builder()
+                .timeout(Duration::from_secs(60))
+                .create(&client)
+                .await?;
+            anyhow::ensure!(
+                sandbox.is_running().await?,
+                "the new sandbox is not running"
+            );
+            answer.push(started.elapsed());
+            sandbox.kill().await?;
+        }
+        report("create+is_running()", answer);
         let mut first = Vec::with_capacity(creates);
         for _ in 0..creates {
             let started = Instant::now();

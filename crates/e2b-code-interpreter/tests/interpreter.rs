@@ -1,16 +1,14 @@
 //! End to end against an in-process e2b-local with real kernels: state, output order,
 //! errors, every chart type, DataFrames, contexts, env vars, timeouts, a killed sandbox.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use e2b_code_interpreter::{
     Chart, ChartType, ChartValue, ContextOptions, OutputEvent, RunCodeOptions, ScaleType,
     TimeoutKind,
 };
+use e2b_test_support::sdk::Local;
 use futures_util::StreamExt as _;
-use support::Local;
 
 /// Upper bound of one call in these tests.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -21,7 +19,7 @@ fn options() -> RunCodeOptions {
 
 #[tokio::test]
 async fn state_output_order_and_errors() {
-    let local = Local::start().await;
+    let local = Local::with_kernels().await;
     let ci = local.interpreter().await;
 
     // State persists; the main result is the last expression.
@@ -100,7 +98,7 @@ fn chart(code: &str, execution: &e2b_code_interpreter::Execution) -> Chart {
 
 #[tokio::test]
 async fn every_chart_type_round_trips() {
-    let local = Local::start().await;
+    let local = Local::with_kernels().await;
     let ci = local.interpreter().await;
     ci.run_code_with("import matplotlib.pyplot as plt", options())
         .await
@@ -215,7 +213,7 @@ async fn every_chart_type_round_trips() {
 
 #[tokio::test]
 async fn contexts_isolate_state_and_honour_cwd() {
-    let local = Local::start().await;
+    let local = Local::with_kernels().await;
     let ci = local.interpreter().await;
     ci.run_code_with("shared = 'default'", options())
         .await
@@ -273,7 +271,7 @@ async fn contexts_isolate_state_and_honour_cwd() {
 
 #[tokio::test]
 async fn env_vars_apply_per_execution_and_timeouts_interrupt() {
-    let local = Local::start().await;
+    let local = Local::with_kernels().await;
     let ci = local.interpreter().await;
     let code = "import os\nos.environ.get('E2B_TEST_VAR', 'unset')";
     let with = ci
@@ -304,7 +302,7 @@ async fn env_vars_apply_per_execution_and_timeouts_interrupt() {
 
 #[tokio::test]
 async fn a_killed_sandbox_ends_run_code_with_a_clear_error() {
-    let local = Local::start().await;
+    let local = Local::with_kernels().await;
     let ci = local.interpreter().await;
     ci.run_code_with("1", options()).await.unwrap();
     let killer = ci.clone();
@@ -331,7 +329,7 @@ async fn a_killed_sandbox_ends_run_code_with_a_clear_error() {
 
 #[tokio::test]
 async fn bash_runs_in_its_own_default_context() {
-    let local = Local::start().await;
+    let local = Local::with_kernels().await;
     let ci = local.interpreter().await;
     let execution = ci
         .run_code_with(
@@ -359,7 +357,7 @@ async fn bash_runs_in_its_own_default_context() {
 
 #[tokio::test]
 async fn private_traffic_sandboxes_get_the_traffic_token() {
-    let local = Local::start().await;
+    let local = Local::with_kernels().await;
     let ci = e2b_code_interpreter::CodeInterpreter::builder()
         .timeout(Duration::from_secs(120))
         .configure(|b| b.network(e2b_sandbox::NetworkConfig::new().allow_public_traffic(false)))

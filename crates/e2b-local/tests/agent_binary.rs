@@ -1,11 +1,9 @@
 //! `e2b-local envd --socket … --config …`: announces readiness and serves
 //! on the Unix socket.
 
-mod agent_support;
-
 use std::process::Stdio;
 
-use agent_support::{PATIENCE, sandbox};
+use e2b_test_support::agent::{PATIENCE, sandbox};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncBufReadExt, BufReader};

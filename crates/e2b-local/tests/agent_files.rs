@@ -1,15 +1,13 @@
 //! The agent's plain HTTP routes: `/files`, `/health`, `/metrics`, `/envs`
 //! and the forward upgrade.
 
-mod agent_support;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
-use agent_support::*;
 use async_compression::tokio::bufread::{GzipDecoder, GzipEncoder};
 use e2b_envd::connect::CallOptions;
 use e2b_envd::filesystem::StatRequest;
+use e2b_test_support::agent::*;
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -1,15 +1,13 @@
 //! The agent's `filesystem.Filesystem` service, driven by the generated
 //! client.
 
-mod agent_support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use agent_support::*;
 use e2b_envd::connect::{CallOptions, Code, Error};
 use e2b_envd::filesystem::filesystem_client::FilesystemClient;
 use e2b_envd::filesystem::*;
+use e2b_test_support::agent::*;
 use futures_util::{Stream, StreamExt};
 
 fn write(path: &Path, content: &[u8], mode: u32) {

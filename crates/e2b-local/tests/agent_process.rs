@@ -1,13 +1,11 @@
 //! The agent's `process.Process` service, driven by the generated client.
 
-mod agent_support;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
-use agent_support::*;
 use e2b_envd::connect::{CallOptions, Code};
 use e2b_envd::process::*;
+use e2b_test_support::agent::*;
 use futures_util::StreamExt;
 
 fn config(cmd: &str, args: &[&str]) -> Option<ProcessConfig> {

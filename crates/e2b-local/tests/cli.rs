@@ -1,7 +1,7 @@
 //! The `e2b-local` binary: `serve` (environment, health, signals, key
 //! validation, unprivileged mode) and `doctor`.
 
-mod support;
+use e2b_test_support as support;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;

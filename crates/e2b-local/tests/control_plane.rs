@@ -1,7 +1,7 @@
 //! The control plane against the spec: the generated client parses every
 //! response, so shapes and status codes must match `spec/openapi.yml`.
 
-mod support;
+use e2b_test_support as support;
 
 use std::time::Duration;
 

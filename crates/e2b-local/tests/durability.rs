@@ -1,7 +1,7 @@
 //! State across server restarts on the same data directory: running
 //! sandboxes end with the server; paused sandboxes and snapshots survive.
 
-mod support;
+use e2b_test_support as support;
 
 use e2b_api::control::types::{self, SandboxState};
 use e2b_local::Server;

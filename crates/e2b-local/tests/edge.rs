@@ -1,7 +1,7 @@
 //! Sandbox traffic at the edge: routing, envd authentication (tokens and
 //! signed URLs), traffic tokens, and proxying to other ports.
 
-mod support;
+use e2b_test_support as support;
 
 use std::time::Duration;
 

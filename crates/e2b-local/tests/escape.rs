@@ -5,7 +5,7 @@
 //! attack is also checked to have really been tried (the attacking program
 //! ran and reported), so a broken probe cannot pass for a blocked attack.
 
-mod support;
+use e2b_test_support as support;
 
 use std::io::Write as _;
 use std::time::{Duration, Instant};
@@ -69,7 +69,8 @@ async fn kernel_knobs_and_host_memory_are_out_of_reach() {
 /// The host paths a sandbox must never learn: the server's data directory
 /// and the directory of the agent binary.
 fn host_paths(server: &Server) -> (String, String) {
-    let agent = std::path::Path::new(support::agent()).parent().unwrap();
+    let agent = support::agent_binary();
+    let agent = agent.parent().unwrap();
     (
         server.data_dir().to_string_lossy().into_owned(),
         agent.to_string_lossy().into_owned(),

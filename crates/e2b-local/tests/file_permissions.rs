@@ -2,7 +2,7 @@
 //! a request names, not the agent's (root): attacks through the real server
 //! and agent on what only root may read or write, and a gzip bomb upload.
 
-mod support;
+use e2b_test_support as support;
 
 use async_compression::tokio::bufread::GzipEncoder;
 use e2b_envd::connect::{Client, Code, Error};

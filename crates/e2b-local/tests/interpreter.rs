@@ -2,7 +2,7 @@
 //! the official SDKs use it: `/execute` NDJSON, `/contexts`, `/health` on
 //! port 49999 through the server's routing headers, real kernels inside.
 
-mod support;
+use e2b_test_support as support;
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,6 @@
 //! What a process inside a sandbox can see and do, with real bubblewrap.
 
-mod support;
+use e2b_test_support as support;
 
 use std::time::Duration;
 

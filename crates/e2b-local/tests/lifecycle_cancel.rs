@@ -1,7 +1,7 @@
 //! Clients that give up mid-operation: every create finishes or is undone,
 //! and nothing (processes, cgroups, frozen sandboxes) is left behind.
 
-mod support;
+use e2b_test_support as support;
 
 use std::collections::BTreeSet;
 use std::path::Path;

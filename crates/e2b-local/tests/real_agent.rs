@@ -2,7 +2,7 @@
 //! bubblewrap: commands, files, path escapes and port forwarding end to end,
 //! through the same routing the SDKs use.
 
-mod support;
+use e2b_test_support as support;
 
 use std::time::Duration;
 

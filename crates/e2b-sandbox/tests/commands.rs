@@ -1,14 +1,12 @@
 //! Commands end to end against e2b-local: run, spawn, streams, callbacks, stdin, connect,
 //! list, kill, timeouts and failures.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use e2b_sandbox::{CommandOptions, CommandOutput, NotFoundKind, ProcessSelector, TimeoutKind};
+use e2b_test_support::sdk::Local;
 use futures_util::StreamExt as _;
-use support::Local;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_returns_output_and_exit_code() {

@@ -2,11 +2,9 @@
 //! can carry one (environment values, headers, credentials, API keys, MCP
 //! settings, proxy passwords) is filled with a sentinel and formatted.
 
-mod support;
-
 use e2b_sandbox::*;
+use e2b_test_support::sdk::Local;
 use serde_json::json;
-use support::Local;
 
 const SENTINEL: &str = "s3ntinel-secret-value";
 /// A well-formed API key is `e2b_` and hex digits.

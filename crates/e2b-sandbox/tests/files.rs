@@ -13,8 +13,8 @@ use e2b_sandbox::{
     ListDirOptions, NotFoundKind, ReadOptions, Sandbox, TimeoutKind, WatchOptions, WriteEntry,
     WriteOptions, file_signature,
 };
+use e2b_test_support::sdk::Local;
 use futures_util::StreamExt as _;
-use support::Local;
 use support::proxy::{Proxy, Verdict};
 use tokio::io::AsyncReadExt as _;
 
@@ -404,7 +404,7 @@ async fn gzip_is_on_the_wire_both_ways_and_decoded() {
     .await
     .unwrap();
     let client = e2b_sandbox::Client::new(
-        support::config(&local.server)
+        e2b_test_support::sdk::config(&local.server)
             .sandbox_url(proxy.url())
             .build()
             .unwrap(),

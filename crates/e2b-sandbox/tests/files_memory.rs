@@ -2,29 +2,19 @@
 //! `E2B_MEMORY_TEST_MIB=1024`), then 64 MiB each way gzip-compressed and decoded on the fly
 //! (`E2B_MEMORY_TEST_GZIP_MIB`), must raise this process's peak resident memory (which
 //! includes the in-process e2b-local) by less than 64 MiB. A test binary of its own, so
-//! that no other test's allocations count.
+//! that no other test's allocations count. Throughput is measured by `benches/files.sh`,
+//! not here.
 
-mod support;
-
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use e2b_sandbox::{Files, ReadOptions, WriteOptions};
+use e2b_test_support::peak_rss_bytes;
+use e2b_test_support::sdk::Local;
 use futures_util::StreamExt as _;
-use support::Local;
 
 const MIB: usize = 1024 * 1024;
 const LIMIT_MIB: u64 = 64;
-
-/// The process's peak resident set (`VmHWM`) in KiB.
-fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/self/status")
-}
 
 /// Chunk `i` of the test data: deterministic, every byte value.
 fn chunk(i: usize) -> Bytes {
@@ -35,18 +25,15 @@ fn chunk(i: usize) -> Bytes {
 }
 
 /// Upload `mib` MiB of [`chunk`]s to `path` as a stream, download them back and compare
-/// as they arrive; the time each way.
-async fn round_trip(files: &Files<'_>, path: &str, mib: usize, gzip: bool) -> (Duration, Duration) {
-    let started = Instant::now();
+/// as they arrive.
+async fn round_trip(files: &Files<'_>, path: &str, mib: usize, gzip: bool) {
     let upload = futures_util::stream::iter(0..mib).map(|i| Ok::<_, std::io::Error>(chunk(i)));
     files
         .write_stream_with(path, upload, WriteOptions::new().gzip(gzip))
         .await
         .unwrap();
-    let up = started.elapsed();
     assert_eq!(files.info(path).await.unwrap().size, (mib * MIB) as u64);
 
-    let started = Instant::now();
     let mut download = files
         .read_stream_with(
             path,
@@ -74,10 +61,8 @@ async fn round_trip(files: &Files<'_>, path: &str, mib: usize, gzip: bool) -> (D
             }
         }
     }
-    let down = started.elapsed();
     assert_eq!(offset, mib * MIB, "downloaded everything");
     files.remove(path).await.unwrap();
-    (up, down)
 }
 
 fn env_mib(name: &str, default: usize) -> usize {
@@ -98,23 +83,11 @@ async fn large_transfers_run_in_constant_memory() {
     files.write("/tmp/warm", chunk(0)).await.unwrap();
     assert_eq!(files.read_bytes("/tmp/warm").await.unwrap().len(), MIB);
     round_trip(&files, "/tmp/warm.gz", 1, true).await;
-    let before = peak_rss_kib();
+    let before = peak_rss_bytes();
 
-    let rate = |mib: usize, d: Duration| mib as f64 / d.as_secs_f64();
-    let (up, down) = round_trip(&files, "/tmp/big.bin", mib, false).await;
-    let grown_mib = (peak_rss_kib() - before) / 1024;
-    eprintln!(
-        "{mib} MiB: upload {up:?} ({:.0} MiB/s), download {down:?} ({:.0} MiB/s), peak RSS +{grown_mib} MiB",
-        rate(mib, up),
-        rate(mib, down)
-    );
-    let (up, down) = round_trip(&files, "/tmp/big.gz", gzip_mib, true).await;
-    let grown_mib = (peak_rss_kib() - before) / 1024;
-    eprintln!(
-        "{gzip_mib} MiB gzip: upload {up:?} ({:.0} MiB/s), download {down:?} ({:.0} MiB/s), peak RSS +{grown_mib} MiB",
-        rate(gzip_mib, up),
-        rate(gzip_mib, down)
-    );
+    round_trip(&files, "/tmp/big.bin", mib, false).await;
+    round_trip(&files, "/tmp/big.gz", gzip_mib, true).await;
+    let grown_mib = (peak_rss_bytes() - before) >> 20;
     assert!(
         grown_mib < LIMIT_MIB,
         "peak memory grew by {grown_mib} MiB moving {mib} MiB plain and {gzip_mib} MiB gzip each way"

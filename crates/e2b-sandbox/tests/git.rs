@@ -2,8 +2,6 @@
 //! auth inside the sandbox; clone, commit, push and pull with credentials that never stay
 //! in `.git/config`; every other operation on the way.
 
-mod support;
-
 use std::time::Duration;
 
 use e2b_sandbox::{
@@ -11,8 +9,8 @@ use e2b_sandbox::{
     GitCredentials, GitResetMode, GitStatusLabel, InitOptions, RemoteAddOptions, RemoteOptions,
     ResetOptions, RestoreOptions, Sandbox,
 };
+use e2b_test_support::sdk::Local;
 use futures_util::StreamExt as _;
-use support::Local;
 
 const SERVER: &str = include_str!("fixtures/git_http_server.py");
 const PORT: u16 = 18_931;

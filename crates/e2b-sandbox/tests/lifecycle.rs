@@ -1,8 +1,6 @@
 //! Sandbox lifecycle end to end against e2b-local: create, connect, info, timeout,
 //! health, pause and resume, kill, fork, snapshots, metrics, network, hosts.
 
-mod support;
-
 use std::time::{Duration, SystemTime};
 
 use e2b_sandbox::{
@@ -10,8 +8,8 @@ use e2b_sandbox::{
     MetricsOptions, NetworkConfig, NetworkUpdate, NotFoundKind, OnTimeoutAction, PauseOptions,
     Sandbox, SandboxState, SnapshotListOptions, SnapshotOptions, VolumeMount,
 };
+use e2b_test_support::sdk::Local;
 use futures_util::TryStreamExt as _;
-use support::Local;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_with_options_and_read_them_back() {

@@ -1,12 +1,10 @@
 //! Listing sandboxes end to end against e2b-local: filters, order and pagination.
 
-mod support;
-
 use std::time::{Duration, SystemTime};
 
 use e2b_sandbox::{ListOptions, ListOrder, Sandbox, SandboxState};
+use e2b_test_support::sdk::Local;
 use futures_util::{StreamExt as _, TryStreamExt as _};
-use support::Local;
 
 async fn labelled(local: &Local, i: usize, extra: &str) -> Sandbox {
     Sandbox::builder()

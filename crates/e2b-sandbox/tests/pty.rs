@@ -1,12 +1,10 @@
 //! Pseudo-terminals end to end against e2b-local.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use e2b_sandbox::{PtyOptions, PtySize};
-use support::{Local, read_until};
+use e2b_test_support::sdk::{Local, read_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interactive_shell_with_resize_and_kill() {

@@ -13,11 +13,11 @@ use e2b_sandbox::{
     Client, CommandOptions, ConnectionConfig, DEBUG_SANDBOX_ID, FilesystemEventType, PtyOptions,
     RoutingMode, Sandbox, Scheme, TimeoutKind,
 };
+use e2b_test_support::sdk::{Local, read_until};
 use futures_util::StreamExt as _;
 use http::{HeaderValue, StatusCode, Uri};
 use support::edge::{Edge, Seen};
 use support::proxy::{Proxy, Verdict};
-use support::{Local, read_until};
 
 fn loopback() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
@@ -141,7 +141,7 @@ async fn v2_paths_fall_back_to_v1_on_older_control_planes() {
     )
     .await
     .unwrap();
-    let config = support::config(&local.server)
+    let config = e2b_test_support::sdk::config(&local.server)
         .api_url(proxy.url())
         .build()
         .unwrap();
@@ -157,7 +157,7 @@ async fn v2_paths_fall_back_to_v1_on_older_control_planes() {
 
     // A fresh client on the same old control plane: connect falls back too.
     let fresh = Client::new(
-        support::config(&local.server)
+        e2b_test_support::sdk::config(&local.server)
             .api_url(proxy.url())
             .build()
             .unwrap(),
@@ -196,7 +196,7 @@ async fn create_and_connect_use_the_v2_paths_and_only_insecure_sandboxes_v1() {
     )
     .await
     .unwrap();
-    let config = support::config(&local.server)
+    let config = e2b_test_support::sdk::config(&local.server)
         .api_url(proxy.url())
         .build()
         .unwrap();
@@ -241,7 +241,7 @@ async fn request_deadlines_bound_every_call() {
     )
     .await
     .unwrap();
-    let config = support::config(&local.server)
+    let config = e2b_test_support::sdk::config(&local.server)
         .api_url(hang.url())
         .sandbox_url(hang.url())
         .request_timeout(Duration::from_millis(300))
@@ -264,7 +264,7 @@ async fn request_deadlines_bound_every_call() {
     // envd calls through the same hanging edge: the start of a command, unary calls and
     // the health check are bounded by the request timeout; a per-call override wins.
     let envd_hangs = Client::new(
-        support::config(&local.server)
+        e2b_test_support::sdk::config(&local.server)
             .sandbox_url(hang.url())
             .request_timeout(Duration::from_millis(300))
             .build()

@@ -1,13 +1,11 @@
 //! A `socks5://` proxy is really spoken to as SOCKS5: every request of a
 //! sandbox's life goes through Debian's dante server on loopback.
 
-mod support;
-
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use e2b_sandbox::{Client, Sandbox};
-use support::Local;
+use e2b_test_support::sdk::Local;
 
 /// A dante SOCKS5 server on a free loopback port, logging every connection.
 struct Dante {
@@ -94,7 +92,7 @@ async fn a_socks5_proxy_carries_every_request() {
     for scheme in ["socks5", "socks5h"] {
         let before = dante.passed();
         let client = Client::new(
-            support::config(&local.server)
+            e2b_test_support::sdk::config(&local.server)
                 .proxy(format!("{scheme}://127.0.0.1:{}", dante.port))
                 .build()
                 .unwrap(),

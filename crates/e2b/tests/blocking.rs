@@ -1,45 +1,13 @@
 //! The blocking facade against an in-process e2b-local: the server runs on a runtime of
 //! its own; the test thread calls the blocking API as a program without a runtime would.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use e2b::blocking::{Client, CodeInterpreter, Sandbox};
 use e2b::{CommandOptions, ConnectionConfig, ListDirOptions, RunCodeOptions, SandboxState};
-use e2b_local::kernel_env::{KERNEL_ENV_VAR, KernelEnv};
 use e2b_local::{Server, ServerOptions};
-
-/// The e2b-local binary run inside each sandbox: `E2B_LOCAL_BIN`, else target/<profile>.
-fn agent_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("E2B_LOCAL_BIN").filter(|p| !p.is_empty()) {
-        return PathBuf::from(path);
-    }
-    let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test executable in target/<profile>/deps")
-        .to_path_buf();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .args(["build", "--quiet", "-p", "e2b-local", "--bin", "e2b-local"])
-        .status()
-        .expect("run cargo to build e2b-local");
-    assert!(status.success(), "building e2b-local failed");
-    profile_dir.join("e2b-local")
-}
-
-/// The kernel environment: `E2B_LOCAL_KERNEL_ENV`, else the checkout's `.venv/kernel`.
-fn kernel_env() -> PathBuf {
-    let env = KernelEnv::from_env().unwrap_or_else(|| {
-        KernelEnv::at(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/kernel"))
-    });
-    if let Some(problem) = env.problem() {
-        panic!("{problem}: build it with `make kernel-env`, or point {KERNEL_ENV_VAR} at one");
-    }
-    env.root().to_path_buf()
-}
+use e2b_test_support::{agent_binary, kernel_env, sdk};
 
 /// An e2b-local server on a runtime of its own, and a blocking client for it.
 struct Local {
@@ -57,18 +25,12 @@ impl Local {
             .expect("server runtime");
         let mut options = ServerOptions::default().with_agent_binary(agent_binary());
         if kernels {
-            options = options.with_kernel_env(Some(kernel_env()));
+            options = options.with_kernel_env(Some(kernel_env().root().to_path_buf()));
         }
         let server = runtime
             .block_on(Server::start(options))
             .expect("e2b-local starts");
-        let config = ConnectionConfig::builder()
-            .api_key(server.api_key())
-            .api_url(server.api_url())
-            .sandbox_url(server.sandbox_url())
-            .domain(server.domain())
-            .build()
-            .expect("config");
+        let config = sdk::config(&server).build().expect("config");
         let client = Client::new(config).expect("blocking client");
         Local {
             runtime,

@@ -1,14 +1,9 @@
-//! Shared helpers of e2b-local's integration tests.
-//!
-//! Sandboxes run the real agent (this crate's binary in `envd` mode), and
-//! commands run through envd's Connect `process.Process` service, reached
-//! through the server's routing headers as the SDKs reach it.
-
-#![allow(dead_code, unreachable_pub)]
+//! An in-process e2b-local server driven as the SDKs drive it: the control plane over
+//! HTTP, and commands through envd's Connect `process.Process` service, reached through
+//! the server's routing headers. Sandboxes run the real agent ([`agent_binary`]).
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use e2b_envd::connect::{CallOptions, Client};
@@ -20,17 +15,14 @@ use futures_util::StreamExt as _;
 use http::{HeaderMap, HeaderValue};
 use serde_json::Value;
 
+use crate::agent_binary;
+
 /// Upper bound of one command run through envd; reaching it fails the test.
 pub const COMMAND_PATIENCE: Duration = Duration::from_secs(30);
 
-/// The agent binary: this crate's `e2b-local`.
-pub fn agent() -> &'static str {
-    env!("CARGO_BIN_EXE_e2b-local")
-}
-
 /// Options for a server whose sandboxes run the real agent.
 pub fn options() -> ServerOptions {
-    ServerOptions::default().with_agent_binary(agent())
+    ServerOptions::default().with_agent_binary(agent_binary())
 }
 
 /// A server on a fresh temporary data directory.
@@ -264,25 +256,6 @@ pub async fn envs(server: &Server, id: &str, token: Option<&str>) -> Value {
     resp.json().await.unwrap()
 }
 
-/// Poll `condition` every 20 ms until it holds or `timeout` passes (then panic with `what`).
-pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if condition().await {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// The status of `GET /sandboxes/{id}`.
 pub async fn info_status(server: &Server, id: &str) -> u16 {
     authed_http(server)
@@ -292,20 +265,4 @@ pub async fn info_status(server: &Server, id: &str) -> u16 {
         .unwrap()
         .status()
         .as_u16()
-}
-
-/// The kernel environment: the one `E2B_LOCAL_KERNEL_ENV` names, else the
-/// checkout's `.venv/kernel`; a missing or broken one fails the test with what
-/// to run.
-pub fn kernel_env() -> e2b_local::kernel_env::KernelEnv {
-    use e2b_local::kernel_env::{KERNEL_ENV_VAR, KernelEnv};
-    let env = KernelEnv::from_env().unwrap_or_else(|| {
-        KernelEnv::at(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/kernel"))
-    });
-    if let Some(problem) = env.problem() {
-        panic!(
-            "{problem}: build it with `make kernel-env` (or run `make test`), or point {KERNEL_ENV_VAR} at one"
-        );
-    }
-    env
 }

@@ -1,7 +1,5 @@
-//! An agent served in-process on `127.0.0.1:0`, with a sandbox made of temp
-//! directories: `user` (uid 1000, the default) and `root` (uid 0).
-
-#![allow(dead_code, unreachable_pub)]
+//! The sandbox agent alone, served in-process on `127.0.0.1:0`, with a sandbox made of
+//! temp directories: `user` (uid 1000, the default) and `root` (uid 0).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -22,6 +20,7 @@ use tokio::task::JoinHandle;
 /// Upper bound for any single wait in a test; reaching it fails the test.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
+/// A running agent; dropping it stops it and removes its sandbox.
 pub struct TestAgent {
     pub base: String,
     pub addr: std::net::SocketAddr,
