@@ -3,7 +3,7 @@
 //! - The crate root: where the e2b-local binary and the kernel environment are
 //!   ([`agent_binary`], [`kernel_env`]), polling with a deadline ([`eventually`]), the
 //!   process's memory ([`rss_bytes`], [`peak_rss_bytes`]), and (re-exported from
-//!   [`server`]) an in-process e2b-local server driven over HTTP and envd's Connect API.
+//!   [`server`](mod@server)) an in-process e2b-local server driven over HTTP and envd's Connect API.
 //! - [`agent`]: the sandbox agent alone, served in-process on temp directories.
 //! - [`transfer`]: large generated bodies and their byte-exact check on the way back.
 //! - `sdk` (feature `sandbox`): a server and an `e2b-sandbox` client for it.
