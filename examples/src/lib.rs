@@ -1,5 +1,15 @@
 //! Shared setup of the examples: a client for the E2B cloud when `E2B_API_KEY` is set,
 //! else for an `e2b-local` server started in this process.
+//!
+//! The repository's README is included below as documentation when doctests are collected,
+//! so that `cargo test` compiles its Rust code (`no_run`) against the current API (this crate
+//! depends on `e2b` with `code-interpreter`, the feature the README's `[dependencies]` line
+//! enables, and `blocking`).
+
+/// The Rust code blocks of the repository's `README.md`, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+mod readme {}
 
 use anyhow::Context as _;
 
