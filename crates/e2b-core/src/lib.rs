@@ -1,6 +1,6 @@
 //! Shared runtime of the E2B SDK: connection configuration, routing, errors, the HTTP
-//! client and envd version gates. The facade crates (`e2b-sandbox`,
-//! `e2b-code-interpreter`, `e2b-template`, `e2b-volume`) build on it; applications
+//! client and envd version gates. The facade crates `e2b-sandbox` and
+//! `e2b-code-interpreter` (and the umbrella crate `e2b`) build on it; applications
 //! normally use those and meet this crate through [`ConnectionConfig`] and [`Error`].
 //!
 //! ```no_run

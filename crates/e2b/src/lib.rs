@@ -31,11 +31,16 @@
 //!   runtime it owns, for programs without an async runtime: lifecycle, commands, files
 //!   and, with `code-interpreter`, `run_code` and contexts. Off by default: it costs async
 //!   users compile time and nothing else needs it. Enables `sandbox`.
-//! - `template`, `volume`: reserved for the template builder and volume crates; they
+//! - `template`, `volume`: reserved for a template builder and persistent volumes; they
 //!   enable nothing yet.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
+
+// The crate README's Rust code, compiled as doctests (its examples need both features).
+#[cfg(all(doctest, feature = "code-interpreter", feature = "blocking"))]
+#[doc = include_str!("../README.md")]
+mod readme {}
 
 /// Sandboxes: lifecycle, commands, pseudo-terminals (the `e2b-sandbox` crate).
 #[cfg(feature = "sandbox")]
