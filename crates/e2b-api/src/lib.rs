@@ -55,3 +55,8 @@ pub use comma_separated::CommaSeparated;
 pub use generated::{control, volume_content};
 pub use progenitor_client::{ByteStream, Error, ResponseValue};
 pub use transport::{ExecFuture, Execute, Transport};
+
+// The crate README's Rust code, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

@@ -36,6 +36,11 @@
 
 #![warn(missing_docs)]
 
+// The crate README's Rust code, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}
+
 pub mod config;
 pub mod env;
 pub mod error;

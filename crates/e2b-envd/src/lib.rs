@@ -35,3 +35,8 @@ pub mod wkt;
 #[cfg(feature = "client")]
 pub use generated::http_api;
 pub use generated::{filesystem, process};
+
+// The crate README's Rust code, compiled as doctests.
+#[cfg(all(doctest, feature = "client"))]
+#[doc = include_str!("../README.md")]
+mod readme {}
