@@ -15,10 +15,15 @@ use tokio::process::{Child, Command};
 const BIN: &str = env!("CARGO_BIN_EXE_e2b-local");
 
 /// Start `serve` and read the environment it prints.
-async fn serve(mut cmd: Command) -> (Child, Vec<(String, String)>) {
+async fn serve(cmd: Command) -> (Child, Vec<(String, String)>) {
+    serve_with_stderr(cmd, Stdio::null()).await
+}
+
+/// [`serve`], with its log going to `stderr`.
+async fn serve_with_stderr(mut cmd: Command, stderr: Stdio) -> (Child, Vec<(String, String)>) {
     let mut child = cmd
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .kill_on_drop(true)
         .spawn()
         .unwrap();
@@ -118,6 +123,34 @@ async fn serve_prints_the_environment_and_stops_on_sigterm() {
     assert!(
         !dir.path().join("sandboxes").join(&id).exists(),
         "the running sandbox outlived the server"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_logs_without_colour_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("E2B_LOCAL_BIN")
+        .env_remove("NO_COLOR")
+        .env("RUST_LOG", "info");
+    let (mut child, _env) = serve_with_stderr(cmd, Stdio::piped()).await;
+    let mut stderr = child.stderr.take().unwrap();
+    terminate(&child);
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let mut log = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut log)
+        .await
+        .unwrap();
+    assert!(log.contains("e2b-local listening"), "{log}");
+    assert!(
+        !log.contains('\x1b'),
+        "ANSI escapes in a piped log: {log:?}"
     );
 }
 
