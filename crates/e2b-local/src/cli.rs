@@ -9,6 +9,16 @@ use anyhow::Context as _;
 
 use crate::{Server, ServerOptions};
 
+/// Where `serve` listens unless told otherwise.
+///
+/// Port 49982 sits next to envd's 49983 and is in IANA's dynamic range, so no
+/// registered service claims it, unlike 3000, 5000 or 8080, which development
+/// servers take. It is even because Linux tries odd ports first for listeners
+/// bound to port 0 (as test servers are), and although it is in Linux's
+/// ephemeral range, an outgoing connection only blocks a loopback listener
+/// when that connection is itself from loopback.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:49982";
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,6 +1,6 @@
 //! `e2b-local`: an E2B-compatible sandbox server on one machine.
 //!
-//! * `e2b-local serve [--listen 127.0.0.1:3000] [--api-key e2b_<hex>] [--data-dir DIR] [--kernel-env DIR]`
+//! * `e2b-local serve [--listen 127.0.0.1:49982] [--api-key e2b_<hex>] [--data-dir DIR] [--kernel-env DIR]`
 //! * `e2b-local doctor` — what is present or missing, and how to install it.
 //! * `e2b-local envd --listen-fd N --config-fd M` (or `--socket PATH --config PATH`) — the
 //!   in-sandbox agent (started by the server).
@@ -25,8 +25,9 @@ struct Cli {
 enum Command {
     /// Serve the control plane, envd and sandbox traffic on one listener.
     Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:3000")]
+        /// Address to listen on; port 0 picks a free one (the printed
+        /// environment names it).
+        #[arg(long, default_value = e2b_local::cli::DEFAULT_LISTEN)]
         listen: SocketAddr,
         /// API key clients must send (`e2b_<hex>`); generated and printed when absent.
         #[arg(long)]

@@ -127,6 +127,51 @@ async fn serve_prints_the_environment_and_stops_on_sigterm() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_on_port_zero_prints_the_port_it_chose() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("E2B_LOCAL_BIN");
+    let (mut child, env) = serve(cmd).await;
+    let port = |url: &str| -> u16 {
+        let port = url.rsplit(':').next().unwrap();
+        port.parse()
+            .unwrap_or_else(|_| panic!("no port at the end of {url}"))
+    };
+    let api = get(&env, "E2B_API_URL");
+    let chosen = port(api);
+    assert_ne!(chosen, 0, "{api}");
+    assert_eq!(api, format!("http://127.0.0.1:{chosen}"));
+    assert_eq!(port(get(&env, "E2B_SANDBOX_URL")), chosen);
+    assert_eq!(get(&env, "E2B_DOMAIN"), format!("localhost:{chosen}"));
+    let resp = support::http()
+        .get(format!("{api}/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    terminate(&child);
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_help_names_the_default_port() {
+    let out = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("[default: 127.0.0.1:49982]"), "{help}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_logs_without_colour_when_stderr_is_not_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(BIN);
