@@ -43,7 +43,8 @@ enum Command {
         #[arg(long)]
         ephemeral: bool,
         /// The kernel environment of `code-interpreter-v1` sandboxes (`make
-        /// kernel-env` builds one at .venv/kernel); default: $E2B_LOCAL_KERNEL_ENV.
+        /// kernel-env` builds one at .venv/kernel) [default: $E2B_LOCAL_KERNEL_ENV;
+        /// without one, that template is refused].
         #[arg(long)]
         kernel_env: Option<PathBuf>,
     },
