@@ -192,3 +192,21 @@ pub fn doctor() -> anyhow::Result<()> {
     anyhow::ensure!(report.ok(), "required prerequisites are missing");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::DataLocation;
+    use std::path::PathBuf;
+
+    #[test]
+    fn ephemeral_or_the_given_directory() {
+        assert_eq!(
+            DataLocation::choose(None, true).unwrap(),
+            DataLocation::Ephemeral
+        );
+        assert_eq!(
+            DataLocation::choose(Some(PathBuf::from("/srv/e2b")), false).unwrap(),
+            DataLocation::Dir(PathBuf::from("/srv/e2b"))
+        );
+    }
+}
