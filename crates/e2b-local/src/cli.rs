@@ -3,11 +3,81 @@
 use crate::interpreter::kernel_env::{KERNEL_ENV_HINT, KernelEnv};
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
 use crate::{Server, ServerOptions};
+
+/// Where `serve` listens unless told otherwise.
+///
+/// Port 49982 sits next to envd's 49983 and is in IANA's dynamic range, so no
+/// registered service claims it, unlike 3000, 5000 or 8080, which development
+/// servers take. It is even because Linux tries odd ports first for listeners
+/// bound to port 0 (as test servers are), and although it is in Linux's
+/// ephemeral range, an outgoing connection only blocks a loopback listener
+/// when that connection is itself from loopback.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:49982";
+
+/// Where `serve` keeps sandbox metadata, homes and snapshots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DataLocation {
+    /// This directory, created when missing and kept after the server stops.
+    Dir(PathBuf),
+    /// A fresh temporary directory, removed when the server stops.
+    Ephemeral,
+}
+
+impl DataLocation {
+    /// `--ephemeral`, else `--data-dir`, else [`default_data_dir`].
+    ///
+    /// # Errors
+    ///
+    /// When neither is given and there is no home directory to put the data in.
+    pub fn choose(data_dir: Option<PathBuf>, ephemeral: bool) -> anyhow::Result<Self> {
+        if ephemeral {
+            return Ok(Self::Ephemeral);
+        }
+        data_dir
+            .or_else(default_data_dir)
+            .map(Self::Dir)
+            .context("no home directory for the data: pass --data-dir DIR or --ephemeral")
+    }
+}
+
+/// The per-user data directory `serve` uses by default:
+/// `$XDG_DATA_HOME/e2b-local`, else `~/.local/share/e2b-local`.
+pub fn default_data_dir() -> Option<PathBuf> {
+    dirs::data_dir().map(|dir| dir.join("e2b-local"))
+}
+
+/// Hold `dir/lock` exclusively for as long as the returned file is open, so
+/// that two servers never share a data directory (the second would take
+/// over the first one's sandboxes).
+fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    let path = dir.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(file),
+        Err(rustix::io::Errno::WOULDBLOCK) => anyhow::bail!(
+            "another e2b-local serves from {}: stop it, or pass --data-dir DIR or --ephemeral",
+            dir.display()
+        ),
+        Err(e) => Err(e).with_context(|| format!("cannot lock {}", path.display())),
+    }
+}
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
@@ -29,14 +99,15 @@ pub fn environment(server: &Server) -> String {
 
 /// `e2b-local serve`: run until SIGINT or SIGTERM, then kill every sandbox.
 ///
-/// Prints the environment on stdout once the listener accepts requests.
+/// Says on stderr where the data is, then prints the environment on stdout
+/// once the listener accepts requests.
 /// `code-interpreter-v1` sandboxes use `kernel_env`, else the environment
 /// named by `E2B_LOCAL_KERNEL_ENV`; without one (or with a broken one, which
 /// is reported) that template is refused and everything else works.
 pub fn serve(
     listen: SocketAddr,
     api_key: Option<String>,
-    data_dir: Option<PathBuf>,
+    data: DataLocation,
     kernel_env: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let kernel_env = kernel_env.map(KernelEnv::at).or_else(KernelEnv::from_env);
@@ -49,6 +120,14 @@ pub fn serve(
             "invalid --api-key: expected `e2b_` followed by lower-case hex digits (the SDKs reject anything else)"
         );
     }
+    let (data_dir, _lock) = match data {
+        DataLocation::Dir(dir) => {
+            let lock = lock_data_dir(&dir)?;
+            (Some(dir), Some(lock))
+        }
+        DataLocation::Ephemeral => (None, None),
+    };
+    let persistent = data_dir.is_some();
     runtime()?.block_on(async move {
         // Handlers first: a signal right after the environment is printed must
         // still shut down gracefully.
@@ -63,6 +142,15 @@ pub fn serve(
                 Some(std::env::current_exe().context("cannot locate the e2b-local executable")?);
         }
         let server = Server::start(options).await?;
+        let kept = if persistent {
+            "kept across restarts"
+        } else {
+            "temporary, removed at exit"
+        };
+        eprintln!(
+            "e2b-local: data in {} ({kept})",
+            server.data_dir().display()
+        );
         let mut stdout = std::io::stdout().lock();
         stdout.write_all(environment(&server).as_bytes())?;
         stdout.flush()?;
@@ -103,4 +191,22 @@ pub fn doctor() -> anyhow::Result<()> {
     print!("{report}");
     anyhow::ensure!(report.ok(), "required prerequisites are missing");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DataLocation;
+    use std::path::PathBuf;
+
+    #[test]
+    fn ephemeral_or_the_given_directory() {
+        assert_eq!(
+            DataLocation::choose(None, true).unwrap(),
+            DataLocation::Ephemeral
+        );
+        assert_eq!(
+            DataLocation::choose(Some(PathBuf::from("/srv/e2b")), false).unwrap(),
+            DataLocation::Dir(PathBuf::from("/srv/e2b"))
+        );
+    }
 }

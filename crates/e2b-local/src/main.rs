@@ -1,6 +1,6 @@
 //! `e2b-local`: an E2B-compatible sandbox server on one machine.
 //!
-//! * `e2b-local serve [--listen 127.0.0.1:3000] [--api-key e2b_<hex>] [--data-dir DIR] [--kernel-env DIR]`
+//! * `e2b-local serve [--listen 127.0.0.1:49982] [--api-key e2b_<hex>] [--data-dir DIR | --ephemeral] [--kernel-env DIR]`
 //! * `e2b-local doctor` — what is present or missing, and how to install it.
 //! * `e2b-local envd --listen-fd N --config-fd M` (or `--socket PATH --config PATH`) — the
 //!   in-sandbox agent (started by the server).
@@ -25,17 +25,26 @@ struct Cli {
 enum Command {
     /// Serve the control plane, envd and sandbox traffic on one listener.
     Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:3000")]
+        /// Address to listen on; port 0 picks a free one (the printed
+        /// environment names it).
+        #[arg(long, default_value = e2b_local::cli::DEFAULT_LISTEN)]
         listen: SocketAddr,
-        /// API key clients must send (`e2b_<hex>`); generated and printed when absent.
+        /// API key clients must send (`e2b_<hex>`) [default: a new random
+        /// one, printed].
         #[arg(long)]
         api_key: Option<String>,
-        /// Where sandbox metadata, homes and snapshots live.
-        #[arg(long)]
+        /// Where sandbox metadata, homes and snapshots live, kept across
+        /// restarts [default: $XDG_DATA_HOME/e2b-local, else
+        /// ~/.local/share/e2b-local].
+        #[arg(long, conflicts_with = "ephemeral")]
         data_dir: Option<PathBuf>,
+        /// Keep the data in a fresh temporary directory, removed when the
+        /// server stops.
+        #[arg(long)]
+        ephemeral: bool,
         /// The kernel environment of `code-interpreter-v1` sandboxes (`make
-        /// kernel-env` builds one at .venv/kernel); default: $E2B_LOCAL_KERNEL_ENV.
+        /// kernel-env` builds one at .venv/kernel) [default: $E2B_LOCAL_KERNEL_ENV;
+        /// without one, that template is refused].
         #[arg(long)]
         kernel_env: Option<PathBuf>,
     },
@@ -78,8 +87,12 @@ fn main() -> anyhow::Result<()> {
             listen,
             api_key,
             data_dir,
+            ephemeral,
             kernel_env,
-        } => e2b_local::cli::serve(listen, api_key, data_dir, kernel_env),
+        } => {
+            let data = e2b_local::cli::DataLocation::choose(data_dir, ephemeral)?;
+            e2b_local::cli::serve(listen, api_key, data, kernel_env)
+        }
         Command::Doctor => e2b_local::cli::doctor(),
         Command::Envd {
             socket,

@@ -15,10 +15,15 @@ use tokio::process::{Child, Command};
 const BIN: &str = env!("CARGO_BIN_EXE_e2b-local");
 
 /// Start `serve` and read the environment it prints.
-async fn serve(mut cmd: Command) -> (Child, Vec<(String, String)>) {
+async fn serve(cmd: Command) -> (Child, Vec<(String, String)>) {
+    serve_with_stderr(cmd, Stdio::null()).await
+}
+
+/// [`serve`], with its log going to `stderr`.
+async fn serve_with_stderr(mut cmd: Command, stderr: Stdio) -> (Child, Vec<(String, String)>) {
     let mut child = cmd
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .kill_on_drop(true)
         .spawn()
         .unwrap();
@@ -122,6 +127,201 @@ async fn serve_prints_the_environment_and_stops_on_sigterm() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_on_port_zero_prints_the_port_it_chose() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("E2B_LOCAL_BIN");
+    let (mut child, env) = serve(cmd).await;
+    let port = |url: &str| -> u16 {
+        let port = url.rsplit(':').next().unwrap();
+        port.parse()
+            .unwrap_or_else(|_| panic!("no port at the end of {url}"))
+    };
+    let api = get(&env, "E2B_API_URL");
+    let chosen = port(api);
+    assert_ne!(chosen, 0, "{api}");
+    assert_eq!(api, format!("http://127.0.0.1:{chosen}"));
+    assert_eq!(port(get(&env, "E2B_SANDBOX_URL")), chosen);
+    assert_eq!(get(&env, "E2B_DOMAIN"), format!("localhost:{chosen}"));
+    let resp = support::http()
+        .get(format!("{api}/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    terminate(&child);
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_help_names_the_default_port() {
+    let out = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("[default: 127.0.0.1:49982]"), "{help}");
+    assert!(
+        help.contains("[default: $XDG_DATA_HOME/e2b-local, else ~/.local/share/e2b-local]"),
+        "{help}"
+    );
+    assert!(help.contains("--ephemeral"), "{help}");
+
+    let out = Command::new(BIN)
+        .args(["serve", "--ephemeral", "--data-dir", "/tmp/x"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+}
+
+/// Stop `child` with SIGTERM and return what it logged on stderr.
+async fn stop_and_read_stderr(mut child: Child) -> String {
+    let mut stderr = child.stderr.take().unwrap();
+    terminate(&child);
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let mut log = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut log)
+        .await
+        .unwrap();
+    log
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_keeps_its_data_in_the_user_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let xdg = dir.path().join("xdg");
+    let data = xdg.join("e2b-local");
+    let key = "e2b_00112233445566778899aabbccddeeff";
+    let command = || {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--api-key", key])
+            .env("HOME", dir.path().join("home"))
+            .env("XDG_DATA_HOME", &xdg)
+            .env_remove("E2B_LOCAL_BIN");
+        cmd
+    };
+    let (child, env) = serve_with_stderr(command(), Stdio::piped()).await;
+    let api = get(&env, "E2B_API_URL").to_owned();
+    let http = support::http();
+    let resp = http
+        .post(format!("{api}/sandboxes"))
+        .header("X-API-Key", key)
+        .json(&json!({"templateID": "base", "metadata": {"keep": "me"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let id = resp.json::<Value>().await.unwrap()["sandboxID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let resp = http
+        .post(format!("{api}/sandboxes/{id}/pause"))
+        .header("X-API-Key", key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let log = stop_and_read_stderr(child).await;
+    assert!(
+        log.contains(&format!(
+            "e2b-local: data in {} (kept across restarts)",
+            data.display()
+        )),
+        "{log}"
+    );
+    assert!(data.join("sandboxes").join(&id).is_dir());
+    assert!(!dir.path().join("home").exists());
+
+    // A second server on the same directory knows the paused sandbox.
+    let (child, env) = serve_with_stderr(command(), Stdio::piped()).await;
+    let api = get(&env, "E2B_API_URL");
+    let resp = http
+        .get(format!("{api}/sandboxes/{id}"))
+        .header("X-API-Key", key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = resp.json::<Value>().await.unwrap();
+    assert_eq!(body["state"], "paused", "{body}");
+    assert_eq!(body["metadata"]["keep"], "me", "{body}");
+
+    // ... and a third one is refused while it runs.
+    let out = command().output().await.unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("another e2b-local serves from"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    stop_and_read_stderr(child).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_ephemeral_removes_its_data_at_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--ephemeral"])
+        .env("HOME", dir.path())
+        .env("XDG_DATA_HOME", dir.path())
+        .env_remove("E2B_LOCAL_BIN");
+    let (child, _env) = serve_with_stderr(cmd, Stdio::piped()).await;
+    let log = stop_and_read_stderr(child).await;
+    let line = log
+        .lines()
+        .find(|l| l.starts_with("e2b-local: data in "))
+        .unwrap_or_else(|| panic!("no data line: {log}"));
+    let path = line
+        .strip_prefix("e2b-local: data in ")
+        .and_then(|l| l.strip_suffix(" (temporary, removed at exit)"))
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(!Path::new(path).exists(), "{path} outlived the server");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_logs_without_colour_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("E2B_LOCAL_BIN")
+        .env_remove("NO_COLOR")
+        .env("RUST_LOG", "info");
+    let (mut child, _env) = serve_with_stderr(cmd, Stdio::piped()).await;
+    let mut stderr = child.stderr.take().unwrap();
+    terminate(&child);
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let mut log = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut log)
+        .await
+        .unwrap();
+    assert!(log.contains("e2b-local listening"), "{log}");
+    assert!(
+        !log.contains('\x1b'),
+        "ANSI escapes in a piped log: {log:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_uses_a_given_key_and_refuses_malformed_ones() {
     let mut cmd = Command::new(BIN);
     cmd.args([
@@ -130,6 +330,7 @@ async fn serve_uses_a_given_key_and_refuses_malformed_ones() {
         "127.0.0.1:0",
         "--api-key",
         "e2b_abc123",
+        "--ephemeral",
     ])
     .env_remove("E2B_LOCAL_BIN");
     let (mut child, env) = serve(cmd).await;
@@ -144,7 +345,14 @@ async fn serve_uses_a_given_key_and_refuses_malformed_ones() {
 
     for bad in ["abc", "e2b_XYZ", "e2b_"] {
         let out = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--api-key", bad])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--api-key",
+                bad,
+                "--ephemeral",
+            ])
             .output()
             .await
             .unwrap();
@@ -183,7 +391,7 @@ async fn doctor_reports_this_machine() {
         "{stdout}"
     );
     let out = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--ephemeral"])
         .env("PATH", "/nonexistent")
         .output()
         .await
