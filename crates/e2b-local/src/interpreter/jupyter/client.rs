@@ -79,10 +79,13 @@ impl KernelClient {
     }
 
     /// Ask for kernel info until a status message for one of our requests
-    /// arrives on iopub (a late subscription misses earlier ones).
+    /// arrives on iopub (a late subscription misses earlier ones). Any of
+    /// the requests counts: a kernel slower than the resend interval (tslab
+    /// compiling on a loaded machine) answers each one late.
     async fn wait_ready(&mut self) -> Result<(), ClientError> {
+        let mut sent: Vec<String> = Vec::new();
         loop {
-            let id = self.send_shell("kernel_info_request", json!({})).await?;
+            sent.push(self.send_shell("kernel_info_request", json!({})).await?);
             let heard = tokio::time::timeout(Duration::from_millis(200), async {
                 loop {
                     let msg = match self.recv_iopub().await {
@@ -91,7 +94,10 @@ impl KernelClient {
                         Err(ClientError::Wire(_)) => continue,
                         Err(e) => return Err(e),
                     };
-                    if msg.parent_id() == Some(id.as_str()) {
+                    if msg
+                        .parent_id()
+                        .is_some_and(|p| sent.iter().any(|id| id == p))
+                    {
                         return Ok::<_, ClientError>(());
                     }
                 }
@@ -231,5 +237,54 @@ impl KernelClient {
         // Take the matching execute_reply so replies stay in step.
         self.recv_reply(&id).await?;
         Ok(outputs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use zeromq::{PubSocket, RouterSocket};
+
+    use super::*;
+
+    /// A kernel that takes longer than the client's resend interval to
+    /// answer each `kernel_info_request` (tslab compiling on a loaded
+    /// machine) still counts as ready.
+    #[tokio::test]
+    async fn a_kernel_slower_than_the_resend_interval_is_ready() {
+        let info = ConnectionInfo::allocate().unwrap();
+        let codec = Codec::new(info.key.as_bytes());
+        let mut shell = RouterSocket::new();
+        shell.bind(&info.endpoint(info.shell_port)).await.unwrap();
+        let mut iopub = PubSocket::new();
+        iopub.bind(&info.endpoint(info.iopub_port)).await.unwrap();
+        let kernel = tokio::spawn(async move {
+            loop {
+                let Ok(request) = shell.recv().await else {
+                    return;
+                };
+                let frames: Vec<Vec<u8>> = request.into_vec().iter().map(|b| b.to_vec()).collect();
+                let (_, request) = codec.decode(&frames).unwrap();
+                // Each answer takes longer than the client waits before asking again.
+                tokio::time::sleep(Duration::from_millis(350)).await;
+                let mut status =
+                    Message::new("kernel", "status", json!({"execution_state": "idle"}));
+                status.parent_header = serde_json::to_value(&request.header).unwrap();
+                let frames: Vec<Bytes> = codec
+                    .encode(&[], &status)
+                    .into_iter()
+                    .map(Bytes::from)
+                    .collect();
+                if iopub
+                    .send(ZmqMessage::try_from(frames).unwrap())
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        let connected = KernelClient::connect(&info, Duration::from_secs(10)).await;
+        kernel.abort();
+        assert!(connected.is_ok(), "{:?}", connected.err());
     }
 }
