@@ -264,3 +264,20 @@ fn calling_from_inside_a_runtime_panics_clearly() {
     // Outside a runtime the same client works (here: fails to connect, as an error).
     assert!(client.kill_sandbox("x").is_err());
 }
+
+#[test]
+fn debug_hides_the_api_key_and_access_token() {
+    let key = "e2b_5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
+    let token = "s3ntinel-secret-value";
+    let config = ConnectionConfig::builder()
+        .api_key(key)
+        .access_token(token)
+        .build()
+        .unwrap();
+    let client = Client::new(config).unwrap();
+    let printed = format!("{client:?}");
+    assert!(
+        !printed.contains(&key[4..]) && !printed.contains(token),
+        "{printed}"
+    );
+}
