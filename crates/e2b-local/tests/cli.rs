@@ -302,18 +302,8 @@ async fn serve_logs_without_colour_when_stderr_is_not_a_terminal() {
         .env_remove("E2B_LOCAL_BIN")
         .env_remove("NO_COLOR")
         .env("RUST_LOG", "info");
-    let (mut child, _env) = serve_with_stderr(cmd, Stdio::piped()).await;
-    let mut stderr = child.stderr.take().unwrap();
-    terminate(&child);
-    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success(), "{status}");
-    let mut log = String::new();
-    tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut log)
-        .await
-        .unwrap();
+    let (child, _env) = serve_with_stderr(cmd, Stdio::piped()).await;
+    let log = stop_and_read_stderr(child).await;
     assert!(log.contains("e2b-local listening"), "{log}");
     assert!(
         !log.contains('\x1b'),
