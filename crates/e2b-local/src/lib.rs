@@ -121,4 +121,6 @@ pub use edge::signature;
 pub use error::Error;
 pub use ids::is_valid_api_key;
 pub use interpreter::{jupyter, kernel_env};
-pub use options::{DEFAULT_CPU_COUNT, DEFAULT_DISK_MB, DEFAULT_MEMORY_MB, ServerOptions};
+pub use options::{
+    DEFAULT_CPU_COUNT, DEFAULT_DISK_MB, DEFAULT_MEMORY_MB, ServerOptions, default_cache_dir,
+};

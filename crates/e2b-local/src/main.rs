@@ -80,6 +80,15 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Inside sandboxes, `/usr/bin/sudo` is this executable.
+    let mut args = std::env::args();
+    if args
+        .next()
+        .is_some_and(|arg0| std::path::Path::new(&arg0).file_name() == Some("sudo".as_ref()))
+    {
+        let rest: Vec<String> = args.collect();
+        std::process::exit(e2b_local::agent::sudo_main(&rest));
+    }
     let cli = Cli::parse();
     e2b_local::logging::init();
     match cli.command {

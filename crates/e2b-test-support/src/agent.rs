@@ -73,6 +73,7 @@ pub fn sandbox() -> (tempfile::TempDir, AgentConfig, PathBuf, PathBuf) {
         ],
         envd_version: "0.6.13".into(),
         interpreter: None,
+        sudo_socket: None,
     };
     (dir, config, home, root_home)
 }

@@ -29,6 +29,9 @@ impl Shared {
         } else {
             None
         };
+        if self.config.host_base.is_some() && sandbox.paths.has_disk() {
+            config.sudo_socket = Some(crate::agent::SUDO_SOCKET.to_owned());
+        }
         let internet = !record.isolated_network;
         let network = match (&self.config.slirp4netns, internet) {
             (_, false) => None,
@@ -164,14 +167,23 @@ impl Shared {
                 agent: self.config.agent_binary.clone(),
                 kernel_env: kernel.map(|k| k.env.clone()),
                 interpreter_prefix: kernel.and_then(|k| k.interpreter_prefix.clone()),
+                rootfs: Vec::new(),
             };
             return Ok((None, sources));
         };
         let has_disk = paths.has_disk();
         let mut plan = Vec::new();
+        let mut rootfs_at = Vec::new();
         if has_disk {
             let device = self.disk_device(sandbox)?;
             plan.push(Source::Ext4(device.path().to_path_buf()));
+            if let Some(base) = &self.config.host_base {
+                let traversable = kernel.is_some_and(KernelMounts::needs_root_traversal);
+                for tree in base.trees(traversable) {
+                    rootfs_at.push(tree.at);
+                    plan.push(Source::Writable(tree.tree));
+                }
+            }
         } else {
             plan.push(Source::Bind(paths.home.clone()));
             plan.push(Source::Bind(paths.tmp.clone()));
@@ -180,8 +192,12 @@ impl Shared {
             plan.push(Source::Hidden(kernel.env.clone()));
             plan.extend(kernel.interpreter_prefix.clone().map(Source::Bind));
         }
-        let (stage, staged) = Stage::plan(Path::new(stage::LAUNCH_DIR), &plan)
-            .map_err(SandboxError::io("stage the mount sources"))?;
+        let (stage, staged) = Stage::plan(
+            Path::new(stage::LAUNCH_DIR),
+            &plan,
+            Some((ns.fd(), UserNamespace::host_id(0))),
+        )
+        .map_err(SandboxError::io("stage the mount sources"))?;
         // One staged path per planned source, in order.
         let mut staged = staged.into_iter();
         let mut next = move || staged.next().unwrap_or_default();
@@ -191,6 +207,7 @@ impl Shared {
         } else {
             (next(), next())
         };
+        let rootfs = rootfs_at.into_iter().map(|at| (at, next())).collect();
         let agent = PathBuf::from(stage::AGENT);
         let kernel_env = kernel.map(|_| next());
         let interpreter_prefix = kernel
@@ -208,6 +225,7 @@ impl Shared {
             agent,
             kernel_env,
             interpreter_prefix,
+            rootfs,
         };
         Ok((Some(hook), sources))
     }
