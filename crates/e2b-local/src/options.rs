@@ -59,7 +59,7 @@ pub struct ServerOptions {
     pub sandbox_pids_limit: Option<u64>,
     /// Disk size per sandbox in bytes: a root server on a host with loop
     /// devices and `mkfs.ext4` gives every new sandbox an ext4 disk of this
-    /// size for `/home/user` and `/tmp` (sparse: only what is written takes
+    /// size for everything it writes (sparse: only what is written takes
     /// space). Elsewhere, or with `None`, sandboxes write to the data
     /// directory's filesystem without a cap. Default 10 GiB
     /// ([`DEFAULT_DISK_MB`]); at least 16 MiB.

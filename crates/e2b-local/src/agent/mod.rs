@@ -256,10 +256,10 @@ pub async fn serve_listener(
     config: AgentConfig,
 ) -> anyhow::Result<()> {
     let listen_tcp = config.interpreter.as_ref().is_some_and(|c| c.listen_tcp);
-    if let Some(path) = &config.sudo_socket {
-        if let Err(e) = sudo::server::start(std::path::Path::new(path)) {
-            tracing::warn!("sudo is not served at {path}: {e}");
-        }
+    if let Some(path) = &config.sudo_socket
+        && let Err(e) = sudo::server::start(std::path::Path::new(path))
+    {
+        tracing::warn!("sudo is not served at {path}: {e}");
     }
     let (app, interpreter) = router::build(config)?;
     let serving = tokio::spawn(async move { axum::serve(listener, app).await });
