@@ -39,6 +39,7 @@ pub(crate) mod paths;
 mod process;
 mod router;
 mod rpc_error;
+mod start_cmd;
 mod sudo;
 pub(crate) mod users;
 
@@ -103,6 +104,14 @@ pub struct AgentConfig {
     /// agent running as root only; see the `sudo` module).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sudo_socket: Option<String>,
+    /// The template's start command, started in the background when the
+    /// agent starts (as the default user, in the default working directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_cmd: Option<String>,
+    /// The template's ready command: the agent says it is ready only once
+    /// this exits with 0 (it is run again until it does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_cmd: Option<String>,
 }
 
 /// The code interpreter of a sandbox (`code-interpreter-v1`).
@@ -261,6 +270,7 @@ pub async fn serve_listener(
     {
         tracing::warn!("sudo is not served at {path}: {e}");
     }
+    let config_copy = config.clone();
     let (app, interpreter) = router::build(config)?;
     let serving = tokio::spawn(async move { axum::serve(listener, app).await });
     if let Some(interpreter) = interpreter {
@@ -279,6 +289,7 @@ pub async fn serve_listener(
             }
         }
     }
+    start_cmd::run(&config_copy).await?;
     {
         let mut stdout = std::io::stdout().lock();
         stdout
