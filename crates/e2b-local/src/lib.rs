@@ -108,6 +108,7 @@ mod error;
 pub mod fuzzing;
 mod host;
 mod ids;
+pub mod image;
 mod interpreter;
 pub mod logging;
 mod options;
