@@ -77,6 +77,10 @@ pub struct ServerOptions {
     /// that envd refused (`application/octet-stream` uploads before 0.5.7).
     /// For testing clients; the agents' other behaviour does not change.
     pub envd_version: Option<String>,
+    /// A mirror of Docker Hub for image pulls (`https://mirror.example`,
+    /// `http://127.0.0.1:5000`): `docker.io` images are asked there first,
+    /// like a container engine's registry mirrors. Default none.
+    pub registry_mirror: Option<String>,
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -99,6 +103,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("use_cgroups", &self.use_cgroups)
             .field("kernel_env", &self.kernel_env)
             .field("envd_version", &self.envd_version)
+            .field("registry_mirror", &self.registry_mirror)
             .finish()
     }
 }
@@ -122,6 +127,7 @@ impl Default for ServerOptions {
             use_cgroups: true,
             kernel_env: None,
             envd_version: None,
+            registry_mirror: None,
         }
     }
 }
@@ -222,6 +228,13 @@ impl ServerOptions {
     #[must_use]
     pub fn with_envd_version(mut self, version: impl Into<String>) -> Self {
         self.envd_version = Some(version.into());
+        self
+    }
+
+    /// Set [`ServerOptions::registry_mirror`].
+    #[must_use]
+    pub fn with_registry_mirror(mut self, url: impl Into<String>) -> Self {
+        self.registry_mirror = Some(url.into());
         self
     }
 

@@ -140,6 +140,18 @@ impl PullOptions {
         self
     }
 
+    /// Check the options without pulling (a malformed mirror URL).
+    ///
+    /// # Errors
+    ///
+    /// [`ImageError::InvalidOption`] naming what is wrong.
+    pub fn validate(&self) -> Result<(), ImageError> {
+        if let Some(url) = &self.registry_mirror {
+            reference::Mirror::parse(url)?;
+        }
+        Ok(())
+    }
+
     /// Set [`PullOptions::concurrency`].
     #[must_use]
     pub fn with_concurrency(mut self, layers: usize) -> Self {
