@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures_util::{StreamExt as _, TryStreamExt as _};
 use oci_client::manifest::OciDescriptor;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
@@ -187,13 +186,13 @@ impl ImageStore {
             0 => DEFAULT_CONCURRENCY,
             n => n,
         };
-        let remote = &remote;
-        let results: Vec<Option<(u64, UnpackReport)>> =
-            futures_util::stream::iter(fetched.manifest.layers.iter().zip(&layers))
-                .map(|(descriptor, id)| self.ensure_layer(remote, descriptor, id))
-                .buffered(concurrency)
-                .try_collect()
-                .await?;
+        // At most `concurrency` layers download at once; all run in this task.
+        let permits = tokio::sync::Semaphore::new(concurrency);
+        let mut downloads = Vec::with_capacity(layers.len());
+        for (descriptor, id) in fetched.manifest.layers.iter().zip(&layers) {
+            downloads.push(self.ensure_layer(&permits, &remote, descriptor, id));
+        }
+        let results = futures_util::future::try_join_all(downloads).await?;
 
         let mut stats = PullStats {
             source: remote.host.clone(),
@@ -241,6 +240,7 @@ impl ImageStore {
     /// Download and unpack one layer unless present: `None` when it was.
     async fn ensure_layer(
         &self,
+        permits: &tokio::sync::Semaphore,
         remote: &Remote,
         descriptor: &OciDescriptor,
         id: &LayerId,
@@ -248,6 +248,11 @@ impl ImageStore {
         if self.has_layer(id) {
             return Ok(None);
         }
+        let _permit = permits.acquire().await.map_err(|e| ImageError::Io {
+            action: "wait for a download slot in",
+            path: self.inner.tmp.clone(),
+            source: io::Error::other(e),
+        })?;
         let work = WorkDir::create(&self.inner.tmp)?;
         let blob = work.path.join("blob");
         remote.fetch_blob(descriptor, &blob).await?;
