@@ -489,3 +489,203 @@ fn set_mtime_nofollow(path: &Path, mtime: SystemTime) -> Result<(), ImageError> 
     )
     .map_err(|e| io_err("set the mtime of", path)(e.into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
+
+    use super::*;
+
+    fn header(kind: tar::EntryType, name: &str, link: Option<&str>, size: u64) -> tar::Header {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_mode(0o644);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(1_600_000_000);
+        header.set_size(size);
+        // Names are written raw: hostile archives are what is tested.
+        let old = header.as_old_mut();
+        old.name[..name.len()].copy_from_slice(name.as_bytes());
+        if let Some(link) = link {
+            old.linkname[..link.len()].copy_from_slice(link.as_bytes());
+        }
+        header.set_cksum();
+        header
+    }
+
+    fn archive(entries: &[(tar::EntryType, &str, Option<&str>, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (kind, name, link, content) in entries {
+            let header = header(*kind, name, *link, content.len() as u64);
+            builder.append(&header, *content).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    fn unpack_into(
+        dest: &Path,
+        entries: &[(tar::EntryType, &str, Option<&str>, &[u8])],
+    ) -> Result<UnpackReport, ImageError> {
+        unpack(
+            archive(entries).as_slice(),
+            dest,
+            "sha256:test",
+            UnpackOptions::for_this_process(),
+        )
+    }
+
+    use tar::EntryType::{Char, Directory, Fifo, Link, Regular, Symlink};
+
+    #[test]
+    fn whiteouts_opaque_dirs_links_and_later_entries_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = unpack_into(
+            dir.path(),
+            &[
+                (Directory, "./etc/", None, b""),
+                (Regular, "./etc/.wh.gone", None, b""),
+                (Regular, "etc/a", None, b"first"),
+                (Regular, "etc/a", None, b"second"),
+                (Directory, "opt/", None, b""),
+                (Regular, "opt/.wh..wh..opq", None, b""),
+                (Symlink, "etc/abs-link", Some("/etc/shadow"), b""),
+                (Link, "etc/b", Some("etc/a"), b""),
+                (Regular, "deep/er/file", None, b"parents are created"),
+                (Fifo, "etc/fifo", None, b""),
+                (Char, "etc/null", None, b""),
+            ],
+        )
+        .unwrap();
+        let root = dir.path();
+        let gone = fs::symlink_metadata(root.join("etc/gone")).unwrap();
+        assert!(gone.file_type().is_char_device() && gone.rdev() == 0);
+        assert_eq!(fs::read_to_string(root.join("etc/a")).unwrap(), "second");
+        assert_eq!(
+            fs::metadata(root.join("etc/b")).unwrap().ino(),
+            fs::metadata(root.join("etc/a")).unwrap().ino()
+        );
+        assert_eq!(
+            xattr::get(root.join("opt"), "user.overlay.opaque").unwrap(),
+            Some(b"y".to_vec())
+        );
+        assert_eq!(
+            fs::read_link(root.join("etc/abs-link")).unwrap(),
+            Path::new("/etc/shadow")
+        );
+        assert_eq!(
+            fs::read_to_string(root.join("deep/er/file")).unwrap(),
+            "parents are created"
+        );
+        assert!(!root.join("etc/fifo").exists() && !root.join("etc/null").exists());
+        assert_eq!(report.skipped_special, 2);
+        assert_eq!(
+            fs::metadata(root.join("etc/a")).unwrap().mtime(),
+            1_600_000_000
+        );
+        assert_eq!(
+            fs::metadata(root.join("etc")).unwrap().mtime(),
+            1_600_000_000
+        );
+    }
+
+    #[test]
+    fn escapes_are_refused_and_nothing_lands_outside() {
+        let parent = tempfile::tempdir().unwrap();
+        let dest = parent.path().join("layer");
+        fs::create_dir(&dest).unwrap();
+        let outside = parent.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        let outside_file = outside.join("file");
+        fs::write(&outside_file, "keep").unwrap();
+        let abs = format!("{}/abs", outside.display());
+        let link_target = outside.to_str().unwrap();
+        let hostile: Vec<Vec<(tar::EntryType, &str, Option<&str>, &[u8])>> = vec![
+            vec![(Regular, "../outside/x", None, b"x")],
+            vec![(Regular, "a/../../outside/x", None, b"x")],
+            vec![(Regular, &abs, None, b"x")],
+            vec![
+                (Symlink, "s", Some(link_target), b""),
+                (Regular, "s/x", None, b"x"),
+            ],
+            vec![
+                (Symlink, "s", Some(link_target), b""),
+                (Regular, "s/.wh.file", None, b""),
+            ],
+            vec![
+                (Symlink, "s", Some(link_target), b""),
+                (Link, "h", Some("s/file"), b""),
+            ],
+            vec![(Link, "h", Some("../outside/file"), b"")],
+            vec![(Directory, "d/", None, b""), (Link, "h", Some("d"), b"")],
+            vec![(Link, "h", Some("missing"), b"")],
+            vec![(Regular, ".wh...", None, b"")],
+        ];
+        for entries in hostile {
+            let err = unpack_into(&dest, &entries).unwrap_err();
+            assert!(err.is_unsafe_path(), "{entries:?}: {err:?}");
+            let names: Vec<_> = fs::read_dir(&outside)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(names, ["file"], "{entries:?}");
+            assert_eq!(fs::read_to_string(&outside_file).unwrap(), "keep");
+            assert!(
+                fs::symlink_metadata(&outside_file)
+                    .unwrap()
+                    .file_type()
+                    .is_file()
+            );
+        }
+    }
+
+    #[test]
+    fn a_truncated_archive_is_a_corrupt_layer() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bytes = archive(&[(Regular, "big", None, &[7u8; 4096])]);
+        bytes.truncate(1024);
+        let err = unpack(
+            bytes.as_slice(),
+            dir.path(),
+            "sha256:t",
+            UnpackOptions::for_this_process(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ImageError::CorruptLayer { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn gzip_zstd_and_plain_archives_are_recognised() {
+        use std::io::Write as _;
+        let tar = archive(&[(Regular, "f", None, b"content")]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        let gz = gz.finish().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        for (name, bytes) in [("plain", tar.clone()), ("gzip", gz)] {
+            let path = dir.path().join(name);
+            fs::write(&path, &bytes).unwrap();
+            let dest = dir.path().join(format!("{name}-out"));
+            fs::create_dir(&dest).unwrap();
+            let reader = decompress(File::open(&path).unwrap()).unwrap();
+            unpack(reader, &dest, "sha256:t", UnpackOptions::for_this_process()).unwrap();
+            assert_eq!(
+                fs::read_to_string(dest.join("f")).unwrap(),
+                "content",
+                "{name}"
+            );
+        }
+        // A zstd frame header is recognised (and bad zstd data is an error, not a panic).
+        let path = dir.path().join("zstd");
+        fs::write(&path, [0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]).unwrap();
+        let dest = dir.path().join("zstd-out");
+        fs::create_dir(&dest).unwrap();
+        let result = decompress(File::open(&path).unwrap())
+            .map_err(|e| ImageError::CorruptLayer {
+                layer: "t".into(),
+                detail: e.to_string(),
+            })
+            .and_then(|r| unpack(r, &dest, "sha256:t", UnpackOptions::for_this_process()));
+        assert!(result.is_err());
+    }
+}
