@@ -514,7 +514,10 @@ mod tests {
         header
     }
 
-    fn archive(entries: &[(tar::EntryType, &str, Option<&str>, &[u8])]) -> Vec<u8> {
+    /// Kind, name, link target, content.
+    type Entry<'a> = (tar::EntryType, &'a str, Option<&'a str>, &'a [u8]);
+
+    fn archive(entries: &[Entry<'_>]) -> Vec<u8> {
         let mut builder = tar::Builder::new(Vec::new());
         for (kind, name, link, content) in entries {
             let header = header(*kind, name, *link, content.len() as u64);
@@ -523,10 +526,7 @@ mod tests {
         builder.into_inner().unwrap()
     }
 
-    fn unpack_into(
-        dest: &Path,
-        entries: &[(tar::EntryType, &str, Option<&str>, &[u8])],
-    ) -> Result<UnpackReport, ImageError> {
+    fn unpack_into(dest: &Path, entries: &[Entry<'_>]) -> Result<UnpackReport, ImageError> {
         unpack(
             archive(entries).as_slice(),
             dest,
@@ -600,7 +600,7 @@ mod tests {
         fs::write(&outside_file, "keep").unwrap();
         let abs = format!("{}/abs", outside.display());
         let link_target = outside.to_str().unwrap();
-        let hostile: Vec<Vec<(tar::EntryType, &str, Option<&str>, &[u8])>> = vec![
+        let hostile: Vec<Vec<Entry<'_>>> = vec![
             vec![(Regular, "../outside/x", None, b"x")],
             vec![(Regular, "a/../../outside/x", None, b"x")],
             vec![(Regular, &abs, None, b"x")],
