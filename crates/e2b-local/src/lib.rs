@@ -85,6 +85,15 @@
 //! Paused sandboxes and snapshots survive: a paused sandbox comes back as a
 //! files-only pause and resumes with fresh processes.
 
+//! # Images
+//!
+//! [`image::ImageStore`] pulls OCI images from registries (anonymously or
+//! with a username and password; multi-platform indexes resolved for this
+//! host; a Docker Hub mirror) into content-addressed layer directories under
+//! the data directory, each usable as an overlayfs `lowerdir`, and keeps each
+//! image's configuration (env, working directory, user, entrypoint, command).
+//! `e2b-local image pull|ls|rm` drive it from the command line.
+//!
 //! # Differences from E2B
 //!
 //! * Templates: the built-in `base` (the host's system) and snapshots; template
@@ -111,6 +120,7 @@ mod error;
 pub mod fuzzing;
 mod host;
 mod ids;
+pub mod image;
 mod interpreter;
 pub mod logging;
 mod options;

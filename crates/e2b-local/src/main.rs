@@ -1,7 +1,9 @@
 //! `e2b-local`: an E2B-compatible sandbox server on one machine.
 //!
-//! * `e2b-local serve [--listen 127.0.0.1:49982] [--api-key e2b_<hex>] [--data-dir DIR | --ephemeral] [--kernel-env DIR]`
+//! * `e2b-local serve [--listen 127.0.0.1:49982] [--api-key e2b_<hex>] [--data-dir DIR | --ephemeral] [--kernel-env DIR] [--registry-mirror URL]`
 //! * `e2b-local doctor` — what is present or missing, and how to install it.
+//! * `e2b-local image pull REF [--username U --password-stdin] [--insecure] [--registry-mirror URL]`,
+//!   `image ls [--format json]`, `image rm REF…` — OCI images in the data directory.
 //! * `e2b-local envd --listen-fd N --config-fd M` (or `--socket PATH --config PATH`) — the
 //!   in-sandbox agent (started by the server).
 
@@ -47,6 +49,19 @@ enum Command {
         /// without one, that template is refused].
         #[arg(long)]
         kernel_env: Option<PathBuf>,
+        /// A Docker Hub mirror (`https://mirror.example`, `http://127.0.0.1:5000`)
+        /// asked first for `docker.io` images.
+        #[arg(long)]
+        registry_mirror: Option<String>,
+    },
+    /// OCI images from registries, kept in the data directory.
+    Image {
+        #[command(subcommand)]
+        command: ImageCommand,
+        /// The data directory [default: $XDG_DATA_HOME/e2b-local, else
+        /// ~/.local/share/e2b-local].
+        #[arg(long, global = true)]
+        data_dir: Option<PathBuf>,
     },
     /// Report which prerequisites are present and how to install missing ones.
     Doctor,
@@ -79,6 +94,78 @@ enum Command {
     InterpreterPort,
 }
 
+#[derive(Subcommand)]
+enum ImageCommand {
+    /// Pull an image (`alpine:3`, `registry.example:5000/team/app:tag`).
+    Pull {
+        /// The image reference.
+        reference: String,
+        /// Registry username (with --password-stdin).
+        #[arg(long, requires = "password_stdin")]
+        username: Option<String>,
+        /// Read the registry password from standard input (one line).
+        #[arg(long, requires = "username")]
+        password_stdin: bool,
+        /// Allow plain HTTP for this registry (loopback registries always may).
+        #[arg(long)]
+        insecure: bool,
+        /// A Docker Hub mirror asked first for `docker.io` images.
+        #[arg(long)]
+        registry_mirror: Option<String>,
+    },
+    /// List pulled images.
+    #[command(alias = "list")]
+    Ls {
+        /// `table` or `json`.
+        #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+    },
+    /// Remove images, then the layers no image uses.
+    #[command(alias = "remove")]
+    Rm {
+        /// Image references.
+        #[arg(required = true)]
+        references: Vec<String>,
+    },
+}
+
+fn image(command: ImageCommand, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use e2b_local::image::{PullOptions, RegistryAuth};
+    let data_dir = data_dir
+        .or_else(e2b_local::cli::default_data_dir)
+        .context("no home directory for the data: pass --data-dir DIR")?;
+    match command {
+        ImageCommand::Pull {
+            reference,
+            username,
+            password_stdin,
+            insecure,
+            registry_mirror,
+        } => {
+            let auth = match username {
+                Some(username) if password_stdin => {
+                    let mut password = String::new();
+                    std::io::stdin()
+                        .read_line(&mut password)
+                        .context("cannot read the password from standard input")?;
+                    let password = password.trim_end_matches(['\n', '\r']);
+                    anyhow::ensure!(!password.is_empty(), "empty password on standard input");
+                    RegistryAuth::basic(username, password)
+                }
+                _ => RegistryAuth::Anonymous,
+            };
+            let mut options = PullOptions::default().with_insecure(insecure);
+            if let Some(mirror) = registry_mirror {
+                options = options.with_registry_mirror(mirror);
+            }
+            e2b_local::cli::image_pull(&data_dir, &reference, &auth, &options)
+        }
+        ImageCommand::Ls { format } => e2b_local::cli::image_ls(&data_dir, format == "json"),
+        ImageCommand::Rm { references } => e2b_local::cli::image_rm(&data_dir, &references),
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     // Inside sandboxes, `/usr/bin/sudo` is this executable.
     let mut args = std::env::args();
@@ -98,10 +185,12 @@ fn main() -> anyhow::Result<()> {
             data_dir,
             ephemeral,
             kernel_env,
+            registry_mirror,
         } => {
             let data = e2b_local::cli::DataLocation::choose(data_dir, ephemeral)?;
-            e2b_local::cli::serve(listen, api_key, data, kernel_env)
+            e2b_local::cli::serve(listen, api_key, data, kernel_env, registry_mirror)
         }
+        Command::Image { command, data_dir } => image(command, data_dir),
         Command::Doctor => e2b_local::cli::doctor(),
         Command::Envd {
             socket,

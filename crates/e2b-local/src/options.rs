@@ -87,6 +87,10 @@ pub struct ServerOptions {
     /// Where layers shared by every server of this host are kept (the base
     /// layer built from the host's OS); `None` means [`default_cache_dir`].
     pub cache_dir: Option<PathBuf>,
+    /// A mirror of Docker Hub for image pulls (`https://mirror.example`,
+    /// `http://127.0.0.1:5000`): `docker.io` images are asked there first,
+    /// like a container engine's registry mirrors. Default none.
+    pub registry_mirror: Option<String>,
 }
 
 /// The cache directory servers use unless told otherwise:
@@ -118,6 +122,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("envd_version", &self.envd_version)
             .field("writable_root", &self.writable_root)
             .field("cache_dir", &self.cache_dir)
+            .field("registry_mirror", &self.registry_mirror)
             .finish()
     }
 }
@@ -143,6 +148,7 @@ impl Default for ServerOptions {
             envd_version: None,
             writable_root: true,
             cache_dir: None,
+            registry_mirror: None,
         }
     }
 }
@@ -257,6 +263,13 @@ impl ServerOptions {
     #[must_use]
     pub fn with_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Set [`ServerOptions::registry_mirror`].
+    #[must_use]
+    pub fn with_registry_mirror(mut self, url: impl Into<String>) -> Self {
+        self.registry_mirror = Some(url.into());
         self
     }
 
