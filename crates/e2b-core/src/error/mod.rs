@@ -101,6 +101,23 @@ impl Error {
         })
     }
 
+    /// An operation that needs the optional spec feature `feature` (an
+    /// [`e2b_api::spec_features::ALL`] name), which the pinned spec lacks.
+    pub fn not_in_spec(feature: &str) -> Self {
+        let (what, since) = match e2b_api::spec_features::feature(feature) {
+            Some(f) => (f.summary.to_owned(), f.since.to_owned()),
+            None => (
+                format!("spec feature `{feature}`"),
+                "a newer tag".to_owned(),
+            ),
+        };
+        Error::new(ErrorKind::NotInSpec {
+            what,
+            since,
+            pinned: e2b_api::spec_features::TAG.to_owned(),
+        })
+    }
+
     pub(crate) fn caused_by(mut self, source: impl Into<BoxError>) -> Self {
         self.0.source = Some(source.into());
         self
@@ -221,6 +238,12 @@ impl Error {
     /// Whether a rate limit was hit.
     pub fn is_rate_limited(&self) -> bool {
         matches!(self.0.kind, ErrorKind::RateLimited { .. })
+    }
+
+    /// Whether the operation needs a newer spec than the SDK was generated from
+    /// ([`ErrorKind::NotInSpec`]).
+    pub fn is_not_in_spec(&self) -> bool {
+        matches!(self.0.kind, ErrorKind::NotInSpec { .. })
     }
 
     /// Whether a timeout of any kind expired, including the sandbox being gone (see
