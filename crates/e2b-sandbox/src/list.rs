@@ -60,6 +60,10 @@ impl fmt::Display for ListOrder {
 
 /// Filters, order and page size of [`Client::list_sandboxes`].
 ///
+/// `started_after`, `template` and `order` need upstream e2b@2.43.0 or newer: an SDK
+/// generated from an older spec (see `e2b_api::spec_features`) fails a listing that sets
+/// them with [`ErrorKind::NotInSpec`](e2b_core::ErrorKind::NotInSpec).
+///
 /// ```
 /// use e2b_sandbox::{ListOptions, ListOrder, SandboxState};
 ///

@@ -333,6 +333,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn not_in_spec_names_the_feature_and_both_tags() {
+        let err = Error::not_in_spec("sandbox_list_filters");
+        assert!(err.is_not_in_spec());
+        let message = err.to_string();
+        assert!(
+            message.starts_with("ordering a sandbox listing"),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!(
+                "not supported by the pinned spec ({})",
+                e2b_api::spec_features::TAG
+            )),
+            "{message}"
+        );
+        assert!(message.contains("needs e2b@2.43.0 or newer"), "{message}");
+
+        let unknown = Error::not_in_spec("no_such_feature").to_string();
+        assert!(
+            unknown.starts_with("spec feature `no_such_feature`"),
+            "{unknown}"
+        );
+        assert!(!Error::protocol("x").is_not_in_spec());
+    }
+
+    #[test]
     fn error_is_small_and_thread_safe() {
         fn assert_send_sync<T: Send + Sync + 'static>() {}
         assert_send_sync::<Error>();
