@@ -226,6 +226,31 @@ pub fn image_pull(
     Ok(())
 }
 
+/// `e2b-local template create`: pull the image and record the template.
+pub fn template_create(
+    data_dir: &Path,
+    template: &crate::templates::ImageTemplate,
+    auth: &crate::image::RegistryAuth,
+    options: &crate::image::PullOptions,
+) -> anyhow::Result<()> {
+    let record = runtime()?.block_on(crate::templates::create_from_image(
+        data_dir, template, auth, options,
+    ))?;
+    println!(
+        "template {} ({}) from {} {}",
+        record.name, record.template_id, record.image, record.digest
+    );
+    Ok(())
+}
+
+/// `e2b-local template ls`.
+pub fn template_ls(data_dir: &Path) -> anyhow::Result<()> {
+    for t in crate::templates::list(data_dir) {
+        println!("{}\t{}\t{}", t.name, t.template_id, t.image);
+    }
+    Ok(())
+}
+
 /// `e2b-local image ls`: a table, or JSON with `json`.
 pub fn image_ls(data_dir: &Path, json: bool) -> anyhow::Result<()> {
     let store = crate::image::ImageStore::open(data_dir)?;

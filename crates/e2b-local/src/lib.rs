@@ -127,6 +127,7 @@ mod options;
 mod sandbox;
 mod store;
 mod tail;
+pub mod templates;
 
 pub use edge::envd_auth::ENVD_PORT;
 pub use edge::server::{ENVD_VERSION, Server};

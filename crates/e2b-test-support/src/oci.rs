@@ -359,7 +359,7 @@ pub mod runnable {
 }
 
 /// The runnable test image: the host's bash and coreutils ([`runnable::COMMANDS`])
-/// with their shared libraries and the dynamic loader at the host's paths
+/// with their shared libraries (and those of the sandbox agent) and the dynamic loader at the host's paths
 /// (symbolic links such as `/bin -> usr/bin` reproduced), `/etc/passwd` and
 /// `/etc/group` with `root` and `user` (1000); the second layer whites out
 /// [`runnable::WHITED_OUT`] and makes [`runnable::OPAQUE_DIR`] opaque.
@@ -374,6 +374,9 @@ pub fn runnable_image() -> Image {
         paths.extend(shared_libraries(&host));
         paths.push(host);
     }
+    // What the sandbox agent (the server's executable) needs to run, as a
+    // glibc image has it.
+    paths.extend(shared_libraries(&crate::agent_binary()));
     // Merged-/usr hosts: `/bin -> usr/bin` and friends, so `/bin/bash` works too.
     for top in ["/bin", "/sbin", "/lib", "/lib64"] {
         if std::fs::symlink_metadata(top).is_ok_and(|m| m.file_type().is_symlink()) {

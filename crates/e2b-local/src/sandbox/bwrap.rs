@@ -253,6 +253,9 @@ pub(crate) struct MountSources {
     /// each of its staged overlays appears, `/` first. Without one the
     /// host's system is shown read-only.
     pub(crate) rootfs: Vec<(&'static str, PathBuf)>,
+    /// `/home/user` is part of the root filesystem (image templates), not
+    /// bound from [`MountSources::home`].
+    pub(crate) home_in_root: bool,
 }
 
 /// Descriptors bubblewrap and the agent inherit, by number.
@@ -364,7 +367,9 @@ impl BwrapPlan<'_> {
         // Per-sandbox writable state. Implicitly created parents would be 0700
         // (root without a user namespace), so create them explicitly.
         a.flags(&["--perms", "0755", "--dir", "/home"]);
-        a.bind(&self.sources.home, layout::HOME_IN_SANDBOX);
+        if !self.sources.home_in_root {
+            a.bind(&self.sources.home, layout::HOME_IN_SANDBOX);
+        }
         a.bind(&self.sources.tmp, "/tmp");
         // Root's home stays private, except that an interpreter installed
         // under it (pyenv) must be reachable: then `user` may traverse it.
@@ -561,6 +566,7 @@ mod tests {
             kernel_env: None,
             interpreter_prefix: None,
             rootfs: Vec::new(),
+            home_in_root: false,
         }
     }
 

@@ -32,6 +32,16 @@ impl Shared {
         if self.config.host_base.is_some() && sandbox.paths.has_disk() {
             config.sudo_socket = Some(crate::agent::SUDO_SOCKET.to_owned());
         }
+        let image = match &record.image_template {
+            Some(id) => Some(
+                self.image_template(id)?
+                    .ok_or_else(|| SandboxError::TemplateNotFound(id.clone()))?,
+            ),
+            None => None,
+        };
+        if let Some(template) = &image {
+            apply_image_config(&mut config, template);
+        }
         let internet = !record.isolated_network;
         let network = match (&self.config.slirp4netns, internet) {
             (_, false) => None,
@@ -76,7 +86,7 @@ impl Shared {
                 name,
             ));
         }
-        let (pre_exec, sources) = self.mount_sources(sandbox, kernel.as_ref())?;
+        let (pre_exec, sources) = self.mount_sources(sandbox, kernel.as_ref(), image.as_ref())?;
         let hide = [self.dirs.root().to_path_buf()];
         let plan = BwrapPlan {
             privilege: self.config.privilege,
@@ -119,10 +129,12 @@ impl Shared {
             args,
             env,
             cgroup,
-            ready_timeout: if record.code_interpreter {
-                self.config.ready_timeout + KERNEL_READY_ALLOWANCE
-            } else {
-                self.config.ready_timeout
+            ready_timeout: match (&image, record.code_interpreter) {
+                (Some(t), _) if t.ready_cmd.is_some() => {
+                    self.config.ready_timeout + t.ready_timeout
+                }
+                (_, true) => self.config.ready_timeout + KERNEL_READY_ALLOWANCE,
+                _ => self.config.ready_timeout,
             },
             fds,
             info: Some(info_rx.into()),
@@ -152,6 +164,7 @@ impl Shared {
         &self,
         sandbox: &Sandbox,
         kernel: Option<&KernelMounts>,
+        image: Option<&crate::templates::TemplateRecord>,
     ) -> Result<(Option<crate::sandbox::instance::PreExec>, MountSources), SandboxError> {
         let paths = &sandbox.paths;
         let Some(ns) = &self.config.userns else {
@@ -168,6 +181,7 @@ impl Shared {
                 kernel_env: kernel.map(|k| k.env.clone()),
                 interpreter_prefix: kernel.and_then(|k| k.interpreter_prefix.clone()),
                 rootfs: Vec::new(),
+                home_in_root: false,
             };
             return Ok((None, sources));
         };
@@ -177,7 +191,22 @@ impl Shared {
         if has_disk {
             let device = self.disk_device(sandbox)?;
             plan.push(Source::Ext4(device.path().to_path_buf()));
-            if let Some(base) = &self.config.host_base {
+            if let Some(template) = image {
+                let layers =
+                    crate::templates::layer_dirs(self.dirs.root(), template).map_err(|e| {
+                        SandboxError::TemplateUnavailable {
+                            template: template.name.clone(),
+                            reason: e.to_string(),
+                        }
+                    })?;
+                rootfs_at.push("/");
+                plan.push(Source::Writable(crate::sandbox::stage::WritableTree {
+                    name: "root",
+                    layers,
+                    mode: 0o755,
+                    ensure_dirs: Vec::new(),
+                }));
+            } else if let Some(base) = &self.config.host_base {
                 let traversable = kernel.is_some_and(KernelMounts::needs_root_traversal);
                 for tree in base.trees(traversable) {
                     rootfs_at.push(tree.at);
@@ -226,6 +255,7 @@ impl Shared {
             kernel_env,
             interpreter_prefix,
             rootfs,
+            home_in_root: image.is_some(),
         };
         Ok((Some(hook), sources))
     }
@@ -278,6 +308,33 @@ impl Shared {
             }
         });
     }
+}
+
+/// An image template's configuration in the agent's: the image's
+/// environment under the sandbox's, its working directory and user as the
+/// defaults, the start and ready commands.
+fn apply_image_config(
+    config: &mut crate::agent::AgentConfig,
+    template: &crate::templates::TemplateRecord,
+) {
+    for (key, value) in &template.env {
+        config
+            .env_vars
+            .entry(key.clone())
+            .or_insert_with(|| value.clone());
+    }
+    config.default_workdir = template.workdir.clone().unwrap_or_default();
+    config.default_user = template.user.clone();
+    if let Some((uid, gid, home)) = &template.user_ids {
+        config.users.push(crate::agent::UserAccount {
+            name: template.user.clone(),
+            uid: *uid,
+            gid: *gid,
+            home: home.clone(),
+        });
+    }
+    config.start_cmd = template.start_cmd.clone();
+    config.ready_cmd = template.ready_cmd.clone();
 }
 
 /// Bind the agent's listening socket at `path` (a directory only the server

@@ -68,6 +68,7 @@ impl Manager {
                 created_at: Utc::now(),
                 env_vars: record.env_vars.clone(),
                 code_interpreter: record.code_interpreter,
+                image_template: record.image_template.clone(),
             };
             store::write_json_atomic(&staging.join("snapshot.json"), &snapshot)?;
             let target = shared.dirs.snapshot(&template_id);
