@@ -297,7 +297,21 @@ pub fn image_rm(data_dir: &Path, references: &[String]) -> anyhow::Result<()> {
         let image = store.remove(reference)?;
         println!("removed {} {}", image.reference, image.digest);
     }
-    let removed = store.gc(&std::collections::HashSet::new())?;
+    let removed = store.gc(&crate::templates::layers_in_use(data_dir))?;
+    println!("{} unused layers removed", removed.len());
+    Ok(())
+}
+
+/// `e2b-local template rm`: remove templates (by name or id), then the
+/// layers neither an image nor a template uses. Snapshots of their
+/// sandboxes are removed with them.
+pub fn template_rm(data_dir: &Path, references: &[String]) -> anyhow::Result<()> {
+    for reference in references {
+        let record = crate::templates::remove(data_dir, reference)?;
+        println!("removed template {} ({})", record.name, record.template_id);
+    }
+    let store = crate::image::ImageStore::open(data_dir)?;
+    let removed = store.gc(&crate::templates::layers_in_use(data_dir))?;
     println!("{} unused layers removed", removed.len());
     Ok(())
 }

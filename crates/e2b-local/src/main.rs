@@ -174,6 +174,14 @@ enum TemplateCommand {
     /// List templates made from images.
     #[command(alias = "list")]
     Ls,
+    /// Remove templates (and the snapshots of their sandboxes), then the
+    /// layers nothing uses.
+    #[command(alias = "remove")]
+    Rm {
+        /// Template names or ids.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -245,6 +253,7 @@ fn template(command: TemplateCommand, data_dir: Option<PathBuf>) -> anyhow::Resu
             e2b_local::cli::template_create(&data_dir, &template, &auth, &options)
         }
         TemplateCommand::Ls => e2b_local::cli::template_ls(&data_dir),
+        TemplateCommand::Rm { names } => e2b_local::cli::template_rm(&data_dir, &names),
     }
 }
 

@@ -215,3 +215,65 @@ async fn create_waits_for_the_ready_command_and_reports_when_it_never_succeeds()
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_makes_lists_and_removes_templates_and_keeps_their_layers() {
+    let registry = Registry::start();
+    let _layout = push(&registry, runnable_image(), "e2b/runnable", "v1");
+    let data = tempfile::tempdir().unwrap();
+    let reference = format!("{}/e2b/runnable:v1", registry.host());
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_e2b-local"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(data.path())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let layers = || std::fs::read_dir(data.path().join("layers/sha256")).map_or(0, |d| d.count());
+    let (ok, out) = cli(&[
+        "template",
+        "create",
+        "tool",
+        "--from-image",
+        &reference,
+        "--ready-cmd",
+        "true",
+    ]);
+    assert!(ok, "{out}");
+    let (ok, out) = cli(&["template", "ls"]);
+    assert!(
+        ok && out.starts_with("tool\t") && out.contains(&reference),
+        "{out}"
+    );
+    let before = layers();
+    assert!(before >= 2, "{before}");
+    // Removing the image keeps the layers the template needs.
+    let (ok, out) = cli(&["image", "rm", &reference]);
+    assert!(ok, "{out}");
+    assert_eq!(layers(), before, "{out}");
+    if is_root() {
+        // The control plane lists it, and a server runs it.
+        let server = server_on(data.path()).await;
+        let listed = support::api_get(&server, "/templates").await;
+        assert!(listed.to_string().contains("\"tool\""), "{listed}");
+        let id =
+            support::create(&server, serde_json::json!({"templateID": "tool"})).await["sandboxID"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+        let (code, out, _) = sh(&server, &id, None, "echo $IMAGE_VAR").await;
+        assert_eq!((code, out.trim()), (0, runnable::IMAGE_VAR.1));
+        server.shutdown().await;
+    }
+    let (ok, out) = cli(&["template", "rm", "tool"]);
+    assert!(ok, "{out}");
+    assert_eq!(layers(), 0, "{out}");
+    let (ok, out) = cli(&["template", "rm", "tool"]);
+    assert!(!ok && out.contains("no such template"), "{out}");
+}

@@ -82,10 +82,16 @@ const SKELETON: [(&str, u32); 15] = [
 const BUILD_DEADLINE: Duration = Duration::from_secs(120);
 
 /// The host base layer of this server, ready to mount.
+///
+/// Every server holds a shared lock on its layer's `.lock` file while it
+/// runs; a server that builds a new layer (the host changed) removes the
+/// old ones no server holds.
 #[derive(Clone, Debug)]
 pub(crate) struct HostBase {
     /// `<cache>/host-base/<key>/`.
     dir: PathBuf,
+    /// The shared lock on `dir/.lock`.
+    _lock: std::sync::Arc<fs::File>,
     /// Real top-level directories of a host without merged `/usr`
     /// (`/lib64`, ...), shown as trees of their own.
     extra_trees: Vec<&'static str>,
@@ -123,6 +129,9 @@ impl HostBase {
             }
             tracing::info!(layer = %dir.display(), elapsed = ?started.elapsed(), "built the host base layer");
         }
+        let lock = lock_file(&dir)?;
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockShared)?;
+        remove_unused_layers(&root, &plan.key);
         let extra_trees = host
             .top_level
             .iter()
@@ -131,7 +140,11 @@ impl HostBase {
                 TopLevel::Symlink { .. } => None,
             })
             .collect();
-        Ok(Self { dir, extra_trees })
+        Ok(Self {
+            dir,
+            _lock: std::sync::Arc::new(lock),
+            extra_trees,
+        })
     }
 
     /// The trees of a sandbox's writable root, `/` first. With
@@ -174,6 +187,39 @@ impl HostBase {
             });
         }
         trees
+    }
+}
+
+fn lock_file(layer: &Path) -> io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(layer.join(".lock"))
+}
+
+/// Remove the layers under `root` other than `keep` that no server holds.
+fn remove_unused_layers(root: &Path, keep: &str) {
+    let Ok(entries) = fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name == keep || name.starts_with('.') {
+            continue;
+        }
+        let Ok(lock) = lock_file(&entry.path()) else {
+            continue;
+        };
+        if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok() {
+            let trash = root.join(format!(".trash-{name}"));
+            if fs::rename(entry.path(), &trash).is_ok() {
+                let _ = fs::remove_dir_all(&trash);
+                tracing::info!(layer = %name, "removed an unused host base layer");
+            }
+        }
     }
 }
 
@@ -528,6 +574,23 @@ mod tests {
             hidden,
             [PathBuf::from("open/closed"), PathBuf::from("open/secret")]
         );
+    }
+
+    #[test]
+    fn only_layers_no_server_holds_are_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        for key in ["current", "held", "stale"] {
+            fs::create_dir(tmp.path().join(key)).unwrap();
+        }
+        let held = lock_file(&tmp.path().join("held")).unwrap();
+        rustix::fs::flock(&held, rustix::fs::FlockOperation::LockShared).unwrap();
+        remove_unused_layers(tmp.path(), "current");
+        let mut left: Vec<String> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["current", "held"]);
     }
 
     #[test]

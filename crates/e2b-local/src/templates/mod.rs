@@ -237,6 +237,35 @@ pub fn list(data_dir: &Path) -> Vec<TemplateRecord> {
     records
 }
 
+/// The image layers templates of `data_dir` use (kept by the image store's
+/// garbage collection).
+pub fn layers_in_use(data_dir: &Path) -> std::collections::HashSet<LayerId> {
+    list(data_dir).into_iter().flat_map(|t| t.layers).collect()
+}
+
+/// Remove the template a reference names, with the snapshots taken of its
+/// sandboxes (they cannot run without it).
+pub fn remove(data_dir: &Path, reference: &str) -> Result<TemplateRecord, TemplateError> {
+    let record = find(data_dir, reference).ok_or_else(|| TemplateError::Io {
+        what: format!("remove template {reference}"),
+        source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such template"),
+    })?;
+    if let Ok(entries) = std::fs::read_dir(data_dir.join("snapshots")) {
+        for entry in entries.flatten() {
+            let snapshot: Option<crate::sandbox::record::SnapshotRecord> =
+                crate::store::read_json(&entry.path().join("snapshot.json"))
+                    .ok()
+                    .flatten();
+            if snapshot.is_some_and(|s| s.image_template.as_deref() == Some(&record.template_id)) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    std::fs::remove_dir_all(templates_dir(data_dir).join(&record.template_id))
+        .map_err(TemplateError::io("remove the template"))?;
+    Ok(record)
+}
+
 /// The template a reference names (its id or name, with or without `:tag`
 /// and `namespace/`).
 pub(crate) fn find(data_dir: &Path, reference: &str) -> Option<TemplateRecord> {

@@ -93,6 +93,11 @@ impl Manager {
     }
 
     /// All snapshots, newest first.
+    /// The templates made from images in the data directory.
+    pub(crate) fn image_templates(&self) -> Vec<crate::templates::TemplateRecord> {
+        crate::templates::list(self.shared.dirs.root())
+    }
+
     pub(crate) fn snapshots(&self) -> Vec<SnapshotRecord> {
         let mut all: Vec<SnapshotRecord> = lock(&self.shared.snapshots).values().cloned().collect();
         all.sort_by(|a, b| {
