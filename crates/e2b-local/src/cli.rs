@@ -105,12 +105,15 @@ pub fn environment(server: &Server) -> String {
 /// named by `E2B_LOCAL_KERNEL_ENV`; without one (or with a broken one, which
 /// is reported) that template is refused and everything else works.
 /// Docker Hub images are pulled through `registry_mirror` first when set.
+/// `read_only_root` shows sandboxes the host's system read-only (see
+/// [`ServerOptions::writable_root`](crate::ServerOptions::writable_root)).
 pub fn serve(
     listen: SocketAddr,
     api_key: Option<String>,
     data: DataLocation,
     kernel_env: Option<PathBuf>,
     registry_mirror: Option<String>,
+    read_only_root: bool,
 ) -> anyhow::Result<()> {
     let kernel_env = kernel_env.map(KernelEnv::at).or_else(KernelEnv::from_env);
     if let Some(problem) = kernel_env.as_ref().and_then(KernelEnv::problem) {
@@ -145,6 +148,7 @@ pub fn serve(
         options.data_dir = data_dir;
         options.kernel_env = kernel_env.map(|e| e.root().to_path_buf());
         options.registry_mirror = registry_mirror;
+        options.writable_root = !read_only_root;
         // The agent is this very binary unless E2B_LOCAL_BIN says otherwise.
         if std::env::var_os("E2B_LOCAL_BIN").is_none_or(|v| v.is_empty()) {
             options.agent_binary =

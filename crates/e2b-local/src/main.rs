@@ -53,6 +53,10 @@ enum Command {
         /// asked first for `docker.io` images.
         #[arg(long)]
         registry_mirror: Option<String>,
+        /// Show sandboxes the host's system read-only (only /home/user and
+        /// /tmp writable, no sudo) instead of a writable root per sandbox.
+        #[arg(long)]
+        read_only_root: bool,
     },
     /// OCI images from registries, kept in the data directory.
     Image {
@@ -277,9 +281,17 @@ fn main() -> anyhow::Result<()> {
             ephemeral,
             kernel_env,
             registry_mirror,
+            read_only_root,
         } => {
             let data = e2b_local::cli::DataLocation::choose(data_dir, ephemeral)?;
-            e2b_local::cli::serve(listen, api_key, data, kernel_env, registry_mirror)
+            e2b_local::cli::serve(
+                listen,
+                api_key,
+                data,
+                kernel_env,
+                registry_mirror,
+                read_only_root,
+            )
         }
         Command::Image { command, data_dir } => image(command, data_dir),
         Command::Template { command, data_dir } => template(command, data_dir),
