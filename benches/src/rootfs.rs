@@ -70,6 +70,50 @@ async fn first_commands(
     Ok(samples)
 }
 
+/// Start `e2b-local serve` on `data` with `extra` options; the server and a client of it.
+async fn serve(
+    bin: &Path,
+    data: &Path,
+    extra: &[&str],
+) -> anyhow::Result<(tokio::process::Child, e2b::Client)> {
+    let key = "e2b_0123456789abcdef0123456789abcdef";
+    let mut server = tokio::process::Command::new(bin)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--api-key",
+            key,
+            "--data-dir",
+        ])
+        .arg(data)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut lines = tokio::io::BufReader::new(server.stdout.take().expect("stdout")).lines();
+    let mut env = std::collections::HashMap::new();
+    while let Some(line) = lines.next_line().await? {
+        if let Some((k, v)) = line.split_once('=') {
+            env.insert(k.to_owned(), v.to_owned());
+            if k == "E2B_DOMAIN" {
+                break;
+            }
+        }
+    }
+    let var = |k: &str| env.get(k).cloned().unwrap_or_default();
+    let client = e2b::Client::new(
+        e2b::ConnectionConfig::builder()
+            .api_key(var("E2B_API_KEY"))
+            .api_url(var("E2B_API_URL"))
+            .sandbox_url(var("E2B_SANDBOX_URL"))
+            .domain(var("E2B_DOMAIN"))
+            .build()?,
+    )?;
+    Ok((server, client))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let creates: usize = std::env::args()
@@ -107,40 +151,19 @@ async fn main() -> anyhow::Result<()> {
         allocated(&data.path().join("layers"))
     );
 
-    let key = "e2b_0123456789abcdef0123456789abcdef";
-    let mut server = tokio::process::Command::new(&bin)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--api-key",
-            key,
-            "--data-dir",
-        ])
-        .arg(data.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut lines = tokio::io::BufReader::new(server.stdout.take().expect("stdout")).lines();
-    let mut env = std::collections::HashMap::new();
-    while let Some(line) = lines.next_line().await? {
-        if let Some((k, v)) = line.split_once('=') {
-            env.insert(k.to_owned(), v.to_owned());
-            if k == "E2B_DOMAIN" {
-                break;
-            }
-        }
+    // The same machine with the host's system read-only, for comparison.
+    {
+        let read_only = tempfile::tempdir()?;
+        let (mut server, client) = serve(&bin, read_only.path(), &["--read-only-root"]).await?;
+        first_commands(&client, "base", 2).await?;
+        report(
+            "create+commands.run(\\\"true\\\") base, read-only root",
+            first_commands(&client, "base", creates).await?,
+        );
+        server.start_kill()?;
+        server.wait().await?;
     }
-    let var = |k: &str| env.get(k).cloned().unwrap_or_default();
-    let client = e2b::Client::new(
-        e2b::ConnectionConfig::builder()
-            .api_key(var("E2B_API_KEY"))
-            .api_url(var("E2B_API_URL"))
-            .sandbox_url(var("E2B_SANDBOX_URL"))
-            .domain(var("E2B_DOMAIN"))
-            .build()?,
-    )?;
+    let (mut server, client) = serve(&bin, data.path(), &[]).await?;
     // Warm both templates' paths (page cache, the host layer) untimed.
     first_commands(&client, "base", 2).await?;
     first_commands(&client, "img", 2).await?;

@@ -63,6 +63,32 @@ async fn root_writes_anywhere_and_user_needs_sudo() {
         !std::path::Path::new(&marker).exists(),
         "the sandbox's write reached the host's /etc"
     );
+    // Host files shown in the sandbox are changed there only (copied up),
+    // even by root with every capability it has inside.
+    let host_file = ["/etc/debian_version", "/etc/os-release"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file())
+        .expect("a host file in /etc to tamper with");
+    let before = std::fs::read(host_file).unwrap();
+    let host_mode = std::fs::metadata(host_file).unwrap().mode();
+    let out = ok(
+        &server,
+        &id,
+        "root",
+        &format!("echo tampered >> {host_file} && chmod 600 {host_file} && tail -n1 {host_file}"),
+    )
+    .await;
+    assert_eq!(out.trim(), "tampered");
+    assert_eq!(
+        std::fs::read(host_file).unwrap(),
+        before,
+        "the sandbox changed the host's {host_file}"
+    );
+    let mode = std::fs::metadata(host_file).unwrap().mode() & 0o777;
+    assert_eq!(
+        mode, 0o644,
+        "the sandbox changed the host's {host_file}'s mode"
+    );
     // `user` may not write there itself, but may with sudo.
     let (code, _, err) = sh(&server, &id, "user", "touch /etc/by-user").await;
     assert_ne!(code, 0);
