@@ -115,24 +115,13 @@ $(COMPAT_JS)/node_modules/.installed: $(COMPAT_JS)/package.json $(COMPAT_JS)/pac
 
 kernel-env: $(KERNEL_ENV)/.installed
 
+# What a user without a checkout runs, `e2b-local kernel-env install`: it embeds the files
+# under crates/e2b-local/kernel and installs them as this target always did (a venv from
+# requirements.txt, the IPython startup scripts, tslab from npm when npm is installed).
 $(KERNEL_ENV)/.installed: $(KERNEL_SRC)/requirements.txt $(wildcard $(KERNEL_SRC)/startup/*.py) \
-		$(KERNEL_SRC)/package.json $(KERNEL_SRC)/package-lock.json $(KERNEL_SRC)/tslab-main-result.js
-	$(PYTHON) -m venv $(KERNEL_ENV)
-	$(KERNEL_ENV)/bin/pip install --quiet --disable-pip-version-check -r $<
-	rm -rf $(KERNEL_ENV)/ipython
-	mkdir -p $(KERNEL_ENV)/ipython/profile_default/startup
-	cp $(KERNEL_SRC)/startup/*.py $(KERNEL_ENV)/ipython/profile_default/startup/
-	@# JavaScript and TypeScript kernels (tslab, from npm) when Node is installed;
-	@# tslab looks for @types/node next to itself (npm hoists it to the top).
-	if command -v npm >/dev/null 2>&1; then \
-		mkdir -p $(KERNEL_ENV)/node && \
-		cp $(KERNEL_SRC)/package.json $(KERNEL_SRC)/package-lock.json $(KERNEL_SRC)/tslab-main-result.js $(KERNEL_ENV)/node/ && \
-		(cd $(KERNEL_ENV)/node && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error) && \
-		mkdir -p $(KERNEL_ENV)/node/node_modules/tslab/node_modules && \
-		ln -sfn ../../@types $(KERNEL_ENV)/node/node_modules/tslab/node_modules/@types; \
-	else \
-		echo "npm not found: code-interpreter-v1 sandboxes will have no JavaScript/TypeScript kernels"; \
-	fi
+		$(KERNEL_SRC)/package.json $(KERNEL_SRC)/package-lock.json $(KERNEL_SRC)/tslab-main-result.js \
+		| e2b-local-bin
+	$(E2B_LOCAL_BIN) kernel-env install --python $(PYTHON) $(KERNEL_ENV)
 	touch $@
 
 e2b-local-bin:
