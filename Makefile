@@ -1,7 +1,8 @@
 # e2b-rs — entry points for people and CI.
 #
 #   make test      everything CI runs (what .ci/run calls)
-#   make check     formatting, clippy -D warnings, generated-code freshness, docs
+#   make check     formatting, clippy -D warnings, generated-code freshness, docs, packaging
+#   make package   package every published crate; each package's tests compile alone
 #   make codegen   regenerate e2b-api and e2b-envd from spec/
 #   make demo      start a local E2B server, run the quickstart against it, stop
 #   make fuzz      fuzz every decoder of network input, FUZZ_SECONDS (60) per target
@@ -31,13 +32,13 @@ export E2B_LOCAL_KERNEL_ENV ?= $(CURDIR)/$(KERNEL_ENV)
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 E2B_LOCAL_BIN := $(abspath $(TARGET_DIR)/debug/e2b-local)
 
-.PHONY: all test check fmt clippy codegen codegen-check doc no-ignored-doctests demo help \
+.PHONY: all test check fmt clippy codegen codegen-check doc no-ignored-doctests package demo help \
 	deps isolation venvs js-deps kernel-env compat compat-run e2b-local-bin fuzz
 
 all: check test
 
 help:
-	@sed -n '3,8p' Makefile
+	@sed -n '3,9p' Makefile
 
 # Installs what is missing (bubblewrap, slirp4netns, the Java and R runtimes, the SDK venvs
 # and npm packages), builds the e2b-local binary the in-process servers start sandboxes with,
@@ -60,7 +61,7 @@ compat-run:
 	run node --test --test-concurrency=1 --test-reporter=spec $(COMPAT_JS_TESTS); \
 	if [ -n "$$failed" ]; then printf 'compatibility modules that failed:%b\n' "$$failed"; exit 1; fi
 
-check: fmt clippy codegen-check doc no-ignored-doctests
+check: fmt clippy codegen-check doc no-ignored-doctests package
 
 fmt:
 	$(CARGO) fmt --all --check
@@ -138,6 +139,13 @@ doc:
 no-ignored-doctests:
 	@! grep -rnE '```[[:space:]]*(rust,[[:space:]]*)?ignore' --include='*.rs' crates xtask \
 		|| { echo 'error: ignored doctests found (use no_run)'; exit 1; }
+
+# Every crate without `publish = false`, packaged together (cargo verifies each against the
+# others through a local registry, so none needs to be on crates.io yet), then every
+# package's tests compiled from the extracted packages alone (scripts/package.sh).
+# CONTRIBUTING.md has the publish order.
+package:
+	CARGO="$(CARGO)" scripts/package.sh
 
 # Coverage-guided fuzzing of every decoder of network input on the stable toolchain
 # (libFuzzer; FUZZ_ENGINE=stable for the uninstrumented engine), FUZZ_SECONDS per
