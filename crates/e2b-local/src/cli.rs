@@ -243,7 +243,7 @@ pub fn kernel_env_install(dir: Option<PathBuf>, options: &InstallOptions) -> any
         NodeKernels::Installed => {}
         NodeKernels::Skipped => {
             eprintln!(
-                "e2b-local: JavaScript and TypeScript kernels not installed (--without-node)"
+                "e2b-local: --without-node: the JavaScript and TypeScript kernels (tslab) were not installed or updated"
             );
         }
         NodeKernels::NpmMissing => eprintln!(
