@@ -33,7 +33,8 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 E2B_LOCAL_BIN := $(abspath $(TARGET_DIR)/debug/e2b-local)
 
 .PHONY: all test check fmt clippy codegen codegen-check doc no-ignored-doctests package demo help \
-	deps isolation venvs js-deps kernel-env compat compat-run e2b-local-bin fuzz
+	deps isolation venvs js-deps kernel-env compat compat-run e2b-local-bin fuzz \
+	check-tags-short
 
 all: check test
 
@@ -48,7 +49,14 @@ FUZZ_SMOKE_MS ?= 400
 test: deps e2b-local-bin
 	E2B_LOCAL_BIN=$(E2B_LOCAL_BIN) E2B_FUZZ_SMOKE_MS=$(FUZZ_SMOKE_MS) \
 		$(CARGO) test --workspace --locked
+	$(MAKE) --no-print-directory check-tags-short
 	$(MAKE) --no-print-directory compat-run
+
+# The SDK crates regenerated and compiled at the oldest supported upstream tag and the newest
+# (README, "Supported upstream range"); SPEC_REPO is where the tags come from.
+SPEC_REPO ?= $(or $(wildcard $(CURDIR)/../shared/upstream/e2b-spec.bundle),https://github.com/e2b-dev/E2B.git)
+check-tags-short:
+	$(CARGO) xtask check-tags --ends-only --repo $(SPEC_REPO)
 
 # Every module runs, even after one has failed; the target fails if any did.
 compat-run:

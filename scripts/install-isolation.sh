@@ -6,6 +6,9 @@
 #   e2fsprogs    mkfs.ext4, for every sandbox's own disk when the server is root
 # what the tests use as real peers:
 #   dante-server a SOCKS5 proxy (the SDK's socks5:// support is tested through it)
+#   docker-registry  the reference OCI registry (distribution v2), served on loopback
+#                    by the image tests
+#   skopeo       pushes the OCI layouts the image tests write into that registry
 # and the language runtimes of the code interpreter's Java and R kernels (the
 # Python, JavaScript and TypeScript kernels come with `make kernel-env`):
 #   default-jre-headless   Java, for the jjava kernel
@@ -20,6 +23,8 @@ command -v newuidmap >/dev/null 2>&1 || missing+=(uidmap)
 required=${#missing[@]}
 command -v mkfs.ext4 >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.ext4 ] || [ -x /sbin/mkfs.ext4 ] || missing+=(e2fsprogs)
 command -v danted >/dev/null 2>&1 || [ -x /usr/sbin/danted ] || missing+=(dante-server)
+command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
+command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 [ -d /usr/lib/R/site-library/IRkernel ] || [ -d /usr/local/lib/R/site-library/IRkernel ] \
   || missing+=(r-cran-irkernel)
@@ -34,7 +39,7 @@ elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
   run() { sudo "$@"; }
 elif [ "$required" -eq 0 ]; then
   # Only extras are missing: what a root server uses, and the Java and R kernels.
-  echo "note: ${missing[*]} not installed (a root server's disks, the SOCKS5 test, the Java and R kernels)" >&2
+  echo "note: ${missing[*]} not installed (a root server's disks, the SOCKS5 and image tests, the Java and R kernels)" >&2
   exit 0
 else
   echo "missing: ${missing[*]}; this user cannot install packages." >&2

@@ -16,7 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 
-use crate::{DEFAULT_REPO, SPEC_FILES, workspace_root};
+use crate::{DEFAULT_REPO, SPEC_FILES};
 
 /// The name of the pin file inside `spec/`.
 pub(crate) const PIN_FILE: &str = "UPSTREAM.toml";
@@ -64,6 +64,71 @@ pub(crate) fn read_specs_at(repo: &str, tags: &[&str]) -> anyhow::Result<Vec<Spe
             scratch.snapshot(tag, &local_ref)
         })
         .collect()
+}
+
+/// An upstream release tag `e2b@MAJOR.MINOR.PATCH`, ordered by version.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct TagVersion {
+    /// `(major, minor, patch)`; compared first, so tags sort by version.
+    pub(crate) version: (u64, u64, u64),
+    /// The tag as written.
+    pub(crate) tag: String,
+}
+
+impl TagVersion {
+    /// `e2b@2.45.0` → version `(2, 45, 0)`; `None` for anything else (pre-releases included).
+    pub(crate) fn parse(tag: &str) -> Option<Self> {
+        let mut parts = tag.strip_prefix("e2b@")?.split('.');
+        let mut next = || -> Option<u64> {
+            let part = parts.next()?;
+            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            part.parse().ok()
+        };
+        let version = (next()?, next()?, next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(TagVersion {
+            version,
+            tag: tag.to_owned(),
+        })
+    }
+}
+
+/// The `e2b@2.X.Y` release tags of `repo`, oldest first.
+pub(crate) fn list_tags(repo: &str) -> anyhow::Result<Vec<TagVersion>> {
+    let remote = Remote::parse(repo)?;
+    let out = git_checked(
+        None,
+        [
+            "ls-remote",
+            "--tags",
+            "--refs",
+            remote.location.as_str(),
+            "refs/tags/e2b@2.*",
+        ],
+    )?;
+    let mut tags: Vec<TagVersion> = utf8(out)?
+        .lines()
+        .filter_map(|line| line.split_once('\t'))
+        .filter_map(|(_, name)| name.strip_prefix("refs/tags/"))
+        .filter_map(TagVersion::parse)
+        .filter(|t| t.version.0 == 2)
+        .collect();
+    tags.sort();
+    tags.dedup();
+    Ok(tags)
+}
+
+/// Runs git in the repository at `dir` and returns its standard output.
+pub(crate) fn run_in<I, S>(dir: &Path, args: I) -> anyhow::Result<String>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    utf8(git_checked(Some(dir), args)?)
 }
 
 /// A git remote as given on the command line.
@@ -336,9 +401,9 @@ pub(crate) struct Pin {
     pub(crate) sha256: BTreeMap<String, String>,
 }
 
-/// `<workspace>/spec`.
-pub(crate) fn spec_dir() -> PathBuf {
-    workspace_root().join("spec")
+/// `<root>/spec`, the spec directory of the workspace at `root`.
+pub(crate) fn spec_dir(root: &Path) -> PathBuf {
+    root.join("spec")
 }
 
 /// Lower-case hex sha256 of `bytes`.
@@ -352,8 +417,8 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Reads and parses `spec/UPSTREAM.toml`.
-pub(crate) fn read_pin() -> anyhow::Result<Pin> {
-    let path = spec_dir().join(PIN_FILE);
+pub(crate) fn read_pin(root: &Path) -> anyhow::Result<Pin> {
+    let path = spec_dir(root).join(PIN_FILE);
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
             "cannot read {}; run `cargo xtask sync-spec --tag e2b@X.Y.Z` first",
@@ -365,9 +430,9 @@ pub(crate) fn read_pin() -> anyhow::Result<Pin> {
 
 /// Recomputes the sha256 of every pinned file in `spec/` and compares it with
 /// `spec/UPSTREAM.toml`. Fails listing every mismatch.
-pub(crate) fn verify_pinned_files() -> anyhow::Result<()> {
-    let pin = read_pin()?;
-    verify_files_against(&pin, &spec_dir())
+pub(crate) fn verify_pinned_files(root: &Path) -> anyhow::Result<()> {
+    let pin = read_pin(root)?;
+    verify_files_against(&pin, &spec_dir(root))
 }
 
 fn verify_files_against(pin: &Pin, dir: &Path) -> anyhow::Result<()> {
@@ -565,8 +630,10 @@ pub(crate) fn pin_for(snapshot: &SpecSnapshot, repo: &str) -> anyhow::Result<Pin
     for file in SPEC_FILES {
         let bytes = snapshot.files.get(file).with_context(|| {
             format!(
-                "upstream {} has no spec/{file} (commit {})",
-                snapshot.tag, snapshot.commit
+                "upstream {} has no spec/{file} (commit {}); the oldest supported tag is {}",
+                snapshot.tag,
+                snapshot.commit,
+                crate::codegen::spec_features::MINIMUM_TAG
             )
         })?;
         sha256.insert(file.to_owned(), sha256_hex(bytes));
@@ -588,21 +655,28 @@ fn canonical_repository() -> String {
     DEFAULT_REPO.trim_end_matches(".git").to_owned()
 }
 
+/// The offline upstream bundle next to the workspace, for tests; `None` (with a note) when absent.
+#[cfg(test)]
+pub(crate) fn test_bundle() -> Option<PathBuf> {
+    let path = crate::workspace_root().join("../shared/upstream/e2b-spec.bundle");
+    if path.exists() {
+        Some(path)
+    } else {
+        println!(
+            "note: {} not found; skipping the bundle test",
+            path.display()
+        );
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workspace_root;
 
     fn bundle() -> Option<PathBuf> {
-        let path = workspace_root().join("../shared/upstream/e2b-spec.bundle");
-        if path.exists() {
-            Some(path)
-        } else {
-            println!(
-                "note: {} not found; skipping the bundle test",
-                path.display()
-            );
-            None
-        }
+        test_bundle()
     }
 
     #[test]
@@ -624,7 +698,7 @@ mod tests {
 
         // The checked-in copies are byte-identical to that tag.
         for file in SPEC_FILES {
-            let local = std::fs::read(spec_dir().join(file)).unwrap();
+            let local = std::fs::read(spec_dir(&workspace_root()).join(file)).unwrap();
             assert!(local == snapshot.files[file], "spec/{file} differs");
         }
     }
@@ -645,6 +719,39 @@ mod tests {
         assert!(err.contains("not a valid tag name"), "{err}");
         assert!(check_tag_name("e2b@2.45.0").is_ok());
         assert!(check_tag_name("a b").is_err());
+    }
+
+    #[test]
+    fn tag_versions_sort_numerically() {
+        let mut tags: Vec<_> = ["e2b@2.10.0", "e2b@2.9.1", "e2b@2.45.0", "e2b@2.9.0"]
+            .iter()
+            .map(|t| TagVersion::parse(t).unwrap())
+            .collect();
+        tags.sort();
+        let names: Vec<_> = tags.iter().map(|t| t.tag.as_str()).collect();
+        assert_eq!(
+            names,
+            ["e2b@2.9.0", "e2b@2.9.1", "e2b@2.10.0", "e2b@2.45.0"]
+        );
+        for bad in [
+            "2.45.0",
+            "e2b@2.45",
+            "e2b@2.45.0-rc.1",
+            "e2b@2.45.0.1",
+            "e2b@2.x.0",
+            "e2b@",
+        ] {
+            assert_eq!(TagVersion::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn lists_bundle_tags() {
+        let Some(bundle) = bundle() else { return };
+        let tags = list_tags(bundle.to_str().unwrap()).unwrap();
+        assert!(tags.windows(2).all(|w| w[0] < w[1]));
+        assert!(tags.iter().any(|t| t.tag == "e2b@2.45.0"));
+        assert!(tags.iter().all(|t| t.version.0 == 2));
     }
 
     #[test]
@@ -706,11 +813,11 @@ mod tests {
 
     #[test]
     fn checked_in_spec_matches_pin() {
-        if !spec_dir().join(PIN_FILE).exists() {
+        if !spec_dir(&workspace_root()).join(PIN_FILE).exists() {
             println!("note: spec/{PIN_FILE} not written yet; skipping");
             return;
         }
-        verify_pinned_files().unwrap();
+        verify_pinned_files(&workspace_root()).unwrap();
     }
 
     #[test]

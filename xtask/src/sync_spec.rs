@@ -6,33 +6,46 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::SPEC_FILES;
-use crate::git::{self, PIN_FILE};
+use crate::git::{self, PIN_FILE, SpecSnapshot};
 
-pub(crate) fn run(tag: &str, repo: &str) -> anyhow::Result<()> {
+pub(crate) fn run(root: &Path, tag: &str, repo: &str) -> anyhow::Result<()> {
     eprintln!("fetching spec/ at {tag} from {repo}");
     let snapshot = git::read_spec_at(repo, tag)?;
-    let pin = git::pin_for(&snapshot, repo)?;
-    let dir = git::spec_dir();
+    for line in write(root, &snapshot, repo)? {
+        println!("{line}");
+    }
+    Ok(())
+}
 
-    println!(
-        "{tag}: upstream commit {}{}",
+/// Writes the pinned files of `snapshot` and its pin into `<root>/spec`, and reads them back.
+/// Returns what it did, one line per file, for the caller to print.
+pub(crate) fn write(
+    root: &Path,
+    snapshot: &SpecSnapshot,
+    repo: &str,
+) -> anyhow::Result<Vec<String>> {
+    let pin = git::pin_for(snapshot, repo)?;
+    let dir = git::spec_dir(root);
+    let mut report = vec![format!(
+        "{}: upstream commit {}{}",
+        snapshot.tag,
         pin.upstream_commit,
         if snapshot.is_mirror() {
             format!(" (mirror commit {})", snapshot.commit)
         } else {
             String::new()
         }
-    );
+    )];
     for file in SPEC_FILES {
         let status = write_if_changed(&dir.join(file), &snapshot.files[file])?;
-        println!("  {status:<9} spec/{file}");
+        report.push(format!("  {status:<9} spec/{file}"));
     }
     let status = write_if_changed(&dir.join(PIN_FILE), git::render_pin(&pin).as_bytes())?;
-    println!("  {status:<9} spec/{PIN_FILE}");
+    report.push(format!("  {status:<9} spec/{PIN_FILE}"));
 
     // Read back what was written, so a pin the parser cannot read never lands.
-    git::verify_pinned_files().context("the freshly written pin does not verify")?;
-    Ok(())
+    git::verify_pinned_files(root).context("the freshly written pin does not verify")?;
+    Ok(report)
 }
 
 /// Writes `bytes` to `path` unless it already holds exactly them; says which.

@@ -52,7 +52,7 @@ mod hooks;
 mod transport;
 
 pub use comma_separated::CommaSeparated;
-pub use generated::{control, volume_content};
+pub use generated::{control, spec_features, volume_content};
 pub use progenitor_client::{ByteStream, Error, ResponseValue};
 pub use transport::{ExecFuture, Execute, Transport};
 

@@ -1,4 +1,4 @@
-//! The `serve`, `doctor` and `kernel-env install` commands.
+//! The `serve`, `doctor`, `image`, `template` and `kernel-env install` commands.
 
 use crate::interpreter::kernel_env::{KERNEL_ENV_HINT, KernelEnv};
 use crate::interpreter::kernel_env_install::{InstallOptions, NodeKernels};
@@ -127,11 +127,16 @@ pub fn environment(server: &Server) -> String {
 /// `code-interpreter-v1` sandboxes use the environment [`choose_kernel_env`]
 /// picks; without one (or with a broken one, which is reported) that template
 /// is refused and everything else works.
+/// Docker Hub images are pulled through `registry_mirror` first when set.
+/// `read_only_root` shows sandboxes the host's system read-only (see
+/// [`ServerOptions::writable_root`](crate::ServerOptions::writable_root)).
 pub fn serve(
     listen: SocketAddr,
     api_key: Option<String>,
     data: DataLocation,
     kernel_env: Option<PathBuf>,
+    registry_mirror: Option<String>,
+    read_only_root: bool,
 ) -> anyhow::Result<()> {
     let kernel_env = choose_kernel_env(kernel_env);
     match &kernel_env {
@@ -154,6 +159,12 @@ pub fn serve(
             "invalid --api-key: expected `e2b_` followed by lower-case hex digits (the SDKs reject anything else)"
         );
     }
+    if let Some(mirror) = &registry_mirror {
+        crate::image::PullOptions::default()
+            .with_registry_mirror(mirror.clone())
+            .validate()
+            .context("invalid --registry-mirror")?;
+    }
     let (data_dir, _lock) = match data {
         DataLocation::Dir(dir) => {
             let lock = lock_data_dir(&dir)?;
@@ -170,6 +181,8 @@ pub fn serve(
         options.api_key = api_key;
         options.data_dir = data_dir;
         options.kernel_env = kernel_env.map(|e| e.root().to_path_buf());
+        options.registry_mirror = registry_mirror;
+        options.writable_root = !read_only_root;
         // The agent is this very binary unless E2B_LOCAL_BIN says otherwise.
         if std::env::var_os("E2B_LOCAL_BIN").is_none_or(|v| v.is_empty()) {
             options.agent_binary =
@@ -225,6 +238,135 @@ pub fn doctor() -> anyhow::Result<()> {
     print!("{report}");
     anyhow::ensure!(report.ok(), "required prerequisites are missing");
     Ok(())
+}
+
+/// `e2b-local image pull`: pull `reference` into the store under `data_dir`
+/// and print what was done.
+pub fn image_pull(
+    data_dir: &Path,
+    reference: &str,
+    auth: &crate::image::RegistryAuth,
+    options: &crate::image::PullOptions,
+) -> anyhow::Result<()> {
+    let store = crate::image::ImageStore::open(data_dir)?;
+    let (image, stats) = runtime()?.block_on(store.pull_with_stats(reference, auth, options))?;
+    println!(
+        "{} {}\n{} layers ({} downloaded from {}, {} cached), {} in {:.2?}",
+        image.reference,
+        image.digest,
+        image.layers.len(),
+        stats.layers_downloaded,
+        stats.source,
+        stats.layers_cached,
+        human_size(stats.bytes_downloaded),
+        stats.elapsed
+    );
+    Ok(())
+}
+
+/// `e2b-local template create`: pull the image and record the template.
+pub fn template_create(
+    data_dir: &Path,
+    template: &crate::templates::ImageTemplate,
+    auth: &crate::image::RegistryAuth,
+    options: &crate::image::PullOptions,
+) -> anyhow::Result<()> {
+    let record = runtime()?.block_on(crate::templates::create_from_image(
+        data_dir, template, auth, options,
+    ))?;
+    println!(
+        "template {} ({}) from {} {}",
+        record.name, record.template_id, record.image, record.digest
+    );
+    Ok(())
+}
+
+/// `e2b-local template ls`.
+pub fn template_ls(data_dir: &Path) -> anyhow::Result<()> {
+    for t in crate::templates::list(data_dir) {
+        println!("{}\t{}\t{}", t.name, t.template_id, t.image);
+    }
+    Ok(())
+}
+
+/// `e2b-local image ls`: a table, or JSON with `json`.
+pub fn image_ls(data_dir: &Path, json: bool) -> anyhow::Result<()> {
+    let store = crate::image::ImageStore::open(data_dir)?;
+    let images = store.list()?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &images)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let width = images
+        .iter()
+        .map(|i| i.reference.len())
+        .max()
+        .unwrap_or(0)
+        .max(9);
+    writeln!(
+        out,
+        "{:width$}  {:19}  {:>6}  {:>9}  PULLED",
+        "REFERENCE", "DIGEST", "LAYERS", "SIZE"
+    )?;
+    for image in &images {
+        let digest = image
+            .digest
+            .strip_prefix("sha256:")
+            .unwrap_or(&image.digest);
+        writeln!(
+            out,
+            "{:width$}  sha256:{:12}  {:>6}  {:>9}  {}",
+            image.reference,
+            digest.get(..12).unwrap_or(digest),
+            image.layers.len(),
+            human_size(image.size),
+            image.pulled_at.format("%Y-%m-%d %H:%M:%S UTC")
+        )?;
+    }
+    Ok(())
+}
+
+/// `e2b-local image rm`: forget the images, then remove layers no image uses.
+pub fn image_rm(data_dir: &Path, references: &[String]) -> anyhow::Result<()> {
+    let store = crate::image::ImageStore::open(data_dir)?;
+    for reference in references {
+        let image = store.remove(reference)?;
+        println!("removed {} {}", image.reference, image.digest);
+    }
+    let removed = store.gc(&crate::templates::layers_in_use(data_dir))?;
+    println!("{} unused layers removed", removed.len());
+    Ok(())
+}
+
+/// `e2b-local template rm`: remove templates (by name or id), then the
+/// layers neither an image nor a template uses. Snapshots of their
+/// sandboxes are removed with them.
+pub fn template_rm(data_dir: &Path, references: &[String]) -> anyhow::Result<()> {
+    for reference in references {
+        let record = crate::templates::remove(data_dir, reference)?;
+        println!("removed template {} ({})", record.name, record.template_id);
+    }
+    let store = crate::image::ImageStore::open(data_dir)?;
+    let removed = store.gc(&crate::templates::layers_in_use(data_dir))?;
+    println!("{} unused layers removed", removed.len());
+    Ok(())
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 /// `e2b-local kernel-env install [DIR]`: build the kernel environment in `dir`,

@@ -285,7 +285,7 @@ pub async fn run() -> Report {
                 "disk",
                 Status::Ok,
                 format!(
-                    "each sandbox's /home/user and /tmp on an ext4 disk of its own ({} MiB by default, sparse)",
+                    "each sandbox's writable files on an ext4 disk of its own ({} MiB by default, sparse)",
                     crate::options::DEFAULT_DISK_MB
                 ),
                 None,
@@ -297,6 +297,7 @@ pub async fn run() -> Report {
                 Some("load the loop module and install e2fsprogs"),
             ),
         }
+        writable_root(&mut report);
     } else {
         report.push(
             "cgroups",
@@ -309,6 +310,12 @@ pub async fn run() -> Report {
             Status::Warn,
             "none enforced unprivileged (memory, cpu, processes, disk); mounts show host paths",
             Some("run as root where cgroups are available"),
+        );
+        report.push(
+            "root fs",
+            Status::Warn,
+            "read-only unprivileged: only /home/user and /tmp are writable, no sudo",
+            Some("run as root for writable root filesystems"),
         );
     }
 
@@ -354,6 +361,48 @@ pub async fn run() -> Report {
     }
     code_interpreter(&mut report);
     report
+}
+
+/// Whether sandboxes get writable roots (a root server), and which of the
+/// programs E2B's base image has the host's system lacks.
+fn writable_root(report: &mut Report) {
+    let works = crate::sandbox::disk::host_support().and_then(|_| {
+        let ns = crate::sandbox::userns::UserNamespace::create().map_err(|e| e.to_string())?;
+        crate::sandbox::idmap::probe(Path::new("/usr"), ns.fd())
+            .map_err(|e| format!("idmapped mounts do not work here ({e})"))
+    });
+    if let Err(why) = works {
+        report.push(
+            "root fs",
+            Status::Warn,
+            format!("read-only: {why}"),
+            Some("Linux 5.12 or later with loop devices and e2fsprogs gives sandboxes writable roots"),
+        );
+        return;
+    }
+    let missing: Vec<&str> = ["bash", "python3", "pip3", "node", "npm", "git", "curl"]
+        .into_iter()
+        .filter(|p| {
+            ["/usr/bin", "/usr/local/bin"]
+                .iter()
+                .all(|d| !Path::new(d).join(p).exists())
+        })
+        .collect();
+    if missing.is_empty() {
+        report.push(
+            "root fs",
+            Status::Ok,
+            "writable (the host's /usr and /etc under a layer per sandbox), sudo for user; bash, python3, pip, node, npm, git, curl",
+            None,
+        );
+    } else {
+        report.push(
+            "root fs",
+            Status::Warn,
+            format!("writable, sudo for user; the host's system lacks {}", missing.join(", ")),
+            Some("install them on the host (Debian: python3-pip nodejs npm git curl); sandboxes use the host's /usr"),
+        );
+    }
 }
 
 /// The kernel environment `code-interpreter-v1` sandboxes run code with.

@@ -34,9 +34,12 @@
 //! Each sandbox is a bubblewrap-isolated process tree in its own user, pid,
 //! ipc, uts, mount, cgroup and network namespaces, with a `user` account
 //! (uid 1000) whose home is `/home/user`, its own `/tmp`, the host's `/usr`
-//! and `/etc` read-only (with per-sandbox `passwd`, `group`, `shadow`,
-//! `hosts` and the host's secrets masked), a seccomp filter and a hardened
-//! `/proc`. Inside runs an agent — this same binary in `envd` mode — that
+//! and `/etc` (with per-sandbox `passwd`, `group`, `shadow`, `hosts` and
+//! every host file not every host user may read hidden), a seccomp filter
+//! and a hardened `/proc`. On a root server the root filesystem is
+//! writable: overlays of the host's system with each sandbox's changes on
+//! its own disk, and `sudo` for `user`, served by the agent
+//! ([`ServerOptions::writable_root`]); elsewhere the system is read-only. Inside runs an agent — this same binary in `envd` mode — that
 //! owns processes, PTYs, files and watches and talks to the server over an
 //! inherited socket.
 //!
@@ -44,7 +47,7 @@
 //! host range: the agent is root inside with a reduced capability set that
 //! is valid only in the sandbox's namespaces, and acts as `user` or `root`
 //! per request. Where the host has loop devices and `mkfs.ext4`, every new
-//! sandbox keeps `/home/user` and `/tmp` on an ext4 disk image of its own
+//! sandbox keeps everything it writes on an ext4 disk image of its own
 //! ([`ServerOptions::sandbox_disk_limit`], 10 GiB by default, sparse), which
 //! caps its disk use; its mount table names no host path. Unprivileged, a
 //! user namespace maps the server's user to uid 1000 inside and every
@@ -82,6 +85,15 @@
 //! Paused sandboxes and snapshots survive: a paused sandbox comes back as a
 //! files-only pause and resumes with fresh processes.
 
+//! # Images
+//!
+//! [`image::ImageStore`] pulls OCI images from registries (anonymously or
+//! with a username and password; multi-platform indexes resolved for this
+//! host; a Docker Hub mirror) into content-addressed layer directories under
+//! the data directory, each usable as an overlayfs `lowerdir`, and keeps each
+//! image's configuration (env, working directory, user, entrypoint, command).
+//! `e2b-local image pull|ls|rm` drive it from the command line.
+//!
 //! # Differences from E2B
 //!
 //! * Templates: the built-in `base` (the host's system) and snapshots; template
@@ -108,12 +120,14 @@ mod error;
 pub mod fuzzing;
 mod host;
 mod ids;
+pub mod image;
 mod interpreter;
 pub mod logging;
 mod options;
 mod sandbox;
 mod store;
 mod tail;
+pub mod templates;
 
 pub use edge::envd_auth::ENVD_PORT;
 pub use edge::server::{ENVD_VERSION, Server};
@@ -121,4 +135,6 @@ pub use edge::signature;
 pub use error::Error;
 pub use ids::is_valid_api_key;
 pub use interpreter::{jupyter, kernel_env, kernel_env_install};
-pub use options::{DEFAULT_CPU_COUNT, DEFAULT_DISK_MB, DEFAULT_MEMORY_MB, ServerOptions};
+pub use options::{
+    DEFAULT_CPU_COUNT, DEFAULT_DISK_MB, DEFAULT_MEMORY_MB, ServerOptions, default_cache_dir,
+};

@@ -1,9 +1,11 @@
 //! `e2b-local`: an E2B-compatible sandbox server on one machine.
 //!
-//! * `e2b-local serve [--listen 127.0.0.1:49982] [--api-key e2b_<hex>] [--data-dir DIR | --ephemeral] [--kernel-env DIR]`
+//! * `e2b-local serve [--listen 127.0.0.1:49982] [--api-key e2b_<hex>] [--data-dir DIR | --ephemeral] [--kernel-env DIR] [--registry-mirror URL]`
 //! * `e2b-local doctor` — what is present or missing, and how to install it.
 //! * `e2b-local kernel-env install [DIR]` — create the kernel environment of
 //!   `code-interpreter-v1` sandboxes (where `serve` finds it by default).
+//! * `e2b-local image pull REF [--username U --password-stdin] [--insecure] [--registry-mirror URL]`,
+//!   `image ls [--format json]`, `image rm REF…` — OCI images in the data directory.
 //! * `e2b-local envd --listen-fd N --config-fd M` (or `--socket PATH --config PATH`) — the
 //!   in-sandbox agent (started by the server).
 
@@ -50,6 +52,32 @@ enum Command {
         /// when it exists; without one, that template is refused].
         #[arg(long)]
         kernel_env: Option<PathBuf>,
+        /// A Docker Hub mirror (`https://mirror.example`, `http://127.0.0.1:5000`)
+        /// asked first for `docker.io` images.
+        #[arg(long)]
+        registry_mirror: Option<String>,
+        /// Show sandboxes the host's system read-only (only /home/user and
+        /// /tmp writable, no sudo) instead of a writable root per sandbox.
+        #[arg(long)]
+        read_only_root: bool,
+    },
+    /// OCI images from registries, kept in the data directory.
+    Image {
+        #[command(subcommand)]
+        command: ImageCommand,
+        /// The data directory [default: $XDG_DATA_HOME/e2b-local, else
+        /// ~/.local/share/e2b-local].
+        #[arg(long, global = true)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Templates made from OCI images, kept in the data directory.
+    Template {
+        #[command(subcommand)]
+        command: TemplateCommand,
+        /// The data directory [default: $XDG_DATA_HOME/e2b-local, else
+        /// ~/.local/share/e2b-local].
+        #[arg(long, global = true)]
+        data_dir: Option<PathBuf>,
     },
     /// Report which prerequisites are present and how to install missing ones.
     Doctor,
@@ -106,7 +134,170 @@ enum KernelEnvCommand {
     },
 }
 
+/// How to reach a registry.
+#[derive(clap::Args)]
+struct RegistryArgs {
+    /// Registry username (with --password-stdin).
+    #[arg(long, requires = "password_stdin")]
+    username: Option<String>,
+    /// Read the registry password from standard input (one line).
+    #[arg(long, requires = "username")]
+    password_stdin: bool,
+    /// Allow plain HTTP for this registry (loopback registries always may).
+    #[arg(long)]
+    insecure: bool,
+    /// A Docker Hub mirror asked first for `docker.io` images.
+    #[arg(long)]
+    registry_mirror: Option<String>,
+}
+
+impl RegistryArgs {
+    fn access(
+        self,
+    ) -> anyhow::Result<(
+        e2b_local::image::RegistryAuth,
+        e2b_local::image::PullOptions,
+    )> {
+        use anyhow::Context as _;
+        use e2b_local::image::{PullOptions, RegistryAuth};
+        let auth = match self.username {
+            Some(username) if self.password_stdin => {
+                let mut password = String::new();
+                std::io::stdin()
+                    .read_line(&mut password)
+                    .context("cannot read the password from standard input")?;
+                let password = password.trim_end_matches(['\n', '\r']);
+                anyhow::ensure!(!password.is_empty(), "empty password on standard input");
+                RegistryAuth::basic(username, password)
+            }
+            _ => RegistryAuth::Anonymous,
+        };
+        let mut options = PullOptions::default().with_insecure(self.insecure);
+        if let Some(mirror) = self.registry_mirror {
+            options = options.with_registry_mirror(mirror);
+        }
+        Ok((auth, options))
+    }
+}
+
+#[derive(Subcommand)]
+enum TemplateCommand {
+    /// Make (or replace) template NAME from an image: sandboxes created
+    /// with it run on the image's root filesystem.
+    Create {
+        /// The template's name (`templateID` at create).
+        name: String,
+        /// The image reference.
+        #[arg(long)]
+        from_image: String,
+        /// Started in the background when a sandbox starts.
+        #[arg(long)]
+        start_cmd: Option<String>,
+        /// Create returns once this succeeds (run again until it does).
+        #[arg(long)]
+        ready_cmd: Option<String>,
+        /// Seconds the ready command may take to succeed.
+        #[arg(long, default_value_t = 60)]
+        ready_timeout: u64,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// List templates made from images.
+    #[command(alias = "list")]
+    Ls,
+    /// Remove templates (and the snapshots of their sandboxes), then the
+    /// layers nothing uses.
+    #[command(alias = "remove")]
+    Rm {
+        /// Template names or ids.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImageCommand {
+    /// Pull an image (`alpine:3`, `registry.example:5000/team/app:tag`).
+    Pull {
+        /// The image reference.
+        reference: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// List pulled images.
+    #[command(alias = "list")]
+    Ls {
+        /// `table` or `json`.
+        #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+    },
+    /// Remove images, then the layers no image uses.
+    #[command(alias = "remove")]
+    Rm {
+        /// Image references.
+        #[arg(required = true)]
+        references: Vec<String>,
+    },
+}
+
+fn image(command: ImageCommand, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let data_dir = data_dir_or_default(data_dir)?;
+    match command {
+        ImageCommand::Pull {
+            reference,
+            registry,
+        } => {
+            let (auth, options) = registry.access()?;
+            e2b_local::cli::image_pull(&data_dir, &reference, &auth, &options)
+        }
+        ImageCommand::Ls { format } => e2b_local::cli::image_ls(&data_dir, format == "json"),
+        ImageCommand::Rm { references } => e2b_local::cli::image_rm(&data_dir, &references),
+    }
+}
+
+fn data_dir_or_default(data_dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    use anyhow::Context as _;
+    data_dir
+        .or_else(e2b_local::cli::default_data_dir)
+        .context("no home directory for the data: pass --data-dir DIR")
+}
+
+fn template(command: TemplateCommand, data_dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let data_dir = data_dir_or_default(data_dir)?;
+    match command {
+        TemplateCommand::Create {
+            name,
+            from_image,
+            start_cmd,
+            ready_cmd,
+            ready_timeout,
+            registry,
+        } => {
+            let (auth, options) = registry.access()?;
+            let mut template = e2b_local::templates::ImageTemplate::new(name, from_image)
+                .with_ready_timeout(std::time::Duration::from_secs(ready_timeout));
+            if let Some(start) = start_cmd {
+                template = template.with_start_cmd(start, ready_cmd);
+            } else if let Some(ready) = ready_cmd {
+                template = template.with_ready_cmd(ready);
+            }
+            e2b_local::cli::template_create(&data_dir, &template, &auth, &options)
+        }
+        TemplateCommand::Ls => e2b_local::cli::template_ls(&data_dir),
+        TemplateCommand::Rm { names } => e2b_local::cli::template_rm(&data_dir, &names),
+    }
+}
+
 fn main() -> anyhow::Result<()> {
+    // Inside sandboxes, `/usr/bin/sudo` is this executable.
+    let mut args = std::env::args();
+    if args
+        .next()
+        .is_some_and(|arg0| std::path::Path::new(&arg0).file_name() == Some("sudo".as_ref()))
+    {
+        let rest: Vec<String> = args.collect();
+        std::process::exit(e2b_local::agent::sudo_main(&rest));
+    }
     let cli = Cli::parse();
     e2b_local::logging::init();
     match cli.command {
@@ -116,10 +307,21 @@ fn main() -> anyhow::Result<()> {
             data_dir,
             ephemeral,
             kernel_env,
+            registry_mirror,
+            read_only_root,
         } => {
             let data = e2b_local::cli::DataLocation::choose(data_dir, ephemeral)?;
-            e2b_local::cli::serve(listen, api_key, data, kernel_env)
+            e2b_local::cli::serve(
+                listen,
+                api_key,
+                data,
+                kernel_env,
+                registry_mirror,
+                read_only_root,
+            )
         }
+        Command::Image { command, data_dir } => image(command, data_dir),
+        Command::Template { command, data_dir } => template(command, data_dir),
         Command::Doctor => e2b_local::cli::doctor(),
         Command::KernelEnv(KernelEnvCommand::Install {
             dir,

@@ -59,7 +59,7 @@ pub struct ServerOptions {
     pub sandbox_pids_limit: Option<u64>,
     /// Disk size per sandbox in bytes: a root server on a host with loop
     /// devices and `mkfs.ext4` gives every new sandbox an ext4 disk of this
-    /// size for `/home/user` and `/tmp` (sparse: only what is written takes
+    /// size for everything it writes (sparse: only what is written takes
     /// space). Elsewhere, or with `None`, sandboxes write to the data
     /// directory's filesystem without a cap. Default 10 GiB
     /// ([`DEFAULT_DISK_MB`]); at least 16 MiB.
@@ -78,6 +78,27 @@ pub struct ServerOptions {
     /// that envd refused (`application/octet-stream` uploads before 0.5.7).
     /// For testing clients; the agents' other behaviour does not change.
     pub envd_version: Option<String>,
+    /// Give sandboxes a writable root filesystem (root servers whose
+    /// sandboxes have disks, on kernels with idmapped mounts): every path is
+    /// writable by in-sandbox root, changes go to the sandbox's disk and
+    /// `sudo` works for `user`. With `false`, or where the host cannot, the
+    /// host's system is shown read-only and only `/home/user` and `/tmp` are
+    /// writable. Default true.
+    pub writable_root: bool,
+    /// Where layers shared by every server of this host are kept (the base
+    /// layer built from the host's OS); `None` means [`default_cache_dir`].
+    pub cache_dir: Option<PathBuf>,
+    /// A mirror of Docker Hub for image pulls (`https://mirror.example`,
+    /// `http://127.0.0.1:5000`): `docker.io` images are asked there first,
+    /// like a container engine's registry mirrors. Default none.
+    pub registry_mirror: Option<String>,
+}
+
+/// The cache directory servers use unless told otherwise:
+/// `$XDG_CACHE_HOME/e2b-local`, else `~/.cache/e2b-local`, else `cache/` in
+/// the data directory.
+pub fn default_cache_dir(data_dir: &std::path::Path) -> PathBuf {
+    dirs::cache_dir().map_or_else(|| data_dir.join("cache"), |d| d.join("e2b-local"))
 }
 
 impl std::fmt::Debug for ServerOptions {
@@ -100,6 +121,9 @@ impl std::fmt::Debug for ServerOptions {
             .field("use_cgroups", &self.use_cgroups)
             .field("kernel_env", &self.kernel_env)
             .field("envd_version", &self.envd_version)
+            .field("writable_root", &self.writable_root)
+            .field("cache_dir", &self.cache_dir)
+            .field("registry_mirror", &self.registry_mirror)
             .finish()
     }
 }
@@ -123,6 +147,9 @@ impl Default for ServerOptions {
             use_cgroups: true,
             kernel_env: None,
             envd_version: None,
+            writable_root: true,
+            cache_dir: None,
+            registry_mirror: None,
         }
     }
 }
@@ -223,6 +250,27 @@ impl ServerOptions {
     #[must_use]
     pub fn with_envd_version(mut self, version: impl Into<String>) -> Self {
         self.envd_version = Some(version.into());
+        self
+    }
+
+    /// Set [`ServerOptions::writable_root`].
+    #[must_use]
+    pub fn with_writable_root(mut self, enabled: bool) -> Self {
+        self.writable_root = enabled;
+        self
+    }
+
+    /// Set [`ServerOptions::cache_dir`].
+    #[must_use]
+    pub fn with_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Set [`ServerOptions::registry_mirror`].
+    #[must_use]
+    pub fn with_registry_mirror(mut self, url: impl Into<String>) -> Self {
+        self.registry_mirror = Some(url.into());
         self
     }
 

@@ -83,3 +83,50 @@ async fn a_bad_configuration_is_reported() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("the default user `ghost`"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_waits_for_the_templates_ready_command() {
+    let (dir, mut config, _home, _root) = sandbox();
+    let flag = dir.path().join("started");
+    // The start command makes the flag only after a while; the ready command
+    // looks for it. Announcing readiness before would leave no flag.
+    config.start_cmd = Some(format!(
+        "sleep 0.5; echo \"$SANDBOX_VAR\" > {}; exec sleep 600",
+        flag.display()
+    ));
+    config.ready_cmd = Some(format!("test -s {}", flag.display()));
+    config.default_user = "root".into();
+    let config_path = dir.path().join("agent.json");
+    std::fs::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_e2b-local"))
+        .arg("envd")
+        .arg("--socket")
+        .arg(dir.path().join("envd.sock"))
+        .arg("--config")
+        .arg(&config_path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    tokio::time::timeout(PATIENCE, BufReader::new(stdout).read_line(&mut line))
+        .await
+        .expect("no readiness line")
+        .unwrap();
+    assert_eq!(line, "ready\n");
+    // The start command ran with the sandbox's environment.
+    assert_eq!(std::fs::read_to_string(&flag).unwrap(), "from-sandbox\n");
+    // The ready command's failures before that were reported on stderr.
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
+        .await
+        .unwrap();
+    assert!(
+        stderr.contains("the ready command `test -s") && stderr.contains("has not succeeded"),
+        "{stderr}"
+    );
+}

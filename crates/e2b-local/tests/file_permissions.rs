@@ -578,7 +578,15 @@ async fn the_callers_mistakes_are_4xx() {
     let (status, body) = download(&server, &id, &token, "/home/user/a\0b", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     // A read-only path, even for root.
-    let (status, body) = upload(&server, &id, &token, "/usr/x", Some("root"), "x").await;
+    let (status, body) = upload(
+        &server,
+        &id,
+        &token,
+        "/proc/sys/kernel/hostname",
+        Some("root"),
+        "x",
+    )
+    .await;
     assert!(status.is_client_error(), "{status}: {body}");
     // A move across mounts (`/tmp` and the home are different file systems).
     let (status, _) = upload(&server, &id, &token, "/tmp/cross", None, "x").await;

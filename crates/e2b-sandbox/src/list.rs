@@ -60,6 +60,10 @@ impl fmt::Display for ListOrder {
 
 /// Filters, order and page size of [`Client::list_sandboxes`].
 ///
+/// `started_after`, `template` and `order` need upstream e2b@2.43.0 or newer: an SDK
+/// generated from an older spec (see `e2b_api::spec_features`) fails a listing that sets
+/// them with [`ErrorKind::NotInSpec`](e2b_core::ErrorKind::NotInSpec).
+///
 /// ```
 /// use e2b_sandbox::{ListOptions, ListOrder, SandboxState};
 ///
@@ -357,6 +361,38 @@ fn encode_component(s: &str) -> String {
     out
 }
 
+/// The listing request of `GET /v2/sandboxes`.
+type ListRequest<'a> = e2b_api::control::builder::GetV2Sandboxes<'a>;
+
+/// Adds the start-time, template and order filters (upstream e2b@2.43.0 on).
+#[cfg(e2b_spec = "sandbox_list_filters")]
+fn filters<'a>(mut request: ListRequest<'a>, options: &ListOptions) -> Result<ListRequest<'a>> {
+    if let Some(after) = options.started_after {
+        request = request.started_after(chrono::DateTime::<chrono::Utc>::from(after));
+    }
+    if let Some(template) = options.template.as_deref().filter(|t| !t.is_empty()) {
+        request = request.template(template);
+    }
+    if let Some(order) = options.order {
+        request = request.order(match order {
+            ListOrder::Asc => types::OrderDirection::Asc,
+            ListOrder::Desc => types::OrderDirection::Desc,
+        });
+    }
+    Ok(request)
+}
+
+/// The pinned spec has no start-time, template or order filters: asking for one fails
+/// instead of listing everything.
+#[cfg(not(e2b_spec = "sandbox_list_filters"))]
+fn filters<'a>(request: ListRequest<'a>, options: &ListOptions) -> Result<ListRequest<'a>> {
+    let template = options.template.as_deref().is_some_and(|t| !t.is_empty());
+    if options.started_after.is_some() || template || options.order.is_some() {
+        return Err(Error::not_in_spec("sandbox_list_filters"));
+    }
+    Ok(request)
+}
+
 async fn sandbox_page(
     client: Client,
     options: ListOptions,
@@ -375,18 +411,7 @@ async fn sandbox_page(
             options.state.iter().map(state_to_wire).collect();
         request = request.state(states);
     }
-    if let Some(after) = options.started_after {
-        request = request.started_after(chrono::DateTime::<chrono::Utc>::from(after));
-    }
-    if let Some(template) = options.template.filter(|t| !t.is_empty()) {
-        request = request.template(template);
-    }
-    if let Some(order) = options.order {
-        request = request.order(match order {
-            ListOrder::Asc => types::OrderDirection::Asc,
-            ListOrder::Desc => types::OrderDirection::Desc,
-        });
-    }
+    request = filters(request, &options)?;
     if let Some(token) = token {
         request = request.next_token(token);
     }

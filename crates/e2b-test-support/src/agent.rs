@@ -73,6 +73,9 @@ pub fn sandbox() -> (tempfile::TempDir, AgentConfig, PathBuf, PathBuf) {
         ],
         envd_version: "0.6.13".into(),
         interpreter: None,
+        sudo_socket: None,
+        start_cmd: None,
+        ready_cmd: None,
     };
     (dir, config, home, root_home)
 }

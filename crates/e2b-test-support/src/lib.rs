@@ -5,6 +5,8 @@
 //!   process's memory ([`rss_bytes`], [`peak_rss_bytes`]), and (re-exported from
 //!   [`server`](mod@server)) an in-process e2b-local server driven over HTTP and envd's Connect API.
 //! - [`agent`]: the sandbox agent alone, served in-process on temp directories.
+//! - [`registry`]: a real OCI registry (`docker-registry`) on loopback, pushed to with `skopeo`;
+//!   [`oci`]: OCI image layouts built entry by entry, and the runnable test image.
 //! - [`transfer`]: large generated bodies and their byte-exact check on the way back.
 //! - `sdk` (feature `sandbox`): a server and an `e2b-sandbox` client for it.
 //!
@@ -14,6 +16,8 @@
 #![allow(missing_debug_implementations)] // test fixtures, never printed
 
 pub mod agent;
+pub mod oci;
+pub mod registry;
 #[cfg(feature = "sandbox")]
 pub mod sdk;
 pub mod server;

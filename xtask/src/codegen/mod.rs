@@ -9,6 +9,7 @@ mod envd;
 mod open_enums;
 mod openapi_patch;
 mod rest;
+pub(crate) mod spec_features;
 mod v2_sandboxes;
 
 use openapi_patch::Keep;
@@ -33,8 +34,9 @@ const COMMAND: &str = "cargo xtask codegen";
 /// Every generated file, in memory.
 pub(crate) fn generate_all(root: &Path) -> anyhow::Result<Vec<Output>> {
     // Generate only from the exact bytes the pin names.
-    crate::git::verify_pinned_files()?;
-    let tag = crate::git::read_pin()?.tag;
+    crate::git::verify_pinned_files(root)?;
+    let tag = crate::git::read_pin(root)?.tag;
+    let docs = spec_features::Documents::read(root)?;
     let spec = |p: &str| -> anyhow::Result<String> {
         std::fs::read_to_string(root.join("spec").join(p))
             .with_context(|| format!("reading spec/{p}"))
@@ -87,6 +89,18 @@ pub(crate) fn generate_all(root: &Path) -> anyhow::Result<Vec<Output>> {
             content: render(&format!("spec/envd/{name}/{name}.proto"), &tag, tokens)?,
         });
     }
+
+    // Generated first, so a spec below the minimum is known to generate; refused here
+    // because the facades would not compile against it.
+    spec_features::check_requirements(&docs, &tag)?;
+    outputs.push(Output {
+        path: root.join("crates/e2b-api/src/generated/spec_features.rs"),
+        content: render(
+            "spec/",
+            &tag,
+            spec_features::render(&tag, &spec_features::enabled(&docs)),
+        )?,
+    });
     Ok(outputs)
 }
 
@@ -103,9 +117,10 @@ fn render(input: &str, tag: &str, tokens: proc_macro2::TokenStream) -> anyhow::R
     ))
 }
 
-pub(crate) fn run(mode: Mode) -> anyhow::Result<()> {
-    let root = crate::workspace_root();
-    let outputs = generate_all(&root)?;
+/// Regenerates (or, in [`Mode::Check`], compares) every generated file of the workspace at
+/// `root` from its `spec/`.
+pub(crate) fn run(root: &Path, mode: Mode) -> anyhow::Result<()> {
+    let outputs = generate_all(root)?;
     let mut stale = Vec::new();
     for out in &outputs {
         let current = std::fs::read_to_string(&out.path)
@@ -121,11 +136,11 @@ pub(crate) fn run(mode: Mode) -> anyhow::Result<()> {
                 }
                 std::fs::write(&out.path, &out.content)
                     .with_context(|| format!("writing {}", out.path.display()))?;
-                println!("wrote {}", relative(&root, &out.path));
+                println!("wrote {}", relative(root, &out.path));
             }
             Mode::Check => {
                 let diff = similar::TextDiff::from_lines(&current, &out.content);
-                let rel = relative(&root, &out.path);
+                let rel = relative(root, &out.path);
                 eprintln!(
                     "{}",
                     diff.unified_diff()
@@ -148,6 +163,27 @@ pub(crate) fn run(mode: Mode) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Writes every generated file whose content changed (leaving the others, and their
+/// modification times, alone); returns the paths written, relative to `root`.
+pub(crate) fn write_changed(root: &Path) -> anyhow::Result<Vec<String>> {
+    let mut written = Vec::new();
+    for out in generate_all(root)? {
+        let current = std::fs::read_to_string(&out.path)
+            .unwrap_or_default()
+            .replace("\r\n", "\n");
+        if current == out.content {
+            continue;
+        }
+        if let Some(dir) = out.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&out.path, &out.content)
+            .with_context(|| format!("writing {}", out.path.display()))?;
+        written.push(relative(root, &out.path));
+    }
+    Ok(written)
+}
+
 fn relative(root: &Path, path: &Path) -> String {
     path.strip_prefix(root)
         .unwrap_or(path)
@@ -160,6 +196,7 @@ mod tests {
     /// The checked-in generated code matches what the pinned spec produces.
     #[test]
     fn generated_code_is_fresh() {
-        super::run(super::Mode::Check).expect("run `cargo xtask codegen` and commit the result");
+        super::run(&crate::workspace_root(), super::Mode::Check)
+            .expect("run `cargo xtask codegen` and commit the result");
     }
 }

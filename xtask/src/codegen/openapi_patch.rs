@@ -46,10 +46,12 @@ pub(crate) struct Patched {
 /// Apply every patch, in order.
 pub(crate) fn patch(source: &str, keep: &Keep) -> anyhow::Result<Patched> {
     let mut spec: Value = serde_yaml::from_str(source).context("parsing OpenAPI YAML")?;
+    api_key_location(&mut spec);
     super::v2_sandboxes::add(&mut spec)?;
     filter_operations(&mut spec, keep)?;
     synthesize_operation_ids(&mut spec)?;
     let comma_lists = comma_join_unexploded_arrays(&mut spec)?;
+    drop_multipart_only_operations(&mut spec);
     single_request_media_type(&mut spec);
     single_response_media_type(&mut spec);
     bodyless_error_responses(&mut spec);
@@ -60,6 +62,37 @@ pub(crate) fn patch(source: &str, keep: &Keep) -> anyhow::Result<Patched> {
         comma_lists,
         open_enums,
     })
+}
+
+/// An `apiKey` security scheme says where the key goes with `in`. envd.yaml before
+/// e2b@2.36.0 wrote `scheme: header` instead (an HTTP-scheme field), which OpenAPI readers
+/// reject; such a `scheme` is read as the `in` it stands for.
+fn api_key_location(spec: &mut Value) {
+    let Some(schemes) = spec
+        .get_mut("components")
+        .and_then(|c| c.get_mut("securitySchemes"))
+        .and_then(Value::as_mapping_mut)
+    else {
+        return;
+    };
+    for (_, scheme) in schemes.iter_mut() {
+        let Some(scheme) = scheme.as_mapping_mut() else {
+            continue;
+        };
+        let is_api_key = scheme.get("type").and_then(Value::as_str) == Some("apiKey");
+        let location = scheme
+            .get("scheme")
+            .and_then(Value::as_str)
+            .filter(|l| matches!(*l, "header" | "query" | "cookie"))
+            .map(str::to_owned);
+        if is_api_key
+            && !scheme.contains_key("in")
+            && let Some(location) = location
+        {
+            scheme.remove("scheme");
+            scheme.insert("in".into(), location.into());
+        }
+    }
 }
 
 fn map_mut<'a>(v: &'a mut Value, key: &str) -> Option<&'a mut Mapping> {
@@ -242,6 +275,49 @@ fn comma_join_unexploded_arrays(spec: &mut Value) -> anyhow::Result<BTreeMap<Str
         }
     }
     Ok(out)
+}
+
+/// progenitor cannot send `multipart/form-data`. An operation whose request body comes in
+/// that media type only (envd's `POST /files` before e2b@2.36.0, which added a raw
+/// `application/octet-stream` upload) is left out of the generated client.
+fn drop_multipart_only_operations(spec: &mut Value) {
+    let bodies = spec
+        .get("components")
+        .and_then(|c| c.get("requestBodies"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let multipart_only = |op: &Value| -> bool {
+        let Some(body) = op.get("requestBody") else {
+            return false;
+        };
+        let body = match body.get("$ref").and_then(Value::as_str) {
+            Some(r) => bodies
+                .get(r.rsplit('/').next().unwrap_or_default())
+                .unwrap_or(&Value::Null),
+            None => body,
+        };
+        body.get("content")
+            .and_then(Value::as_mapping)
+            .is_some_and(|c| {
+                !c.is_empty() && c.keys().all(|k| k.as_str() == Some("multipart/form-data"))
+            })
+    };
+    let Some(paths) = map_mut(spec, "paths") else {
+        return;
+    };
+    for (_, item) in paths.iter_mut() {
+        if let Some(item) = item.as_mapping_mut() {
+            item.retain(|method, op| {
+                !(method.as_str().is_some_and(|m| METHODS.contains(&m)) && multipart_only(op))
+            });
+        }
+    }
+    paths.retain(|_, item| {
+        item.as_mapping().is_some_and(|m| {
+            m.keys()
+                .any(|k| k.as_str().is_some_and(|k| METHODS.contains(&k)))
+        })
+    });
 }
 
 /// Prefer JSON when a body may come in several media types; progenitor takes one.
@@ -480,6 +556,61 @@ components:
     State: {type: string, enum: [running, paused]}
     Error: {type: object}
 "##;
+
+    #[test]
+    fn api_key_scheme_written_as_scheme_reads_as_in() {
+        let doc = r#"
+openapi: 3.0.0
+info: {title: t, version: "1"}
+paths: {}
+components:
+  securitySchemes:
+    Old: {type: apiKey, scheme: header, name: X-Access-Token}
+    New: {type: apiKey, in: query, name: key}
+    Bearer: {type: http, scheme: bearer}
+"#;
+        let p = patch(doc, &Keep::All).unwrap();
+        let schemes = &p.spec["components"]["securitySchemes"];
+        assert_eq!(schemes["Old"]["in"], "header");
+        assert!(schemes["Old"].get("scheme").is_none());
+        assert_eq!(schemes["New"]["in"], "query");
+        assert_eq!(schemes["Bearer"]["scheme"], "bearer");
+        let spec: openapiv3::OpenAPI = serde_yaml::from_value(p.spec).unwrap();
+        assert_eq!(spec.components.unwrap().security_schemes.len(), 3);
+    }
+
+    #[test]
+    fn multipart_only_uploads_are_left_out() {
+        let doc = r##"
+openapi: 3.0.0
+info: {title: t, version: "1"}
+paths:
+  /files:
+    get:
+      responses: {"200": {description: ok}}
+    post:
+      requestBody: {$ref: "#/components/requestBodies/File"}
+      responses: {"200": {description: ok}}
+  /raw:
+    post:
+      requestBody:
+        content:
+          multipart/form-data: {schema: {type: object}}
+          application/octet-stream: {schema: {type: string, format: binary}}
+      responses: {"200": {description: ok}}
+components:
+  requestBodies:
+    File:
+      content:
+        multipart/form-data: {schema: {type: object}}
+"##;
+        let p = patch(doc, &Keep::All).unwrap();
+        assert!(p.spec["paths"]["/files"].get("post").is_none());
+        assert!(p.spec["paths"]["/files"].get("get").is_some());
+        let raw = &p.spec["paths"]["/raw"]["post"]["requestBody"]["content"];
+        assert!(raw.get("application/octet-stream").is_some());
+        assert!(raw.get("multipart/form-data").is_none());
+    }
 
     #[test]
     fn patches_compose() {

@@ -106,6 +106,16 @@ pub enum ErrorKind {
         /// What was being done (the underlying error is the `source`).
         message: String,
     },
+    /// The operation needs a part of upstream's spec that the SDK was generated without: it
+    /// was built from an older spec tag (see `e2b_api::spec_features`).
+    NotInSpec {
+        /// What needs it.
+        what: String,
+        /// The first upstream tag that has it.
+        since: String,
+        /// The upstream tag the SDK was generated from.
+        pinned: String,
+    },
 }
 
 /// What was not found; see [`ErrorKind::NotFound`].
@@ -322,6 +332,15 @@ impl fmt::Display for ErrorKind {
                 } else {
                     message
                 }
+            ),
+            ErrorKind::NotInSpec {
+                what,
+                since,
+                pinned,
+            } => write!(
+                f,
+                "{what} is not supported by the pinned spec ({pinned}); it needs {since} or \
+                 newer: regenerate the SDK from a newer spec"
             ),
         }
     }

@@ -101,6 +101,23 @@ impl Error {
         })
     }
 
+    /// An operation that needs the optional spec feature `feature` (an
+    /// [`e2b_api::spec_features::ALL`] name), which the pinned spec lacks.
+    pub fn not_in_spec(feature: &str) -> Self {
+        let (what, since) = match e2b_api::spec_features::feature(feature) {
+            Some(f) => (f.summary.to_owned(), f.since.to_owned()),
+            None => (
+                format!("spec feature `{feature}`"),
+                "a newer tag".to_owned(),
+            ),
+        };
+        Error::new(ErrorKind::NotInSpec {
+            what,
+            since,
+            pinned: e2b_api::spec_features::TAG.to_owned(),
+        })
+    }
+
     pub(crate) fn caused_by(mut self, source: impl Into<BoxError>) -> Self {
         self.0.source = Some(source.into());
         self
@@ -223,6 +240,12 @@ impl Error {
         matches!(self.0.kind, ErrorKind::RateLimited { .. })
     }
 
+    /// Whether the operation needs a newer spec than the SDK was generated from
+    /// ([`ErrorKind::NotInSpec`]).
+    pub fn is_not_in_spec(&self) -> bool {
+        matches!(self.0.kind, ErrorKind::NotInSpec { .. })
+    }
+
     /// Whether a timeout of any kind expired, including the sandbox being gone (see
     /// [`timeout_kind`](Self::timeout_kind)).
     pub fn is_timeout(&self) -> bool {
@@ -308,6 +331,32 @@ mod tests {
     use std::error::Error as _;
 
     use super::*;
+
+    #[test]
+    fn not_in_spec_names_the_feature_and_both_tags() {
+        let err = Error::not_in_spec("sandbox_list_filters");
+        assert!(err.is_not_in_spec());
+        let message = err.to_string();
+        assert!(
+            message.starts_with("ordering a sandbox listing"),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!(
+                "not supported by the pinned spec ({})",
+                e2b_api::spec_features::TAG
+            )),
+            "{message}"
+        );
+        assert!(message.contains("needs e2b@2.43.0 or newer"), "{message}");
+
+        let unknown = Error::not_in_spec("no_such_feature").to_string();
+        assert!(
+            unknown.starts_with("spec feature `no_such_feature`"),
+            "{unknown}"
+        );
+        assert!(!Error::protocol("x").is_not_in_spec());
+    }
 
     #[test]
     fn error_is_small_and_thread_safe() {

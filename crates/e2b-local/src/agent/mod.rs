@@ -24,6 +24,7 @@
 //! acting as a request's user on files, answers to failed file-system calls).
 
 mod context;
+mod fd_passing;
 pub(crate) mod files;
 mod filesystem;
 mod forward;
@@ -38,6 +39,8 @@ pub(crate) mod paths;
 mod process;
 mod router;
 mod rpc_error;
+mod start_cmd;
+mod sudo;
 pub(crate) mod users;
 
 use std::collections::BTreeMap;
@@ -52,6 +55,16 @@ pub use interpreter::port::{
 };
 pub use interpreter::{PORT as INTERPRETER_PORT, PREFIX as INTERPRETER_PREFIX};
 pub use router::router;
+
+/// Where sandboxes' agents serve `sudo`, and where the `sudo` client looks.
+pub const SUDO_SOCKET: &str = "/run/e2b/sudo.sock";
+
+/// `sudo` (the agent's executable run under that name): run the command
+/// line after the program name through the sandbox's agent, returning the
+/// exit status.
+pub fn sudo_main(args: &[String]) -> i32 {
+    sudo::client::main(SUDO_SOCKET, args)
+}
 pub use users::ConfigError;
 
 /// One account inside the sandbox.
@@ -87,6 +100,18 @@ pub struct AgentConfig {
     /// The code interpreter, for sandboxes that have one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interpreter: Option<InterpreterConfig>,
+    /// Serve `sudo` on a Unix socket at this path inside the sandbox (an
+    /// agent running as root only; see the `sudo` module).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sudo_socket: Option<String>,
+    /// The template's start command, started in the background when the
+    /// agent starts (as the default user, in the default working directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_cmd: Option<String>,
+    /// The template's ready command: the agent says it is ready only once
+    /// this exits with 0 (it is run again until it does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_cmd: Option<String>,
 }
 
 /// The code interpreter of a sandbox (`code-interpreter-v1`).
@@ -240,6 +265,12 @@ pub async fn serve_listener(
     config: AgentConfig,
 ) -> anyhow::Result<()> {
     let listen_tcp = config.interpreter.as_ref().is_some_and(|c| c.listen_tcp);
+    if let Some(path) = &config.sudo_socket
+        && let Err(e) = sudo::server::start(std::path::Path::new(path))
+    {
+        tracing::warn!("sudo is not served at {path}: {e}");
+    }
+    let config_copy = config.clone();
     let (app, interpreter) = router::build(config)?;
     let serving = tokio::spawn(async move { axum::serve(listener, app).await });
     if let Some(interpreter) = interpreter {
@@ -258,6 +289,7 @@ pub async fn serve_listener(
             }
         }
     }
+    start_cmd::run(&config_copy).await?;
     {
         let mut stdout = std::io::stdout().lock();
         stdout

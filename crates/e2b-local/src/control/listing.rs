@@ -271,6 +271,7 @@ mod tests {
             state,
             paused_with_memory: false,
             code_interpreter: false,
+            image_template: None,
         }
     }
 

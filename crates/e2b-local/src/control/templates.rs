@@ -1,4 +1,5 @@
-//! Templates: the built-in `base` (the host's `/usr` and `/etc`, read-only).
+//! Templates: the built-in `base` (the host's own system) and those made
+//! from images (`e2b-local template create`).
 
 use axum::Json;
 use axum::extract::State;
@@ -32,9 +33,25 @@ fn base(app: &AppState) -> types::Template {
     }
 }
 
+/// The `Template` entry of a template made from an image.
+fn from_image(app: &AppState, record: crate::templates::TemplateRecord) -> types::Template {
+    let mut entry = base(app);
+    entry.aliases = vec![record.name.clone()];
+    entry.names = vec![record.name];
+    entry.template_id = record.template_id;
+    entry.created_at = record.created_at;
+    entry.updated_at = record.created_at;
+    entry.public = false;
+    entry
+}
+
 /// `GET /templates` → 200 `[Template]`.
 pub(crate) async fn list(State(app): State<AppState>) -> Json<Vec<types::Template>> {
-    Json(vec![base(&app)])
+    let mut templates = vec![base(&app)];
+    for record in app.manager.image_templates() {
+        templates.push(from_image(&app, record));
+    }
+    Json(templates)
 }
 
 /// `GET /templates/aliases/{alias}` → 200 `TemplateAliasResponse` for templates this server has.
@@ -46,6 +63,17 @@ pub(crate) async fn alias(
         return Ok(Json(types::TemplateAliasResponse {
             public: true,
             template_id: BASE_TEMPLATE.to_owned(),
+        }));
+    }
+    if let Some(record) = app
+        .manager
+        .image_templates()
+        .into_iter()
+        .find(|t| t.name == alias)
+    {
+        return Ok(Json(types::TemplateAliasResponse {
+            public: false,
+            template_id: record.template_id,
         }));
     }
     app.manager

@@ -149,6 +149,34 @@ impl Server {
             }
             _ => None,
         };
+        let host_base = match (&disks, &isolation.userns) {
+            (Some(_), Some(userns)) if options.writable_root => {
+                let cache = options
+                    .cache_dir
+                    .clone()
+                    .unwrap_or_else(|| crate::options::default_cache_dir(&data_dir));
+                let userns = Arc::clone(userns);
+                let prepared = tokio::task::spawn_blocking(move || {
+                    crate::sandbox::idmap::probe(std::path::Path::new("/usr"), userns.fd())
+                        .map_err(|e| format!("idmapped mounts do not work here ({e})"))?;
+                    crate::sandbox::host_base::HostBase::prepare(
+                        &cache,
+                        &crate::sandbox::bwrap::HostLayout::detect(),
+                    )
+                    .map_err(|e| format!("cannot build the base layer in {}: {e}", cache.display()))
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+                match prepared {
+                    Ok(base) => Some(Arc::new(base)),
+                    Err(why) => {
+                        tracing::warn!("{why}: sandboxes see the host's system read-only");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         let limits = Limits {
             memory_bytes: options.sandbox_memory_limit,
             pids: options.sandbox_pids_limit,
@@ -175,6 +203,7 @@ impl Server {
             slirp4netns: isolation.slirp4netns,
             body_idle_timeout: options.request_body_idle_timeout,
             disks: disks.clone(),
+            host_base,
         };
         let disk_total = match &disks {
             Some(disks) => disks.size(),

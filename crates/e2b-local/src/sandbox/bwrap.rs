@@ -76,7 +76,7 @@ const PROC_MASKED_DIRS: [&str; 3] = ["/proc/acpi", "/proc/scsi", "/proc/asound"]
 
 /// How a top-level host path is reproduced.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum TopLevel {
+pub(crate) enum TopLevel {
     Symlink { path: &'static str, target: PathBuf },
     Dir { path: &'static str },
 }
@@ -84,7 +84,7 @@ enum TopLevel {
 /// What the host looks like, read once at server start.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct HostLayout {
-    top_level: Vec<TopLevel>,
+    pub(crate) top_level: Vec<TopLevel>,
     /// `/etc` files replaced by per-sandbox copies (only those the host has:
     /// a bind needs an existing mount point inside the read-only `/etc`).
     etc_overrides: Vec<&'static str>,
@@ -208,7 +208,7 @@ impl KernelMounts {
     }
 
     /// Whether `/root` must be traversable by `user` to reach the interpreter.
-    fn needs_root_traversal(&self) -> bool {
+    pub(crate) fn needs_root_traversal(&self) -> bool {
         self.interpreter_prefix
             .as_deref()
             .is_some_and(|p| p.starts_with("/root"))
@@ -249,6 +249,13 @@ pub(crate) struct MountSources {
     pub(crate) kernel_env: Option<PathBuf>,
     /// The kernel environment's interpreter prefix, bound at its host path.
     pub(crate) interpreter_prefix: Option<PathBuf>,
+    /// A writable root filesystem (root servers with sandbox disks): where
+    /// each of its staged overlays appears, `/` first. Without one the
+    /// host's system is shown read-only.
+    pub(crate) rootfs: Vec<(&'static str, PathBuf)>,
+    /// `/home/user` is part of the root filesystem (image templates), not
+    /// bound from [`MountSources::home`].
+    pub(crate) home_in_root: bool,
 }
 
 /// Descriptors bubblewrap and the agent inherit, by number.
@@ -338,39 +345,10 @@ impl BwrapPlan<'_> {
         a.flags(&["--hostname", layout::HOSTNAME]);
         a.flags(&["--block-fd", "0"]);
 
-        // Read-only system.
-        a.ro_bind("/usr", "/usr");
-        for entry in &self.host.top_level {
-            match entry {
-                TopLevel::Symlink { path, target } => a.pair("--symlink", target, path),
-                TopLevel::Dir { path } => a.ro_bind(path, path),
-            }
-        }
-        a.ro_bind("/etc", "/etc");
-        // Per-sandbox files are copied in by bubblewrap (from descriptors),
-        // so that no mount of the sandbox names where they came from.
-        for (fd, name) in &self.fds.etc {
-            let dest = if *name == layout::RESOLV_CONF {
-                self.host
-                    .resolv_target
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from("/etc/resolv.conf"))
-            } else {
-                Path::new("/etc").join(name)
-            };
-            let mode = if name.ends_with("shadow") {
-                "0640"
-            } else {
-                "0644"
-            };
-            a.flags(&["--perms", mode]);
-            a.pair("--ro-bind-data", fd.to_string(), dest);
-        }
-        for file in &self.host.secret_files {
-            a.ro_bind("/dev/null", file);
-        }
-        for dir in &self.host.secret_dirs {
-            a.pair_single("--tmpfs", dir);
+        if self.sources.rootfs.is_empty() {
+            self.read_only_system(&mut a);
+        } else {
+            self.writable_system(&mut a);
         }
         a.pair_single("--proc", "/proc");
         for path in &self.host.proc_read_only {
@@ -389,7 +367,9 @@ impl BwrapPlan<'_> {
         // Per-sandbox writable state. Implicitly created parents would be 0700
         // (root without a user namespace), so create them explicitly.
         a.flags(&["--perms", "0755", "--dir", "/home"]);
-        a.bind(&self.sources.home, layout::HOME_IN_SANDBOX);
+        if !self.sources.home_in_root {
+            a.bind(&self.sources.home, layout::HOME_IN_SANDBOX);
+        }
         a.bind(&self.sources.tmp, "/tmp");
         // Root's home stays private, except that an interpreter installed
         // under it (pyenv) must be reachable: then `user` may traverse it.
@@ -399,7 +379,13 @@ impl BwrapPlan<'_> {
             "0700"
         };
         a.flags(&["--perms", root_mode, "--dir", "/root"]);
-        a.flags(&["--perms", "0755", "--dir", "/run"]);
+        if self.sources.rootfs.is_empty() {
+            a.flags(&["--perms", "0755", "--dir", "/run"]);
+        } else {
+            // Run-time state, as on a booted system: never kept in the
+            // writable root.
+            a.flags(&["--perms", "0755", "--tmpfs", "/run"]);
+        }
         if let Some(target) = &self.host.resolv_target
             && !self.internet
         {
@@ -442,6 +428,62 @@ impl BwrapPlan<'_> {
             a.flag(part);
         }
         a.0
+    }
+
+    /// The host's system, read-only, with per-sandbox `/etc` files and its
+    /// secrets masked.
+    fn read_only_system(&self, a: &mut Args) {
+        a.ro_bind("/usr", "/usr");
+        for entry in &self.host.top_level {
+            match entry {
+                TopLevel::Symlink { path, target } => a.pair("--symlink", target, path),
+                TopLevel::Dir { path } => a.ro_bind(path, path),
+            }
+        }
+        a.ro_bind("/etc", "/etc");
+        // Per-sandbox files are copied in by bubblewrap (from descriptors),
+        // so that no mount of the sandbox names where they came from.
+        for (fd, name) in &self.fds.etc {
+            let dest = if *name == layout::RESOLV_CONF {
+                self.host
+                    .resolv_target
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("/etc/resolv.conf"))
+            } else {
+                Path::new("/etc").join(name)
+            };
+            let mode = if name.ends_with("shadow") {
+                "0640"
+            } else {
+                "0644"
+            };
+            a.flags(&["--perms", mode]);
+            a.pair("--ro-bind-data", fd.to_string(), dest);
+        }
+        for file in &self.host.secret_files {
+            a.ro_bind("/dev/null", file);
+        }
+        for dir in &self.host.secret_dirs {
+            a.pair_single("--tmpfs", dir);
+        }
+    }
+
+    /// A writable root: the staged overlays (their layers hold the `/etc`
+    /// files and hide the host's secrets); only the resolver configuration
+    /// is bound over them, read-only, as it follows the sandbox's network.
+    fn writable_system(&self, a: &mut Args) {
+        for (at, staged) in &self.sources.rootfs {
+            a.bind(staged, at);
+        }
+        if let Some((fd, _)) = self.fds.etc.iter().find(|(_, n)| *n == layout::RESOLV_CONF) {
+            let dest = self
+                .host
+                .resolv_target
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("/etc/resolv.conf"));
+            a.flags(&["--perms", "0644"]);
+            a.pair("--ro-bind-data", fd.to_string(), dest);
+        }
     }
 
     /// The arguments as bubblewrap reads them from `--args`: each followed by a NUL.
@@ -523,6 +565,8 @@ mod tests {
             agent: agent.into(),
             kernel_env: None,
             interpreter_prefix: None,
+            rootfs: Vec::new(),
+            home_in_root: false,
         }
     }
 

@@ -22,7 +22,20 @@ pub(crate) fn copy_tree(src: &Path, dst: &Path, deadline: Instant) -> io::Result
         ));
     }
     let can_chown = rustix::process::geteuid().is_root();
-    copy_dir(src, dst, &meta, deadline, can_chown)
+    copy_dir(src, dst, &meta, deadline, can_chown, &|_| true)
+}
+
+/// [`copy_tree`] of only the entries `keep` accepts (a directory it refuses
+/// is skipped with everything below it).
+pub(crate) fn copy_tree_where(
+    src: &Path,
+    dst: &Path,
+    deadline: Instant,
+    keep: &dyn Fn(&fs::Metadata) -> bool,
+) -> io::Result<()> {
+    let meta = fs::symlink_metadata(src)?;
+    let can_chown = rustix::process::geteuid().is_root();
+    copy_dir(src, dst, &meta, deadline, can_chown, keep)
 }
 
 fn check_deadline(deadline: Instant) -> io::Result<()> {
@@ -41,6 +54,7 @@ fn copy_dir(
     meta: &fs::Metadata,
     deadline: Instant,
     can_chown: bool,
+    keep: &dyn Fn(&fs::Metadata) -> bool,
 ) -> io::Result<()> {
     fs::create_dir(dst)?;
     for entry in fs::read_dir(src)? {
@@ -49,9 +63,12 @@ fn copy_dir(
         let from = entry.path();
         let to = dst.join(entry.file_name());
         let m = fs::symlink_metadata(&from)?;
+        if !keep(&m) {
+            continue;
+        }
         let ft = m.file_type();
         if ft.is_dir() {
-            copy_dir(&from, &to, &m, deadline, can_chown)?;
+            copy_dir(&from, &to, &m, deadline, can_chown, keep)?;
         } else if ft.is_symlink() {
             std::os::unix::fs::symlink(fs::read_link(&from)?, &to)?;
             if can_chown {

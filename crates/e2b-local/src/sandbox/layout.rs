@@ -194,6 +194,9 @@ pub(crate) fn agent_config(
         ],
         envd_version: envd_version.to_owned(),
         interpreter: None,
+        sudo_socket: None,
+        start_cmd: None,
+        ready_cmd: None,
     }
 }
 

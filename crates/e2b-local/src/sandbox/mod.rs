@@ -7,6 +7,8 @@ pub(crate) mod child_fds;
 pub(crate) mod disk;
 pub(crate) mod freeze;
 pub(crate) mod fs_copy;
+pub(crate) mod host_base;
+pub(crate) mod idmap;
 pub(crate) mod instance;
 pub(crate) mod isolation;
 pub(crate) mod layout;

@@ -167,6 +167,10 @@ pub(crate) struct SandboxRecord {
     /// was snapshotted or forked from it).
     #[serde(default)]
     pub(crate) code_interpreter: bool,
+    /// The image template whose layers are its root filesystem (its own, or
+    /// that of the snapshot it was made from); `None`: the host's system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) image_template: Option<String>,
 }
 
 impl std::fmt::Debug for SandboxRecord {
@@ -219,6 +223,9 @@ pub(crate) struct SnapshotRecord {
     /// Whether sandboxes made from it run the code interpreter.
     #[serde(default)]
     pub(crate) code_interpreter: bool,
+    /// The image template under the source sandbox's files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) image_template: Option<String>,
 }
 
 impl SnapshotRecord {
@@ -261,6 +268,7 @@ mod tests {
             created_at: Utc::now(),
             env_vars: BTreeMap::new(),
             code_interpreter: false,
+            image_template: None,
         }
     }
 
@@ -308,6 +316,7 @@ mod tests {
             state: State::Running,
             paused_with_memory: false,
             code_interpreter: false,
+            image_template: None,
         };
         let shown = format!("{record:?}");
         assert!(!shown.contains("secret-token"), "{shown}");

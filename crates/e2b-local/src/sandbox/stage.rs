@@ -19,6 +19,7 @@
 
 use std::ffi::{CStr, CString};
 use std::io;
+use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
 
@@ -62,7 +63,34 @@ pub(crate) enum Source {
     /// An ext4 filesystem on a block device (a sandbox's disk), mounted
     /// without devices or set-id programs.
     Ext4(PathBuf),
+    /// A writable tree of the sandbox's root filesystem: an overlay of
+    /// read-only host directories or layers (idmapped into the sandboxes'
+    /// user namespace), with its upper layer on the sandbox's disk (an
+    /// [`Source::Ext4`] planned before it).
+    Writable(WritableTree),
 }
+
+/// One overlay of a writable root filesystem (see [`Source::Writable`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct WritableTree {
+    /// The tree's name on the disk: its upper layer is `upper/<name>` and
+    /// its overlay work directory `work/<name>`.
+    pub(crate) name: &'static str,
+    /// The read-only layers, topmost first.
+    pub(crate) layers: Vec<PathBuf>,
+    /// Mode of the upper layer's root when it is made (the tree's root
+    /// directory as the sandbox sees it, as long as it has not changed it).
+    pub(crate) mode: u32,
+    /// Directories made in the upper layer when missing (relative path,
+    /// mode), owned by in-sandbox root: they override the lower layers'
+    /// attributes of the same directory.
+    pub(crate) ensure_dirs: Vec<(PathBuf, u32)>,
+}
+
+/// The disk's directory of the overlays' upper layers.
+pub(crate) const UPPER: &str = "upper";
+/// The disk's directory of the overlays' work directories.
+const WORK: &str = "work";
 
 /// The name under the stage directory of an [`Source::Ext4`] mount.
 pub(crate) const DISK: &str = "disk";
@@ -85,6 +113,19 @@ enum Step {
         device: CString,
         staged: CString,
     },
+    Idmapped {
+        source: CString,
+        staged: CString,
+    },
+    /// Make a directory (owned by in-sandbox root) unless it exists.
+    Dir {
+        path: CString,
+        mode: u32,
+    },
+    WritableOverlay {
+        staged: CString,
+        options: CString,
+    },
 }
 
 /// The sources of one launch, staged by [`Stage::hook`].
@@ -93,14 +134,25 @@ pub(crate) struct Stage {
     dir: CString,
     empty: CString,
     steps: Vec<Step>,
+    /// The user namespace idmapped mounts map into.
+    userns: Option<RawFd>,
+    /// Owner of the directories the stage makes for in-sandbox root.
+    root_owner: u32,
 }
 
 impl Stage {
     /// Plan to stage `sources` under `dir`; returns the plan and each
     /// source's staged path, in order.
-    pub(crate) fn plan(dir: &Path, sources: &[Source]) -> io::Result<(Self, Vec<PathBuf>)> {
+    /// `userns` is needed by [`Source::Writable`] sources: the user
+    /// namespace (and the host id of its root) their layers are idmapped into.
+    pub(crate) fn plan(
+        dir: &Path,
+        sources: &[Source],
+        userns: Option<(RawFd, u32)>,
+    ) -> io::Result<(Self, Vec<PathBuf>)> {
         let mut steps = Vec::with_capacity(sources.len());
         let mut staged_paths = Vec::with_capacity(sources.len());
+        let mut disk = None;
         for (n, source) in sources.iter().enumerate() {
             match source {
                 Source::Bind(path) => {
@@ -140,6 +192,66 @@ impl Stage {
                         device: cstring(device)?,
                         staged: cstring(&staged)?,
                     });
+                    disk = Some(staged.clone());
+                    staged_paths.push(staged);
+                }
+                Source::Writable(tree) => {
+                    let Some(disk) = &disk else {
+                        return Err(invalid("a writable tree needs the sandbox's disk first"));
+                    };
+                    if userns.is_none() {
+                        return Err(invalid(
+                            "a writable tree needs the sandboxes' user namespace",
+                        ));
+                    }
+                    let mut lowers = Vec::with_capacity(tree.layers.len());
+                    for (i, layer) in tree.layers.iter().enumerate() {
+                        let staged = dir.join(format!("{n}-{i}"));
+                        steps.push(Step::Idmapped {
+                            source: cstring(layer)?,
+                            staged: cstring(&staged)?,
+                        });
+                        lowers.push(staged.display().to_string());
+                    }
+                    let upper = disk.join(UPPER).join(tree.name);
+                    let work = disk.join(WORK).join(tree.name);
+                    for (path, mode) in [
+                        (disk.join(UPPER), 0o755),
+                        (upper.clone(), tree.mode),
+                        (disk.join(WORK), 0o700),
+                        (work.clone(), 0o700),
+                    ] {
+                        steps.push(Step::Dir {
+                            path: cstring(&path)?,
+                            mode,
+                        });
+                    }
+                    for (path, mode) in &tree.ensure_dirs {
+                        let mut at = upper.clone();
+                        for part in path.components() {
+                            at.push(part);
+                            steps.push(Step::Dir {
+                                path: cstring(&at)?,
+                                mode: *mode,
+                            });
+                        }
+                    }
+                    let staged = dir.join(n.to_string());
+                    let options = format!(
+                        "lowerdir={},upperdir={},workdir={}",
+                        lowers.join(":"),
+                        upper.display(),
+                        work.display()
+                    );
+                    if lowers.iter().any(|l| l.contains([',', ':']))
+                        || options.matches(',').count() != 2
+                    {
+                        return Err(invalid("stage paths must not contain commas or colons"));
+                    }
+                    steps.push(Step::WritableOverlay {
+                        staged: cstring(&staged)?,
+                        options: CString::new(options).map_err(|_| nul())?,
+                    });
                     staged_paths.push(staged);
                 }
             }
@@ -149,6 +261,8 @@ impl Stage {
                 dir: cstring(dir)?,
                 empty: cstring(&dir.join(EMPTY))?,
                 steps,
+                userns: userns.map(|(fd, _)| fd),
+                root_owner: userns.map_or(0, |(_, root)| root),
             },
             staged_paths,
         ))
@@ -192,6 +306,33 @@ impl Stage {
                                 staged.as_ptr(),
                                 c"overlay".as_ptr(),
                                 libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+                                options.as_ptr().cast(),
+                            ))?;
+                        }
+                        Step::Idmapped { source, staged } => {
+                            make_mount_point(staged, true)?;
+                            let userns = self.userns.unwrap_or(-1);
+                            super::idmap::bind_idmapped(source, staged, userns)?;
+                        }
+                        Step::Dir { path, mode } => {
+                            if libc::mkdir(path.as_ptr(), 0o700) == 0 {
+                                check(libc::chown(
+                                    path.as_ptr(),
+                                    self.root_owner,
+                                    self.root_owner,
+                                ))?;
+                                check(libc::chmod(path.as_ptr(), *mode))?;
+                            } else if *libc::__errno_location() != libc::EEXIST {
+                                return Err(io::Error::last_os_error());
+                            }
+                        }
+                        Step::WritableOverlay { staged, options } => {
+                            make_mount_point(staged, true)?;
+                            check(libc::mount(
+                                c"overlay".as_ptr(),
+                                staged.as_ptr(),
+                                c"overlay".as_ptr(),
+                                libc::MS_NOSUID | libc::MS_NODEV,
                                 options.as_ptr().cast(),
                             ))?;
                         }
@@ -285,6 +426,10 @@ fn cstring(path: &Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_bytes()).map_err(|_| nul())
 }
 
+fn invalid(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, what.to_owned())
+}
+
 fn nul() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte")
 }
@@ -321,6 +466,7 @@ mod tests {
                 Source::Bind(private.join("file")),
                 Source::Hidden(private.clone()),
             ],
+            None,
         )
         .unwrap();
         let hook = stage.hook();

@@ -86,6 +86,11 @@ impl UserNamespace {
         Ok(Self { handle: result? })
     }
 
+    /// The namespace's descriptor (for idmapped mounts).
+    pub(crate) fn fd(&self) -> RawFd {
+        self.handle.as_raw_fd()
+    }
+
     /// The host id of an id inside.
     pub(crate) fn host_id(inside: u32) -> u32 {
         HOST_ID_BASE + inside

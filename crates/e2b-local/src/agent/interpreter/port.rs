@@ -12,18 +12,13 @@
 //! Protocol on the pair, relay to agent: one byte `b'L'` once the port is
 //! bound, then one byte `b'C'` carrying each accepted connection.
 
-use std::io::{self, IoSlice, IoSliceMut};
-use std::mem::MaybeUninit;
+use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::process::Stdio;
 use std::time::Duration;
 
-use rustix::net::{
-    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
-    SendAncillaryMessage, SendFlags,
-};
 use tokio::io::Interest;
 use tokio::net::{TcpStream, UnixStream};
 use tokio::process::{Child, Command};
@@ -124,31 +119,14 @@ impl Relay {
 
 /// One message from a non-blocking socket.
 fn receive_one(socket: &UnixStream) -> io::Result<io::Result<(u8, Option<OwnedFd>)>> {
-    let mut byte = [0u8; 1];
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut control = RecvAncillaryBuffer::new(&mut space);
-    let received = rustix::net::recvmsg(
-        socket,
-        &mut [IoSliceMut::new(&mut byte)],
-        &mut control,
-        RecvFlags::CMSG_CLOEXEC,
-    )?;
-    let mut fd = None;
-    for message in control.drain() {
-        if let RecvAncillaryMessage::ScmRights(fds) = message {
-            for received_fd in fds {
-                // More than one is a broken relay; keep the first.
-                fd.get_or_insert(received_fd);
-            }
-        }
-    }
-    if received.bytes == 0 {
-        return Ok(Err(io::Error::new(
+    match crate::agent::fd_passing::receive(socket)? {
+        // More than one descriptor is a broken relay; keep the first.
+        Some((byte, fds)) => Ok(Ok((byte, fds.into_iter().next()))),
+        None => Ok(Err(io::Error::new(
             io::ErrorKind::UnexpectedEof,
             "the relay exited",
-        )));
+        ))),
     }
-    Ok(Ok((byte[0], fd)))
 }
 
 impl axum::serve::Listener for RelayListener {
@@ -226,16 +204,5 @@ pub fn relay_main() -> anyhow::Result<()> {
 
 fn send(channel: &OwnedFd, byte: u8, fd: Option<std::os::fd::BorrowedFd<'_>>) -> io::Result<()> {
     let fds: Vec<_> = fd.into_iter().collect();
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-    let mut control = SendAncillaryBuffer::new(&mut space);
-    if !fds.is_empty() && !control.push(SendAncillaryMessage::ScmRights(&fds)) {
-        return Err(io::Error::other("no room for the descriptor"));
-    }
-    rustix::net::sendmsg(
-        channel,
-        &[IoSlice::new(&[byte])],
-        &mut control,
-        SendFlags::NOSIGNAL,
-    )?;
-    Ok(())
+    crate::agent::fd_passing::send(channel, byte, &fds)
 }

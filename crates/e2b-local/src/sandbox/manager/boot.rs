@@ -29,6 +29,19 @@ impl Shared {
         } else {
             None
         };
+        if self.config.host_base.is_some() && sandbox.paths.has_disk() {
+            config.sudo_socket = Some(crate::agent::SUDO_SOCKET.to_owned());
+        }
+        let image = match &record.image_template {
+            Some(id) => Some(
+                self.image_template(id)?
+                    .ok_or_else(|| SandboxError::TemplateNotFound(id.clone()))?,
+            ),
+            None => None,
+        };
+        if let Some(template) = &image {
+            apply_image_config(&mut config, template);
+        }
         let internet = !record.isolated_network;
         let network = match (&self.config.slirp4netns, internet) {
             (_, false) => None,
@@ -73,7 +86,7 @@ impl Shared {
                 name,
             ));
         }
-        let (pre_exec, sources) = self.mount_sources(sandbox, kernel.as_ref())?;
+        let (pre_exec, sources) = self.mount_sources(sandbox, kernel.as_ref(), image.as_ref())?;
         let hide = [self.dirs.root().to_path_buf()];
         let plan = BwrapPlan {
             privilege: self.config.privilege,
@@ -116,10 +129,12 @@ impl Shared {
             args,
             env,
             cgroup,
-            ready_timeout: if record.code_interpreter {
-                self.config.ready_timeout + KERNEL_READY_ALLOWANCE
-            } else {
-                self.config.ready_timeout
+            ready_timeout: match (&image, record.code_interpreter) {
+                (Some(t), _) if t.ready_cmd.is_some() => {
+                    self.config.ready_timeout + t.ready_timeout
+                }
+                (_, true) => self.config.ready_timeout + KERNEL_READY_ALLOWANCE,
+                _ => self.config.ready_timeout,
             },
             fds,
             info: Some(info_rx.into()),
@@ -149,6 +164,7 @@ impl Shared {
         &self,
         sandbox: &Sandbox,
         kernel: Option<&KernelMounts>,
+        image: Option<&crate::templates::TemplateRecord>,
     ) -> Result<(Option<crate::sandbox::instance::PreExec>, MountSources), SandboxError> {
         let paths = &sandbox.paths;
         let Some(ns) = &self.config.userns else {
@@ -164,14 +180,39 @@ impl Shared {
                 agent: self.config.agent_binary.clone(),
                 kernel_env: kernel.map(|k| k.env.clone()),
                 interpreter_prefix: kernel.and_then(|k| k.interpreter_prefix.clone()),
+                rootfs: Vec::new(),
+                home_in_root: false,
             };
             return Ok((None, sources));
         };
         let has_disk = paths.has_disk();
         let mut plan = Vec::new();
+        let mut rootfs_at = Vec::new();
         if has_disk {
             let device = self.disk_device(sandbox)?;
             plan.push(Source::Ext4(device.path().to_path_buf()));
+            if let Some(template) = image {
+                let layers =
+                    crate::templates::layer_dirs(self.dirs.root(), template).map_err(|e| {
+                        SandboxError::TemplateUnavailable {
+                            template: template.name.clone(),
+                            reason: e.to_string(),
+                        }
+                    })?;
+                rootfs_at.push("/");
+                plan.push(Source::Writable(crate::sandbox::stage::WritableTree {
+                    name: "root",
+                    layers,
+                    mode: 0o755,
+                    ensure_dirs: Vec::new(),
+                }));
+            } else if let Some(base) = &self.config.host_base {
+                let traversable = kernel.is_some_and(KernelMounts::needs_root_traversal);
+                for tree in base.trees(traversable) {
+                    rootfs_at.push(tree.at);
+                    plan.push(Source::Writable(tree.tree));
+                }
+            }
         } else {
             plan.push(Source::Bind(paths.home.clone()));
             plan.push(Source::Bind(paths.tmp.clone()));
@@ -180,8 +221,12 @@ impl Shared {
             plan.push(Source::Hidden(kernel.env.clone()));
             plan.extend(kernel.interpreter_prefix.clone().map(Source::Bind));
         }
-        let (stage, staged) = Stage::plan(Path::new(stage::LAUNCH_DIR), &plan)
-            .map_err(SandboxError::io("stage the mount sources"))?;
+        let (stage, staged) = Stage::plan(
+            Path::new(stage::LAUNCH_DIR),
+            &plan,
+            Some((ns.fd(), UserNamespace::host_id(0))),
+        )
+        .map_err(SandboxError::io("stage the mount sources"))?;
         // One staged path per planned source, in order.
         let mut staged = staged.into_iter();
         let mut next = move || staged.next().unwrap_or_default();
@@ -191,6 +236,7 @@ impl Shared {
         } else {
             (next(), next())
         };
+        let rootfs = rootfs_at.into_iter().map(|at| (at, next())).collect();
         let agent = PathBuf::from(stage::AGENT);
         let kernel_env = kernel.map(|_| next());
         let interpreter_prefix = kernel
@@ -208,6 +254,8 @@ impl Shared {
             agent,
             kernel_env,
             interpreter_prefix,
+            rootfs,
+            home_in_root: image.is_some(),
         };
         Ok((Some(hook), sources))
     }
@@ -260,6 +308,33 @@ impl Shared {
             }
         });
     }
+}
+
+/// An image template's configuration in the agent's: the image's
+/// environment under the sandbox's, its working directory and user as the
+/// defaults, the start and ready commands.
+fn apply_image_config(
+    config: &mut crate::agent::AgentConfig,
+    template: &crate::templates::TemplateRecord,
+) {
+    for (key, value) in &template.env {
+        config
+            .env_vars
+            .entry(key.clone())
+            .or_insert_with(|| value.clone());
+    }
+    config.default_workdir = template.workdir.clone().unwrap_or_default();
+    config.default_user = template.user.clone();
+    if let Some((uid, gid, home)) = &template.user_ids {
+        config.users.push(crate::agent::UserAccount {
+            name: template.user.clone(),
+            uid: *uid,
+            gid: *gid,
+            home: home.clone(),
+        });
+    }
+    config.start_cmd = template.start_cmd.clone();
+    config.ready_cmd = template.ready_cmd.clone();
 }
 
 /// Bind the agent's listening socket at `path` (a directory only the server

@@ -68,6 +68,7 @@ impl Manager {
                 created_at: Utc::now(),
                 env_vars: record.env_vars.clone(),
                 code_interpreter: record.code_interpreter,
+                image_template: record.image_template.clone(),
             };
             store::write_json_atomic(&staging.join("snapshot.json"), &snapshot)?;
             let target = shared.dirs.snapshot(&template_id);
@@ -92,6 +93,11 @@ impl Manager {
     }
 
     /// All snapshots, newest first.
+    /// The templates made from images in the data directory.
+    pub(crate) fn image_templates(&self) -> Vec<crate::templates::TemplateRecord> {
+        crate::templates::list(self.shared.dirs.root())
+    }
+
     pub(crate) fn snapshots(&self) -> Vec<SnapshotRecord> {
         let mut all: Vec<SnapshotRecord> = lock(&self.shared.snapshots).values().cloned().collect();
         all.sort_by(|a, b| {

@@ -31,12 +31,16 @@ impl Manager {
         let (template_id, alias, snapshot) = shared.resolve_template(&spec.template)?;
         let code_interpreter = template_id == CODE_INTERPRETER_TEMPLATE
             || snapshot.as_ref().is_some_and(|s| s.code_interpreter);
+        let image = match &snapshot {
+            Some(s) => s.image_template.clone(),
+            None => shared.image_template(&template_id)?.map(|t| t.template_id),
+        };
         let id = crate::ids::sandbox_id().map_err(SandboxError::io("generate a sandbox id"))?;
         let paths = SandboxPaths::new(shared.dirs.sandbox(&id));
-        let mut env_vars = snapshot
-            .as_ref()
-            .map(|s| s.env_vars.clone())
-            .unwrap_or_default();
+        let mut env_vars = match &snapshot {
+            Some(s) => s.env_vars.clone(),
+            None => BTreeMap::new(),
+        };
         env_vars.extend(spec.env_vars.clone());
         if let Some(snapshot) = &snapshot {
             let from = shared.dirs.snapshot(&snapshot.template_id).join("fs");
@@ -75,6 +79,7 @@ impl Manager {
             lifecycle: spec.lifecycle,
             volume_mounts: spec.volume_mounts,
             code_interpreter,
+            image_template: image,
             mcp: spec.mcp,
             state: State::Running,
             paused_with_memory: false,
@@ -106,17 +111,42 @@ impl Shared {
                 None,
             ));
         }
-        let snapshots = lock(&self.snapshots);
-        let snapshot = snapshots
+        let snapshot = lock(&self.snapshots)
             .values()
             .find(|s| s.matches(reference))
-            .cloned()
+            .cloned();
+        if let Some(snapshot) = snapshot {
+            return Ok((
+                snapshot.template_id.clone(),
+                snapshot.name.clone(),
+                Some(snapshot),
+            ));
+        }
+        let image = crate::templates::find(self.dirs.root(), reference)
             .ok_or_else(|| SandboxError::TemplateNotFound(reference.to_owned()))?;
-        Ok((
-            snapshot.template_id.clone(),
-            snapshot.name.clone(),
-            Some(snapshot),
-        ))
+        self.image_template(&image.template_id)?;
+        Ok((image.template_id, Some(image.name), None))
+    }
+
+    /// The image template `template_id` (`None` for other templates), once
+    /// this server can run it.
+    pub(super) fn image_template(
+        &self,
+        template_id: &str,
+    ) -> Result<Option<crate::templates::TemplateRecord>, SandboxError> {
+        let Some(record) = crate::templates::list(self.dirs.root())
+            .into_iter()
+            .find(|t| t.template_id == template_id)
+        else {
+            return Ok(None);
+        };
+        if self.config.host_base.is_none() || self.config.disks.is_none() {
+            return Err(SandboxError::TemplateUnavailable {
+                template: record.name,
+                reason: "sandboxes of image templates need a root server with writable root filesystems (see `e2b-local doctor`)".to_owned(),
+            });
+        }
+        Ok(Some(record))
     }
 
     /// The kernel environment's mounts, or why code-interpreter sandboxes cannot run.

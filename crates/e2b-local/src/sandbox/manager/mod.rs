@@ -93,6 +93,10 @@ pub(crate) struct ManagerConfig {
     pub(crate) body_idle_timeout: Duration,
     /// Every new sandbox's own disk (root servers where the host allows).
     pub(crate) disks: Option<Arc<Disks>>,
+    /// The base of writable root filesystems (root servers whose sandboxes
+    /// have disks, on hosts with idmapped mounts); without it sandboxes see
+    /// the host's system read-only.
+    pub(crate) host_base: Option<Arc<crate::sandbox::host_base::HostBase>>,
 }
 
 /// A sandbox as requested by create (or derived by fork).
