@@ -148,9 +148,9 @@ no-ignored-doctests:
 	@! grep -rnE '```[[:space:]]*(rust,[[:space:]]*)?ignore' --include='*.rs' crates xtask \
 		|| { echo 'error: ignored doctests found (use no_run)'; exit 1; }
 
-# Every crate without `publish = false`, packaged together (cargo verifies each against the
-# others through a local registry, so none needs to be on crates.io yet), then every
-# package's tests compiled from the extracted packages alone (scripts/package.sh).
+# Every crate without `publish = false`, packaged together (none needs to be on crates.io
+# yet), then every package built, with its tests, from the extracted packages alone
+# (scripts/package.sh says how, and why that replaces cargo's own verification).
 # CONTRIBUTING.md has the publish order.
 package:
 	CARGO="$(CARGO)" scripts/package.sh

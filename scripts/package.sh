@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
 # make package: package every published crate of the workspace together, then prove
-# that each package's own tests compile from the packages alone.
+# that each package builds, and its own tests compile, from the packages alone.
 #
-#   1. `cargo package` of every member without `publish = false`, in one invocation:
-#      cargo orders them by dependency and verifies each one (builds it from its
-#      extracted contents) against the others through a local registry overlay, so
-#      the siblings need not be on crates.io yet.
+#   1. `cargo package` of every member without `publish = false`, in one invocation
+#      (cargo resolves the unpublished siblings through a local registry of the
+#      packages it is making, so none needs to be on crates.io yet).
 #   2. The .crate files are extracted side by side into target/package/check, a
 #      workspace of its own whose [patch.crates-io] points each crate at its packaged
-#      siblings, and `cargo test --no-run -p CRATE` compiles each crate's tests there,
-#      one crate at a time (features unified only within that crate), with the
-#      workspace's Cargo.lock as the starting point so no new versions are resolved.
+#      siblings, and `cargo test --no-run -p CRATE` builds each crate there (library,
+#      binaries, examples and tests), one crate at a time (features unified only
+#      within that crate), with the workspace's Cargo.lock as the starting point so
+#      no new versions are resolved. Then each extracted package must still hold
+#      exactly what its .crate holds: build scripts may not write to their sources.
+#
+# Step 2 is cargo's own verification (`cargo package` without --no-verify), plus the
+# tests, minus a flaw: cargo verifies against the local registry, whose unpacked
+# sources (under CARGO_HOME) and compiled artifacts are keyed by name and version
+# only, so once the sources change without a version bump, the next verification
+# builds against the previous run's siblings (seen here: e2b-core verified against
+# a stale e2b-api). The extracted packages here are path dependencies, which cargo
+# rebuilds when their files change; only changed packages are extracted again.
 #
 # Cargo warns that e2b-local's integration tests are not in its package: they are left
 # out on purpose (`exclude` in crates/e2b-local/Cargo.toml says why).
@@ -59,7 +68,8 @@ for crate in "${crates[@]}"; do selection+=(-p "${crate% *}"); done
 step "packaging ${#crates[@]} crates: ${crates[*]%% *}"
 # --allow-dirty: this is a check that runs on work in progress too; `cargo publish`
 # (CONTRIBUTING.md) still refuses uncommitted changes.
-$CARGO package --locked --allow-dirty "${selection[@]}"
+# --no-verify: step 2 verifies, reliably (see above).
+$CARGO package --locked --allow-dirty --no-verify "${selection[@]}"
 
 check="$target_dir/package/check"
 step "extracting the packages into $check"
@@ -96,8 +106,25 @@ mv "$check/Cargo.toml.new" "$check/Cargo.toml"
 cp Cargo.lock "$check/Cargo.lock"
 
 for crate in "${crates[@]}"; do
-  step "compiling the tests of the packaged ${crate% *}, alone"
+  step "building the packaged ${crate% *} and its tests, alone"
   (cd "$check" && CARGO_TARGET_DIR="$target_dir" $CARGO test --no-run --quiet -p "${crate% *}")
+done
+
+step "checking that the builds left the packaged sources as they were"
+for crate in "${crates[@]}"; do
+  name=${crate% *}-${crate#* }
+  archive="$target_dir/package/$name.crate"
+  # Same files (the lockfile aside, removed above), same contents (the modification
+  # times differ: they were set at extraction).
+  files=$(diff <(tar -tzf "$archive" | grep -v '/$' | grep -vx "$name/Cargo.lock" | sort) \
+    <(cd "$check" && find "$name" -type f | sort) || true)
+  contents=$(tar -dzf "$archive" -C "$check" --exclude="$name/Cargo.lock" 2>&1 \
+    | grep -v 'Mod time differs' || true)
+  if [ -n "$files$contents" ]; then
+    printf '%s\n' "$files" "$contents" >&2
+    echo "error: building $name changed its sources (above): a build script writes outside OUT_DIR" >&2
+    exit 1
+  fi
 done
 
 step "packages in $target_dir/package, publish order (dependencies first): ${crates[*]%% *}"
