@@ -37,7 +37,7 @@ step() { printf '\n==> %s\n' "$*"; }
 # `publish = false`, in publish order: each after the siblings it depends on (dev
 # dependencies included: the registry resolves them too; path-only ones are dropped
 # at packaging and do not count).
-mapfile -t crates < <(
+published=$(
   $CARGO metadata --no-deps --format-version 1 --locked | python3 -c '
 import json, sys
 meta = json.load(sys.stdin)
@@ -57,7 +57,8 @@ for name in done:
     print(name, published[name]["version"])
 '
 )
-if [ "${#crates[@]}" -eq 0 ]; then
+mapfile -t crates <<<"$published"
+if [ -z "$published" ]; then
   echo "error: no published crates found in the workspace" >&2
   exit 1
 fi
