@@ -1,7 +1,8 @@
 # e2b-rs — entry points for people and CI.
 #
 #   make test      everything CI runs (what .ci/run calls)
-#   make check     formatting, clippy -D warnings, generated-code freshness, docs
+#   make check     formatting, clippy -D warnings, generated-code freshness, docs, packaging
+#   make package   package every published crate; each package's tests compile alone
 #   make codegen   regenerate e2b-api and e2b-envd from spec/
 #   make demo      start a local E2B server, run the quickstart against it, stop
 #   make fuzz      fuzz every decoder of network input, FUZZ_SECONDS (60) per target
@@ -31,14 +32,14 @@ export E2B_LOCAL_KERNEL_ENV ?= $(CURDIR)/$(KERNEL_ENV)
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 E2B_LOCAL_BIN := $(abspath $(TARGET_DIR)/debug/e2b-local)
 
-.PHONY: all test check fmt clippy codegen codegen-check doc no-ignored-doctests demo help \
+.PHONY: all test check fmt clippy codegen codegen-check doc no-ignored-doctests package demo help \
 	deps isolation venvs js-deps kernel-env compat compat-run e2b-local-bin fuzz \
 	check-tags-short
 
 all: check test
 
 help:
-	@sed -n '3,8p' Makefile
+	@sed -n '3,9p' Makefile
 
 # Installs what is missing (bubblewrap, slirp4netns, the Java and R runtimes, the SDK venvs
 # and npm packages), builds the e2b-local binary the in-process servers start sandboxes with,
@@ -68,7 +69,7 @@ compat-run:
 	run node --test --test-concurrency=1 --test-reporter=spec $(COMPAT_JS_TESTS); \
 	if [ -n "$$failed" ]; then printf 'compatibility modules that failed:%b\n' "$$failed"; exit 1; fi
 
-check: fmt clippy codegen-check doc no-ignored-doctests
+check: fmt clippy codegen-check doc no-ignored-doctests package
 
 fmt:
 	$(CARGO) fmt --all --check
@@ -123,24 +124,13 @@ $(COMPAT_JS)/node_modules/.installed: $(COMPAT_JS)/package.json $(COMPAT_JS)/pac
 
 kernel-env: $(KERNEL_ENV)/.installed
 
+# What a user without a checkout runs, `e2b-local kernel-env install`: it embeds the files
+# under crates/e2b-local/kernel and installs them as this target always did (a venv from
+# requirements.txt, the IPython startup scripts, tslab from npm when npm is installed).
 $(KERNEL_ENV)/.installed: $(KERNEL_SRC)/requirements.txt $(wildcard $(KERNEL_SRC)/startup/*.py) \
-		$(KERNEL_SRC)/package.json $(KERNEL_SRC)/package-lock.json $(KERNEL_SRC)/tslab-main-result.js
-	$(PYTHON) -m venv $(KERNEL_ENV)
-	$(KERNEL_ENV)/bin/pip install --quiet --disable-pip-version-check -r $<
-	rm -rf $(KERNEL_ENV)/ipython
-	mkdir -p $(KERNEL_ENV)/ipython/profile_default/startup
-	cp $(KERNEL_SRC)/startup/*.py $(KERNEL_ENV)/ipython/profile_default/startup/
-	@# JavaScript and TypeScript kernels (tslab, from npm) when Node is installed;
-	@# tslab looks for @types/node next to itself (npm hoists it to the top).
-	if command -v npm >/dev/null 2>&1; then \
-		mkdir -p $(KERNEL_ENV)/node && \
-		cp $(KERNEL_SRC)/package.json $(KERNEL_SRC)/package-lock.json $(KERNEL_SRC)/tslab-main-result.js $(KERNEL_ENV)/node/ && \
-		(cd $(KERNEL_ENV)/node && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error) && \
-		mkdir -p $(KERNEL_ENV)/node/node_modules/tslab/node_modules && \
-		ln -sfn ../../@types $(KERNEL_ENV)/node/node_modules/tslab/node_modules/@types; \
-	else \
-		echo "npm not found: code-interpreter-v1 sandboxes will have no JavaScript/TypeScript kernels"; \
-	fi
+		$(KERNEL_SRC)/package.json $(KERNEL_SRC)/package-lock.json $(KERNEL_SRC)/tslab-main-result.js \
+		| e2b-local-bin
+	$(E2B_LOCAL_BIN) kernel-env install --python $(PYTHON) $(KERNEL_ENV)
 	touch $@
 
 e2b-local-bin:
@@ -157,6 +147,13 @@ doc:
 no-ignored-doctests:
 	@! grep -rnE '```[[:space:]]*(rust,[[:space:]]*)?ignore' --include='*.rs' crates xtask \
 		|| { echo 'error: ignored doctests found (use no_run)'; exit 1; }
+
+# Every crate without `publish = false`, packaged together (none needs to be on crates.io
+# yet), then every package built, with its tests, from the extracted packages alone
+# (scripts/package.sh says how, and why that replaces cargo's own verification).
+# CONTRIBUTING.md has the publish order.
+package:
+	CARGO="$(CARGO)" scripts/package.sh
 
 # Coverage-guided fuzzing of every decoder of network input on the stable toolchain
 # (libFuzzer; FUZZ_ENGINE=stable for the uninstrumented engine), FUZZ_SECONDS per

@@ -86,7 +86,8 @@ impl Backend {
         let server = e2b_local::Server::start(options).await.context(
             "E2B_API_KEY is not set, so the example starts e2b-local, which failed; build \
              its sandbox agent with `cargo build -p e2b-local` and its kernel environment \
-             with `make kernel-env` (see `e2b-local doctor`), or set E2B_API_KEY to use \
+             with `make kernel-env` (or `e2b-local kernel-env install DIR` and \
+             E2B_LOCAL_KERNEL_ENV=DIR; see `e2b-local doctor`), or set E2B_API_KEY to use \
              the E2B cloud",
         )?;
         eprintln!(

@@ -1,6 +1,7 @@
-//! The `serve` and `doctor` commands.
+//! The `serve`, `doctor`, `image`, `template` and `kernel-env install` commands.
 
 use crate::interpreter::kernel_env::{KERNEL_ENV_HINT, KernelEnv};
+use crate::interpreter::kernel_env_install::{InstallOptions, NodeKernels};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -52,6 +53,28 @@ pub fn default_data_dir() -> Option<PathBuf> {
     dirs::data_dir().map(|dir| dir.join("e2b-local"))
 }
 
+/// Where `kernel-env install` puts the kernel environment unless told
+/// otherwise, and where `serve` looks for one last: `kernel` in the per-user
+/// data directory ([`default_data_dir`]), whatever `--data-dir` says.
+pub fn default_kernel_env_dir() -> Option<PathBuf> {
+    default_data_dir().map(|dir| dir.join("kernel"))
+}
+
+/// The kernel environment `serve` gives `code-interpreter-v1` sandboxes:
+/// `flag` (`--kernel-env`), else the one `E2B_LOCAL_KERNEL_ENV` names, else
+/// the [default location](default_kernel_env_dir) when that directory exists.
+/// `None` when there is none; the one returned may still be broken (see
+/// [`KernelEnv::problem`]).
+pub fn choose_kernel_env(flag: Option<PathBuf>) -> Option<KernelEnv> {
+    flag.map(KernelEnv::at)
+        .or_else(KernelEnv::from_env)
+        .or_else(|| {
+            default_kernel_env_dir()
+                .filter(|dir| dir.is_dir())
+                .map(KernelEnv::at)
+        })
+}
+
 /// Hold `dir/lock` exclusively for as long as the returned file is open, so
 /// that two servers never share a data directory (the second would take
 /// over the first one's sandboxes).
@@ -101,9 +124,9 @@ pub fn environment(server: &Server) -> String {
 ///
 /// Says on stderr where the data is, then prints the environment on stdout
 /// once the listener accepts requests.
-/// `code-interpreter-v1` sandboxes use `kernel_env`, else the environment
-/// named by `E2B_LOCAL_KERNEL_ENV`; without one (or with a broken one, which
-/// is reported) that template is refused and everything else works.
+/// `code-interpreter-v1` sandboxes use the environment [`choose_kernel_env`]
+/// picks; without one (or with a broken one, which is reported) that template
+/// is refused and everything else works.
 /// Docker Hub images are pulled through `registry_mirror` first when set.
 /// `read_only_root` shows sandboxes the host's system read-only (see
 /// [`ServerOptions::writable_root`](crate::ServerOptions::writable_root)).
@@ -115,9 +138,20 @@ pub fn serve(
     registry_mirror: Option<String>,
     read_only_root: bool,
 ) -> anyhow::Result<()> {
-    let kernel_env = kernel_env.map(KernelEnv::at).or_else(KernelEnv::from_env);
-    if let Some(problem) = kernel_env.as_ref().and_then(KernelEnv::problem) {
-        tracing::warn!("code-interpreter-v1 is unavailable: {problem} ({KERNEL_ENV_HINT})");
+    let kernel_env = choose_kernel_env(kernel_env);
+    match &kernel_env {
+        Some(env) => match env.problem() {
+            Some(problem) => {
+                tracing::warn!("code-interpreter-v1 is unavailable: {problem} ({KERNEL_ENV_HINT})");
+            }
+            None => tracing::info!(
+                "code-interpreter-v1 runs kernels from {}",
+                env.root().display()
+            ),
+        },
+        None => tracing::info!(
+            "code-interpreter-v1 is unavailable without a kernel environment ({KERNEL_ENV_HINT})"
+        ),
     }
     if let Some(key) = &api_key {
         anyhow::ensure!(
@@ -335,10 +369,68 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
+/// `e2b-local kernel-env install [DIR]`: build the kernel environment in `dir`,
+/// else in [`default_kernel_env_dir`], and say how `serve` finds it.
+pub fn kernel_env_install(dir: Option<PathBuf>, options: &InstallOptions) -> anyhow::Result<()> {
+    let default = default_kernel_env_dir();
+    let dir = dir.or_else(|| default.clone()).context(
+        "no home directory for the kernel environment: pass the directory to install it in",
+    )?;
+    eprintln!(
+        "e2b-local: installing the kernel environment in {} (pip downloads about 100 MB unless cached)",
+        dir.display()
+    );
+    let (env, node) = crate::interpreter::kernel_env_install::install(&dir, options)?;
+    match node {
+        NodeKernels::Installed => {}
+        NodeKernels::Skipped => {
+            eprintln!(
+                "e2b-local: --without-node: the JavaScript and TypeScript kernels (tslab) were not installed or updated"
+            );
+        }
+        NodeKernels::NpmMissing => eprintln!(
+            "e2b-local: npm not found: code-interpreter-v1 sandboxes will have no JavaScript/TypeScript kernels \
+             (install Node.js and npm, then run this again)"
+        ),
+    }
+    let languages: Vec<&str> = env.languages().iter().map(|l| l.name()).collect();
+    eprintln!(
+        "e2b-local: kernel environment ready in {} (languages: {})",
+        env.root().display(),
+        languages.join(", ")
+    );
+    if default.as_deref() == Some(env.root()) {
+        eprintln!(
+            "e2b-local: `e2b-local serve` uses it when --kernel-env and E2B_LOCAL_KERNEL_ENV are not set"
+        );
+    } else {
+        eprintln!(
+            "e2b-local: use it with `e2b-local serve --kernel-env {0}` or E2B_LOCAL_KERNEL_ENV={0}",
+            env.root().display()
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::DataLocation;
+    use super::{DataLocation, choose_kernel_env, default_data_dir, default_kernel_env_dir};
     use std::path::PathBuf;
+
+    #[test]
+    fn the_kernel_environment_lives_next_to_the_data() {
+        // The CLI tests check the directories themselves under a controlled
+        // HOME and XDG_DATA_HOME; here, that one follows the other.
+        let data = default_data_dir().expect("the test user has a home directory");
+        assert_eq!(default_kernel_env_dir(), Some(data.join("kernel")));
+        assert!(data.ends_with("e2b-local"), "{}", data.display());
+    }
+
+    #[test]
+    fn an_explicit_kernel_environment_wins() {
+        let env = choose_kernel_env(Some(PathBuf::from("/opt/kernel"))).unwrap();
+        assert_eq!(env.root(), PathBuf::from("/opt/kernel"));
+    }
 
     #[test]
     fn ephemeral_or_the_given_directory() {

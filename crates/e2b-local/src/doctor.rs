@@ -363,7 +363,6 @@ pub async fn run() -> Report {
     report
 }
 
-/// The kernel environment `code-interpreter-v1` sandboxes run code with.
 /// Whether sandboxes get writable roots (a root server), and which of the
 /// programs E2B's base image has the host's system lacks.
 fn writable_root(report: &mut Report) {
@@ -406,13 +405,18 @@ fn writable_root(report: &mut Report) {
     }
 }
 
+/// The kernel environment `code-interpreter-v1` sandboxes run code with.
+/// It is found as `serve` finds it without `--kernel-env`.
 fn code_interpreter(report: &mut Report) {
-    use crate::interpreter::kernel_env::{KERNEL_ENV_HINT, KERNEL_ENV_VAR, KernelEnv};
-    let Some(env) = KernelEnv::from_env() else {
+    use crate::interpreter::kernel_env::{KERNEL_ENV_HINT, KERNEL_ENV_VAR};
+    let Some(env) = crate::cli::choose_kernel_env(None) else {
+        let default = crate::cli::default_kernel_env_dir()
+            .map(|dir| format!(" and {} does not exist", dir.display()))
+            .unwrap_or_default();
         report.push(
             "code interpreter",
             Status::Warn,
-            format!("{KERNEL_ENV_VAR} is not set (only needed for code-interpreter-v1)"),
+            format!("{KERNEL_ENV_VAR} is not set{default} (only needed for code-interpreter-v1)"),
             Some(KERNEL_ENV_HINT),
         );
         return;

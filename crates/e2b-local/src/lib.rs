@@ -19,8 +19,8 @@
 //!
 //! # Code interpreter
 //!
-//! With a kernel environment ([`ServerOptions::kernel_env`], built by `make
-//! kernel-env`), sandboxes of the built-in template `code-interpreter-v1` also
+//! With a kernel environment ([`ServerOptions::kernel_env`], built by
+//! `e2b-local kernel-env install`, or `make kernel-env` in a checkout), sandboxes of the built-in template `code-interpreter-v1` also
 //! serve E2B's code-interpreter API on port 49999: `POST /execute` streaming
 //! NDJSON, `/contexts`, `/health`. The agent runs the Jupyter kernels inside
 //! the sandbox and drives them over ZMQ: Python with rich results (`e2b/data`
@@ -134,7 +134,7 @@ pub use edge::server::{ENVD_VERSION, Server};
 pub use edge::signature;
 pub use error::Error;
 pub use ids::is_valid_api_key;
-pub use interpreter::{jupyter, kernel_env};
+pub use interpreter::{jupyter, kernel_env, kernel_env_install};
 pub use options::{
     DEFAULT_CPU_COUNT, DEFAULT_DISK_MB, DEFAULT_MEMORY_MB, ServerOptions, default_cache_dir,
 };

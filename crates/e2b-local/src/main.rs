@@ -2,6 +2,8 @@
 //!
 //! * `e2b-local serve [--listen 127.0.0.1:49982] [--api-key e2b_<hex>] [--data-dir DIR | --ephemeral] [--kernel-env DIR] [--registry-mirror URL]`
 //! * `e2b-local doctor` — what is present or missing, and how to install it.
+//! * `e2b-local kernel-env install [DIR]` — create the kernel environment of
+//!   `code-interpreter-v1` sandboxes (where `serve` finds it by default).
 //! * `e2b-local image pull REF [--username U --password-stdin] [--insecure] [--registry-mirror URL]`,
 //!   `image ls [--format json]`, `image rm REF…` — OCI images in the data directory.
 //! * `e2b-local envd --listen-fd N --config-fd M` (or `--socket PATH --config PATH`) — the
@@ -44,9 +46,10 @@ enum Command {
         /// server stops.
         #[arg(long)]
         ephemeral: bool,
-        /// The kernel environment of `code-interpreter-v1` sandboxes (`make
-        /// kernel-env` builds one at .venv/kernel) [default: $E2B_LOCAL_KERNEL_ENV;
-        /// without one, that template is refused].
+        /// The kernel environment of `code-interpreter-v1` sandboxes (`e2b-local
+        /// kernel-env install` builds one) [default: $E2B_LOCAL_KERNEL_ENV, else
+        /// $XDG_DATA_HOME/e2b-local/kernel (else ~/.local/share/e2b-local/kernel)
+        /// when it exists; without one, that template is refused].
         #[arg(long)]
         kernel_env: Option<PathBuf>,
         /// A Docker Hub mirror (`https://mirror.example`, `http://127.0.0.1:5000`)
@@ -78,6 +81,9 @@ enum Command {
     },
     /// Report which prerequisites are present and how to install missing ones.
     Doctor,
+    /// The kernel environment of `code-interpreter-v1` sandboxes.
+    #[command(name = "kernel-env", subcommand)]
+    KernelEnv(KernelEnvCommand),
     /// Run the in-sandbox agent (envd). Started by the server inside each sandbox.
     Envd {
         /// Unix socket to bind and serve envd on.
@@ -105,6 +111,27 @@ enum Command {
     /// (started by the agent, with the channel to it as standard input).
     #[command(name = "interpreter-port", hide = true)]
     InterpreterPort,
+}
+
+#[derive(Subcommand)]
+enum KernelEnvCommand {
+    /// Create the kernel environment, or bring an earlier one up to date: a
+    /// Python venv with ipykernel, pandas, matplotlib, e2b-charts, bash_kernel
+    /// and jjava, the IPython startup scripts of E2B's rich results, and tslab
+    /// (JavaScript, TypeScript) when npm is installed. Needs network access to
+    /// PyPI (and npm).
+    Install {
+        /// Where to create it [default: $XDG_DATA_HOME/e2b-local/kernel, else
+        /// ~/.local/share/e2b-local/kernel, where `serve` looks].
+        dir: Option<PathBuf>,
+        /// The Python 3 to make the venv with (a path, or a name looked up on
+        /// PATH); sandboxes see its installation read-only.
+        #[arg(long, default_value = "python3")]
+        python: PathBuf,
+        /// Leave out the JavaScript and TypeScript kernels (tslab, from npm).
+        #[arg(long)]
+        without_node: bool,
+    },
 }
 
 /// How to reach a registry.
@@ -296,6 +323,16 @@ fn main() -> anyhow::Result<()> {
         Command::Image { command, data_dir } => image(command, data_dir),
         Command::Template { command, data_dir } => template(command, data_dir),
         Command::Doctor => e2b_local::cli::doctor(),
+        Command::KernelEnv(KernelEnvCommand::Install {
+            dir,
+            python,
+            without_node,
+        }) => {
+            let options = e2b_local::kernel_env_install::InstallOptions::default()
+                .with_python(python)
+                .with_node(!without_node);
+            e2b_local::cli::kernel_env_install(dir, &options)
+        }
         Command::Envd {
             socket,
             listen_fd,

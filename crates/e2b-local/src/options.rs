@@ -66,7 +66,8 @@ pub struct ServerOptions {
     pub sandbox_disk_limit: Option<u64>,
     /// Use cgroups when the host allows (freezer for pause, limits). Default true.
     pub use_cgroups: bool,
-    /// The code-interpreter kernel environment (`make kernel-env`), shown
+    /// The code-interpreter kernel environment (`e2b-local kernel-env
+    /// install`, or `make kernel-env` in a checkout), shown
     /// read-only at `/run/e2b-kernel` inside `code-interpreter-v1` sandboxes,
     /// which are refused without it. Default none.
     pub kernel_env: Option<PathBuf>,

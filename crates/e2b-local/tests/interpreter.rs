@@ -493,6 +493,10 @@ async fn without_a_kernel_environment_the_template_is_refused_clearly() {
     let message = body["message"].as_str().unwrap();
     assert!(message.contains("code-interpreter-v1"), "{message}");
     assert!(message.contains("make kernel-env"), "{message}");
+    assert!(
+        message.contains("e2b-local kernel-env install"),
+        "{message}"
+    );
     // Base sandboxes on the same server have no interpreter on 49999.
     let id = support::create_base(&server, 60).await;
     let resp = request(&server, Method::GET, &id, "/health")

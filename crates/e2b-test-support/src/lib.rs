@@ -72,7 +72,7 @@ pub fn kernel_env() -> KernelEnv {
     if let Some(problem) = env.problem() {
         panic!(
             "{problem}: build it with `make kernel-env` (or run `make test`), or point \
-             {KERNEL_ENV_VAR} at one"
+             {KERNEL_ENV_VAR} at one (`e2b-local kernel-env install DIR` builds one anywhere)"
         );
     }
     env

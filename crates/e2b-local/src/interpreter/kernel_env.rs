@@ -1,7 +1,8 @@
 //! The kernel environment of `code-interpreter-v1` sandboxes.
 //!
-//! A Python virtual environment (built by `make kernel-env` from
-//! `crates/e2b-local/kernel/requirements.txt`) holding ipykernel, pandas,
+//! A Python virtual environment (built by `e2b-local kernel-env install`,
+//! which `make kernel-env` runs, from `crates/e2b-local/kernel/requirements.txt`;
+//! see [`kernel_env_install`](super::kernel_env_install)) holding ipykernel, pandas,
 //! matplotlib, e2b-charts, bash_kernel and jjava (the Java kernel, usable
 //! where a JDK is installed), plus an IPython directory whose
 //! startup scripts register the `e2b/data` and `e2b/chart` display formats,
@@ -127,7 +128,7 @@ impl KernelEnv {
     }
 
     /// The script loaded into tslab that makes an execution's last value
-    /// its result (`make kernel-env` installs it next to tslab).
+    /// its result (`e2b-local kernel-env install` puts it next to tslab).
     pub fn tslab_main_result(&self) -> PathBuf {
         self.root.join("node/tslab-main-result.js")
     }
@@ -206,8 +207,8 @@ pub fn on_path(name: &str) -> Option<PathBuf> {
 }
 
 /// How to build a missing or broken kernel environment.
-pub const KERNEL_ENV_HINT: &str =
-    "run `make kernel-env` in the e2b-rs checkout and set E2B_LOCAL_KERNEL_ENV to its .venv/kernel";
+pub const KERNEL_ENV_HINT: &str = "run `e2b-local kernel-env install` (where `e2b-local serve` finds it), \
+     or `make kernel-env` in the e2b-rs checkout and set E2B_LOCAL_KERNEL_ENV to its .venv/kernel";
 
 #[cfg(test)]
 mod tests {

@@ -3,3 +3,4 @@
 
 pub mod jupyter;
 pub mod kernel_env;
+pub mod kernel_env_install;
