@@ -54,9 +54,17 @@ test: deps e2b-local-bin
 
 # The SDK crates regenerated and compiled at the oldest supported upstream tag and the newest
 # (README, "Supported upstream range"); SPEC_REPO is where the tags come from.
-SPEC_REPO ?= $(or $(wildcard $(CURDIR)/../shared/upstream/e2b-spec.bundle),https://github.com/e2b-dev/E2B.git)
+# Tests never reach the network: without the offline bundle (and without SPEC_REPO given),
+# the check says so and is skipped.
+SPEC_BUNDLE := $(wildcard $(CURDIR)/../shared/upstream/e2b-spec.bundle)
+SPEC_REPO ?= $(SPEC_BUNDLE)
 check-tags-short:
-	$(CARGO) xtask check-tags --ends-only --repo $(SPEC_REPO)
+	@if [ -n "$(SPEC_REPO)" ]; then \
+		echo "+ $(CARGO) xtask check-tags --ends-only --repo $(SPEC_REPO)"; \
+		$(CARGO) xtask check-tags --ends-only --repo $(SPEC_REPO); \
+	else \
+		echo "check-tags-short skipped: no offline spec bundle at ../shared/upstream/e2b-spec.bundle (set SPEC_REPO to a git remote with upstream's tags)"; \
+	fi
 
 # Every module runs, even after one has failed; the target fails if any did.
 compat-run:
