@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use e2b::Sandbox;
-use e2b_test_support::oci::{Layout, runnable_image};
+use e2b_test_support::oci::runnable_image;
 use e2b_test_support::registry::Registry;
 use tokio::io::AsyncBufReadExt as _;
 
@@ -125,11 +125,7 @@ async fn main() -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;
 
     let registry = Registry::start();
-    let layout_dir = tempfile::tempdir()?;
-    let mut layout = Layout::new(layout_dir.path());
-    let (manifest, _) = layout.image(runnable_image());
-    layout.tag(&manifest, "bench");
-    registry.push(layout_dir.path(), "bench", "e2b/runnable");
+    let _layout = registry.push_image(runnable_image(), "e2b/runnable", "bench");
     let reference = format!("{}/e2b/runnable:bench", registry.host());
     let started = Instant::now();
     let status = Command::new(&bin)

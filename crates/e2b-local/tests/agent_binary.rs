@@ -24,23 +24,23 @@ async fn get(socket: &std::path::Path, path: &str) -> (http::StatusCode, bytes::
     (status, body)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_binary_prints_ready_and_serves_the_socket() {
-    let (dir, config, _home, _root) = sandbox();
-    let config_path = dir.path().join("agent.json");
-    std::fs::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();
-    let socket = dir.path().join("envd.sock");
-    // A stale socket file from an earlier run is replaced.
-    std::fs::write(&socket, b"stale").unwrap();
-
+/// Start the agent binary on `socket` with `config` (written to `dir`),
+/// stderr piped, and wait for its readiness line.
+async fn start_agent(
+    dir: &std::path::Path,
+    config: &e2b_local::agent::AgentConfig,
+    socket: &std::path::Path,
+) -> tokio::process::Child {
+    let config_path = dir.join("agent.json");
+    std::fs::write(&config_path, serde_json::to_vec(config).unwrap()).unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_e2b-local"))
         .arg("envd")
         .arg("--socket")
-        .arg(&socket)
+        .arg(socket)
         .arg("--config")
         .arg(&config_path)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
@@ -51,6 +51,16 @@ async fn the_binary_prints_ready_and_serves_the_socket() {
         .expect("no readiness line")
         .unwrap();
     assert_eq!(line, "ready\n");
+    child
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_prints_ready_and_serves_the_socket() {
+    let (dir, config, _home, _root) = sandbox();
+    let socket = dir.path().join("envd.sock");
+    // A stale socket file from an earlier run is replaced.
+    std::fs::write(&socket, b"stale").unwrap();
+    let mut child = start_agent(dir.path(), &config, &socket).await;
 
     let (status, _) = get(&socket, "/health").await;
     assert_eq!(status, 204);
@@ -96,26 +106,7 @@ async fn readiness_waits_for_the_templates_ready_command() {
     ));
     config.ready_cmd = Some(format!("test -s {}", flag.display()));
     config.default_user = "root".into();
-    let config_path = dir.path().join("agent.json");
-    std::fs::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_e2b-local"))
-        .arg("envd")
-        .arg("--socket")
-        .arg(dir.path().join("envd.sock"))
-        .arg("--config")
-        .arg(&config_path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    tokio::time::timeout(PATIENCE, BufReader::new(stdout).read_line(&mut line))
-        .await
-        .expect("no readiness line")
-        .unwrap();
-    assert_eq!(line, "ready\n");
+    let mut child = start_agent(dir.path(), &config, &dir.path().join("envd.sock")).await;
     // The start command ran with the sandbox's environment.
     assert_eq!(std::fs::read_to_string(&flag).unwrap(), "from-sandbox\n");
     // The ready command's failures before that were reported on stderr.

@@ -11,21 +11,19 @@ use e2b_api::control::types;
 use e2b_local::image::{PullOptions, RegistryAuth};
 use e2b_local::templates::{ImageTemplate, create_from_image};
 use e2b_local::{Server, ServerOptions};
-use e2b_test_support::oci::{Image, Layout, runnable, runnable_image};
+use e2b_test_support::oci::{runnable, runnable_image};
 use e2b_test_support::registry::Registry;
 
 fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
-/// Push `image` as `name:tag`; the layout's directory lives as long as the result.
-fn push(registry: &Registry, image: Image, name: &str, tag: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let mut layout = Layout::new(dir.path());
-    let (manifest, _) = layout.image(image);
-    layout.tag(&manifest, tag);
-    registry.push(dir.path(), tag, name);
-    dir
+/// A loopback registry holding the runnable test image; the reference to it.
+fn runnable_in_registry() -> (Registry, tempfile::TempDir, String) {
+    let registry = Registry::start();
+    let layout = registry.push_image(runnable_image(), "e2b/runnable", "v1");
+    let reference = format!("{}/e2b/runnable:v1", registry.host());
+    (registry, layout, reference)
 }
 
 /// A server on `data` (a template directory made before it started, or while it runs).
@@ -48,10 +46,8 @@ async fn sandboxes_run_on_the_images_root_with_its_config() {
     if !is_root() {
         return; // Image templates need a root server (writable roots).
     }
-    let registry = Registry::start();
-    let _layout = push(&registry, runnable_image(), "e2b/runnable", "v1");
+    let (_registry, _layout, reference) = runnable_in_registry();
     let data = tempfile::tempdir().unwrap();
-    let reference = format!("{}/e2b/runnable:v1", registry.host());
     let template = ImageTemplate::new("runnable", &reference);
     let record = create_from_image(
         data.path(),
@@ -153,10 +149,8 @@ async fn create_waits_for_the_ready_command_and_reports_when_it_never_succeeds()
     if !is_root() {
         return; // Image templates need a root server (writable roots).
     }
-    let registry = Registry::start();
-    let _layout = push(&registry, runnable_image(), "e2b/runnable", "v1");
+    let (_registry, _layout, reference) = runnable_in_registry();
     let data = tempfile::tempdir().unwrap();
-    let reference = format!("{}/e2b/runnable:v1", registry.host());
     let ready = ImageTemplate::new("served", &reference).with_start_cmd(
         "sleep 0.3; echo up > /tmp/started; exec sleep 600",
         Some("test -s /tmp/started".to_owned()),
@@ -218,10 +212,8 @@ async fn create_waits_for_the_ready_command_and_reports_when_it_never_succeeds()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_makes_lists_and_removes_templates_and_keeps_their_layers() {
-    let registry = Registry::start();
-    let _layout = push(&registry, runnable_image(), "e2b/runnable", "v1");
+    let (_registry, _layout, reference) = runnable_in_registry();
     let data = tempfile::tempdir().unwrap();
-    let reference = format!("{}/e2b/runnable:v1", registry.host());
     let cli = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_e2b-local"))
             .args(args)

@@ -16,16 +16,6 @@ fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
-/// Push `image` as `name:tag` and return the layout's temp dir.
-fn push(registry: &Registry, image: Image, name: &str, tag: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let mut layout = Layout::new(dir.path());
-    let (manifest, _) = layout.image(image);
-    layout.tag(&manifest, tag);
-    registry.push(dir.path(), tag, name);
-    dir
-}
-
 fn small_image(marker: &str) -> Image {
     let mut layer = Layer::new();
     layer
@@ -37,7 +27,7 @@ fn small_image(marker: &str) -> Image {
 #[tokio::test]
 async fn the_runnable_image_pulls_with_its_config_and_overlay_format() {
     let registry = Registry::start();
-    let _layout = push(&registry, runnable_image(), "test/runnable", "v1");
+    let _layout = registry.push_image(runnable_image(), "test/runnable", "v1");
     let data = tempfile::tempdir().unwrap();
     let store = ImageStore::open(data.path()).unwrap();
     let reference = format!("{}/test/runnable:v1", registry.host());
@@ -126,7 +116,7 @@ async fn the_merged_overlay_of_the_runnable_image_runs_its_bash() {
         return;
     }
     let registry = Registry::start();
-    let _layout = push(&registry, runnable_image(), "test/runnable", "v1");
+    let _layout = registry.push_image(runnable_image(), "test/runnable", "v1");
     let data = tempfile::tempdir().unwrap();
     let store = ImageStore::open(data.path()).unwrap();
     let image = store
@@ -168,7 +158,7 @@ async fn the_merged_overlay_of_the_runnable_image_runs_its_bash() {
 #[tokio::test]
 async fn credentials_are_sent_and_a_wrong_password_is_unauthorized() {
     let registry = Registry::start_with_auth("alice", "correct horse");
-    let _layout = push(&registry, small_image("private"), "team/private", "1");
+    let _layout = registry.push_image(small_image("private"), "team/private", "1");
     let reference = format!("{}/team/private:1", registry.host());
     let data = tempfile::tempdir().unwrap();
     let store = ImageStore::open(data.path()).unwrap();
@@ -361,7 +351,7 @@ async fn a_second_pull_reuses_the_layers_and_images_share_them() {
 #[tokio::test]
 async fn concurrent_pulls_of_one_image_agree() {
     let registry = Registry::start();
-    let _layout = push(&registry, small_image("concurrent"), "test/concurrent", "1");
+    let _layout = registry.push_image(small_image("concurrent"), "test/concurrent", "1");
     let data = tempfile::tempdir().unwrap();
     let store = ImageStore::open(data.path()).unwrap();
     let reference = format!("{}/test/concurrent:1", registry.host());
@@ -475,12 +465,7 @@ async fn a_hostile_layer_writes_nothing_outside_and_is_refused() {
         }),
     ];
     for (tag, layer) in cases {
-        let _layout = push(
-            &registry,
-            Image::new(vec![layer], json!({})),
-            "test/hostile",
-            tag,
-        );
+        let _layout = registry.push_image(Image::new(vec![layer], json!({})), "test/hostile", tag);
         let err = store
             .pull(
                 &format!("{}/test/hostile:{tag}", registry.host()),
@@ -506,8 +491,7 @@ async fn a_hostile_layer_writes_nothing_outside_and_is_refused() {
         .special("disk", tar::EntryType::Block)
         .special("pipe", tar::EntryType::Fifo)
         .file("kept", 0o644, b"kept");
-    let _layout = push(
-        &registry,
+    let _layout = registry.push_image(
         Image::new(vec![layer], json!({})),
         "test/hostile",
         "devices",
@@ -532,7 +516,7 @@ async fn a_hostile_layer_writes_nothing_outside_and_is_refused() {
 #[tokio::test]
 async fn docker_hub_images_come_from_the_mirror() {
     let mirror = Registry::start();
-    let _layout = push(&mirror, small_image("mirrored"), "library/mirrored", "1");
+    let _layout = mirror.push_image(small_image("mirrored"), "library/mirrored", "1");
     let data = tempfile::tempdir().unwrap();
     let store = ImageStore::open(data.path()).unwrap();
     let options = PullOptions::default().with_registry_mirror(format!("http://{}", mirror.host()));
@@ -574,8 +558,8 @@ async fn a_missing_image_is_not_found() {
 #[test]
 fn the_image_commands_pull_list_and_remove() {
     let registry = Registry::start_with_auth("bob", "pw");
-    let _one = push(&registry, small_image("one"), "cli/one", "1");
-    let _two = push(&registry, small_image("two"), "cli/two", "1");
+    let _one = registry.push_image(small_image("one"), "cli/one", "1");
+    let _two = registry.push_image(small_image("two"), "cli/two", "1");
     let data = tempfile::tempdir().unwrap();
     let bin = e2b_test_support::agent_binary();
     let run = |args: &[&str], stdin: Option<&str>| {

@@ -134,6 +134,17 @@ impl Registry {
             .join("data")
     }
 
+    /// Write `image` as an OCI layout and push it as `<this registry>/<name>:<tag>`;
+    /// the layout's directory lives as long as the result.
+    pub fn push_image(&self, image: crate::oci::Image, name: &str, tag: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut layout = crate::oci::Layout::new(dir.path());
+        let (manifest, _) = layout.image(image);
+        layout.tag(&manifest, tag);
+        self.push(dir.path(), tag, name);
+        dir
+    }
+
     /// Push the image (or index) tagged `tag` in the OCI layout `layout` to
     /// `<this registry>/<name>:<tag>` with skopeo (every platform of an index).
     pub fn push(&self, layout: &Path, tag: &str, name: &str) {
