@@ -125,6 +125,7 @@ mod interpreter;
 pub mod logging;
 mod options;
 mod sandbox;
+mod secrets;
 mod store;
 mod tail;
 pub mod templates;

@@ -13,6 +13,8 @@
 //! sandboxes/<id>/run/           agent socket, agent.json, passwd, group, ...
 //! snapshots/<id>/snapshot.json  a snapshot template's record
 //! snapshots/<id>/fs/{home,tmp}  its copy of the sandbox's writable state
+//! secrets/<id>.json             a secret's record (values sealed, see `secrets`)
+//! secrets.key                   the key sealing secret values (mode 0600)
 //! trash/                        directories being deleted
 //! ```
 

@@ -49,6 +49,8 @@
 //!   [`ByteStream`] is both a `Stream` and an `AsyncRead`), list, stat, make_dir, rename,
 //!   remove, [`watch_dir`](Files::watch_dir); signed URLs with
 //!   [`Sandbox::download_url`] / [`Sandbox::upload_url`] and [`file_signature`].
+//! - [`Secret`]: the project's write-only secrets (create, update, get_info, list,
+//!   exists, destroy) and [`Secret::fill`] placeholders the runtime resolves at egress.
 //! - [`Git`] ([`Sandbox::git`]): clone, commit, push, pull and every other upstream
 //!   operation, credentials never left in `.git/config` unless asked.
 //!
@@ -152,6 +154,7 @@ mod port;
 mod pty;
 pub mod raw;
 mod sandbox;
+mod secrets;
 mod setters;
 
 pub use client::Client;
@@ -192,3 +195,4 @@ pub use sandbox::{
     ConnectOptions, DEBUG_SANDBOX_ID, DEFAULT_SANDBOX_TIMEOUT, DEFAULT_TEMPLATE, ForkOptions,
     MetricsOptions, PauseOptions, Sandbox, SandboxBuilder, SnapshotOptions,
 };
+pub use secrets::{Secret, SecretInfo, SecretList, SecretListOptions, SecretOptions, SecretValue};

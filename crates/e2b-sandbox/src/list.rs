@@ -195,10 +195,11 @@ impl SnapshotListOptions {
     }
 }
 
-type PageFuture<T> = Pin<Box<dyn Future<Output = Result<(Vec<T>, Option<String>)>> + Send>>;
+pub(crate) type PageFuture<T> =
+    Pin<Box<dyn Future<Output = Result<(Vec<T>, Option<String>)>> + Send>>;
 
 /// Fetches one page given the cursor.
-type PageSource<T> = Box<dyn Fn(Option<String>) -> PageFuture<T> + Send + Sync>;
+pub(crate) type PageSource<T> = Box<dyn Fn(Option<String>) -> PageFuture<T> + Send + Sync>;
 
 /// A paginated listing: a [`Stream`] of items over every page, or page by page with
 /// [`next_page`](Self::next_page). Pages are fetched lazily, one request at a time.
@@ -213,7 +214,7 @@ pub struct Pager<T> {
 }
 
 impl<T> Pager<T> {
-    fn new(source: PageSource<T>, token: Option<String>) -> Self {
+    pub(crate) fn new(source: PageSource<T>, token: Option<String>) -> Self {
         Pager {
             source,
             token,
@@ -318,7 +319,7 @@ impl<T> fmt::Debug for Pager<T> {
     }
 }
 
-fn page_size(size: Option<u32>) -> Result<Option<NonZeroU32>> {
+pub(crate) fn page_size(size: Option<u32>) -> Result<Option<NonZeroU32>> {
     match size {
         None => Ok(None),
         Some(n) => NonZeroU32::new(n)
@@ -327,7 +328,7 @@ fn page_size(size: Option<u32>) -> Result<Option<NonZeroU32>> {
     }
 }
 
-fn next_token_of(headers: &http::HeaderMap) -> Option<String> {
+pub(crate) fn next_token_of(headers: &http::HeaderMap) -> Option<String> {
     headers
         .get(NEXT_TOKEN_HEADER)
         .and_then(|v| v.to_str().ok())

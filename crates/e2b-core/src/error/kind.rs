@@ -136,6 +136,8 @@ pub enum NotFoundKind {
     Process,
     /// A snapshot.
     Snapshot,
+    /// A secret.
+    Secret,
     /// Not known at the point the error was mapped.
     Other,
 }
@@ -252,6 +254,9 @@ impl fmt::Display for ErrorKind {
                         ("process was not found", "; it may have exited already")
                     }
                     NotFoundKind::Snapshot => ("snapshot was not found", "; check the snapshot id"),
+                    NotFoundKind::Secret => {
+                        ("secret was not found", "; check the secret name or id")
+                    }
                     NotFoundKind::Other => ("not found", ""),
                 };
                 write!(f, "{what}{}{hint}", Detail(message))

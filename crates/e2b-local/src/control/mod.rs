@@ -1,5 +1,5 @@
 //! The control plane: the REST API of `spec/openapi.yml` that the SDKs call
-//! with `X-API-Key` (sandboxes, snapshots, templates, metrics).
+//! with `X-API-Key` (sandboxes, snapshots, templates, metrics, secrets).
 //!
 //! Request and response bodies are the generated types of
 //! [`e2b_api::control::types`], so shapes follow the spec exactly; every error
@@ -11,6 +11,7 @@ pub(crate) mod listing;
 pub(crate) mod metrics;
 pub(crate) mod query;
 pub(crate) mod sandboxes;
+pub(crate) mod secrets;
 pub(crate) mod snapshots;
 pub(crate) mod templates;
 pub(crate) mod v2;
@@ -35,6 +36,8 @@ pub(crate) struct AppState {
     pub(crate) api_key: Arc<str>,
     /// Resources reported for sandboxes.
     pub(crate) sizes: Arc<views::Sizes>,
+    /// The project's secrets.
+    pub(crate) secrets: Arc<crate::secrets::SecretStore>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -44,6 +47,7 @@ impl std::fmt::Debug for AppState {
             .field("manager", &self.manager)
             .field("api_key", &crate::ids::redacted(Some(&self.api_key)))
             .field("sizes", &self.sizes)
+            .field("secrets", &self.secrets)
             .finish()
     }
 }
@@ -85,6 +89,13 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/sandboxes/{sandboxID}/logs", get(sandboxes::logs))
         .route("/v2/sandboxes/{sandboxID}/logs", get(sandboxes::logs_v2))
         .route("/snapshots", get(snapshots::list))
+        .route("/secrets", get(secrets::list).post(secrets::create))
+        .route(
+            "/secrets/{secretID}",
+            get(secrets::get)
+                .post(secrets::update)
+                .delete(secrets::delete),
+        )
         .route("/templates", get(templates::list))
         .route("/templates/aliases/{alias}", get(templates::alias))
         .route(

@@ -217,6 +217,9 @@ impl Server {
         );
         let manager = Manager::open(config, dirs, host).map_err(|e| Error::State(e.to_string()))?;
 
+        let secrets = crate::secrets::SecretStore::open(&data_dir)
+            .map_err(|e| Error::State(format!("opening the secrets: {e}")))?;
+
         let listener = TcpListener::bind(options.listen)
             .await
             .map_err(|source| Error::Bind {
@@ -231,6 +234,7 @@ impl Server {
             manager: manager.clone(),
             api_key: Arc::from(api_key.as_str()),
             sizes: Arc::new(sizes),
+            secrets: Arc::new(secrets),
         };
         let app = Arc::new(App {
             control: control::router(state),
