@@ -154,6 +154,7 @@ mod port;
 mod pty;
 pub mod raw;
 mod sandbox;
+#[cfg(e2b_spec = "secrets")]
 mod secrets;
 mod setters;
 
@@ -195,4 +196,5 @@ pub use sandbox::{
     ConnectOptions, DEBUG_SANDBOX_ID, DEFAULT_SANDBOX_TIMEOUT, DEFAULT_TEMPLATE, ForkOptions,
     MetricsOptions, PauseOptions, Sandbox, SandboxBuilder, SnapshotOptions,
 };
+#[cfg(e2b_spec = "secrets")]
 pub use secrets::{Secret, SecretInfo, SecretList, SecretListOptions, SecretOptions, SecretValue};

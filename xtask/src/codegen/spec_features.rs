@@ -95,17 +95,34 @@ pub(crate) struct Feature {
 }
 
 /// Every optional feature.
-pub(crate) const FEATURES: &[Feature] = &[Feature {
-    name: "sandbox_list_filters",
-    summary: "ordering a sandbox listing and filtering it by template or start time",
-    since: "e2b@2.43.0",
-    needs: &[
-        Need::Parameter(API, "get", "/v2/sandboxes", "order"),
-        Need::Parameter(API, "get", "/v2/sandboxes", "startedAfter"),
-        Need::Parameter(API, "get", "/v2/sandboxes", "template"),
-        Need::Schema(API, "OrderDirection"),
-    ],
-}];
+pub(crate) const FEATURES: &[Feature] = &[
+    Feature {
+        name: "sandbox_list_filters",
+        summary: "ordering a sandbox listing and filtering it by template or start time",
+        since: "e2b@2.43.0",
+        needs: &[
+            Need::Parameter(API, "get", "/v2/sandboxes", "order"),
+            Need::Parameter(API, "get", "/v2/sandboxes", "startedAfter"),
+            Need::Parameter(API, "get", "/v2/sandboxes", "template"),
+            Need::Schema(API, "OrderDirection"),
+        ],
+    },
+    Feature {
+        name: "secrets",
+        summary: "the project's secrets (`Secret`: create, update, get_info, list, exists, destroy)",
+        since: "e2b@2.43.0",
+        needs: &[
+            Need::Operation(API, "get", "/secrets"),
+            Need::Operation(API, "post", "/secrets"),
+            Need::Operation(API, "get", "/secrets/{secretID}"),
+            Need::Operation(API, "post", "/secrets/{secretID}"),
+            Need::Operation(API, "delete", "/secrets/{secretID}"),
+            Need::Schema(API, "NewSecret"),
+            Need::Schema(API, "SecretUpdate"),
+            Need::Schema(API, "SecretMetadata"),
+        ],
+    },
+];
 
 /// The spec documents, parsed once.
 pub(crate) struct Documents {

@@ -27,11 +27,16 @@ pub const ALL: &[Feature] = &[
         summary: "ordering a sandbox listing and filtering it by template or start time",
         since: "e2b@2.43.0",
     },
+    Feature {
+        name: "secrets",
+        summary: "the project's secrets (`Secret`: create, update, get_info, list, exists, destroy)",
+        since: "e2b@2.43.0",
+    },
 ];
 /// The names of [`ALL`].
-pub const NAMES: &[&str] = &["sandbox_list_filters"];
-/// The features of the pinned spec: `sandbox_list_filters`.
-pub const ENABLED: &[&str] = &["sandbox_list_filters"];
+pub const NAMES: &[&str] = &["sandbox_list_filters", "secrets"];
+/// The features of the pinned spec: `sandbox_list_filters`, `secrets`.
+pub const ENABLED: &[&str] = &["sandbox_list_filters", "secrets"];
 /// The feature named `name`, if there is one.
 pub fn feature(name: &str) -> Option<&'static Feature> {
     ALL.iter().find(|f| f.name == name)
