@@ -111,6 +111,7 @@
 //! * `envdVersion` is `0.6.13+local` (semver and PEP 440, ≥ 0.6.13).
 
 pub mod agent;
+mod builds;
 pub mod cli;
 mod control;
 pub mod doctor;

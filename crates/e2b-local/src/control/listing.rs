@@ -272,6 +272,7 @@ mod tests {
             paused_with_memory: false,
             code_interpreter: false,
             image_template: None,
+            internal: false,
         }
     }
 

@@ -6,6 +6,7 @@
 //! is `{"code": <status>, "message": …}`.
 
 pub(crate) mod auth;
+pub(crate) mod builds;
 pub(crate) mod errors;
 pub(crate) mod listing;
 pub(crate) mod metrics;
@@ -22,7 +23,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
+use axum::routing::{get, patch, post, put};
 
 use crate::sandbox::Manager;
 use errors::ApiError;
@@ -38,6 +39,8 @@ pub(crate) struct AppState {
     pub(crate) sizes: Arc<views::Sizes>,
     /// The project's secrets.
     pub(crate) secrets: Arc<crate::secrets::SecretStore>,
+    /// Template builds.
+    pub(crate) builds: crate::builds::Builds,
 }
 
 impl std::fmt::Debug for AppState {
@@ -100,8 +103,33 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/templates/aliases/{alias}", get(templates::alias))
         .route(
             "/templates/{templateID}",
-            axum::routing::delete(snapshots::delete),
-        );
+            get(builds::get)
+                .delete(builds::delete)
+                .patch(builds::update),
+        )
+        .route("/v2/templates/{templateID}", patch(builds::update))
+        .route("/v3/templates", post(builds::request))
+        .route(
+            "/templates/{templateID}/files/{hash}",
+            get(builds::file_upload_link),
+        )
+        .route(
+            "/v2/templates/{templateID}/builds/{buildID}",
+            post(builds::start),
+        )
+        .route(
+            "/templates/{templateID}/builds/{buildID}/status",
+            get(builds::status),
+        )
+        .route(
+            "/templates/{templateID}/builds/{buildID}/logs",
+            get(builds::logs),
+        )
+        .route(
+            "/templates/tags",
+            post(builds::assign_tags).delete(builds::remove_tags),
+        )
+        .route("/templates/{templateID}/tags", get(builds::tags));
     authed = per_sandbox(authed, "/sandboxes");
     authed = per_sandbox(authed, "/v2/sandboxes");
     authed = authed
@@ -109,6 +137,9 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v2/sandboxes/{sandboxID}/connect", post(v2::connect));
     Router::new()
         .route("/health", get(health))
+        // The upload URLs handed out for build files: the URL's token is
+        // their authorisation (as a presigned storage URL's is).
+        .route("/build-files/{hash}", put(builds::upload))
         .merge(authed.route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_api_key,

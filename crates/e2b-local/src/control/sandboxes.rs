@@ -89,6 +89,7 @@ pub(super) async fn create_sandbox(
             .map(super::wire::volume_mount)
             .collect(),
         mcp: body.mcp.and_then(|m| m.0).map(serde_json::Value::Object),
+        internal: false,
     };
     let record = app.manager.create(spec).await?;
     Ok((

@@ -219,6 +219,19 @@ impl Server {
 
         let secrets = crate::secrets::SecretStore::open(&data_dir)
             .map_err(|e| Error::State(format!("opening the secrets: {e}")))?;
+        let pull_options = match &options.registry_mirror {
+            Some(mirror) => crate::image::PullOptions::default().with_registry_mirror(mirror),
+            None => crate::image::PullOptions::default(),
+        };
+        let builds = crate::builds::Builds::open(
+            &data_dir,
+            manager.clone(),
+            manager.host_base_key().is_none().then(|| {
+                "template builds need a root server with writable root filesystems (see `e2b-local doctor`)".to_owned()
+            }),
+            pull_options,
+        )
+        .map_err(|e| Error::State(format!("opening the template builds: {e}")))?;
 
         let listener = TcpListener::bind(options.listen)
             .await
@@ -235,6 +248,7 @@ impl Server {
             api_key: Arc::from(api_key.as_str()),
             sizes: Arc::new(sizes),
             secrets: Arc::new(secrets),
+            builds,
         };
         let app = Arc::new(App {
             control: control::router(state),

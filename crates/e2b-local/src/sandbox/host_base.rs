@@ -147,6 +147,14 @@ impl HostBase {
         })
     }
 
+    /// The key naming the layer (it changes with the host's system).
+    pub(crate) fn key(&self) -> String {
+        self.dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
     /// The trees of a sandbox's writable root, `/` first. With
     /// `traversable_root`, `/root` is `0711` instead of `0700` (a kernel
     /// environment under it must be reachable by `user`).
@@ -155,6 +163,7 @@ impl HostBase {
             name: "root",
             layers: vec![self.dir.join("root")],
             mode: 0o755,
+            owner: 0,
             ensure_dirs: Vec::new(),
         };
         if traversable_root {
@@ -171,6 +180,7 @@ impl HostBase {
                     name,
                     layers: vec![self.dir.join(name), PathBuf::from(path)],
                     mode: 0o755,
+                    owner: 0,
                     ensure_dirs: Vec::new(),
                 },
             });
@@ -182,6 +192,7 @@ impl HostBase {
                     name: path.trim_start_matches('/'),
                     layers: vec![PathBuf::from(*path)],
                     mode: 0o755,
+                    owner: 0,
                     ensure_dirs: Vec::new(),
                 },
             });

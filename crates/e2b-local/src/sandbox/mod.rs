@@ -1,5 +1,6 @@
 //! Sandboxes: records, isolation, the agent process, lifecycle and snapshots.
 
+pub(crate) mod agent_exec;
 pub(crate) mod agent_link;
 pub(crate) mod bwrap;
 pub(crate) mod cgroup;
@@ -11,6 +12,7 @@ pub(crate) mod host_base;
 pub(crate) mod idmap;
 pub(crate) mod instance;
 pub(crate) mod isolation;
+pub(crate) mod layer_capture;
 pub(crate) mod layout;
 pub(crate) mod lifecycle;
 pub(crate) mod manager;

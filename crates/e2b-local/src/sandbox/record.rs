@@ -171,6 +171,10 @@ pub(crate) struct SandboxRecord {
     /// that of the snapshot it was made from); `None`: the host's system.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) image_template: Option<String>,
+    /// A sandbox the server runs for itself (a template build's step):
+    /// listed nowhere.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) internal: bool,
 }
 
 impl std::fmt::Debug for SandboxRecord {
@@ -317,6 +321,7 @@ mod tests {
             paused_with_memory: false,
             code_interpreter: false,
             image_template: None,
+            internal: false,
         };
         let shown = format!("{record:?}");
         assert!(!shown.contains("secret-token"), "{shown}");

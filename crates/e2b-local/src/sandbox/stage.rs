@@ -81,6 +81,9 @@ pub(crate) struct WritableTree {
     /// Mode of the upper layer's root when it is made (the tree's root
     /// directory as the sandbox sees it, as long as it has not changed it).
     pub(crate) mode: u32,
+    /// Owner (an id inside the sandbox) of the upper layer's root when it
+    /// is made.
+    pub(crate) owner: u32,
     /// Directories made in the upper layer when missing (relative path,
     /// mode), owned by in-sandbox root: they override the lower layers'
     /// attributes of the same directory.
@@ -117,10 +120,12 @@ enum Step {
         source: CString,
         staged: CString,
     },
-    /// Make a directory (owned by in-sandbox root) unless it exists.
+    /// Make a directory (owned by the in-sandbox id `owner`) unless it
+    /// exists.
     Dir {
         path: CString,
         mode: u32,
+        owner: u32,
     },
     WritableOverlay {
         staged: CString,
@@ -215,15 +220,16 @@ impl Stage {
                     }
                     let upper = disk.join(UPPER).join(tree.name);
                     let work = disk.join(WORK).join(tree.name);
-                    for (path, mode) in [
-                        (disk.join(UPPER), 0o755),
-                        (upper.clone(), tree.mode),
-                        (disk.join(WORK), 0o700),
-                        (work.clone(), 0o700),
+                    for (path, mode, owner) in [
+                        (disk.join(UPPER), 0o755, 0),
+                        (upper.clone(), tree.mode, tree.owner),
+                        (disk.join(WORK), 0o700, 0),
+                        (work.clone(), 0o700, 0),
                     ] {
                         steps.push(Step::Dir {
                             path: cstring(&path)?,
                             mode,
+                            owner,
                         });
                     }
                     for (path, mode) in &tree.ensure_dirs {
@@ -233,6 +239,7 @@ impl Stage {
                             steps.push(Step::Dir {
                                 path: cstring(&at)?,
                                 mode: *mode,
+                                owner: 0,
                             });
                         }
                     }
@@ -314,13 +321,10 @@ impl Stage {
                             let userns = self.userns.unwrap_or(-1);
                             super::idmap::bind_idmapped(source, staged, userns)?;
                         }
-                        Step::Dir { path, mode } => {
+                        Step::Dir { path, mode, owner } => {
                             if libc::mkdir(path.as_ptr(), 0o700) == 0 {
-                                check(libc::chown(
-                                    path.as_ptr(),
-                                    self.root_owner,
-                                    self.root_owner,
-                                ))?;
+                                let id = self.root_owner + owner;
+                                check(libc::chown(path.as_ptr(), id, id))?;
                                 check(libc::chmod(path.as_ptr(), *mode))?;
                             } else if *libc::__errno_location() != libc::EEXIST {
                                 return Err(io::Error::last_os_error());

@@ -38,6 +38,18 @@ impl UserNamespace {
     /// Create the namespace (needs root: writing a map of other ids needs
     /// `CAP_SETUID`/`CAP_SETGID` in the host's namespace).
     pub(crate) fn create() -> io::Result<Self> {
+        Self::with_map(&format!("0 {HOST_ID_BASE} {ID_COUNT}\n"))
+    }
+
+    /// A namespace mapping the host range back onto ids `0..ID_COUNT`: as
+    /// the map of an idmapped mount, it shows a sandbox's files with the
+    /// owners they have inside (needs root).
+    pub(crate) fn inverse() -> io::Result<Self> {
+        Self::with_map(&format!("{HOST_ID_BASE} 0 {ID_COUNT}\n"))
+    }
+
+    /// A namespace with the uid and gid map `map`.
+    fn with_map(map: &str) -> io::Result<Self> {
         let (mut ready_rx, ready_tx) = pipe()?;
         let keep = ready_tx.as_raw_fd() as libc::c_uint;
         // SAFETY: the child only makes async-signal-safe calls (close_range,
@@ -71,9 +83,8 @@ impl UserNamespace {
                     "unshare(CLONE_NEWUSER) failed: user namespaces are disabled on this host",
                 ));
             }
-            let map = format!("0 {HOST_ID_BASE} {ID_COUNT}\n");
-            std::fs::write(format!("/proc/{pid}/uid_map"), &map)?;
-            std::fs::write(format!("/proc/{pid}/gid_map"), &map)?;
+            std::fs::write(format!("/proc/{pid}/uid_map"), map)?;
+            std::fs::write(format!("/proc/{pid}/gid_map"), map)?;
             let ns = File::open(format!("/proc/{pid}/ns/user"))?;
             Ok(OwnedFd::from(ns))
         })();

@@ -62,6 +62,30 @@ pub struct TemplateRecord {
     pub ready_timeout: Duration,
     /// When the template was made.
     pub created_at: DateTime<Utc>,
+    /// The layers a build's steps made, lowest first (see
+    /// [`build_layer_dir`]).
+    #[serde(default)]
+    pub build_layers: Vec<String>,
+    /// The root is the server's own system (the `base` template, E2B's
+    /// `e2bdev/base`) instead of an image's layers.
+    #[serde(default)]
+    pub host_base: bool,
+    /// A build's working record: sandboxes of it run the build's steps; it
+    /// is listed nowhere.
+    #[serde(default)]
+    pub hidden: bool,
+    /// vCPUs of the template's sandboxes, when its build set them.
+    #[serde(default)]
+    pub cpu_count: Option<u32>,
+    /// Memory of the template's sandboxes in MiB, when its build set it.
+    #[serde(default)]
+    pub memory_mb: Option<u32>,
+    /// The build that made the template, for built templates.
+    #[serde(default)]
+    pub build_id: Option<String>,
+    /// The template's tags (`name:tag` references).
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 /// What [`create_from_image`] makes.
@@ -155,61 +179,38 @@ pub async fn create_from_image(
     auth: &RegistryAuth,
     options: &PullOptions,
 ) -> Result<TemplateRecord, TemplateError> {
-    let valid = !template.name.is_empty()
-        && template.name.len() <= 63
-        && template
-            .name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !valid {
+    if !is_valid_name(&template.name) {
         return Err(TemplateError::InvalidName(template.name.clone()));
     }
-    let store = ImageStore::open(data_dir)?;
-    let image = store.pull(&template.image, auth, options).await?;
-    let layer_dirs: Vec<PathBuf> = image
-        .layers
-        .iter()
-        .rev()
-        .map(|l| store.layer_dir(l))
-        .collect();
     let template_id = crate::ids::template_id().map_err(TemplateError::io("make a template id"))?;
     let dir = templates_dir(data_dir).join(&template_id);
-    let accounts = top_layer::Accounts::of_layers(&layer_dirs);
-    let (user, user_ids) = accounts.default_user(image.config.user.as_deref());
-    let record = TemplateRecord {
-        template_id: template_id.clone(),
-        name: template.name.clone(),
-        image: image.reference.clone(),
-        digest: image.digest.clone(),
-        layers: image.layers.clone(),
-        env: image.config.env.iter().cloned().collect(),
-        workdir: image.config.working_dir.clone().filter(|w| !w.is_empty()),
-        user,
-        user_ids,
-        start_cmd: template.start_cmd.clone(),
-        ready_cmd: template.ready_cmd.clone(),
-        ready_timeout: template.ready_timeout,
-        created_at: Utc::now(),
-    };
     let staging = templates_dir(data_dir).join(format!(".tmp-{template_id}"));
-    std::fs::create_dir_all(&staging).map_err(TemplateError::io("make the template directory"))?;
-    let built = top_layer::build(&staging.join("layer"), &accounts)
-        .map_err(TemplateError::io("make the template's top layer"))
-        .and_then(|()| {
-            crate::store::write_json_atomic(&staging.join("template.json"), &record).map_err(|e| {
-                TemplateError::Io {
-                    what: "record the template".to_owned(),
-                    source: std::io::Error::other(e.to_string()),
-                }
-            })
-        })
-        .and_then(|()| {
-            std::fs::rename(&staging, &dir).map_err(TemplateError::io("register the template"))
-        });
-    if let Err(e) = built {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(e);
+    let built = async {
+        let mut record = image_root(
+            data_dir,
+            &staging,
+            &template_id,
+            &template.image,
+            auth,
+            options,
+        )
+        .await?;
+        record.name = template.name.clone();
+        record.start_cmd = template.start_cmd.clone();
+        record.ready_cmd = template.ready_cmd.clone();
+        record.ready_timeout = template.ready_timeout;
+        write_record(&staging, &record)?;
+        std::fs::rename(&staging, &dir).map_err(TemplateError::io("register the template"))?;
+        Ok::<_, TemplateError>(record)
     }
+    .await;
+    let record = match built {
+        Ok(record) => record,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
     // An older template of the same name is replaced.
     for old in list(data_dir) {
         if old.name == record.name && old.template_id != record.template_id {
@@ -219,8 +220,101 @@ pub async fn create_from_image(
     Ok(record)
 }
 
-/// The templates recorded in `data_dir`.
+/// Whether `name` is usable as a template name.
+pub(crate) fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Pull `image` into the image store of `data_dir` and make a template
+/// root of it in `dir` (created): the template's top layer, and its record
+/// (returned, not written; named by its id, without start or ready command).
+pub(crate) async fn image_root(
+    data_dir: &Path,
+    dir: &Path,
+    template_id: &str,
+    image: &str,
+    auth: &RegistryAuth,
+    options: &PullOptions,
+) -> Result<TemplateRecord, TemplateError> {
+    let store = ImageStore::open(data_dir)?;
+    let image = store.pull(image, auth, options).await?;
+    let layer_dirs: Vec<PathBuf> = image
+        .layers
+        .iter()
+        .rev()
+        .map(|l| store.layer_dir(l))
+        .collect();
+    let accounts = top_layer::Accounts::of_layers(&layer_dirs);
+    let (user, user_ids) = accounts.default_user(image.config.user.as_deref());
+    std::fs::create_dir_all(dir).map_err(TemplateError::io("make the template directory"))?;
+    top_layer::build(&dir.join("layer"), &accounts)
+        .map_err(TemplateError::io("make the template's top layer"))?;
+    Ok(TemplateRecord {
+        template_id: template_id.to_owned(),
+        name: template_id.to_owned(),
+        image: image.reference.clone(),
+        digest: image.digest.clone(),
+        layers: image.layers.clone(),
+        env: image.config.env.iter().cloned().collect(),
+        workdir: image.config.working_dir.clone().filter(|w| !w.is_empty()),
+        user,
+        user_ids,
+        start_cmd: None,
+        ready_cmd: None,
+        ready_timeout: DEFAULT_READY_TIMEOUT,
+        created_at: Utc::now(),
+        build_layers: Vec::new(),
+        host_base: false,
+        hidden: false,
+        cpu_count: None,
+        memory_mb: None,
+        build_id: None,
+        tags: Vec::new(),
+    })
+}
+
+/// Write `record` as the `template.json` of `dir`.
+pub(crate) fn write_record(dir: &Path, record: &TemplateRecord) -> Result<(), TemplateError> {
+    crate::store::write_json_atomic(&dir.join("template.json"), record).map_err(|e| {
+        TemplateError::Io {
+            what: "record the template".to_owned(),
+            source: std::io::Error::other(e.to_string()),
+        }
+    })
+}
+
+/// The directory of the template `template_id` in `data_dir`.
+pub(crate) fn template_dir(data_dir: &Path, template_id: &str) -> PathBuf {
+    templates_dir(data_dir).join(template_id)
+}
+
+/// The templates recorded in `data_dir` (not the working records of builds).
 pub fn list(data_dir: &Path) -> Vec<TemplateRecord> {
+    let mut records = all(data_dir);
+    records.retain(|t| !t.hidden);
+    records
+}
+
+/// The template `template_id`, a build's working record included.
+pub(crate) fn load(data_dir: &Path, template_id: &str) -> Option<TemplateRecord> {
+    if !crate::ids::is_valid_id(template_id) {
+        return None;
+    }
+    crate::store::read_json::<TemplateRecord>(
+        &templates_dir(data_dir)
+            .join(template_id)
+            .join("template.json"),
+    )
+    .ok()
+    .flatten()
+}
+
+/// Every template record of `data_dir`.
+fn all(data_dir: &Path) -> Vec<TemplateRecord> {
     let Ok(entries) = std::fs::read_dir(templates_dir(data_dir)) else {
         return Vec::new();
     };
@@ -240,7 +334,35 @@ pub fn list(data_dir: &Path) -> Vec<TemplateRecord> {
 /// The image layers templates of `data_dir` use (kept by the image store's
 /// garbage collection).
 pub fn layers_in_use(data_dir: &Path) -> std::collections::HashSet<LayerId> {
-    list(data_dir).into_iter().flat_map(|t| t.layers).collect()
+    all(data_dir).into_iter().flat_map(|t| t.layers).collect()
+}
+
+/// Where the build layer `id` keeps its tree `tree` (`root`, or `usr` and
+/// `etc` of templates on the host base).
+pub(crate) fn build_layer_dir(data_dir: &Path, id: &str, tree: &str) -> PathBuf {
+    data_dir.join("build-layers").join(id).join(tree)
+}
+
+/// An empty directory, the lower layer of trees no layer has content for.
+pub(crate) fn empty_layer(data_dir: &Path) -> std::io::Result<PathBuf> {
+    let dir = data_dir.join("build-layers").join("empty");
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// The build layers of a template that hold the tree `tree`, topmost first.
+pub(crate) fn build_layer_dirs(
+    data_dir: &Path,
+    record: &TemplateRecord,
+    tree: &str,
+) -> Vec<PathBuf> {
+    record
+        .build_layers
+        .iter()
+        .rev()
+        .map(|id| build_layer_dir(data_dir, id, tree))
+        .filter(|dir| dir.is_dir())
+        .collect()
 }
 
 /// Remove the template a reference names, with the snapshots taken of its
@@ -271,9 +393,9 @@ pub fn remove(data_dir: &Path, reference: &str) -> Result<TemplateRecord, Templa
 pub(crate) fn find(data_dir: &Path, reference: &str) -> Option<TemplateRecord> {
     let bare = reference.rsplit_once(':').map_or(reference, |(n, _)| n);
     let bare = bare.rsplit_once('/').map_or(bare, |(_, n)| n);
-    list(data_dir)
+    all(data_dir)
         .into_iter()
-        .find(|t| t.template_id == bare || t.name == bare)
+        .find(|t| t.template_id == bare || (!t.hidden && t.name == bare))
 }
 
 /// The read-only layers of a template's root, topmost first: its own top
@@ -283,11 +405,12 @@ pub(crate) fn layer_dirs(
     record: &TemplateRecord,
 ) -> Result<Vec<PathBuf>, ImageError> {
     let store = ImageStore::open(data_dir)?;
-    let mut dirs = vec![
+    let mut dirs = build_layer_dirs(data_dir, record, "root");
+    dirs.push(
         templates_dir(data_dir)
             .join(&record.template_id)
             .join("layer"),
-    ];
+    );
     for layer in record.layers.iter().rev() {
         if !store.has_layer(layer) {
             return Err(ImageError::NotFound {

@@ -188,10 +188,52 @@ impl Shared {
         let has_disk = paths.has_disk();
         let mut plan = Vec::new();
         let mut rootfs_at = Vec::new();
+        let mut home_tree = false;
         if has_disk {
             let device = self.disk_device(sandbox)?;
             plan.push(Source::Ext4(device.path().to_path_buf()));
-            if let Some(template) = image {
+            let base_trees = |extra: Option<&crate::templates::TemplateRecord>| {
+                let mut trees = Vec::new();
+                if let Some(base) = &self.config.host_base {
+                    let traversable = kernel.is_some_and(KernelMounts::needs_root_traversal);
+                    for mut tree in base.trees(traversable) {
+                        if let Some(template) = extra {
+                            let mut layers = crate::templates::build_layer_dirs(
+                                self.dirs.root(),
+                                template,
+                                tree.tree.name,
+                            );
+                            layers.append(&mut tree.tree.layers);
+                            tree.tree.layers = layers;
+                        }
+                        trees.push(tree);
+                    }
+                }
+                trees
+            };
+            if let Some(template) = image.filter(|t| t.host_base) {
+                for tree in base_trees(Some(template)) {
+                    rootfs_at.push(tree.at);
+                    plan.push(Source::Writable(tree.tree));
+                }
+                // A built template's home is a layer of it too.
+                let mut layers =
+                    crate::templates::build_layer_dirs(self.dirs.root(), template, "home");
+                if layers.is_empty() {
+                    layers.push(
+                        crate::templates::empty_layer(self.dirs.root())
+                            .map_err(SandboxError::io("make the empty layer"))?,
+                    );
+                }
+                plan.push(Source::Writable(crate::sandbox::stage::WritableTree {
+                    name: "home",
+                    layers,
+                    mode: 0o755,
+                    owner: layout::USER_ID,
+                    ensure_dirs: Vec::new(),
+                }));
+                home_tree = true;
+            } else if let Some(template) = image {
                 let layers =
                     crate::templates::layer_dirs(self.dirs.root(), template).map_err(|e| {
                         SandboxError::TemplateUnavailable {
@@ -204,11 +246,11 @@ impl Shared {
                     name: "root",
                     layers,
                     mode: 0o755,
+                    owner: 0,
                     ensure_dirs: Vec::new(),
                 }));
-            } else if let Some(base) = &self.config.host_base {
-                let traversable = kernel.is_some_and(KernelMounts::needs_root_traversal);
-                for tree in base.trees(traversable) {
+            } else {
+                for tree in base_trees(None) {
                     rootfs_at.push(tree.at);
                     plan.push(Source::Writable(tree.tree));
                 }
@@ -237,6 +279,7 @@ impl Shared {
             (next(), next())
         };
         let rootfs = rootfs_at.into_iter().map(|at| (at, next())).collect();
+        let home = if home_tree { next() } else { home };
         let agent = PathBuf::from(stage::AGENT);
         let kernel_env = kernel.map(|_| next());
         let interpreter_prefix = kernel
@@ -255,7 +298,7 @@ impl Shared {
             kernel_env,
             interpreter_prefix,
             rootfs,
-            home_in_root: image.is_some(),
+            home_in_root: image.is_some_and(|t| !t.host_base),
         };
         Ok((Some(hook), sources))
     }

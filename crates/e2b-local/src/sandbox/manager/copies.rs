@@ -300,3 +300,62 @@ pub(super) async fn copy_state(
     })?
     .map_err(SandboxError::io("copy the sandbox's files"))
 }
+
+impl Manager {
+    /// Stop a sandbox (its processes end, its files stay) and copy the
+    /// changes its writable trees hold into the layer directory `dest`
+    /// (see [`layer_capture`](crate::sandbox::layer_capture)); `work` is
+    /// an empty directory for the copy's mount points.
+    pub(crate) async fn capture_layer(
+        &self,
+        id: &str,
+        work: &Path,
+        dest: &Path,
+    ) -> Result<(), SandboxError> {
+        let sandbox = self.shared.find(id)?;
+        let _ops = sandbox.ops.lock().await;
+        self.shared.ensure_present(&sandbox)?;
+        if sandbox.live().record.state != State::Paused {
+            self.shared.pause_locked(&sandbox, false).await?;
+        }
+        if !sandbox.paths.has_disk() {
+            return Err(SandboxError::Invalid(
+                "only sandboxes with a disk of their own have layers to capture".to_owned(),
+            ));
+        }
+        let device = self.shared.disk_device(&sandbox)?;
+        let (work, dest) = (work.to_path_buf(), dest.to_path_buf());
+        tokio::task::spawn_blocking(move || {
+            crate::sandbox::layer_capture::capture(device.path(), &work, &dest)
+        })
+        .await
+        .map_err(|e| SandboxError::Io {
+            context: "copy the sandbox's changes into a layer".to_owned(),
+            source: std::io::Error::other(e.to_string()),
+        })?
+        .map_err(SandboxError::io("copy the sandbox's changes into a layer"))
+    }
+
+    /// Where the agent of a sandbox listens (for the server's own calls).
+    pub(crate) fn agent_socket(&self, id: &str) -> Result<PathBuf, SandboxError> {
+        Ok(self.shared.find(id)?.paths.socket())
+    }
+}
+
+impl Manager {
+    /// The key of the host base layer, when sandboxes have writable roots
+    /// (template builds need them).
+    pub(crate) fn host_base_key(&self) -> Option<String> {
+        match (&self.shared.config.host_base, &self.shared.config.disks) {
+            (Some(base), Some(_)) => Some(base.key()),
+            _ => None,
+        }
+    }
+}
+
+impl Manager {
+    /// The server's data directory.
+    pub(crate) fn data_dir(&self) -> &Path {
+        self.shared.dirs.root()
+    }
+}

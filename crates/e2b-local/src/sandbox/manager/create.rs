@@ -81,6 +81,7 @@ impl Manager {
             code_interpreter,
             image_template: image,
             mcp: spec.mcp,
+            internal: spec.internal,
             state: State::Running,
             paused_with_memory: false,
         };
@@ -134,10 +135,7 @@ impl Shared {
         &self,
         template_id: &str,
     ) -> Result<Option<crate::templates::TemplateRecord>, SandboxError> {
-        let Some(record) = crate::templates::list(self.dirs.root())
-            .into_iter()
-            .find(|t| t.template_id == template_id)
-        else {
+        let Some(record) = crate::templates::load(self.dirs.root(), template_id) else {
             return Ok(None);
         };
         if self.config.host_base.is_none() || self.config.disks.is_none() {

@@ -122,6 +122,8 @@ pub(crate) struct SandboxSpec {
     pub(crate) volume_mounts: Vec<VolumeMount>,
     /// MCP configuration (recorded).
     pub(crate) mcp: Option<serde_json::Value>,
+    /// The server's own sandbox (see [`SandboxRecord::internal`]).
+    pub(crate) internal: bool,
 }
 
 /// Result of a fork for one copy.
@@ -298,6 +300,7 @@ impl Manager {
             .iter()
             .filter(|s| s.live().presence == Presence::Ready)
             .map(|s| s.record())
+            .filter(|r| !r.internal)
             .collect()
     }
 
