@@ -394,3 +394,51 @@ async fn failures_name_their_step_and_bad_builds_are_refused() {
     .await;
     assert_eq!(status, 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_builds_on_an_image_from_a_registry() {
+    if !is_root() {
+        return; // Builds need a root server; the refusal is tested above.
+    }
+    use e2b_test_support::oci::{runnable, runnable_image};
+    let registry = e2b_test_support::registry::Registry::start();
+    let _layout = registry.push_image(runnable_image(), "e2b/runnable", "v1");
+    let image = format!("{}/e2b/runnable:v1", registry.host());
+    let server = support::server().await;
+    let (template, build) = request(&server, "on-image:v1").await;
+    let (status, body) = post(
+        &server,
+        &format!("/v2/templates/{template}/builds/{build}"),
+        json!({
+            "fromImage": image,
+            "steps": [
+                {"type": "RUN", "args": ["echo from-a-step > /opt/stuff/built && echo scratch > /tmp/scratch", "root"]},
+                {"type": "RUN", "args": ["cat /tmp/scratch > /opt/stuff/seen", "root"]},
+            ],
+            "startCmd": "touch /tmp/start-ran",
+            "readyCmd": "test -e /tmp/start-ran",
+        }),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let (done, logs) = wait(&server, &template, &build).await;
+    assert_eq!(done["status"], "ready", "{done} {:?}", messages(&logs));
+    let tags = support::api_get(&server, &format!("/templates/{template}/tags")).await;
+    assert_eq!(tags[0]["tag"], "v1", "{tags}");
+    let id = support::create(&server, json!({"templateID": "on-image:v1", "timeout": 60})).await
+        ["sandboxID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (code, out, err) = sh(
+        &server,
+        &id,
+        "cat /opt/stuff/built /opt/stuff/seen; echo $IMAGE_VAR; test -e /tmp/start-ran && echo started",
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["from-a-step", "scratch", runnable::IMAGE_VAR.1, "started"]
+    );
+}

@@ -142,10 +142,25 @@ fn hmac_sha256(key: &[u8; 32], message: &[u8]) -> [u8; 32] {
         .into()
 }
 
+/// What recomputing a files hash from an archive gives.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ArchiveHash {
+    /// The hash as current SDKs compute it.
+    Hash {
+        hash: String,
+        /// The archive holds directories: SDKs before 2.46 also hashed
+        /// their sizes on the client's filesystem, which the archive does
+        /// not record, so their hashes cannot be recomputed.
+        has_dirs: bool,
+    },
+    /// The archive holds hard links, whose hash needs the linked file's
+    /// bytes again: not recomputed.
+    Unchecked,
+}
+
 /// The files hash the SDKs compute for `COPY src dest`, recomputed from the
-/// archive that was uploaded for it (`None` when the archive holds hard
-/// links, whose hash needs the linked file's bytes again: not checked).
-pub(crate) fn archive_hash(src: &str, dest: &str, archive: &Path) -> io::Result<Option<String>> {
+/// archive that was uploaded for it.
+pub(crate) fn archive_hash(src: &str, dest: &str, archive: &Path) -> io::Result<ArchiveHash> {
     let mut file = std::fs::File::open(archive)?;
     let mut magic = [0u8; 2];
     let gzip = file.read(&mut magic)? == 2 && magic == [0x1f, 0x8b];
@@ -158,6 +173,7 @@ pub(crate) fn archive_hash(src: &str, dest: &str, archive: &Path) -> io::Result<
     let mut tar = tar::Archive::new(reader);
     let mut hash = Sha256::new();
     hash.update(format!("COPY {src} {dest}").as_bytes());
+    let mut has_dirs = false;
     for entry in tar.entries()? {
         let mut entry = entry?;
         let header = entry.header();
@@ -169,6 +185,7 @@ pub(crate) fn archive_hash(src: &str, dest: &str, archive: &Path) -> io::Result<
         let path = path.strip_prefix("./").unwrap_or(path);
         hash.update(path.as_bytes());
         if kind.is_dir() {
+            has_dirs = true;
             hash.update((0o040000 | perm).to_string().as_bytes());
         } else if kind.is_symlink() {
             let target = entry
@@ -190,10 +207,13 @@ pub(crate) fn archive_hash(src: &str, dest: &str, archive: &Path) -> io::Result<
                 hash.update(&buf[..n]);
             }
         } else if kind.is_hard_link() {
-            return Ok(None);
+            return Ok(ArchiveHash::Unchecked);
         }
     }
-    Ok(Some(crate::ids::hex(&hash.finalize())))
+    Ok(ArchiveHash::Hash {
+        hash: crate::ids::hex(&hash.finalize()),
+        has_dirs,
+    })
 }
 
 #[cfg(test)]
@@ -242,14 +262,18 @@ mod tests {
         expected.update(b"5");
         expected.update(b"hello");
         let expected = crate::ids::hex(&expected.finalize());
+        let hashed = |hash: &str| ArchiveHash::Hash {
+            hash: hash.to_owned(),
+            has_dirs: true,
+        };
         assert_eq!(
             archive_hash("app", "/app", &archive).unwrap(),
-            Some(expected.clone())
+            hashed(&expected)
         );
         make(b"hellO");
         assert_ne!(
             archive_hash("app", "/app", &archive).unwrap(),
-            Some(expected)
+            hashed(&expected)
         );
     }
 }

@@ -402,13 +402,23 @@ async fn execute(
                     )
                 })?
             };
-            if check.as_deref().is_some_and(|h| h != hash) {
-                return Err(Failure {
-                    message: format!(
-                        "the files uploaded for COPY {src} {dest} do not match their hash {hash}"
-                    ),
-                    step: Some(n.to_owned()),
-                });
+            match check {
+                super::files::ArchiveHash::Hash { hash: ref got, .. } if got == hash => {}
+                super::files::ArchiveHash::Hash { has_dirs: true, .. } => inner.log(
+                    &job.build_id,
+                    Level::Warn,
+                    Some(n),
+                    "the uploaded files' hash cannot be checked: this SDK hashes directory sizes the archive does not record",
+                ),
+                super::files::ArchiveHash::Hash { has_dirs: false, .. } => {
+                    return Err(Failure {
+                        message: format!(
+                            "the files uploaded for COPY {src} {dest} do not match their hash {hash}"
+                        ),
+                        step: Some(n.to_owned()),
+                    });
+                }
+                super::files::ArchiveHash::Unchecked => {}
             }
             let staged = format!("/tmp/.e2b-build-{hash}.tar");
             agent_exec::upload(&socket, &archive, &staged)

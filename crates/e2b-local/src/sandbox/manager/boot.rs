@@ -189,6 +189,7 @@ impl Shared {
         let mut plan = Vec::new();
         let mut rootfs_at = Vec::new();
         let mut home_tree = false;
+        let mut tmp_tree = false;
         if has_disk {
             let device = self.disk_device(sandbox)?;
             plan.push(Source::Ext4(device.path().to_path_buf()));
@@ -217,21 +218,12 @@ impl Shared {
                     plan.push(Source::Writable(tree.tree));
                 }
                 // A built template's home is a layer of it too.
-                let mut layers =
-                    crate::templates::build_layer_dirs(self.dirs.root(), template, "home");
-                if layers.is_empty() {
-                    layers.push(
-                        crate::templates::empty_layer(self.dirs.root())
-                            .map_err(SandboxError::io("make the empty layer"))?,
-                    );
-                }
-                plan.push(Source::Writable(crate::sandbox::stage::WritableTree {
-                    name: "home",
-                    layers,
-                    mode: 0o755,
-                    owner: layout::USER_ID,
-                    ensure_dirs: Vec::new(),
-                }));
+                plan.push(Source::Writable(self.build_tree(
+                    template,
+                    "home",
+                    0o755,
+                    layout::USER_ID,
+                )?));
                 home_tree = true;
             } else if let Some(template) = image {
                 let layers =
@@ -254,6 +246,14 @@ impl Shared {
                     rootfs_at.push(tree.at);
                     plan.push(Source::Writable(tree.tree));
                 }
+            }
+            // So is the `/tmp` of a template a build makes: later steps see
+            // what earlier ones left there.
+            if let Some(template) = image.filter(|t| t.hidden || t.build_id.is_some()) {
+                plan.push(Source::Writable(
+                    self.build_tree(template, "tmp", 0o1777, 0)?,
+                ));
+                tmp_tree = true;
             }
         } else {
             plan.push(Source::Bind(paths.home.clone()));
@@ -280,6 +280,7 @@ impl Shared {
         };
         let rootfs = rootfs_at.into_iter().map(|at| (at, next())).collect();
         let home = if home_tree { next() } else { home };
+        let tmp = if tmp_tree { next() } else { tmp };
         let agent = PathBuf::from(stage::AGENT);
         let kernel_env = kernel.map(|_| next());
         let interpreter_prefix = kernel
@@ -301,6 +302,33 @@ impl Shared {
             home_in_root: image.is_some_and(|t| !t.host_base),
         };
         Ok((Some(hook), sources))
+    }
+
+    /// The writable tree `name` of a built template, mounted outside its
+    /// root (its home on the host's system, its `/tmp`): the build layers'
+    /// content for it under the sandbox's changes. Its root has `mode` and
+    /// belongs to the in-sandbox id `owner` when first made.
+    fn build_tree(
+        &self,
+        template: &crate::templates::TemplateRecord,
+        name: &'static str,
+        mode: u32,
+        owner: u32,
+    ) -> Result<crate::sandbox::stage::WritableTree, SandboxError> {
+        let mut layers = crate::templates::build_layer_dirs(self.dirs.root(), template, name);
+        if layers.is_empty() {
+            layers.push(
+                crate::templates::empty_layer(self.dirs.root())
+                    .map_err(SandboxError::io("make the empty layer"))?,
+            );
+        }
+        Ok(crate::sandbox::stage::WritableTree {
+            name,
+            layers,
+            mode,
+            owner,
+            ensure_dirs: Vec::new(),
+        })
     }
 
     /// The loop device of a sandbox's disk, set up at its first start.
