@@ -119,3 +119,16 @@ def test_dockerfile_template_builds_and_runs(context):
         sandbox.kill()
     Template.remove_tags("compat-dockerfile", ["default"])
     assert Template.exists("compat-dockerfile")
+
+
+def test_apt_install_in_a_build():
+    """A Debian package installed by a build (from Debian's archive, which
+    this project's machines reach) is in the template's sandboxes."""
+    template = Template().from_base_image().apt_install(["sl"], no_install_recommends=True)
+    Template.build(template, "compat-apt")
+    sandbox = Sandbox.create("compat-apt", timeout=60)
+    try:
+        result = sandbox.commands.run("dpkg -s sl | grep '^Status'; test -x /usr/games/sl && echo ok")
+        assert result.stdout == "Status: install ok installed\nok\n", result.stdout
+    finally:
+        sandbox.kill()
