@@ -441,4 +441,27 @@ async fn a_template_builds_on_an_image_from_a_registry() {
         out.lines().collect::<Vec<_>>(),
         ["from-a-step", "scratch", runnable::IMAGE_VAR.1, "started"]
     );
+    // The build's memoryMB is the sandboxes' memory limit.
+    let limit = ["/sys/fs/cgroup/memory", "/sys/fs/cgroup"]
+        .iter()
+        .find_map(|root| {
+            support::find_cgroup(
+                Path::new(root),
+                &|n| n == id,
+                &["memory.max", "memory.limit_in_bytes"],
+                7,
+            )
+        })
+        .map(|cg| {
+            std::fs::read_to_string(cg.join("memory.max"))
+                .or_else(|_| std::fs::read_to_string(cg.join("memory.limit_in_bytes")))
+                .unwrap()
+        });
+    let memory_controller = Path::new("/sys/fs/cgroup/memory").is_dir()
+        || std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+            .is_ok_and(|c| c.split_whitespace().any(|c| c == "memory"));
+    if memory_controller {
+        let limit = limit.expect("the sandbox has a memory cgroup");
+        assert_eq!(limit.trim(), (1024u64 << 20).to_string());
+    }
 }

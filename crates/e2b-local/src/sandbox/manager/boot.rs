@@ -54,7 +54,10 @@ impl Shared {
             }
         };
         let cgroup = if self.cgroups.is_usable() {
-            match self.cgroups.create(&record.id, self.config.limits) {
+            match self.cgroups.create(
+                &record.id,
+                template_limits(self.config.limits, image.as_ref()),
+            ) {
                 Ok(cg) => Some(cg),
                 Err(e) => {
                     tracing::warn!(sandbox = %record.id, error = %e, "running without a cgroup");
@@ -378,6 +381,33 @@ impl Shared {
                 shared.remove(&sandbox);
             }
         });
+    }
+}
+
+/// The limits of a sandbox of `template`: the vCPUs and memory its build
+/// asked for, within the server's own limits.
+fn template_limits(
+    server: crate::sandbox::cgroup::Limits,
+    template: Option<&crate::templates::TemplateRecord>,
+) -> crate::sandbox::cgroup::Limits {
+    let Some(template) = template else {
+        return server;
+    };
+    let smaller = |asked: Option<u64>, cap: Option<u64>| match (asked, cap) {
+        (Some(a), Some(c)) => Some(a.min(c)),
+        (a, c) => a.or(c),
+    };
+    crate::sandbox::cgroup::Limits {
+        memory_bytes: smaller(
+            template.memory_mb.map(|mb| u64::from(mb) << 20),
+            server.memory_bytes,
+        ),
+        cpus: smaller(
+            template.cpu_count.map(u64::from),
+            server.cpus.map(u64::from),
+        )
+        .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+        pids: server.pids,
     }
 }
 
