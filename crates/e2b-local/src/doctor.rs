@@ -317,6 +317,12 @@ pub async fn run() -> Report {
             "read-only unprivileged: only /home/user and /tmp are writable, no sudo",
             Some("run as root for writable root filesystems"),
         );
+        report.push(
+            "template builds",
+            Status::Warn,
+            "unavailable unprivileged: builds need writable root filesystems",
+            Some("run as root"),
+        );
     }
 
     let hierarchy = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
@@ -378,8 +384,20 @@ fn writable_root(report: &mut Report) {
             format!("read-only: {why}"),
             Some("Linux 5.12 or later with loop devices and e2fsprogs gives sandboxes writable roots"),
         );
+        report.push(
+            "template builds",
+            Status::Warn,
+            "unavailable: builds need writable root filesystems",
+            None,
+        );
         return;
     }
+    report.push(
+        "template builds",
+        Status::Ok,
+        "through the template API (the SDKs' Template.build), at most two at a time",
+        None,
+    );
     let missing: Vec<&str> = ["bash", "python3", "pip3", "node", "npm", "git", "curl"]
         .into_iter()
         .filter(|p| {
