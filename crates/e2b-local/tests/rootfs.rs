@@ -389,3 +389,114 @@ async fn a_read_only_root_can_be_chosen() {
     ok(&server, &id, "user", "touch /home/user/ok /tmp/ok").await;
     server.shutdown().await;
 }
+
+/// Snapshot `id` under `name`; the snapshot's template reference.
+async fn snapshot(server: &Server, id: &str, name: &str) -> String {
+    support::api(server)
+        .post_sandboxes_sandbox_id_snapshots()
+        .sandbox_id(id)
+        .body(types::SandboxSnapshotRequest {
+            name: Some(name.into()),
+        })
+        .send()
+        .await
+        .unwrap()
+        .into_inner()
+        .snapshot_id
+}
+
+/// Bytes of the files under `dir` (allocated blocks).
+fn disk_usage(dir: &std::path::Path) -> u64 {
+    if !dir.exists() {
+        return 0;
+    }
+    let out = std::process::Command::new("du")
+        .arg("-s")
+        .arg("-B1")
+        .arg(dir)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_are_layers_of_what_changed_and_chain() {
+    if !root_server() {
+        return; // Snapshots as layers need writable roots.
+    }
+    let server = support::server().await;
+    let first = support::create_base(&server, 120).await;
+    // 24 MiB in the system, a file in the home and in /tmp.
+    ok(
+        &server,
+        &first,
+        "root",
+        "head -c 25165824 /dev/urandom > /opt/blob && echo home-1 > /home/user/one && echo tmp-1 > /tmp/one",
+    )
+    .await;
+    let layers = server.data_dir().join("build-layers");
+    let before = disk_usage(&layers);
+    let one = snapshot(&server, &first, "chain-one").await;
+    let grown = disk_usage(&layers) - before;
+    // The snapshot costs what changed: the blob, not the host's system.
+    assert!(
+        (24 << 20..40 << 20).contains(&grown),
+        "the first snapshot took {grown} bytes"
+    );
+
+    // A sandbox of it starts with those changes, adds its own, is snapshotted in turn.
+    let second = support::create(
+        &server,
+        serde_json::json!({"templateID": one, "timeout": 120}),
+    )
+    .await["sandboxID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(
+        &server,
+        &second,
+        "user",
+        "echo home-2 > /home/user/two && rm /home/user/one",
+    )
+    .await;
+    let before = disk_usage(&layers);
+    let two = snapshot(&server, &second, "chain-two").await;
+    let grown = disk_usage(&layers) - before;
+    assert!(
+        grown < 4 << 20,
+        "the second snapshot copied the first's changes: {grown} bytes"
+    );
+
+    // Deleting the first snapshot keeps what the second stands on.
+    let deleted = support::authed_http(&server)
+        .delete(format!("{}/templates/{one}", server.api_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status().as_u16(), 204);
+    let third = support::create(
+        &server,
+        serde_json::json!({"templateID": two, "timeout": 120}),
+    )
+    .await["sandboxID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = ok(
+        &server,
+        &third,
+        "user",
+        "stat -c %s /opt/blob; cat /home/user/two /tmp/one; test -e /home/user/one || echo one-removed; stat -c %U /home/user/two",
+    )
+    .await;
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["25165824", "home-2", "tmp-1", "one-removed", "user"]
+    );
+}

@@ -186,7 +186,7 @@ async fn base(
             .map_or(reference.as_str(), |(n, _)| n);
         let bare = bare.rsplit_once('/').map_or(bare, |(_, n)| n);
         if bare == crate::sandbox::manager::BASE_TEMPLATE {
-            host_record(work_id, &host_key)
+            crate::templates::host_base_record(work_id, &host_key)
         } else {
             let parent = crate::templates::find(&inner.data_dir, reference)
                 .filter(|t| !t.hidden)
@@ -230,7 +230,7 @@ async fn base(
                 .await
                 .map_err(|e| e.to_string())?
             }
-            _ => host_record(work_id, &host_key),
+            _ => crate::templates::host_base_record(work_id, &host_key),
         }
     };
     std::fs::create_dir_all(work_dir).map_err(|e| e.to_string())?;
@@ -245,32 +245,6 @@ async fn base(
     record.name = work_id.to_owned();
     record.hidden = true;
     Ok((record, key))
-}
-
-/// A working record on the server's own system.
-fn host_record(work_id: &str, host_key: &str) -> TemplateRecord {
-    TemplateRecord {
-        template_id: work_id.to_owned(),
-        name: work_id.to_owned(),
-        image: "e2bdev/base".to_owned(),
-        digest: format!("host-base:{host_key}"),
-        layers: Vec::new(),
-        env: BTreeMap::new(),
-        workdir: None,
-        user: DEFAULT_USER.to_owned(),
-        user_ids: None,
-        start_cmd: None,
-        ready_cmd: None,
-        ready_timeout: crate::templates::DEFAULT_READY_TIMEOUT,
-        created_at: chrono::Utc::now(),
-        build_layers: Vec::new(),
-        host_base: true,
-        hidden: true,
-        cpu_count: None,
-        memory_mb: None,
-        build_id: None,
-        tags: Vec::new(),
-    }
 }
 
 /// Whether an image reference names E2B's base image, which is the

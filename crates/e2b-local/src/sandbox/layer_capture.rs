@@ -1,15 +1,17 @@
-//! A stopped sandbox's changes to its root filesystem, copied out as a
-//! read-only layer.
+//! A sandbox's changes, copied out as a read-only layer.
 //!
 //! The upper layers of a sandbox's writable trees live on its disk under
-//! `upper/<tree>`, owned by host ids of the sandboxes' range. A child
-//! process mounts the disk in a mount namespace of its own, shows `upper`
-//! through an idmapped mount that maps the range back to the ids the files
-//! have inside (see [`UserNamespace::inverse`]) and copies it with
-//! `cp -a`: the layer holds one directory per tree, its files owned as in
-//! the sandbox, with the overlay's whiteouts and opaque directories kept,
-//! ready to be a lower layer of later sandboxes (idmapped like every other
-//! layer).
+//! `upper/<tree>`, its home and `/tmp` (when they are not trees of their
+//! own) under `home` and `tmp`, all owned by host ids of the sandboxes'
+//! range. A child process mounts the disk in a mount namespace of its own
+//! (sharing the filesystem with the sandbox's mount when it runs: the
+//! caller keeps it frozen), shows it through a read-only idmapped mount
+//! that maps the range back to the ids the files have inside (see
+//! [`UserNamespace::inverse`]) and copies it with `cp -a`: the layer holds
+//! one directory per tree (`home` and `tmp` among them), its files owned as
+//! in the sandbox, with the overlay's whiteouts and opaque directories
+//! kept, ready to be a lower layer of later sandboxes (idmapped like every
+//! other layer).
 
 #![allow(unsafe_code)]
 
@@ -29,21 +31,30 @@ use super::userns::UserNamespace;
 pub(crate) fn capture(device: &Path, work: &Path, dest: &Path) -> io::Result<()> {
     let inverse = UserNamespace::inverse()?;
     let disk_dir = work.join("disk");
-    let shown = work.join("upper");
+    let shown = work.join("shown");
     std::fs::create_dir_all(&disk_dir)?;
     std::fs::create_dir_all(&shown)?;
     std::fs::create_dir(dest)?;
     let device_c = cstring(device)?;
     let disk_c = cstring(&disk_dir)?;
-    let upper_c = cstring(&disk_dir.join(UPPER))?;
+    let disk_root_c = cstring(&disk_dir)?;
     let shown_c = cstring(&shown)?;
     let userns = inverse.fd();
-    let mut cmd = Command::new("cp");
-    cmd.arg("-a")
-        .arg("--sparse=always")
-        .arg("--no-target-directory")
+    // The home and /tmp first: a tree of the same name in `upper` (built
+    // templates keep them as trees) merges over them.
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(
+            r#"set -e
+for dir in home tmp; do
+  if [ -d "$1/$dir" ]; then cp -a --sparse=always --no-target-directory "$1/$dir" "$2/$dir"; fi
+done
+if [ -d "$1/$3" ]; then cp -a --sparse=always --no-target-directory "$1/$3" "$2"; fi"#,
+        )
+        .arg("capture")
         .arg(&shown)
         .arg(dest)
+        .arg(UPPER)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -66,7 +77,7 @@ pub(crate) fn capture(device: &Path, work: &Path, dest: &Path) -> io::Result<()>
                 libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
                 std::ptr::null(),
             ))?;
-            super::idmap::bind_idmapped(&upper_c, &shown_c, userns)?;
+            super::idmap::bind_idmapped(&disk_root_c, &shown_c, userns)?;
         }
         Ok(())
     };

@@ -230,6 +230,12 @@ pub(crate) struct SnapshotRecord {
     /// The image template under the source sandbox's files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) image_template: Option<String>,
+    /// A snapshot kept as a layer: the (hidden) template whose layers are
+    /// the source's template's plus the source's changes; its sandboxes
+    /// start on them with an empty disk. `None`: the snapshot is a copy of
+    /// the source's files under `fs/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) layered: Option<String>,
 }
 
 impl SnapshotRecord {
@@ -273,6 +279,7 @@ mod tests {
             env_vars: BTreeMap::new(),
             code_interpreter: false,
             image_template: None,
+            layered: None,
         }
     }
 

@@ -277,6 +277,65 @@ pub(crate) async fn image_root(
     })
 }
 
+/// A working record (hidden) of a root on the server's own system, the
+/// host base layer of key `host_key`.
+pub(crate) fn host_base_record(template_id: &str, host_key: &str) -> TemplateRecord {
+    TemplateRecord {
+        template_id: template_id.to_owned(),
+        name: template_id.to_owned(),
+        image: "e2bdev/base".to_owned(),
+        digest: format!("host-base:{host_key}"),
+        layers: Vec::new(),
+        env: BTreeMap::new(),
+        workdir: None,
+        user: "user".to_owned(),
+        user_ids: None,
+        start_cmd: None,
+        ready_cmd: None,
+        ready_timeout: DEFAULT_READY_TIMEOUT,
+        created_at: Utc::now(),
+        build_layers: Vec::new(),
+        host_base: true,
+        hidden: true,
+        cpu_count: None,
+        memory_mb: None,
+        build_id: None,
+        tags: Vec::new(),
+    }
+}
+
+/// Remove the build layers no template record (a build's, a snapshot's or
+/// a template's) and no cache entry refers to.
+pub(crate) fn gc_build_layers(data_dir: &Path) {
+    let layers = data_dir.join("build-layers");
+    let mut used: std::collections::HashSet<String> = all(data_dir)
+        .into_iter()
+        .flat_map(|t| t.build_layers)
+        .collect();
+    if let Ok(index) = std::fs::read_dir(layers.join("index")) {
+        for entry in index.flatten() {
+            if let Ok(id) = std::fs::read_to_string(entry.path()) {
+                used.insert(id.trim().to_owned());
+            }
+        }
+    }
+    let Ok(entries) = std::fs::read_dir(&layers) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_layer = name.len() == 20 && crate::ids::is_valid_id(&name);
+        if is_layer && !used.contains(&name) {
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => tracing::info!(layer = %name, "removed an unused layer"),
+                Err(e) => {
+                    tracing::warn!(layer = %name, error = %e, "cannot remove an unused layer")
+                }
+            }
+        }
+    }
+}
+
 /// Write `record` as the `template.json` of `dir`.
 pub(crate) fn write_record(dir: &Path, record: &TemplateRecord) -> Result<(), TemplateError> {
     crate::store::write_json_atomic(&dir.join("template.json"), record).map_err(|e| {

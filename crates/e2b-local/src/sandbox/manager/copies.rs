@@ -46,19 +46,24 @@ impl Manager {
         std::fs::create_dir_all(staging.join("fs"))
             .map_err(SandboxError::io("create the snapshot directory"))?;
         let result = async {
-            let record = {
+            let (record, layered) = {
                 let _ops = sandbox.ops.lock().await;
                 shared.ensure_present(&sandbox)?;
-                let sources: Vec<(PathBuf, PathBuf)> = sandbox
-                    .paths
-                    .writable()
-                    .iter()
-                    .map(|(n, from)| (from.to_path_buf(), staging.join("fs").join(n)))
-                    .collect();
-                shared
-                    .with_frozen(&sandbox, copy_state(&staging, sources))
-                    .await?;
-                sandbox.record()
+                let layered = if shared.snapshots_as_layers(&sandbox) {
+                    Some(shared.snapshot_layer(&sandbox).await?)
+                } else {
+                    let sources: Vec<(PathBuf, PathBuf)> = sandbox
+                        .paths
+                        .writable()
+                        .iter()
+                        .map(|(n, from)| (from.to_path_buf(), staging.join("fs").join(n)))
+                        .collect();
+                    shared
+                        .with_frozen(&sandbox, copy_state(&staging, sources))
+                        .await?;
+                    None
+                };
+                (sandbox.record(), layered)
             };
             let snapshot = SnapshotRecord {
                 template_id: template_id.clone(),
@@ -69,11 +74,13 @@ impl Manager {
                 env_vars: record.env_vars.clone(),
                 code_interpreter: record.code_interpreter,
                 image_template: record.image_template.clone(),
+                layered: layered.clone(),
             };
             store::write_json_atomic(&staging.join("snapshot.json"), &snapshot)?;
             let target = shared.dirs.snapshot(&template_id);
-            if existing.is_some() {
+            if let Some(existing) = &existing {
                 shared.dirs.remove_dir(&target)?;
+                shared.forget_layered(existing);
             }
             std::fs::rename(&staging, &target)
                 .map_err(SandboxError::io("register the snapshot"))?;
@@ -87,6 +94,7 @@ impl Manager {
             }
             Err(e) => {
                 let _ = shared.dirs.remove_dir(&staging);
+                crate::templates::gc_build_layers(shared.dirs.root());
                 Err(e)
             }
         }
@@ -122,7 +130,9 @@ impl Manager {
         shared
             .dirs
             .remove_dir(&shared.dirs.snapshot(&template_id))?;
-        lock(&shared.snapshots).remove(&template_id);
+        if let Some(snapshot) = lock(&shared.snapshots).remove(&template_id) {
+            shared.forget_layered(&snapshot);
+        }
         Ok(true)
     }
 
@@ -357,5 +367,109 @@ impl Manager {
     /// The server's data directory.
     pub(crate) fn data_dir(&self) -> &Path {
         self.shared.dirs.root()
+    }
+}
+
+impl Shared {
+    /// Whether a snapshot of `sandbox` is kept as a layer: its changes sit
+    /// in writable trees on a disk of its own (root servers with writable
+    /// roots).
+    fn snapshots_as_layers(&self, sandbox: &Sandbox) -> bool {
+        self.config.host_base.is_some() && sandbox.paths.has_disk()
+    }
+
+    /// Copy a sandbox's changes (frozen meanwhile) into a new layer and
+    /// record the hidden template a snapshot's sandboxes start from: the
+    /// sandbox's template's layers with that layer on top. Its id.
+    async fn snapshot_layer(&self, sandbox: &Arc<Sandbox>) -> Result<String, SandboxError> {
+        let data = self.dirs.root().to_path_buf();
+        let record = sandbox.record();
+        let host_key = self
+            .config
+            .host_base
+            .as_ref()
+            .map(|b| b.key())
+            .unwrap_or_default();
+        let base = match &record.image_template {
+            Some(id) => crate::templates::load(&data, id)
+                .ok_or_else(|| SandboxError::TemplateNotFound(id.clone()))?,
+            None => crate::templates::host_base_record("", &host_key),
+        };
+        let new_id = || crate::ids::template_id().map_err(SandboxError::io("generate an id"));
+        let (layer_id, hidden_id) = (new_id()?, new_id()?);
+        let layers = data.join("build-layers");
+        let staged = layers.join(format!(".tmp-{layer_id}"));
+        let work = data.join("build-work").join(&layer_id);
+        std::fs::create_dir_all(&layers).map_err(SandboxError::io("make the layer directory"))?;
+        let device = self.disk_device(sandbox)?;
+        let captured = {
+            let (staged, work) = (staged.clone(), work.clone());
+            self.with_frozen(sandbox, async move {
+                tokio::task::spawn_blocking(move || {
+                    crate::sandbox::layer_capture::capture(device.path(), &work, &staged)
+                })
+                .await
+                .map_err(|e| SandboxError::Io {
+                    context: "copy the sandbox's changes into a layer".to_owned(),
+                    source: std::io::Error::other(e.to_string()),
+                })?
+                .map_err(SandboxError::io("copy the sandbox's changes into a layer"))
+            })
+            .await
+        };
+        let _ = std::fs::remove_dir_all(&work);
+        if let Err(e) = captured {
+            let _ = std::fs::remove_dir_all(&staged);
+            return Err(e);
+        }
+        std::fs::rename(&staged, layers.join(&layer_id))
+            .map_err(SandboxError::io("register the snapshot's layer"))?;
+        let dir = crate::templates::template_dir(&data, &hidden_id);
+        std::fs::create_dir_all(&dir).map_err(SandboxError::io("make the snapshot's template"))?;
+        let top = crate::templates::template_dir(&data, &base.template_id).join("layer");
+        if !base.template_id.is_empty() && top.is_dir() {
+            let out = std::process::Command::new("cp")
+                .arg("-a")
+                .arg("--no-target-directory")
+                .arg(&top)
+                .arg(dir.join("layer"))
+                .output()
+                .map_err(SandboxError::io("copy the template's top layer"))?;
+            if !out.status.success() {
+                let _ = std::fs::remove_dir_all(&dir);
+                return Err(SandboxError::Io {
+                    context: "copy the template's top layer".to_owned(),
+                    source: std::io::Error::other(
+                        String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+                    ),
+                });
+            }
+        }
+        let mut build_layers = base.build_layers.clone();
+        build_layers.push(layer_id);
+        let hidden = crate::templates::TemplateRecord {
+            template_id: hidden_id.clone(),
+            name: hidden_id.clone(),
+            hidden: true,
+            build_layers,
+            build_id: None,
+            tags: Vec::new(),
+            ..base
+        };
+        crate::templates::write_record(&dir, &hidden).map_err(|e| SandboxError::Io {
+            context: "record the snapshot's template".to_owned(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        Ok(hidden_id)
+    }
+
+    /// Drop the hidden template of a deleted layered snapshot, and the
+    /// layers nothing uses any more.
+    fn forget_layered(&self, snapshot: &SnapshotRecord) {
+        if let Some(id) = &snapshot.layered {
+            let data = self.dirs.root();
+            let _ = std::fs::remove_dir_all(crate::templates::template_dir(data, id));
+            crate::templates::gc_build_layers(data);
+        }
     }
 }

@@ -32,7 +32,7 @@ impl Manager {
         let code_interpreter = template_id == CODE_INTERPRETER_TEMPLATE
             || snapshot.as_ref().is_some_and(|s| s.code_interpreter);
         let image = match &snapshot {
-            Some(s) => s.image_template.clone(),
+            Some(s) => s.layered.clone().or_else(|| s.image_template.clone()),
             None => shared.image_template(&template_id)?.map(|t| t.template_id),
         };
         let id = crate::ids::sandbox_id().map_err(SandboxError::io("generate a sandbox id"))?;
@@ -42,7 +42,7 @@ impl Manager {
             None => BTreeMap::new(),
         };
         env_vars.extend(spec.env_vars.clone());
-        if let Some(snapshot) = &snapshot {
+        if let Some(snapshot) = snapshot.as_ref().filter(|s| s.layered.is_none()) {
             let from = shared.dirs.snapshot(&snapshot.template_id).join("fs");
             let sources: Vec<(PathBuf, PathBuf)> = SandboxPaths::new(from)
                 .writable()
