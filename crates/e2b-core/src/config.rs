@@ -54,6 +54,8 @@ pub struct ConnectionConfig {
     api_url: String,
     sandbox_url: Option<String>,
     volume_api_url: String,
+    /// `volume_api_url` was set (builder, `E2B_VOLUME_API_URL`) or chosen by debug mode.
+    volume_api_url_fixed: bool,
     request_timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     connection_retries: u32,
@@ -155,7 +157,9 @@ impl ConnectionConfig {
             domain: Some(self.domain.clone()),
             api_url: Some(self.api_url.clone()),
             sandbox_url: self.sandbox_url.clone(),
-            volume_api_url: Some(self.volume_api_url.clone()),
+            volume_api_url: self
+                .volume_api_url_fixed
+                .then(|| self.volume_api_url.clone()),
             request_timeout: Some(self.request_timeout.unwrap_or(Duration::ZERO)),
             connect_timeout: Some(self.connect_timeout.unwrap_or(Duration::ZERO)),
             connection_retries: Some(self.connection_retries),
@@ -200,6 +204,17 @@ impl ConnectionConfig {
     /// The volume content API base URL, without a trailing `/`.
     pub fn volume_api_url(&self) -> &str {
         &self.volume_api_url
+    }
+
+    /// The volume content API base URL for a volume the control plane placed on
+    /// `domain` (a custom cluster's, as `VolumeAndToken.domain` reports it): a URL set
+    /// explicitly (builder or `E2B_VOLUME_API_URL`) or debug mode wins, as upstream;
+    /// otherwise `https://api.<domain>`; without a domain, [`volume_api_url`](Self::volume_api_url).
+    pub fn volume_api_url_for(&self, domain: Option<&str>) -> String {
+        match domain.filter(|d| !d.is_empty()) {
+            Some(domain) if !self.volume_api_url_fixed => format!("https://api.{domain}"),
+            _ => self.volume_api_url.clone(),
+        }
     }
 
     /// The timeout of one request; `None` means no timeout.
@@ -600,11 +615,15 @@ impl ConnectionConfigBuilder {
             .or(env.sandbox_url)
             .map(|url| validate_url("sandbox url", env::E2B_SANDBOX_URL, &url))
             .transpose()?;
-        let volume_api_url = match non_empty(self.volume_api_url).or(env.volume_api_url) {
-            Some(url) => validate_url("volume api url", env::E2B_VOLUME_API_URL, &url)?,
-            None if debug => DEBUG_VOLUME_API_URL.to_owned(),
-            None => api_url.clone(),
-        };
+        let (volume_api_url, volume_api_url_fixed) =
+            match non_empty(self.volume_api_url).or(env.volume_api_url) {
+                Some(url) => (
+                    validate_url("volume api url", env::E2B_VOLUME_API_URL, &url)?,
+                    true,
+                ),
+                None if debug => (DEBUG_VOLUME_API_URL.to_owned(), true),
+                None => (api_url.clone(), false),
+            };
 
         let api_key = self.api_key.filter(not_blank).or(env.api_key);
         let access_token = self.access_token.filter(not_blank).or(env.access_token);
@@ -700,6 +719,7 @@ impl ConnectionConfigBuilder {
             api_url,
             sandbox_url,
             volume_api_url,
+            volume_api_url_fixed,
             request_timeout,
             connect_timeout,
             connection_retries,
@@ -1202,6 +1222,36 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(c.api_url(), "http://10.0.0.5:8080/kruise/api");
+    }
+
+    #[test]
+    fn a_volume_domain_applies_unless_the_volume_url_is_fixed() {
+        let c = ConnectionConfig::builder().api_key(KEY).build().unwrap();
+        assert_eq!(c.volume_api_url_for(None), "https://api.e2b.app");
+        assert_eq!(
+            c.volume_api_url_for(Some("byoc.example")),
+            "https://api.byoc.example"
+        );
+        let fixed = ConnectionConfig::builder()
+            .api_key(KEY)
+            .volume_api_url("http://127.0.0.1:9")
+            .build()
+            .unwrap();
+        assert_eq!(
+            fixed.volume_api_url_for(Some("byoc.example")),
+            "http://127.0.0.1:9"
+        );
+        // Deriving a variant keeps the URL as it was chosen.
+        let derived = c.to_builder().build().unwrap();
+        assert_eq!(
+            derived.volume_api_url_for(Some("byoc.example")),
+            "https://api.byoc.example"
+        );
+        let derived = fixed.to_builder().build().unwrap();
+        assert_eq!(
+            derived.volume_api_url_for(Some("byoc.example")),
+            "http://127.0.0.1:9"
+        );
     }
 
     #[test]

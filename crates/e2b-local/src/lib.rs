@@ -85,6 +85,20 @@
 //! Paused sandboxes and snapshots survive: a paused sandbox comes back as a
 //! files-only pause and resumes with fresh processes.
 
+//! # Volumes
+//!
+//! `POST /volumes` makes a directory under the data directory with a random
+//! bearer token of its own (returned by `GET /volumes/{id}`, never logged).
+//! The volume content API (`/volumecontent/{id}/path|dir|file`) is served on
+//! the same listener; point the SDKs at it with `E2B_VOLUME_API_URL` set to
+//! the server's URL. Every path is resolved by the kernel beneath the
+//! volume's root (`openat2` with `RESOLVE_IN_ROOT`), so neither `..` nor a
+//! symlink a sandbox planted reaches a host path; owners are stored as the
+//! host ids sandbox ids map to, so `user` (1000) and root inside see what
+//! the API set. `volumeMounts` at create bind a volume's directory read-write
+//! into the sandbox, live: every sandbox mounting it and the content API see
+//! the same files.
+//!
 //! # Images
 //!
 //! [`image::ImageStore`] pulls OCI images from registries (anonymously or
@@ -104,8 +118,10 @@
 //! * Metrics are measured on request (one sample per call), not kept as a
 //!   history; `GET /sandboxes/{id}/logs` is always empty (logs go to the
 //!   server's stderr).
-//! * `volumeMounts`, `mcp` and egress `rules` are recorded and reported, not
-//!   acted on; `iam` is ignored.
+//! * `mcp` and egress `rules` are recorded and reported, not acted on; `iam`
+//!   is ignored.
+//! * Volume content tokens are random strings, not JWTs; deleting a volume
+//!   that sandboxes mount is not refused (as at E2B) and empties their mounts.
 //! * `domain` is omitted in responses, so the SDKs use `E2B_SANDBOX_URL` and
 //!   `E2B_DOMAIN` (which defaults to `localhost:<port>`).
 //! * `envdVersion` is `0.6.13+local` (semver and PEP 440, ≥ 0.6.13).
@@ -130,6 +146,7 @@ mod secrets;
 mod store;
 mod tail;
 pub mod templates;
+mod volumes;
 
 pub use edge::envd_auth::ENVD_PORT;
 pub use edge::server::{ENVD_VERSION, Server};

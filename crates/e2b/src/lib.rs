@@ -31,8 +31,10 @@
 //!   runtime it owns, for programs without an async runtime: lifecycle, commands, files
 //!   and, with `code-interpreter`, `run_code` and contexts. Off by default: it costs async
 //!   users compile time and nothing else needs it. Enables `sandbox`.
-//! - `template`, `volume`: reserved for a template builder and persistent volumes; they
-//!   enable nothing yet.
+//! - `volume`: [`e2b-volume`](https://docs.rs/e2b-volume) (persistent volumes: create,
+//!   mount into sandboxes, read and write their files), re-exported as `volume`, with
+//!   `Volume` at the crate root. Enables `sandbox`.
+//! - `template`: reserved for a template builder; it enables nothing yet.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
@@ -62,6 +64,17 @@ pub use e2b_code_interpreter as code_interpreter;
 #[cfg_attr(docsrs, doc(cfg(feature = "code-interpreter")))]
 #[doc(inline)]
 pub use e2b_code_interpreter::{CodeInterpreter, RunCodeOptions};
+
+/// Persistent volumes: create, mount into sandboxes, read and write their files (the
+/// `e2b-volume` crate).
+#[cfg(feature = "volume")]
+#[cfg_attr(docsrs, doc(cfg(feature = "volume")))]
+pub use e2b_volume as volume;
+
+#[cfg(feature = "volume")]
+#[cfg_attr(docsrs, doc(cfg(feature = "volume")))]
+#[doc(inline)]
+pub use e2b_volume::Volume;
 
 /// A blocking facade over the async API, for programs without an async runtime.
 #[cfg(feature = "blocking")]

@@ -345,6 +345,23 @@ async fn update_network_and_hosts() {
     let left: Vec<_> = local.client.list_sandboxes().try_collect().await.unwrap();
     assert!(left.iter().all(|s| s.sandbox_id == sbx.id()), "{left:?}");
 
+    // The volume must exist: an unknown name is refused, as at E2B.
+    let err = Sandbox::builder()
+        .volume_mount("/mnt/data", "vol")
+        .timeout(Duration::from_secs(60))
+        .create(&local.client)
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_argument(), "{err}");
+    assert!(err.to_string().contains("volume 'vol' not found"), "{err}");
+    let created = reqwest::Client::new()
+        .post(format!("{}/volumes", local.server.api_url()))
+        .header("X-API-Key", local.server.api_key())
+        .json(&serde_json::json!({"name": "vol"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
     let with_mount = Sandbox::builder()
         .volume_mount("/mnt/data", "vol")
         .timeout(Duration::from_secs(60))

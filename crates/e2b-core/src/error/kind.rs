@@ -130,8 +130,10 @@ pub enum NotFoundKind {
     Context,
     /// A template.
     Template,
-    /// A volume, or a path in one.
+    /// A volume.
     Volume,
+    /// A file or directory inside a volume.
+    VolumePath,
     /// A process inside a sandbox.
     Process,
     /// A snapshot.
@@ -249,6 +251,9 @@ impl fmt::Display for ErrorKind {
                     ),
                     NotFoundKind::Volume => {
                         ("volume was not found", "; check the volume name or id")
+                    }
+                    NotFoundKind::VolumePath => {
+                        ("path was not found in the volume", "; check the path")
                     }
                     NotFoundKind::Process => {
                         ("process was not found", "; it may have exited already")

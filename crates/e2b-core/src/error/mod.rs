@@ -282,6 +282,16 @@ impl Error {
         matches!(self.0.kind, ErrorKind::Volume { .. })
     }
 
+    /// Whether a volume was not found ([`NotFoundKind::Volume`]).
+    pub fn is_volume_not_found(&self) -> bool {
+        self.not_found_kind() == Some(NotFoundKind::Volume)
+    }
+
+    /// Whether a path inside a volume was not found ([`NotFoundKind::VolumePath`]).
+    pub fn is_volume_path_not_found(&self) -> bool {
+        self.not_found_kind() == Some(NotFoundKind::VolumePath)
+    }
+
     /// Whether a git remote refused the credentials.
     pub fn is_git_auth(&self) -> bool {
         matches!(self.0.kind, ErrorKind::GitAuth { .. })

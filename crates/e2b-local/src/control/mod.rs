@@ -1,5 +1,6 @@
 //! The control plane: the REST API of `spec/openapi.yml` that the SDKs call
-//! with `X-API-Key` (sandboxes, snapshots, templates, metrics, secrets).
+//! with `X-API-Key` (sandboxes, snapshots, templates, metrics, secrets,
+//! volumes), and the volume content API, authenticated by volume tokens.
 //!
 //! Request and response bodies are the generated types of
 //! [`e2b_api::control::types`], so shapes follow the spec exactly; every error
@@ -17,6 +18,8 @@ pub(crate) mod snapshots;
 pub(crate) mod templates;
 pub(crate) mod v2;
 pub(crate) mod views;
+pub(crate) mod volume_content;
+pub(crate) mod volumes;
 pub(crate) mod wire;
 
 use std::sync::Arc;
@@ -24,6 +27,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::{get, patch, post, put};
+use std::time::Duration;
 
 use crate::sandbox::Manager;
 use errors::ApiError;
@@ -41,6 +45,10 @@ pub(crate) struct AppState {
     pub(crate) secrets: Arc<crate::secrets::SecretStore>,
     /// Template builds.
     pub(crate) builds: crate::builds::Builds,
+    /// The volumes.
+    pub(crate) volumes: Arc<crate::volumes::VolumeStore>,
+    /// How long an upload to a volume may stall.
+    pub(crate) body_idle_timeout: Duration,
 }
 
 impl std::fmt::Debug for AppState {
@@ -51,7 +59,8 @@ impl std::fmt::Debug for AppState {
             .field("api_key", &crate::ids::redacted(Some(&self.api_key)))
             .field("sizes", &self.sizes)
             .field("secrets", &self.secrets)
-            .finish()
+            .field("volumes", &self.volumes)
+            .finish_non_exhaustive()
     }
 }
 
@@ -99,6 +108,11 @@ pub(crate) fn router(state: AppState) -> Router {
                 .post(secrets::update)
                 .delete(secrets::delete),
         )
+        .route("/volumes", get(volumes::list).post(volumes::create))
+        .route(
+            "/volumes/{volumeID}",
+            get(volumes::get).delete(volumes::delete),
+        )
         .route("/templates", get(templates::list))
         .route("/templates/aliases/{alias}", get(templates::alias))
         .route(
@@ -135,11 +149,28 @@ pub(crate) fn router(state: AppState) -> Router {
     authed = authed
         .route("/sandboxes/{sandboxID}/connect", post(sandboxes::connect))
         .route("/v2/sandboxes/{sandboxID}/connect", post(v2::connect));
+    // Authenticated by each volume's token, not the API key.
+    let content = Router::new()
+        .route(
+            "/volumecontent/{volumeID}/path",
+            get(volume_content::stat)
+                .patch(volume_content::update)
+                .delete(volume_content::remove),
+        )
+        .route(
+            "/volumecontent/{volumeID}/dir",
+            get(volume_content::list).post(volume_content::make_dir),
+        )
+        .route(
+            "/volumecontent/{volumeID}/file",
+            get(volume_content::read).put(volume_content::write),
+        );
     Router::new()
         .route("/health", get(health))
         // The upload URLs handed out for build files: the URL's token is
         // their authorisation (as a presigned storage URL's is).
         .route("/build-files/{hash}", put(builds::upload))
+        .merge(content)
         .merge(authed.route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_api_key,

@@ -83,11 +83,7 @@ pub(super) async fn create_sandbox(
             auto_resume,
             pause_keeps_memory: body.auto_pause_memory,
         },
-        volume_mounts: body
-            .volume_mounts
-            .into_iter()
-            .map(super::wire::volume_mount)
-            .collect(),
+        volume_mounts: super::volumes::resolve_mounts(&app.volumes, body.volume_mounts)?,
         mcp: body.mcp.and_then(|m| m.0).map(serde_json::Value::Object),
         internal: false,
     };

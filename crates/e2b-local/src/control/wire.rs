@@ -45,11 +45,13 @@ pub(crate) fn network_config(n: &NetworkSettings) -> SandboxNetworkConfig {
     }
 }
 
-/// A requested volume mount.
+/// A requested volume mount, unresolved.
+#[cfg(test)]
 pub(crate) fn volume_mount(v: SandboxVolumeMount) -> VolumeMount {
     VolumeMount {
         name: v.name,
         path: v.path,
+        volume_id: None,
     }
 }
 

@@ -182,6 +182,14 @@ impl Server {
             pids: options.sandbox_pids_limit,
             cpus: options.sandbox_cpu_limit,
         };
+        let ownership = match privilege {
+            Privilege::Root => crate::sandbox::layout::Ownership::Root,
+            Privilege::UserNamespace => crate::sandbox::layout::Ownership::ServerUser,
+        };
+        let volumes = Arc::new(
+            crate::volumes::VolumeStore::open(&data_dir, ownership)
+                .map_err(|e| Error::State(format!("opening the volumes: {e}")))?,
+        );
         let config = ManagerConfig {
             bwrap,
             agent_binary,
@@ -204,6 +212,7 @@ impl Server {
             body_idle_timeout: options.request_body_idle_timeout,
             disks: disks.clone(),
             host_base,
+            volumes: Arc::clone(&volumes),
         };
         let disk_total = match &disks {
             Some(disks) => disks.size(),
@@ -249,6 +258,8 @@ impl Server {
             sizes: Arc::new(sizes),
             secrets: Arc::new(secrets),
             builds,
+            volumes,
+            body_idle_timeout: options.request_body_idle_timeout,
         };
         let app = Arc::new(App {
             control: control::router(state),

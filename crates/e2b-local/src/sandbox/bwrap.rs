@@ -256,6 +256,9 @@ pub(crate) struct MountSources {
     /// `/home/user` is part of the root filesystem (image templates), not
     /// bound from [`MountSources::home`].
     pub(crate) home_in_root: bool,
+    /// Volumes: each directory (the server's, or its staged copy) and where
+    /// it is bound, read-write.
+    pub(crate) volumes: Vec<(PathBuf, PathBuf)>,
 }
 
 /// Descriptors bubblewrap and the agent inherit, by number.
@@ -371,6 +374,21 @@ impl BwrapPlan<'_> {
             a.bind(&self.sources.home, layout::HOME_IN_SANDBOX);
         }
         a.bind(&self.sources.tmp, "/tmp");
+        for (source, at) in &self.sources.volumes {
+            // Explicit, traversable parents (implicit ones would be 0700);
+            // existing ones are left as they are.
+            let mut parents: Vec<&Path> = at
+                .ancestors()
+                .skip(1)
+                .filter(|p| p.parent().is_some())
+                .collect();
+            parents.reverse();
+            for dir in parents {
+                a.flags(&["--perms", "0755"]);
+                a.pair_single("--dir", dir);
+            }
+            a.bind(source, at);
+        }
         // Root's home stays private, except that an interpreter installed
         // under it (pyenv) must be reachable: then `user` may traverse it.
         let root_mode = if self.kernel.is_some_and(KernelMounts::needs_root_traversal) {
@@ -567,6 +585,7 @@ mod tests {
             interpreter_prefix: None,
             rootfs: Vec::new(),
             home_in_root: false,
+            volumes: Vec::new(),
         }
     }
 
@@ -664,6 +683,37 @@ mod tests {
         assert!(
             !s.contains("/srv/data"),
             "paths outside the visible trees need no mask"
+        );
+    }
+
+    #[test]
+    fn volumes_are_bound_read_write_under_traversable_parents() {
+        let mut sources = sources("/data/sandboxes/i1", "/opt/e2b-local");
+        sources.volumes = vec![(
+            PathBuf::from("/data/volumes/0b7d"),
+            PathBuf::from("/mnt/shared/data"),
+        )];
+        let host = host();
+        let plan = BwrapPlan {
+            privilege: Privilege::UserNamespace,
+            host: &host,
+            sources: &sources,
+            internet: false,
+            fds: fds(),
+            hide: &[],
+            kernel: None,
+        };
+        let args = joined(&plan.args());
+        let parents = args
+            .find("--perms 0755 --dir /mnt --perms 0755 --dir /mnt/shared")
+            .expect(&args);
+        let bind = args
+            .find("--bind /data/volumes/0b7d /mnt/shared/data")
+            .expect(&args);
+        assert!(parents < bind, "{args}");
+        assert!(
+            args.find("--bind /data/sandboxes/i1/tmp /tmp").unwrap() < bind,
+            "{args}"
         );
     }
 

@@ -115,13 +115,17 @@ pub(crate) struct NetworkUpdate {
     pub(crate) egress_proxy: Option<Value>,
 }
 
-/// A volume mount as requested (recorded; volumes are not mounted).
+/// A volume mounted into the sandbox.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct VolumeMount {
     /// The volume's name.
     pub(crate) name: String,
-    /// Where it would be mounted.
+    /// Where it is mounted.
     pub(crate) path: String,
+    /// The volume, resolved from its name at create (absent in records of
+    /// versions that only recorded mounts: those are not mounted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) volume_id: Option<String>,
 }
 
 /// One sandbox.
@@ -155,7 +159,7 @@ pub(crate) struct SandboxRecord {
     pub(crate) network: Option<NetworkSettings>,
     /// Lifecycle settings.
     pub(crate) lifecycle: Lifecycle,
-    /// Volume mounts as requested (recorded; volumes are not mounted).
+    /// Volume mounts.
     pub(crate) volume_mounts: Vec<VolumeMount>,
     /// MCP configuration as requested (recorded).
     pub(crate) mcp: Option<serde_json::Value>,

@@ -156,7 +156,8 @@ impl SandboxBuilder {
         self
     }
 
-    /// Mount the volume `name` at `path`.
+    /// Mount the volume `name` at `path`, read-write. `name` may also be an
+    /// `e2b_volume::Volume` (`&volume`), which converts to its name.
     pub fn volume_mount(mut self, path: impl Into<String>, name: impl Into<String>) -> Self {
         self.volume_mounts.push(VolumeMount::new(name, path));
         self

@@ -170,6 +170,7 @@ impl Shared {
         image: Option<&crate::templates::TemplateRecord>,
     ) -> Result<(Option<crate::sandbox::instance::PreExec>, MountSources), SandboxError> {
         let paths = &sandbox.paths;
+        let volumes = self.volume_dirs(&sandbox.record())?;
         let Some(ns) = &self.config.userns else {
             if paths.has_disk() {
                 return Err(SandboxError::Invalid(
@@ -185,6 +186,7 @@ impl Shared {
                 interpreter_prefix: kernel.and_then(|k| k.interpreter_prefix.clone()),
                 rootfs: Vec::new(),
                 home_in_root: false,
+                volumes,
             };
             return Ok((None, sources));
         };
@@ -266,6 +268,7 @@ impl Shared {
             plan.push(Source::Hidden(kernel.env.clone()));
             plan.extend(kernel.interpreter_prefix.clone().map(Source::Bind));
         }
+        plan.extend(volumes.iter().map(|(dir, _)| Source::Bind(dir.clone())));
         let (stage, staged) = Stage::plan(
             Path::new(stage::LAUNCH_DIR),
             &plan,
@@ -289,6 +292,7 @@ impl Shared {
         let interpreter_prefix = kernel
             .and_then(|k| k.interpreter_prefix.as_ref())
             .map(|_| next());
+        let volumes = volumes.into_iter().map(|(_, at)| (next(), at)).collect();
         let mut stage = stage.hook();
         let mut enter = ns.enter_hook();
         let hook: crate::sandbox::instance::PreExec = Box::new(move || {
@@ -303,6 +307,7 @@ impl Shared {
             interpreter_prefix,
             rootfs,
             home_in_root: image.is_some_and(|t| !t.host_base),
+            volumes,
         };
         Ok((Some(hook), sources))
     }
@@ -332,6 +337,26 @@ impl Shared {
             owner,
             ensure_dirs: Vec::new(),
         })
+    }
+
+    /// The directories of the sandbox's volumes (the server's own paths,
+    /// never one a sandbox could have made) and where each is mounted.
+    fn volume_dirs(&self, record: &SandboxRecord) -> Result<Vec<(PathBuf, PathBuf)>, SandboxError> {
+        let mut dirs = Vec::new();
+        for mount in &record.volume_mounts {
+            let Some(id) = &mount.volume_id else {
+                continue;
+            };
+            let dir = self.config.volumes.content_dir(id);
+            if self.config.volumes.get(id).is_err() || !dir.is_dir() {
+                return Err(SandboxError::Invalid(format!(
+                    "volume '{}' mounted at {} no longer exists",
+                    mount.name, mount.path
+                )));
+            }
+            dirs.push((dir, PathBuf::from(&mount.path)));
+        }
+        Ok(dirs)
     }
 
     /// The loop device of a sandbox's disk, set up at its first start.

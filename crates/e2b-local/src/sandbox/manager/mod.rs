@@ -97,6 +97,8 @@ pub(crate) struct ManagerConfig {
     /// have disks, on hosts with idmapped mounts); without it sandboxes see
     /// the host's system read-only.
     pub(crate) host_base: Option<Arc<crate::sandbox::host_base::HostBase>>,
+    /// The volumes sandboxes mount.
+    pub(crate) volumes: Arc<crate::volumes::VolumeStore>,
 }
 
 /// A sandbox as requested by create (or derived by fork).
@@ -118,7 +120,7 @@ pub(crate) struct SandboxSpec {
     pub(crate) network: Option<NetworkSettings>,
     /// Lifecycle settings.
     pub(crate) lifecycle: Lifecycle,
-    /// Volume mounts (recorded).
+    /// Volume mounts (resolved: each names its volume's id).
     pub(crate) volume_mounts: Vec<VolumeMount>,
     /// MCP configuration (recorded).
     pub(crate) mcp: Option<serde_json::Value>,

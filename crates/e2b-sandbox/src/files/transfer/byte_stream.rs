@@ -23,6 +23,12 @@ impl ByteStream {
             pending: Bytes::new(),
         }
     }
+
+    /// A `ByteStream` over any stream of chunks (what other E2B crates stream, e.g.
+    /// volume files, is handed out as this same type).
+    pub fn from_stream(stream: impl Stream<Item = Result<Bytes>> + Send + 'static) -> Self {
+        ByteStream::new(Box::pin(stream))
+    }
 }
 
 impl std::fmt::Debug for ByteStream {
