@@ -1,13 +1,13 @@
 //! `e2b files …` against an in-process e2b-local: trees both ways, standard input and
 //! output, listing, removal, directories, watching, and a 1 GiB copy in bounded memory.
 
-mod support;
-
 use std::io::{BufRead as _, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::{Cli, PATIENCE, assert_success, code, proc_status_bytes, stderr, stdout, tree};
+use crate::support::{
+    Cli, PATIENCE, assert_success, code, proc_status_bytes, stderr, stdout, tree,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copy_trees_both_ways_list_remove_and_make_directories() {

@@ -1,12 +1,10 @@
 //! `e2b local …`: e2b-local's server and doctor from the same binary, whose sandboxes run
 //! this very executable as their agent.
 
-mod support;
-
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
 
-use support::{E2B, PATIENCE, assert_success, bare, output, stderr, stdout};
+use crate::support::{E2B, PATIENCE, assert_success, bare, output, stderr, stdout};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_serve_runs_sandboxes_with_this_binary_as_their_agent() {

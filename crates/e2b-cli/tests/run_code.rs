@@ -1,9 +1,7 @@
 //! `e2b run-code` against a code-interpreter sandbox of an in-process e2b-local (the
 //! kernel environment: `make kernel-env`, or E2B_LOCAL_KERNEL_ENV).
 
-mod support;
-
-use support::{Cli, assert_success, code, stderr, stdout};
+use crate::support::{Cli, assert_success, code, stderr, stdout};
 
 const CODE: &str = "\
 import matplotlib.pyplot as plt

@@ -1,12 +1,10 @@
 //! `e2b sandbox …`, configuration errors and completions, run as the built binary against an
 //! in-process e2b-local.
 
-mod support;
-
 use std::collections::HashSet;
 
+use crate::support::{Cli, assert_success, bare, code, output, stderr, stdout};
 use serde_json::Value;
-use support::{Cli, assert_success, bare, code, output, stderr, stdout};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lifecycle_listing_metrics_logs_and_snapshots() {

@@ -1,14 +1,12 @@
 //! `e2b sandbox connect` (and `create` without `--detach`) driven through a real
 //! pseudo-terminal: typing, Ctrl-C, resizing, and the shell's exit code.
 
-mod support;
-
 use std::io::{Read as _, Write as _};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::{Cli, E2B, PATIENCE};
 use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
-use support::{Cli, E2B, PATIENCE};
 
 /// `e2b ARGS…` on a terminal of its own.
 struct Terminal {
