@@ -217,12 +217,17 @@ fn summarise(
     index: usize,
     files: &[PathBuf],
 ) -> Result<(), CliError> {
-    let formats = result.formats().join(", ");
+    let formats = result.formats();
     if result.is_main_result
         && let Some(text) = &result.text
     {
         out.line(text)?;
+        if formats == ["text"] {
+            // Printed in full: nothing more to say.
+            return Ok(());
+        }
     }
+    let formats = formats.join(", ");
     let mut note = format!("result {index}: {formats}");
     if let Some(chart) = result.chart_json() {
         let kind = chart.get("type").and_then(Value::as_str).unwrap_or("chart");
