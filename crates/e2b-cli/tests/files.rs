@@ -235,7 +235,7 @@ async fn a_one_gib_copy_runs_in_bounded_memory() {
     }
 
     let started = Instant::now();
-    let up = peak_memory(cli.command(&[
+    let (up, up_notes) = peak_memory(cli.command(&[
         "files",
         "cp",
         big.to_str().unwrap(),
@@ -261,7 +261,7 @@ async fn a_one_gib_copy_runs_in_bounded_memory() {
 
     let back = dir.path().join("back.bin");
     let started = Instant::now();
-    let down = peak_memory(cli.command(&[
+    let (down, down_notes) = peak_memory(cli.command(&[
         "files",
         "cp",
         &format!("{id}:/tmp/big.bin"),
@@ -285,14 +285,21 @@ async fn a_one_gib_copy_runs_in_bounded_memory() {
         up >> 20,
         down >> 20
     );
+    // Off a terminal, no progress bar: the summary alone.
+    assert_eq!(
+        up_notes,
+        format!("copied 1 file (1.0 GiB) to {id}:/tmp/big.bin\n")
+    );
+    assert_eq!(down_notes.lines().count(), 1, "{down_notes:?}");
     assert!(up < LIMIT, "upload peak RSS {} MiB", up >> 20);
     assert!(down < LIMIT, "download peak RSS {} MiB", down >> 20);
     cli.stop().await;
 }
 
 /// Run `command` to success; its peak resident memory (VmHWM), read from /proc while it
-/// runs (the peak only grows, so the last reading before it exits is the figure).
-async fn peak_memory(mut command: std::process::Command) -> u64 {
+/// runs (the peak only grows, so the last reading before it exits is the figure), and
+/// what it printed on standard error.
+async fn peak_memory(mut command: std::process::Command) -> (u64, String) {
     tokio::task::spawn_blocking(move || {
         let mut child = command
             .stdin(Stdio::null())
@@ -302,13 +309,13 @@ async fn peak_memory(mut command: std::process::Command) -> u64 {
             .unwrap();
         let pid = child.id();
         let mut peak = 0;
+        let mut err = String::new();
         let deadline = Instant::now() + Duration::from_secs(300);
         loop {
             if let Some(hwm) = proc_status_bytes(pid, "VmHWM:") {
                 peak = peak.max(hwm);
             }
             if let Some(status) = child.try_wait().unwrap() {
-                let mut err = String::new();
                 std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
                 assert!(status.success(), "copy failed: {err}");
                 break;
@@ -318,7 +325,7 @@ async fn peak_memory(mut command: std::process::Command) -> u64 {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert!(peak > 0, "never read the copy's memory");
-        peak
+        (peak, err)
     })
     .await
     .unwrap()

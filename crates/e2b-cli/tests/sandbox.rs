@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use crate::support::{Cli, assert_success, bare, code, output, stderr, stdout};
+use crate::support::{Cli, PATIENCE, assert_success, bare, code, output, stderr, stdout};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -233,6 +233,30 @@ async fn exec_pipes_streams_and_passes_the_exit_code_through() {
         .await;
     assert_eq!(stdout(&out), "alive\n", "{}", stderr(&out));
 
+    // Ctrl-C (SIGINT) kills the remote command: exit code 130, nothing left running.
+    let mut sleeper = cli.command(&["sandbox", "exec", &id, "--", "sleep 301"]);
+    let mut sleeper = sleeper
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `[3]`: the pattern does not match the probe's own command line.
+    wait_for_remote(&cli, &id, "pgrep -f 'sleep [3]01'").await;
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &sleeper.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = tokio::task::spawn_blocking(move || sleeper.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(130));
+    let out = cli
+        .run(&["sandbox", "exec", &id, "--", "pgrep -f 'sleep [3]01'"])
+        .await;
+    assert_eq!(code(&out), 1, "sleep is gone: {}", stdout(&out));
+
     // e2b's own failure (no such sandbox) is 255, apart from any remote code.
     let out = cli
         .run(&["sandbox", "exec", "no-such-sandbox", "--", "true"])
@@ -290,4 +314,61 @@ async fn completions_for_every_shell() {
         seen.insert(script);
     }
     assert_eq!(seen.len(), 3, "one script per shell");
+}
+
+/// Run `probe` in the sandbox until it succeeds.
+async fn wait_for_remote(cli: &Cli, id: &str, probe: &str) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        if cli
+            .run(&["sandbox", "exec", id, "--", probe])
+            .await
+            .status
+            .success()
+        {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "`{probe}` never succeeded"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_follow_ends_with_the_sandbox() {
+    let cli = Cli::start().await;
+    let id = cli.sandbox().await;
+    let mut follower = cli.command(&["sandbox", "metrics", &id, "--follow", "--format", "json"]);
+    let mut follower = follower
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout_pipe = follower.stdout.take().unwrap();
+    let first = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead as _;
+        let mut lines = std::io::BufReader::new(stdout_pipe).lines();
+        let first = lines.next().expect("a sample").unwrap();
+        // Drain the rest, so that the follower never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        first
+    })
+    .await
+    .unwrap();
+    let sample: Value = serde_json::from_str(&first).expect("a JSON line");
+    assert!(sample["cpuCount"].as_u64().unwrap() >= 1, "{sample}");
+
+    let out = cli.run(&["sandbox", "kill", &id]).await;
+    assert_success(&out, &["sandbox", "kill"]);
+    let status = tokio::time::timeout(
+        PATIENCE,
+        tokio::task::spawn_blocking(move || follower.wait().unwrap()),
+    )
+    .await
+    .expect("--follow stops once the sandbox is gone")
+    .unwrap();
+    assert!(status.success(), "{status:?}");
+    cli.stop().await;
 }

@@ -198,3 +198,35 @@ async fn create_opens_a_terminal_and_kills_the_sandbox_when_it_closes() {
     assert_eq!(sandboxes, serde_json::json!([]), "{text:?}");
     cli.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_copies_show_a_progress_bar_on_a_terminal() {
+    let cli = Cli::start().await;
+    let id = cli.sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("64m.bin");
+    std::fs::File::create(&file)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let mut term = Terminal::spawn(
+        &cli,
+        &[
+            "files",
+            "cp",
+            file.to_str().unwrap(),
+            &format!("{id}:/tmp/64m.bin"),
+        ],
+        24,
+        100,
+    );
+    let (code, shown) = blocking(move || {
+        // The bar's total, then the summary once it is cleared.
+        let bar = term.expect("64.00 MiB");
+        let done = term.expect("copied 1 file (64.0 MiB)");
+        (term.wait(), format!("{bar}{done}"))
+    })
+    .await;
+    assert_eq!(code, 0, "{shown:?}");
+    cli.stop().await;
+}

@@ -244,10 +244,20 @@ impl Exec {
         if let Some(cwd) = &self.cwd {
             options = options.cwd(cwd.clone());
         }
+        // Ctrl-C from here on kills the remote command rather than e2b alone.
+        let mut interrupt =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .map_err(|e| CliError::io("cannot handle Ctrl-C", e))?;
         let handle = sandbox.commands().spawn_with(self.command, options).await?;
         if self.background {
             if piped {
-                send_stdin(&handle).await?;
+                tokio::select! {
+                    sent = send_stdin(&handle) => sent?,
+                    Some(()) = interrupt.recv() => {
+                        let _ = handle.kill().await;
+                        return Ok(code::INTERRUPTED);
+                    }
+                }
             }
             if out.json() {
                 out.print_json(&json!({ "sandboxId": sandbox.id(), "pid": handle.pid() }))?;
@@ -278,9 +288,6 @@ impl Exec {
             tokio::spawn(async move { send_stdin(&handle).await })
         });
 
-        let mut interrupt =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-                .map_err(|e| CliError::io("cannot handle Ctrl-C", e))?;
         let mut interrupted = false;
         let result = tokio::select! {
             result = handle.wait() => result,
@@ -494,12 +501,18 @@ async fn metrics(
 ) -> Result<u8, CliError> {
     let mut last: Option<SystemTime> = None;
     let mut header = false;
+    let mut following = false;
     loop {
         let mut options = MetricsOptions::new();
         if let Some(t) = last {
             options = options.start(t);
         }
-        let samples = client.sandbox_metrics_with(sandbox_id, options).await?;
+        let samples = match client.sandbox_metrics_with(sandbox_id, options).await {
+            // Following, the sandbox went away between two requests: the end.
+            Err(e) if e.is_not_found() && following => return Ok(0),
+            result => result?,
+        };
+        following = follow;
         let since = last;
         for m in samples
             .into_iter()
@@ -550,6 +563,7 @@ async fn logs(
 ) -> Result<u8, CliError> {
     let mut start: Option<SystemTime> = None;
     let mut seen_at_start = 0usize;
+    let mut following = false;
     loop {
         let mut options = LogsOptions::new();
         if let Some(t) = start {
@@ -558,7 +572,12 @@ async fn logs(
         if let Some(level) = &level {
             options = options.level(level.clone());
         }
-        let entries = client.sandbox_logs_with(sandbox_id, options).await?;
+        let entries = match client.sandbox_logs_with(sandbox_id, options).await {
+            // Following, the sandbox went away between two requests: the end.
+            Err(e) if e.is_not_found() && following => return Ok(0),
+            result => result?,
+        };
+        following = follow;
         // The cursor is inclusive: skip what was printed at that very instant.
         let mut skip = if start.is_some() { seen_at_start } else { 0 };
         for entry in entries {
