@@ -19,6 +19,8 @@ Exit codes:
   sandbox exec/connect/create exit with the remote command's code (128+N for signal N),
   and 255 when e2b itself fails.";
 
+const CONNECTION: &str = "Connection (flags beat the E2B_* variables)";
+
 /// E2B sandboxes from a terminal: E2B's cloud, a self-hosted E2B, or `e2b local serve`.
 #[derive(Debug, Parser)]
 #[command(name = "e2b", version, after_help = EXIT_CODES, max_term_width = 100)]
@@ -34,25 +36,25 @@ pub(crate) struct Cli {
 pub(crate) struct Global {
     /// API key [default: $E2B_API_KEY]. Prefer the variable: arguments are visible to
     /// other users of the machine.
-    #[arg(long, global = true, value_name = "KEY")]
+    #[arg(long, global = true, value_name = "KEY", help_heading = CONNECTION)]
     pub(crate) api_key: Option<String>,
     /// Access token [default: $E2B_ACCESS_TOKEN].
-    #[arg(long, global = true, value_name = "TOKEN")]
+    #[arg(long, global = true, value_name = "TOKEN", help_heading = CONNECTION)]
     pub(crate) access_token: Option<String>,
     /// Domain of the E2B deployment [default: $E2B_DOMAIN, else e2b.app].
-    #[arg(long, global = true, value_name = "DOMAIN")]
+    #[arg(long, global = true, value_name = "DOMAIN", help_heading = CONNECTION)]
     pub(crate) domain: Option<String>,
     /// Control-plane URL [default: $E2B_API_URL, else https://api.<domain>].
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, global = true, value_name = "URL", help_heading = CONNECTION)]
     pub(crate) api_url: Option<String>,
     /// URL every sandbox is reached through (a local server) [default: $E2B_SANDBOX_URL].
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, global = true, value_name = "URL", help_heading = CONNECTION)]
     pub(crate) sandbox_url: Option<String>,
     /// Deadline of one request, in seconds (0: none) [default: 60].
-    #[arg(long, global = true, value_name = "SECONDS")]
+    #[arg(long, global = true, value_name = "SECONDS", help_heading = CONNECTION)]
     pub(crate) request_timeout: Option<u64>,
     /// Output for people (`table`) or scripts (`json`).
-    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table, help_heading = "Output")]
     pub(crate) format: Format,
 }
 
@@ -351,6 +353,58 @@ pub(crate) struct RunCodeArgs {
     pub(crate) timeout: Option<u64>,
 }
 
+// `e2b local …`, parsed on its own: e2b-local's options (its own `--format` and
+// `--api-key`) never meet the global ones.
+#[cfg(feature = "local")]
+#[derive(Debug, Parser)]
+#[command(
+    name = "e2b local",
+    version,
+    max_term_width = 100,
+    about = "The E2B-compatible local server (e2b-local) from this binary"
+)]
+pub(crate) struct LocalCli {
+    #[command(subcommand)]
+    pub(crate) command: e2b_local::cli::Command,
+}
+
+/// Whether the command line is `e2b local …`: `Ok(true)` when `local` is the first
+/// argument, an error when options precede it (they would not apply).
+#[cfg(feature = "local")]
+pub(crate) fn is_local(args: &[std::ffi::OsString]) -> Result<bool, String> {
+    use clap::CommandFactory as _;
+    if args.get(1).is_some_and(|a| a == "local") {
+        return Ok(true);
+    }
+    // The first positional argument, skipping the options and their values.
+    let command = Cli::command();
+    let takes_value: Vec<String> = command
+        .get_arguments()
+        .filter(|a| a.get_action().takes_values())
+        .filter_map(|a| a.get_long())
+        .map(|long| format!("--{long}"))
+        .collect();
+    let mut rest = args.iter().skip(1);
+    while let Some(arg) = rest.next() {
+        let text = arg.to_string_lossy();
+        if text == "--" {
+            return Ok(false);
+        }
+        if text.starts_with('-') {
+            if takes_value.iter().any(|t| *t == text) {
+                rest.next();
+            }
+            continue;
+        }
+        return if text == "local" {
+            Err("options before `local` do not apply to it: write `e2b local …`".to_owned())
+        } else {
+            Ok(false)
+        };
+    }
+    Ok(false)
+}
+
 /// `KEY=VALUE`.
 fn parse_pair(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
@@ -379,6 +433,23 @@ mod tests {
     #[test]
     fn the_definitions_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[cfg(feature = "local")]
+    #[test]
+    fn local_is_recognised_only_as_the_command() {
+        let args = |s: &[&str]| s.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert_eq!(is_local(&args(&["e2b", "local", "serve"])), Ok(true));
+        assert_eq!(
+            is_local(&args(&["e2b", "sandbox", "exec", "local"])),
+            Ok(false)
+        );
+        assert_eq!(
+            is_local(&args(&["e2b", "--domain", "local", "sandbox", "list"])),
+            Ok(false)
+        );
+        assert!(is_local(&args(&["e2b", "--format", "json", "local", "doctor"])).is_err());
+        LocalCli::command().debug_assert();
     }
 
     #[test]

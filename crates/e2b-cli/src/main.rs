@@ -21,7 +21,8 @@
 //!   output), `ls ID:/path`, `rm ID:/path…`, `mkdir ID:/path…`, `watch ID:/path`.
 //! - `e2b run-code ID|--template T [--language L] FILE|-`.
 //! - `e2b local …`: e2b-local's commands (`serve`, `doctor`, `kernel-env`, `image`,
-//!   `template`), with the `local` feature (on by default).
+//!   `template`) with their own options, with the `local` feature (on by default). `local`
+//!   comes first: the global options below do not apply to it.
 //! - `e2b completions bash|zsh|fish`.
 //!
 //! # Configuration
@@ -74,6 +75,21 @@ fn main() -> ExitCode {
     #[cfg(feature = "local")]
     if let Some(code) = e2b_local::cli::embedded_entry(&args) {
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
+    #[cfg(feature = "local")]
+    match cli::is_local(&args) {
+        Ok(true) => {
+            let local = cli::LocalCli::parse_from(
+                std::iter::once(std::ffi::OsString::from("e2b local"))
+                    .chain(args.into_iter().skip(2)),
+            );
+            return ExitCode::from(commands::local(local.command));
+        }
+        Ok(false) => {}
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
     }
     let cli = cli::Cli::parse_from(args);
     let code = commands::run(cli);

@@ -247,7 +247,7 @@ mod tests {
         );
         assert!(truncate(&"a".repeat(50), widths[0]).ends_with('…'));
         // Never below the floor, even when the terminal is narrower.
-        assert_eq!(fit(&["ID", "STATE"], &rows, Some(4)), vec![8, 8]);
+        assert_eq!(fit(&["ID", "STATE"], &rows, Some(4)), vec![8, 5]);
     }
 
     #[test]

@@ -80,3 +80,31 @@ async fn local_doctor_reports_this_binary_as_the_agent() {
         other => panic!("exit {other:?}: {}", stderr(&out)),
     }
 }
+
+#[tokio::test]
+async fn local_options_are_e2b_locals_own() {
+    // `image ls --format json` is e2b-local's flag, not the global one.
+    let data = tempfile::tempdir().unwrap();
+    let out = output(
+        &mut bare(&[
+            "local",
+            "image",
+            "ls",
+            "--format",
+            "json",
+            "--data-dir",
+            data.path().to_str().unwrap(),
+        ]),
+        None,
+    )
+    .await;
+    assert_success(&out, &["local", "image", "ls"]);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap(),
+        serde_json::json!([])
+    );
+    // Global options before `local` would not apply: a usage error.
+    let out = output(&mut bare(&["--format", "json", "local", "doctor"]), None).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("e2b local"), "{}", stderr(&out));
+}

@@ -17,8 +17,9 @@ pub(crate) fn run(cli: Cli) -> u8 {
     let out = Out::new(cli.global.format);
     let result = match cli.command {
         Command::Completions { shell } => completions(shell),
+        // Parsed on its own by main; reached only from `help`.
         #[cfg(feature = "local")]
-        Command::Local(command) => local(command),
+        Command::Local(command) => return local(command),
         command => remote(command, &cli.global, &out),
     };
     match result {
@@ -58,11 +59,16 @@ fn completions(shell: clap_complete::Shell) -> Result<u8, CliError> {
     Ok(0)
 }
 
-/// `e2b local …`: e2b-local's own commands, which start their own runtime.
+/// `e2b local …`: e2b-local's own commands, which start their own runtime; returns the
+/// exit code.
 #[cfg(feature = "local")]
-fn local(command: e2b_local::cli::Command) -> Result<u8, CliError> {
+pub(crate) fn local(command: e2b_local::cli::Command) -> u8 {
     e2b_local::logging::init();
-    e2b_local::cli::run(command)
-        .map(|()| 0)
-        .map_err(|e| CliError::failed(format!("{e:#}")))
+    match e2b_local::cli::run(command) {
+        Ok(()) => 0,
+        Err(e) => {
+            Out::new(crate::cli::Format::Table).error(&CliError::failed(format!("{e:#}")));
+            1
+        }
+    }
 }
