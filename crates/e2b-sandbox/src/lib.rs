@@ -39,7 +39,8 @@
 //!   [`info`](Sandbox::info), [`set_timeout`](Sandbox::set_timeout),
 //!   [`is_running`](Sandbox::is_running), [`pause`](Sandbox::pause),
 //!   [`fork`](Sandbox::fork), [snapshots](Sandbox::create_snapshot),
-//!   [`metrics`](Sandbox::metrics), [`update_network`](Sandbox::update_network),
+//!   [`metrics`](Sandbox::metrics), [`logs`](Sandbox::logs),
+//!   [`update_network`](Sandbox::update_network),
 //!   [`host`](Sandbox::host), [`mcp_url`](Sandbox::mcp_url), [`kill`](Sandbox::kill).
 //! - [`Commands`] ([`Sandbox::commands`]): [`run`](Commands::run) waits,
 //!   [`spawn`](Commands::spawn) returns a [`CommandHandle`] with the output as streams or
@@ -148,6 +149,7 @@ mod iam;
 mod info;
 mod lifecycle;
 mod list;
+mod logs;
 mod mcp;
 mod network;
 mod port;
@@ -165,8 +167,8 @@ pub use commands::{
 };
 pub use e2b_core::routing::Scheme;
 pub use e2b_core::{
-    CommandExit, ConnectionConfig, ConnectionConfigBuilder, EnvdFeature, EnvdVersion, Error,
-    ErrorKind, ExposeSecret, NotFoundKind, Result, RoutingMode, SecretString, TimeoutKind,
+    CommandExit, ConfigError, ConnectionConfig, ConnectionConfigBuilder, EnvdFeature, EnvdVersion,
+    Error, ErrorKind, ExposeSecret, NotFoundKind, Result, RoutingMode, SecretString, TimeoutKind,
 };
 pub use files::{
     ByteStream, DEFAULT_WATCH_TIMEOUT, EntryInfo, FileOperation, FileType, FileUrlOptions, Files,
@@ -185,6 +187,7 @@ pub use info::{
 };
 pub use lifecycle::{Lifecycle, OnTimeoutAction};
 pub use list::{ListOptions, ListOrder, Pager, SandboxList, SnapshotList, SnapshotListOptions};
+pub use logs::{LogLevel, LogsOptions, MAX_LOG_ENTRIES, SandboxLogEntry};
 pub use mcp::{DEFAULT_MCP_TEMPLATE, McpServers};
 pub use network::{
     ALL_TRAFFIC, EgressProxy, EgressProxyInfo, NetworkConfig, NetworkInfo, NetworkRule,

@@ -1,4 +1,11 @@
-//! The `serve`, `doctor`, `image`, `template` and `kernel-env install` commands.
+//! The `serve`, `doctor`, `image`, `template` and `kernel-env install` commands,
+//! and their command line ([`Command`], [`run`]).
+
+mod command;
+
+pub use command::{
+    Command, ImageCommand, KernelEnvCommand, RegistryArgs, TemplateCommand, embedded_entry, run,
+};
 
 use crate::interpreter::kernel_env::{KERNEL_ENV_HINT, KernelEnv};
 use crate::interpreter::kernel_env_install::{InstallOptions, NodeKernels};

@@ -1,0 +1,10 @@
+//! The `e2b` binary, run against in-process e2b-local servers: one module per command
+//! group, one test binary.
+
+mod support;
+
+mod files;
+mod local;
+mod run_code;
+mod sandbox;
+mod terminal;
