@@ -77,10 +77,9 @@ fn normalize_ignore_pattern(pattern: &str, root: &str) -> String {
         if let Some(rest) = normalized
             .strip_prefix(root)
             .and_then(|r| r.strip_prefix('/'))
+            && !rest.is_empty()
         {
-            if !rest.is_empty() {
-                out = rest.to_owned();
-            }
+            out = rest.to_owned();
         }
     }
     if negated { format!("!{out}") } else { out }

@@ -60,7 +60,14 @@ struct Converter<'t> {
 
 /// Import `content` into `builder` (whose base is replaced); returns the base image.
 pub(crate) fn import(content: &str, builder: &mut TemplateBuilder) -> Result<String> {
-    let dockerfile = parse_dockerfile::parse(content).map_err(|e| syntax(format!("{e}"), None))?;
+    let dockerfile = parse_dockerfile::parse(content).map_err(|e| {
+        let hint = if content.contains("<<") {
+            " (a heredoc is supported only at the start of a RUN command, as in `RUN <<EOF`)"
+        } else {
+            ""
+        };
+        syntax(format!("{e}{hint}"), None)
+    })?;
     let escape = dockerfile
         .parser_directives
         .escape
@@ -262,28 +269,20 @@ impl Converter<'_> {
                         }
                         command
                     }
-                    Command::Shell(shell) => self.run_with_heredocs(shell.value, run, line)?,
+                    Command::Shell(_) => self.run_with_heredocs(run, line)?,
                     _ => return Err(syntax("unsupported RUN form", line)),
                 };
                 b.run_cmd(command)
             }
             Instruction::Copy(copy) => {
-                let src: Vec<&Source<'_>> = copy.src.iter().collect();
-                self.copy(
-                    "COPY",
-                    &copy.options,
-                    COPY_FLAGS,
-                    &src,
-                    &copy.dest.value,
-                    line,
-                    b,
-                )?
+                let words = self.copy_words(&copy.src, &copy.dest, "COPY", line)?;
+                self.copy("COPY", &copy.options, COPY_FLAGS, words, line, b)?
             }
             Instruction::Add(add) => {
                 let specs: Vec<FlagSpec> =
                     COPY_FLAGS.iter().chain(ADD_ONLY_FLAGS).copied().collect();
-                let src: Vec<&Source<'_>> = add.src.iter().collect();
-                self.copy("ADD", &add.options, &specs, &src, &add.dest.value, line, b)?
+                let words = self.copy_words(&add.src, &add.dest, "ADD", line)?;
+                self.copy("ADD", &add.options, &specs, words, line, b)?
             }
             Instruction::Workdir(w) => {
                 self.workdir_changed = true;
@@ -420,24 +419,57 @@ impl Converter<'_> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The raw words of a `COPY`/`ADD` (sources, then the destination), split as Docker
+    /// splits them: a JSON array, or words with quotes kept together.
+    fn copy_words(
+        &self,
+        sources: &[Source<'_>],
+        dest: &parse_dockerfile::UnescapedString<'_>,
+        name: &str,
+        line: Option<usize>,
+    ) -> Result<Vec<String>> {
+        let mut start = dest.span.start;
+        for source in sources {
+            match source {
+                Source::Path(path) => start = start.min(path.span.start),
+                _ => {
+                    return Err(syntax(
+                        format!("{name} from a heredoc is not supported; write the file with RUN"),
+                        line,
+                    ));
+                }
+            }
+        }
+        let raw = self.text[start..dest.span.end.min(self.text.len())].trim();
+        if raw.starts_with('[')
+            && let Ok(words) = serde_json::from_str::<Vec<String>>(raw)
+        {
+            return Ok(words);
+        }
+        // Line continuations inside the arguments are whitespace.
+        Ok(parse_words(
+            &join_continuations(raw, self.escape),
+            self.escape,
+        ))
+    }
+
     fn copy(
         &self,
         name: &str,
         flags: &[Flag<'_>],
         specs: &[FlagSpec],
-        sources: &[&Source<'_>],
-        dest: &str,
+        mut words: Vec<String>,
         line: Option<usize>,
         mut b: TemplateBuilder,
     ) -> Result<TemplateBuilder> {
         let flags = self.flags(flags, specs, name, line)?;
-        if sources.is_empty() {
+        if words.len() < 2 {
             return Err(syntax(
                 format!("{name} requires at least two arguments"),
                 line,
             ));
         }
+        let dest = words.pop().unwrap_or_default();
         if flags.contains_key("from") {
             return Err(syntax(
                 format!("{name} --from is not supported (multi-stage builds are not supported)"),
@@ -477,71 +509,75 @@ impl Converter<'_> {
                 line,
             ));
         }
-        let dest = self.word(dest, line)?;
-        for source in sources {
-            match source {
-                Source::Path(path) => {
-                    let src = self.word(&path.value, line)?;
-                    if name == "ADD" && is_remote_url(&src) {
-                        return Err(syntax(
-                            format!("ADD from a remote URL is not supported: {src}"),
-                            line,
-                        ));
-                    }
-                    let mut options = CopyOptions::new();
-                    options.user = user.clone();
-                    options.mode = mode;
-                    b = b.copy_with(src, dest.clone(), options);
-                }
-                Source::HereDoc(_) => {
-                    return Err(syntax(
-                        format!("{name} from a heredoc is not supported; write the file with RUN"),
-                        line,
-                    ));
-                }
-                _ => return Err(syntax(format!("unsupported {name} source"), line)),
+        let dest = self.word(&dest, line)?;
+        for source in words {
+            if source.starts_with("<<") {
+                return Err(syntax(
+                    format!("{name} from a heredoc is not supported; write the file with RUN"),
+                    line,
+                ));
             }
+            let src = self.word(&source, line)?;
+            if name == "ADD" && is_remote_url(&src) {
+                return Err(syntax(
+                    format!("ADD from a remote URL is not supported: {src}"),
+                    line,
+                ));
+            }
+            let mut options = CopyOptions::new();
+            options.user = user.clone();
+            options.mode = mode;
+            b = b.copy_with(src, dest.clone(), options);
         }
         Ok(b)
     }
 
     fn run_with_heredocs(
         &self,
-        first_line: &str,
         run: &parse_dockerfile::RunInstruction<'_>,
         line: Option<usize>,
     ) -> Result<String> {
-        let trimmed = first_line.trim();
-        if run.here_docs.len() == 1 && is_lone_marker(trimmed) {
-            if let Some((name, chomp)) = parse_heredoc_marker(trimmed) {
-                let mut content = run.here_docs[0].value.to_string();
-                if chomp {
-                    content = chomp_tabs(&content);
-                }
-                if !content.starts_with("#!") {
-                    return Ok(content);
-                }
-                let script = quote(&format!("/tmp/{name}"));
-                let terminator = heredoc_terminator(&name, &content);
-                if !content.is_empty() && !content.ends_with('\n') {
-                    content.push('\n');
-                }
-                return Ok(format!(
-                    "cat <<'{terminator}' >{script}\n{content}{terminator}\nchmod +x {script} && {script}\nE2B_EXIT=$?; rm -f {script}; exit $E2B_EXIT"
-                ));
+        // The command line itself, after the keyword and flags, up to the newline.
+        let start = run
+            .options
+            .iter()
+            .map(|f| f.span().end)
+            .fold(run.run.span.end, usize::max);
+        let rest = &self.text[start.min(self.text.len())..];
+        let first_line = rest.split('\n').next().unwrap_or("").trim();
+        let names = heredoc_names(first_line);
+        if run.here_docs.len() == 1
+            && is_lone_marker(first_line)
+            && let Some(name) = names.first()
+        {
+            let mut content = run.here_docs[0].value.to_string();
+            if !content.starts_with("#!") {
+                return Ok(content);
             }
+            // A script with a shebang: written to a file and executed.
+            let script = quote(&format!("/tmp/{name}"));
+            let terminator = heredoc_terminator(name, &content);
+            if !content.is_empty() && !content.ends_with('\n') {
+                content.push('\n');
+            }
+            return Ok(format!(
+                "cat <<'{terminator}' >{script}\n{content}{terminator}\nchmod +x {script} && {script}\nE2B_EXIT=$?; rm -f {script}; exit $E2B_EXIT"
+            ));
         }
-        // The heredocs are part of a larger command: hand the shell the source as it is.
-        let start = first_line.as_ptr() as usize - self.text.as_ptr() as usize;
-        let end = run
-            .here_docs
-            .last()
-            .map_or(start + first_line.len(), |h| h.span.end);
-        let source = &self.text[start..end.min(self.text.len())];
-        if source.is_empty() {
-            return Err(syntax("RUN requires at least one argument", line));
+        if names.len() != run.here_docs.len() {
+            return Err(syntax(
+                "cannot match the heredocs of RUN to their markers",
+                line,
+            ));
         }
-        Ok(source.trim_end_matches('\n').to_owned())
+        // The heredocs are part of a larger command: rebuilt for the shell to handle.
+        let mut full = first_line.to_owned();
+        for (doc, name) in run.here_docs.iter().zip(&names) {
+            full.push('\n');
+            full.push_str(&doc.value);
+            full.push_str(name);
+        }
+        Ok(full)
     }
 
     fn apply_start_cmd(&self, mut b: TemplateBuilder) -> TemplateBuilder {
@@ -624,30 +660,27 @@ fn join_continuations(command: &str, escape: char) -> String {
     out.trim().to_owned()
 }
 
-/// `<<NAME`, `<<-NAME`, `<<"NAME"`: the name and whether tabs are chomped.
-fn parse_heredoc_marker(word: &str) -> Option<(String, bool)> {
-    let rest = word.strip_prefix("<<")?;
-    let (chomp, rest) = match rest.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, rest),
-    };
-    let name: String = rest
-        .trim_matches(|c| c == '"' || c == '\'')
-        .chars()
-        .take_while(|c| !c.is_whitespace())
-        .collect();
-    (!name.is_empty()).then_some((name, chomp))
+/// The names of the heredoc markers (`<<NAME`, `<<-NAME`, `<<"NAME"`) in a command line.
+fn heredoc_names(line: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = line;
+    while let Some(i) = rest.find("<<") {
+        rest = &rest[i + 2..];
+        let marker = rest.strip_prefix('-').unwrap_or(rest).trim_start();
+        let name: String = marker
+            .chars()
+            .take_while(|c| !c.is_whitespace() && !matches!(c, ';' | '&' | '|' | '>' | '<'))
+            .filter(|c| *c != '"' && *c != '\'')
+            .collect();
+        if !name.is_empty() {
+            names.push(name);
+        }
+    }
+    names
 }
 
 fn is_lone_marker(line: &str) -> bool {
     !line.contains(char::is_whitespace) && line.starts_with("<<")
-}
-
-fn chomp_tabs(content: &str) -> String {
-    content
-        .split_inclusive('\n')
-        .map(|l| l.trim_start_matches('\t'))
-        .collect()
 }
 
 fn heredoc_terminator(name: &str, content: &str) -> String {
