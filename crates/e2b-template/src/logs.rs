@@ -205,10 +205,10 @@ pub type LogCallback = Arc<dyn Fn(&LogEntry) + Send + Sync>;
 /// ```text
 /// 12.3s | 14:02:11 INFO  Building step 3/7: RUN apt-get update
 /// ```
-pub fn default_build_logger(min_level: LogLevel) -> LogCallback {
+pub fn default_build_logger(min_level: LogLevel) -> impl Fn(&LogEntry) + Send + Sync + 'static {
     let started = Arc::new(Mutex::new(Instant::now()));
     let color = std::io::stderr().is_terminal();
-    Arc::new(move |entry: &LogEntry| {
+    move |entry: &LogEntry| {
         let mut started = started.lock().unwrap_or_else(|p| p.into_inner());
         match entry.kind {
             LogEntryKind::Start => {
@@ -223,7 +223,7 @@ pub fn default_build_logger(min_level: LogLevel) -> LogCallback {
         }
         let line = format_line(entry, started.elapsed().as_secs_f64(), color);
         let _ = writeln!(std::io::stderr().lock(), "{line}");
-    })
+    }
 }
 
 fn format_line(entry: &LogEntry, elapsed: f64, color: bool) -> String {
