@@ -31,8 +31,10 @@
 //!   runtime it owns, for programs without an async runtime: lifecycle, commands, files
 //!   and, with `code-interpreter`, `run_code` and contexts. Off by default: it costs async
 //!   users compile time and nothing else needs it. Enables `sandbox`.
-//! - `template`, `volume`: reserved for a template builder and persistent volumes; they
-//!   enable nothing yet.
+//! - `template`: [`e2b-template`](https://docs.rs/e2b-template) (the template builder,
+//!   Dockerfile import, builds with streamed logs, tags), re-exported as `template`, with
+//!   `Template` at the crate root. Enables `sandbox`.
+//! - `volume`: reserved for persistent volumes; it enables nothing yet.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
@@ -62,6 +64,16 @@ pub use e2b_code_interpreter as code_interpreter;
 #[cfg_attr(docsrs, doc(cfg(feature = "code-interpreter")))]
 #[doc(inline)]
 pub use e2b_code_interpreter::{CodeInterpreter, RunCodeOptions};
+
+/// Templates: the builder, Dockerfile import, builds and tags (the `e2b-template` crate).
+#[cfg(feature = "template")]
+#[cfg_attr(docsrs, doc(cfg(feature = "template")))]
+pub use e2b_template as template;
+
+#[cfg(feature = "template")]
+#[cfg_attr(docsrs, doc(cfg(feature = "template")))]
+#[doc(inline)]
+pub use e2b_template::Template;
 
 /// A blocking facade over the async API, for programs without an async runtime.
 #[cfg(feature = "blocking")]
