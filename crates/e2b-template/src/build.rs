@@ -304,20 +304,54 @@ async fn request_build(client: &Client, name: &str, options: &BuildOptions) -> R
         team_id: None,
     };
     let api = raw::control(client);
-    let response = raw::http(client)
+    let (cpu_count, memory_mb) = (body.cpu_count.clone(), body.memory_mb.clone());
+    let v3 = raw::http(client)
         .call(
             "post_v3_templates",
             client.request_timeout(),
             api.post_v3_templates().body(body).send(),
         )
+        .await;
+    let error = match v3 {
+        Ok(response) => {
+            let response = response.into_inner();
+            return Ok(BuildInfo {
+                template_id: response.template_id,
+                build_id: response.build_id,
+                name: name.to_owned(),
+                tags: response.tags,
+            });
+        }
+        Err(e) => e,
+    };
+    // An older self-hosted control plane without the v3 path: its v2 path takes a name
+    // (as an alias) but no tags.
+    let older = matches!(error.status(), Some(404 | 405));
+    if !older || name.contains(':') || !options.tags.is_empty() {
+        return Err(op_error("requesting the build")(error));
+    }
+    tracing::debug!("POST /v3/templates is missing; using POST /v2/templates");
+    let body = types::TemplateBuildRequestV2 {
+        alias: name.to_owned(),
+        cpu_count,
+        memory_mb,
+        team_id: None,
+    };
+    let response = raw::http(client)
+        .call(
+            "post_v2_templates",
+            client.request_timeout(),
+            api.post_v2_templates().body(body).send(),
+        )
         .await
-        .map_err(op_error("requesting the build"))?
+        // The v3 error is the one that says what this server lacks.
+        .map_err(|_| op_error("requesting the build")(error))?
         .into_inner();
     Ok(BuildInfo {
         template_id: response.template_id,
         build_id: response.build_id,
         name: name.to_owned(),
-        tags: response.tags,
+        tags: Vec::new(),
     })
 }
 

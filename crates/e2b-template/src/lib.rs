@@ -72,6 +72,10 @@
 //! file and uploaded with its exact `Content-Length`. Symbolic links are archived as
 //! links unless [`CopyOptions::resolve_symlinks`] says otherwise.
 //!
+//! A control plane without `POST /v3/templates` (an older self-hosted E2B) gets the build
+//! request on `POST /v2/templates` instead, for names without a tag and builds without
+//! tags, which that path cannot carry.
+//!
 //! # Timeouts
 //!
 //! Every request is bounded by the client's request timeout (60 s by default), an upload

@@ -47,6 +47,8 @@ struct Recorded {
     /// What the next status answer of a build fails with, by name.
     upload_status: Option<StatusCode>,
     create_status: Option<StatusCode>,
+    /// An older control plane: no `POST /v3/templates`, only `POST /v2/templates`.
+    v2_only: bool,
     next_build: usize,
     api_keys: HashSet<String>,
 }
@@ -91,6 +93,13 @@ async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
     record(&state, &headers, "POST /v3/templates".into());
     let body: Value = serde_json::from_slice(&body).unwrap();
     let mut s = state.lock().unwrap();
+    if s.v2_only {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"code": 404, "message": "no route"})),
+        )
+            .into_response();
+    }
     if let Some(status) = s.create_status {
         return (
             status,
@@ -108,6 +117,19 @@ async fn create(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
         "names": [name], "aliases": [], "public": false,
     });
     (StatusCode::ACCEPTED, axum::Json(body)).into_response()
+}
+
+async fn create_v2(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    record(&state, &headers, format!("POST /v2/templates {body}"));
+    let mut s = state.lock().unwrap();
+    s.next_build += 1;
+    let build_id = format!("00000000-0000-4000-8000-{:012}", s.next_build);
+    let name = body["alias"].as_str().unwrap_or("").to_owned();
+    s.names.insert(build_id.clone(), name);
+    let mut template = template_json();
+    template["buildID"] = json!(build_id);
+    (StatusCode::ACCEPTED, axum::Json(template)).into_response()
 }
 
 async fn files(
@@ -329,6 +351,7 @@ async fn serve() -> Server {
     let state: Shared = Arc::default();
     let app = Router::new()
         .route("/v3/templates", post(create))
+        .route("/v2/templates", post(create_v2))
         .route("/templates/{template}/files/{hash}", get(files))
         .route("/upload/{hash}", put(upload))
         .route("/v2/templates/{template}/builds/{build}", post(start))
@@ -686,6 +709,35 @@ async fn error_paths_are_typed() {
     .await
     .unwrap_err();
     assert!(e.is_timeout(), "{e}");
+}
+
+#[tokio::test]
+async fn an_older_control_plane_gets_the_v2_request() {
+    let server = serve().await;
+    server.state.lock().unwrap().v2_only = true;
+    let ctx = context();
+    let client = client(&server.url);
+    let template = template(ctx.path());
+    let options = || BuildOptions::new().poll_interval(Duration::from_millis(10));
+    let info = Template::build_with(&client, &template, "old", options().memory_mb(512))
+        .await
+        .unwrap();
+    assert_eq!(info.name, "old");
+    {
+        let recorded = server.state.lock().unwrap();
+        assert_eq!(recorded.requests[0], "POST /v3/templates");
+        assert_eq!(
+            recorded.requests[1],
+            "POST /v2/templates {\"alias\":\"old\",\"memoryMB\":512}"
+        );
+        assert!(recorded.starts.contains_key(&info.build_id));
+    }
+    // Tags need the v3 path: the missing path is reported, not dropped silently.
+    let e = Template::build_with(&client, &template, "old:v2", options())
+        .await
+        .unwrap_err();
+    assert!(e.is_build(), "{e}");
+    assert!(e.to_string().contains("not found"), "{e}");
 }
 
 #[tokio::test]
