@@ -30,12 +30,13 @@ use crate::git::{self, SpecSnapshot, TagVersion};
 use crate::sync_spec;
 
 /// The crates `cargo check` compiles at each tag.
-pub(crate) const SDK_CRATES: [&str; 6] = [
+pub(crate) const SDK_CRATES: [&str; 7] = [
     "e2b-api",
     "e2b-envd",
     "e2b-core",
     "e2b-sandbox",
     "e2b-code-interpreter",
+    "e2b-template",
     "e2b",
 ];
 

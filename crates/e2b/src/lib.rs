@@ -34,7 +34,9 @@
 //! - `volume`: [`e2b-volume`](https://docs.rs/e2b-volume) (persistent volumes: create,
 //!   mount into sandboxes, read and write their files), re-exported as `volume`, with
 //!   `Volume` at the crate root. Enables `sandbox`.
-//! - `template`: reserved for a template builder; it enables nothing yet.
+//! - `template`: [`e2b-template`](https://docs.rs/e2b-template) (the template builder,
+//!   Dockerfile import, builds with streamed logs, tags), re-exported as `template`, with
+//!   `Template` at the crate root. Enables `sandbox`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
@@ -75,6 +77,16 @@ pub use e2b_volume as volume;
 #[cfg_attr(docsrs, doc(cfg(feature = "volume")))]
 #[doc(inline)]
 pub use e2b_volume::Volume;
+
+/// Templates: the builder, Dockerfile import, builds and tags (the `e2b-template` crate).
+#[cfg(feature = "template")]
+#[cfg_attr(docsrs, doc(cfg(feature = "template")))]
+pub use e2b_template as template;
+
+#[cfg(feature = "template")]
+#[cfg_attr(docsrs, doc(cfg(feature = "template")))]
+#[doc(inline)]
+pub use e2b_template::Template;
 
 /// A blocking facade over the async API, for programs without an async runtime.
 #[cfg(feature = "blocking")]
