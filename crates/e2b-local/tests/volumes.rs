@@ -715,3 +715,52 @@ async fn a_stalled_upload_is_cut_off_and_leaves_nothing() {
     assert_eq!(content.write("/slow.bin", "whole", &[]).await.0, 201);
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_sandbox_gets_its_volume_back_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let (id, token) = create_volume(&server, "kept").await;
+    let sandbox = create_with_mount(&server, "kept", "/mnt/kept").await;
+    let (code, _) = sh(
+        &server,
+        &sandbox,
+        "user",
+        "echo before > /mnt/kept/before.txt",
+    )
+    .await;
+    assert_eq!(code, 0);
+    let http = support::authed_http(&server);
+    let (status, body) = call(
+        http.post(format!("{}/sandboxes/{sandbox}/pause", server.api_url()))
+            .json(&json!({"memory": false})),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    server.shutdown().await;
+
+    let server = start(dir.path()).await;
+    let content = Content::new(&server, &id, &token);
+    assert_eq!(
+        content.write("/while-paused.txt", "later", &[]).await.0,
+        201
+    );
+    let (status, body) = call(
+        support::authed_http(&server)
+            .post(format!("{}/sandboxes/{sandbox}/connect", server.api_url()))
+            .json(&json!({"timeout": 120})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (code, out) = sh(
+        &server,
+        &sandbox,
+        "user",
+        "cat /mnt/kept/before.txt /mnt/kept/while-paused.txt && echo after > /mnt/kept/after.txt",
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out, "before\nlater");
+    assert_eq!(content.read("/after.txt").await, (200, b"after\n".to_vec()));
+    server.shutdown().await;
+}
