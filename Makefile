@@ -70,9 +70,10 @@ check-tags-short:
 compat-run:
 	@export E2B_LOCAL_BIN="$(E2B_LOCAL_BIN)"; failed=; \
 	run() { echo "+ $$*"; "$$@" || failed="$$failed\n  $$*"; }; \
-	run $(VENV)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_official_sdk.py $(COMPAT)/test_template_build.py; \
+	run $(VENV)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_official_sdk.py $(COMPAT)/test_template_build.py \
+		$(COMPAT)/test_volume_secret_sdk.py; \
 	run $(VENV_LATEST)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_official_sdk.py $(COMPAT)/test_latest_sdk.py \
-		$(COMPAT)/test_template_build.py; \
+		$(COMPAT)/test_template_build.py $(COMPAT)/test_volume_secret_sdk.py; \
 	run $(VENV_CI)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_code_interpreter_sdk.py; \
 	run $(VENV_CI_LATEST)/bin/pytest -q -p no:cacheprovider $(COMPAT)/test_code_interpreter_sdk.py; \
 	run node --test --test-concurrency=1 --test-reporter=spec $(COMPAT_JS_TESTS); \

@@ -33,9 +33,9 @@ step "starting e2b-local (data in $data_dir)"
 server_pid=$!
 
 # The server prints its environment (E2B_API_URL, E2B_SANDBOX_URL, E2B_API_KEY,
-# E2B_DOMAIN) once it is listening.
+# E2B_DOMAIN, E2B_VOLUME_API_URL) once it is listening.
 for _ in $(seq 1 300); do
-  if [ "$(grep -c '^E2B_' "$env_file" 2>/dev/null)" -ge 4 ]; then break; fi
+  if [ "$(grep -c '^E2B_' "$env_file" 2>/dev/null)" -ge 5 ]; then break; fi
   if ! kill -0 "$server_pid" 2>/dev/null; then
     echo "e2b-local exited early; its log:" >&2
     cat "$log" >&2
@@ -43,7 +43,7 @@ for _ in $(seq 1 300); do
   fi
   sleep 0.1
 done
-if [ "$(grep -c '^E2B_' "$env_file")" -lt 4 ]; then
+if [ "$(grep -c '^E2B_' "$env_file")" -lt 5 ]; then
   echo "e2b-local did not start within 30 s; its log:" >&2
   cat "$log" >&2
   exit 1

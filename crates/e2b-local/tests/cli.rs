@@ -30,7 +30,7 @@ async fn serve_with_stderr(mut cmd: Command, stderr: Stdio) -> (Child, Vec<(Stri
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut env = Vec::new();
     let read = async {
-        while env.len() < 4 {
+        while env.len() < 5 {
             let line = lines
                 .next_line()
                 .await
@@ -73,11 +73,13 @@ async fn serve_prints_the_environment_and_stops_on_sigterm() {
             "E2B_API_URL",
             "E2B_SANDBOX_URL",
             "E2B_API_KEY",
-            "E2B_DOMAIN"
+            "E2B_DOMAIN",
+            "E2B_VOLUME_API_URL"
         ]
     );
     let api = get(&env, "E2B_API_URL");
     assert_eq!(get(&env, "E2B_SANDBOX_URL"), api);
+    assert_eq!(get(&env, "E2B_VOLUME_API_URL"), api);
     let key = get(&env, "E2B_API_KEY");
     assert!(e2b_local::is_valid_api_key(key), "{key}");
     assert_eq!(key.len(), 4 + 32);

@@ -639,3 +639,128 @@ async fn one_volume_mounted_live_in_two_sandboxes() {
     assert_eq!(resp.status(), 400);
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mounts_on_a_read_only_system_without_disks() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        support::options()
+            .with_data_dir(dir.path())
+            .with_api_key(KEY)
+            .with_writable_root(false)
+            .with_sandbox_disk_limit(None),
+    )
+    .await
+    .unwrap();
+    let (id, token) = create_volume(&server, "plain").await;
+    let content = Content::new(&server, &id, &token);
+    assert_eq!(
+        content.write("/in.txt", "in", &[("mode", "420")]).await.0,
+        201
+    );
+    let sandbox = support::create(
+        &server,
+        json!({"templateID": "base", "timeout": 120, "volumeMounts": [
+            {"name": "plain", "path": "/srv/deep/plain"},
+            {"name": "plain", "path": "/home/user/plain"}]}),
+    )
+    .await["sandboxID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Both mount points show the same directory; parents made for the mount are usable.
+    let (code, out) = sh(
+        &server,
+        &sandbox,
+        "user",
+        "cat /srv/deep/plain/in.txt && echo out > /home/user/plain/out.txt && cat /srv/deep/plain/out.txt && stat -c %a /srv/deep",
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out, "inout\n755\n");
+    assert_eq!(content.read("/out.txt").await, (200, b"out\n".to_vec()));
+    // The rest of the system is still read-only, the volume is not.
+    let (code, _) = sh(&server, &sandbox, "user", "touch /srv/deep/x").await;
+    assert_ne!(code, 0);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_upload_is_cut_off_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        support::options()
+            .with_data_dir(dir.path())
+            .with_api_key(KEY)
+            .with_request_body_idle_timeout(std::time::Duration::from_millis(300)),
+    )
+    .await
+    .unwrap();
+    let (id, token) = create_volume(&server, "slow").await;
+    let content = Content::new(&server, &id, &token);
+    let first = futures_util::stream::once(async {
+        Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"partial"))
+    });
+    let stalled = futures_util::StreamExt::chain(first, futures_util::stream::pending());
+    let (status, body) = content
+        .write("/slow.bin", reqwest::Body::wrap_stream(stalled), &[])
+        .await;
+    assert_eq!(status, 408, "{body}");
+    assert_eq!(
+        content.stat("/slow.bin").await.0,
+        404,
+        "the partial file is removed"
+    );
+    // And a retry without force works.
+    assert_eq!(content.write("/slow.bin", "whole", &[]).await.0, 201);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_sandbox_gets_its_volume_back_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let (id, token) = create_volume(&server, "kept").await;
+    let sandbox = create_with_mount(&server, "kept", "/mnt/kept").await;
+    let (code, _) = sh(
+        &server,
+        &sandbox,
+        "user",
+        "echo before > /mnt/kept/before.txt",
+    )
+    .await;
+    assert_eq!(code, 0);
+    let http = support::authed_http(&server);
+    let (status, body) = call(
+        http.post(format!("{}/sandboxes/{sandbox}/pause", server.api_url()))
+            .json(&json!({"memory": false})),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+    server.shutdown().await;
+
+    let server = start(dir.path()).await;
+    let content = Content::new(&server, &id, &token);
+    assert_eq!(
+        content.write("/while-paused.txt", "later", &[]).await.0,
+        201
+    );
+    let (status, body) = call(
+        support::authed_http(&server)
+            .post(format!("{}/sandboxes/{sandbox}/connect", server.api_url()))
+            .json(&json!({"timeout": 120})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (code, out) = sh(
+        &server,
+        &sandbox,
+        "user",
+        "cat /mnt/kept/before.txt /mnt/kept/while-paused.txt && echo after > /mnt/kept/after.txt",
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out, "before\nlater");
+    assert_eq!(content.read("/after.txt").await, (200, b"after\n".to_vec()));
+    server.shutdown().await;
+}

@@ -11,7 +11,9 @@ import time
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-ENV_KEYS = ("E2B_API_URL", "E2B_SANDBOX_URL", "E2B_API_KEY")
+# E2B_VOLUME_API_URL: the volume content API is on the same listener; the SDK would
+# otherwise look for it at https://api.<E2B_DOMAIN>.
+ENV_KEYS = ("E2B_API_URL", "E2B_SANDBOX_URL", "E2B_API_KEY", "E2B_VOLUME_API_URL")
 
 
 def _binary() -> str:

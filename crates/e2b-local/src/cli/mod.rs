@@ -119,11 +119,14 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// The environment the SDKs need to use `server`, one `KEY=value` per line.
 pub fn environment(server: &Server) -> String {
     format!(
-        "E2B_API_URL={}\nE2B_SANDBOX_URL={}\nE2B_API_KEY={}\nE2B_DOMAIN={}\n",
+        "E2B_API_URL={}\nE2B_SANDBOX_URL={}\nE2B_API_KEY={}\nE2B_DOMAIN={}\nE2B_VOLUME_API_URL={}\n",
         server.api_url(),
         server.sandbox_url(),
         server.api_key(),
-        server.domain()
+        server.domain(),
+        // The volume content API is served on the same listener; the official SDKs
+        // would otherwise look for it at https://api.<E2B_DOMAIN>.
+        server.api_url()
     )
 }
 
