@@ -4,6 +4,7 @@
 mod support;
 
 mod files;
+#[cfg(feature = "local")]
 mod local;
 mod run_code;
 mod sandbox;

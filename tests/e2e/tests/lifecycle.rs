@@ -1,12 +1,13 @@
 //! Sandbox lifecycle end to end against e2b-local: create, connect, info, timeout,
-//! health, pause and resume, kill, fork, snapshots, metrics, network, hosts.
+//! health, pause and resume, kill, fork, snapshots, metrics, logs, network, hosts.
 
 use std::time::{Duration, SystemTime};
 
 use e2b_sandbox::{
-    CommandOptions, ConnectOptions, EnvdFeature, ForkOptions, Lifecycle, McpServers,
-    MetricsOptions, NetworkConfig, NetworkUpdate, NotFoundKind, OnTimeoutAction, PauseOptions,
-    Sandbox, SandboxState, SnapshotListOptions, SnapshotOptions, VolumeMount,
+    CommandOptions, ConnectOptions, EnvdFeature, ForkOptions, Lifecycle, LogLevel, LogsOptions,
+    MAX_LOG_ENTRIES, McpServers, MetricsOptions, NetworkConfig, NetworkUpdate, NotFoundKind,
+    OnTimeoutAction, PauseOptions, Sandbox, SandboxState, SnapshotListOptions, SnapshotOptions,
+    VolumeMount,
 };
 use e2b_test_support::sdk::Local;
 use futures_util::TryStreamExt as _;
@@ -126,6 +127,8 @@ async fn unknown_sandboxes_are_not_found() {
     assert!(err.is_not_found(), "{err}");
     let err = client.sandbox_metrics(id).await.unwrap_err();
     assert!(err.is_not_found(), "{err}");
+    let err = client.sandbox_logs(id).await.unwrap_err();
+    assert_eq!(err.not_found_kind(), Some(NotFoundKind::Sandbox), "{err}");
     let err = client.fork_sandbox(id).await.unwrap_err();
     assert!(err.is_not_found(), "{err}");
     let err = client.create_snapshot(id).await.unwrap_err();
@@ -305,6 +308,28 @@ async fn fork_snapshots_and_metrics() {
         assert!(m.cpu_count >= 1);
         assert!(m.mem_total >= m.mem_used);
     }
+
+    // Logs: e2b-local keeps none (they go to its stderr), with every option accepted.
+    let logs = sbx
+        .client()
+        .sandbox_logs_with(
+            sbx.id(),
+            LogsOptions::new()
+                .start(now - Duration::from_secs(600))
+                .limit(10)
+                .level(LogLevel::Warn)
+                .search("error"),
+        )
+        .await
+        .unwrap();
+    assert!(logs.is_empty(), "{logs:?}");
+    assert!(sbx.logs().await.unwrap().is_empty());
+    let err = sbx
+        .client()
+        .sandbox_logs_with(sbx.id(), LogsOptions::new().limit(MAX_LOG_ENTRIES + 1))
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_argument(), "{err}");
     local.stop().await;
 }
 

@@ -193,7 +193,10 @@ async fn create(
             sandbox.id()
         )));
     }
-    // Keep the sandbox alive while the terminal is open.
+    // Keep the sandbox alive while the terminal is open (never for less than --timeout).
+    let keep = timeout
+        .map(Duration::from_secs)
+        .map_or(KEEPALIVE_TIMEOUT, |t| t.max(KEEPALIVE_TIMEOUT));
     let keepalive = {
         let sandbox = sandbox.clone();
         tokio::spawn(async move {
@@ -201,7 +204,7 @@ async fn create(
             tick.tick().await;
             loop {
                 tick.tick().await;
-                let _ = sandbox.set_timeout(KEEPALIVE_TIMEOUT).await;
+                let _ = sandbox.set_timeout(keep).await;
             }
         })
     };
