@@ -346,6 +346,48 @@ async fn failures_name_their_step_and_bad_builds_are_refused() {
     )
     .await;
     assert_eq!(status, 404);
+    // Files whose bytes do not give their hash, and a source outside the context.
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(ctx.path().join("one.txt"), "one\n").unwrap();
+    let archive = ctx.path().join("one.tar");
+    assert!(
+        std::process::Command::new("tar")
+            .arg("-cf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(ctx.path())
+            .arg("one.txt")
+            .status()
+            .unwrap()
+            .success()
+    );
+    let claimed = files_hash(ctx.path(), "other.txt", "/x", &["one.txt"]);
+    upload(&server, &template, &claimed, &archive).await;
+    let (status, body) = post(
+        &server,
+        &format!("/v2/templates/{template}/builds/{build}"),
+        run_in(json!([{"type": "COPY", "args": ["one.txt", "/x"], "filesHash": claimed}])),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("do not match"),
+        "{body}"
+    );
+    let (status, body) = post(
+        &server,
+        &format!("/v2/templates/{template}/builds/{build}"),
+        run_in(json!([{"type": "COPY", "args": ["../etc", "/x"], "filesHash": claimed}])),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("outside the build context"),
+        "{body}"
+    );
     let bad_hash = support::authed_http(&server)
         .get(format!(
             "{}/templates/{template}/files/not-a-hash",

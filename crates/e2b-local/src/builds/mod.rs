@@ -271,13 +271,36 @@ impl Builds {
     ) -> Result<(), BuildError> {
         let steps = spec::plan(&request.steps).map_err(BuildError::Invalid)?;
         for (i, step) in steps.iter().enumerate() {
-            if let spec::Step::Copy { hash, .. } = &step.step
-                && self.inner.files.get(hash).is_none()
-            {
+            let spec::Step::Copy {
+                hash, src, dest, ..
+            } = &step.step
+            else {
+                continue;
+            };
+            let Some(archive) = self.inner.files.get(hash) else {
                 return Err(BuildError::Invalid(format!(
                     "step {}: the files with hash {hash} were never uploaded",
                     i + 1
                 )));
+            };
+            // What current SDKs hash can be recomputed from the archive.
+            match files::archive_hash(src, dest, &archive) {
+                Ok(files::ArchiveHash::Hash {
+                    hash: got,
+                    has_dirs: false,
+                }) if got != *hash => {
+                    return Err(BuildError::Invalid(format!(
+                        "step {}: the files uploaded for COPY {src} {dest} do not match their hash {hash}",
+                        i + 1
+                    )));
+                }
+                Err(e) => {
+                    return Err(BuildError::Invalid(format!(
+                        "step {}: the files uploaded with hash {hash} are not a readable tar archive: {e}",
+                        i + 1
+                    )));
+                }
+                _ => {}
             }
         }
         if let Some(registry) = &request.from_image_registry

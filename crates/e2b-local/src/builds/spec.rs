@@ -122,6 +122,15 @@ fn parse(wire: &WireStep) -> Result<Step, String> {
             let (Some(src), Some(dest)) = (arg(0), arg(1)) else {
                 return Err("COPY requires a source and a destination".to_owned());
             };
+            let escapes = src.starts_with('/')
+                || std::path::Path::new(&src)
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir));
+            if escapes {
+                return Err(format!(
+                    "COPY source {src:?} is outside the build context: use a path relative to it"
+                ));
+            }
             let hash = wire
                 .files_hash
                 .clone()
@@ -248,6 +257,15 @@ mod tests {
                 .unwrap_err()
                 .contains("hash")
         );
+        for outside in ["../secret", "/etc/passwd", "a/../../b"] {
+            let mut copy = wire("COPY", &[outside, "/b"]);
+            copy.files_hash = Some("a".repeat(64));
+            assert!(
+                plan(&[copy])
+                    .unwrap_err()
+                    .contains("outside the build context")
+            );
+        }
         assert!(plan(&[wire("ENV", &["A"])]).is_err());
         assert!(plan(&[wire("ENV", &["1A", "x"])]).is_err());
         assert!(plan(&[wire("USER", &["Bad;name"])]).is_err());

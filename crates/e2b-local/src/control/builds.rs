@@ -157,7 +157,11 @@ pub(crate) async fn start(
     Path((template_id, build_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<crate::builds::spec::StartRequest>,
 ) -> Result<StatusCode, ApiError> {
-    app.builds.start(&template_id, &build_id, body)?;
+    // Starting reads the uploaded archives (their hashes are checked).
+    let builds = app.builds.clone();
+    tokio::task::spawn_blocking(move || builds.start(&template_id, &build_id, body))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok(StatusCode::ACCEPTED)
 }
 
