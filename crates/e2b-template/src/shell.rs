@@ -18,7 +18,12 @@ struct Lexer<'a> {
     pos: usize,
     escape: char,
     vars: Vars<'a>,
+    /// How deeply `${…}` substitutions are nested here.
+    depth: usize,
 }
+
+/// Deeper nesting of `${…}` is refused rather than recursed into.
+const MAX_DEPTH: usize = 64;
 
 pub(crate) fn process_word(word: &str, escape: char, vars: Vars<'_>) -> Result<String, String> {
     let mut lexer = Lexer {
@@ -26,6 +31,7 @@ pub(crate) fn process_word(word: &str, escape: char, vars: Vars<'_>) -> Result<S
         pos: 0,
         escape,
         vars,
+        depth: 0,
     };
     lexer
         .process_stop_on(None)
@@ -160,6 +166,17 @@ impl Lexer<'_> {
     }
 
     fn dollar(&mut self) -> Result<String, String> {
+        self.depth += 1;
+        let result = if self.depth > MAX_DEPTH {
+            Err("variable substitutions are nested too deeply".to_owned())
+        } else {
+            self.dollar_inner()
+        };
+        self.depth -= 1;
+        result
+    }
+
+    fn dollar_inner(&mut self) -> Result<String, String> {
         self.next();
         let keep = matches!(self.vars, Vars::Keep);
         if self.peek() != Some('{') {
@@ -321,6 +338,11 @@ mod tests {
         assert_eq!(keep("\"$A\""), "$A");
         assert_eq!(keep("$"), "$");
         assert!(process_word("\"open", '\\', Vars::Keep).is_err());
+        // Deep nesting is refused, not recursed into until the stack runs out.
+        let deep = "${a:-".repeat(10_000) + &"}".repeat(10_000);
+        assert!(process_word(&deep, '\\', Vars::Keep).is_err());
+        let fine = "${a:-".repeat(10) + &"}".repeat(10);
+        assert_eq!(process_word(&fine, '\\', Vars::Keep).unwrap(), fine);
         let vars: HashMap<String, String> = [("M".to_owned(), "755".to_owned())].into();
         assert_eq!(
             process_word("0$M", '\\', Vars::Expand(&vars)).unwrap(),
