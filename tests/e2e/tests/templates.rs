@@ -140,6 +140,50 @@ async fn templates_build_run_and_are_managed_through_the_sdk() {
     assert!(err.to_string().contains("exit status 7"), "{err}");
     assert!(!Template::exists(client, "e2e-broken").await.unwrap());
 
+    // A Dockerfile, built in the background and followed by its status.
+    std::fs::write(dir.path().join("greeting.txt"), "from the context\n").unwrap();
+    let dockerfile = "FROM e2bdev/base\nARG FLAVOR=plain\nENV GREETING=hello\n\
+                      RUN mkdir -p /home/user/out && echo \"$GREETING $FLAVOR\" > /home/user/out/msg\n\
+                      WORKDIR /home/user/out\nCOPY greeting.txt ./\n";
+    let imported = Template::with_context(dir.path())
+        .from_dockerfile(dockerfile)
+        .unwrap();
+    let background =
+        Template::build_in_background(client, &imported, "e2e-docker", BuildOptions::new())
+            .await
+            .unwrap();
+    let mut offset = 0;
+    let status = loop {
+        let status = Template::get_build_status(client, &background, offset)
+            .await
+            .unwrap();
+        offset += u32::try_from(status.log_entries.len()).unwrap();
+        if matches!(status.status, BuildStatus::Ready | BuildStatus::Error)
+            && status.log_entries.is_empty()
+        {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status.status, BuildStatus::Ready, "{status:?}");
+    assert!(offset > 0, "the build logged nothing");
+    let sbx = Sandbox::builder()
+        .template("e2e-docker")
+        .timeout(Duration::from_secs(60))
+        .create(client)
+        .await
+        .unwrap();
+    let out = sbx
+        .commands()
+        .run("pwd; cat msg greeting.txt")
+        .await
+        .unwrap();
+    assert_eq!(
+        out.stdout,
+        "/home/user/out\nhello plain\nfrom the context\n"
+    );
+    sbx.kill().await.unwrap();
+
     assert!(Template::delete(client, "e2e-site").await.unwrap());
     assert!(!Template::exists(client, "e2e-site").await.unwrap());
     local.stop().await;
