@@ -507,3 +507,66 @@ async fn a_template_builds_on_an_image_from_a_registry() {
         assert_eq!(limit.trim(), (1024u64 << 20).to_string());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_template_cancels_its_running_build() {
+    if !is_root() {
+        return; // Builds need a root server; the refusal is tested above.
+    }
+    let server = support::server().await;
+    let (template, build) = request(&server, "slow").await;
+    let (status, body) = post(
+        &server,
+        &format!("/v2/templates/{template}/builds/{build}"),
+        json!({"fromTemplate": "base", "steps": [
+            {"type": "RUN", "args": ["echo started-sleeping; sleep 600"]},
+        ]}),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    // Once the step runs, the template is deleted under it.
+    let started = Instant::now();
+    loop {
+        let status = support::api_get(
+            &server,
+            &format!("/templates/{template}/builds/{build}/status"),
+        )
+        .await;
+        if messages(status["logEntries"].as_array().unwrap())
+            .iter()
+            .any(|l| l == "started-sleeping")
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < BUILD_PATIENCE,
+            "the step never started: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let cancelled_at = Instant::now();
+    let deleted = support::authed_http(&server)
+        .delete(format!("{}/templates/{template}", server.api_url()))
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success() || deleted.status().as_u16() == 404);
+    let (done, _) = wait(&server, &template, &build).await;
+    assert_eq!(done["status"], "error", "{done}");
+    assert!(
+        done["reason"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cancelled"),
+        "{done}"
+    );
+    // The step's sandbox went with it, well before its command would have ended.
+    assert!(cancelled_at.elapsed() < Duration::from_secs(60));
+    assert!(
+        support::api_get(&server, "/sandboxes")
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}

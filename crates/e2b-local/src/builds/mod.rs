@@ -434,13 +434,23 @@ impl Builds {
         views
     }
 
-    /// Cancel the builds of a template (it is being deleted).
-    pub(crate) fn cancel_template(&self, template_id: &str) {
+    /// Cancel the builds of the template a reference (its id or name)
+    /// names, which is being deleted; whether there were any.
+    pub(crate) fn cancel_template(&self, reference: &str) -> bool {
+        let bare = reference.split(':').next().unwrap_or(reference);
         let mut builds = lock(&self.inner.builds);
-        for build in builds.values_mut().filter(|b| b.template_id == template_id) {
+        let mut found = false;
+        for build in builds
+            .values_mut()
+            .filter(|b| b.template_id == bare || b.name == bare)
+        {
             build.cancel.cancel();
+            found = true;
         }
-        builds.retain(|_, b| b.template_id != template_id || b.status == Status::Building);
+        builds.retain(|_, b| {
+            (b.template_id != bare && b.name != bare) || b.status == Status::Building
+        });
+        found
     }
 }
 

@@ -325,10 +325,14 @@ pub(crate) async fn delete(
     PathParam(reference): PathParam,
 ) -> Result<StatusCode, ApiError> {
     let record = crate::templates::find(app.manager.data_dir(), &reference).filter(|t| !t.hidden);
+    let cancelled = app.builds.cancel_template(&reference);
     if let Some(record) = record {
         app.builds.cancel_template(&record.template_id);
         crate::templates::remove(app.manager.data_dir(), &record.template_id)
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    if cancelled {
         return Ok(StatusCode::NO_CONTENT);
     }
     super::snapshots::delete(State(app), PathParam(reference)).await

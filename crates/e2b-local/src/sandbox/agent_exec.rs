@@ -16,9 +16,12 @@ use http_body_util::BodyExt as _;
 
 use super::agent_link;
 
-/// How long the agent may send nothing while a command runs (it sends
-/// keep-alives meanwhile).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// How often the agent is asked to send a keep-alive while a command is
+/// silent.
+const KEEPALIVE_SECS: u64 = 15;
+/// How long the agent may send nothing while a command runs (four missed
+/// keep-alives).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(4 * KEEPALIVE_SECS);
 
 /// Why a call into the agent failed (not a command's own failure).
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +99,7 @@ pub(crate) async fn run(
         .header(http::header::HOST, "localhost")
         .header(http::header::CONTENT_TYPE, "application/connect+json")
         .header("connect-protocol-version", "1")
+        .header("keepalive-ping-interval", KEEPALIVE_SECS)
         .header(http::header::AUTHORIZATION, basic_auth(spec.user))
         .body(Body::from(body))
         .map_err(|e| ExecError::Http(e.to_string()))?;
