@@ -161,14 +161,15 @@ fn default_dockerfile(context: &Path) -> Result<PathBuf, CliError> {
 }
 
 /// Build logs without a terminal: one message a line on standard error, warnings and
-/// errors labelled.
+/// errors labelled `WARN` and `ERROR`.
 fn plain_logger(entry: &LogEntry) {
     if entry.kind != LogEntryKind::Line || entry.level < LogLevel::Info {
         return;
     }
     match entry.level {
         LogLevel::Info => eprintln!("{}", entry.message),
-        level => eprintln!("{}: {}", level, entry.message),
+        // Upper case: `error:` is e2b's own failure, the last line.
+        level => eprintln!("{} {}", level.as_str().to_uppercase(), entry.message),
     }
 }
 
