@@ -215,7 +215,7 @@ fn template_json(t: &TemplateInfo) -> Value {
 
 async fn list(client: &Client, out: &Out) -> Result<u8, CliError> {
     let mut templates = Template::list(client).await?;
-    templates.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+    templates.sort_by_key(|t| t.created_at);
     if out.json() {
         out.print_json(&Value::Array(templates.iter().map(template_json).collect()))?;
         return Ok(0);
