@@ -12,7 +12,7 @@ Exit codes:
   1    the operation failed; run-code: the code raised an error
   2    invalid command line
   3    configuration (no API key, a malformed URL or domain)
-  4    not found (sandbox, file, snapshot)
+  4    not found (sandbox, file, snapshot, template, volume)
   5    authentication refused
   6    timeout, or the sandbox is gone
   130  interrupted

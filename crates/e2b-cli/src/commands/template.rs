@@ -356,15 +356,15 @@ fn init(out: &Out, dir: &Path) -> Result<u8, CliError> {
             "readme": readme.display().to_string(),
         }))?;
     } else {
+        let path = if dir == Path::new(".") {
+            String::new()
+        } else {
+            format!(" --path {}", dir.display())
+        };
         out.line(&format!(
-            "Created {} and {}; build with `e2b template build --name {name}`{}",
+            "Created {} and {}; build with `e2b template build --name {name}{path}`",
             dockerfile.display(),
             readme.display(),
-            if dir == Path::new(".") {
-                String::new()
-            } else {
-                format!(" --path {}", dir.display())
-            }
         ))?;
     }
     Ok(0)
