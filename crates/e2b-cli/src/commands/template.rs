@@ -369,3 +369,26 @@ fn init(out: &Out, dir: &Path) -> Result<u8, CliError> {
     }
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn e2b_dockerfile_is_preferred_to_dockerfile() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = default_dockerfile(dir.path()).unwrap_err();
+        assert_eq!(err.code(), code::NOT_FOUND);
+        assert!(err.to_string().contains("e2b template init"), "{err}");
+        std::fs::write(dir.path().join("Dockerfile"), "FROM e2bdev/base\n").unwrap();
+        assert_eq!(
+            default_dockerfile(dir.path()).unwrap(),
+            dir.path().join("Dockerfile")
+        );
+        std::fs::write(dir.path().join("e2b.Dockerfile"), "FROM e2bdev/base\n").unwrap();
+        assert_eq!(
+            default_dockerfile(dir.path()).unwrap(),
+            dir.path().join("e2b.Dockerfile")
+        );
+    }
+}
