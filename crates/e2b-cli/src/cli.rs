@@ -12,7 +12,7 @@ Exit codes:
   1    the operation failed; run-code: the code raised an error
   2    invalid command line
   3    configuration (no API key, a malformed URL or domain)
-  4    not found (sandbox, file, snapshot)
+  4    not found (sandbox, file, snapshot, template, volume)
   5    authentication refused
   6    timeout, or the sandbox is gone
   130  interrupted
@@ -78,9 +78,12 @@ pub(crate) enum Command {
     Files(FilesCommand),
     /// Run code in a code-interpreter sandbox, streaming its output.
     RunCode(RunCodeArgs),
-    // `template` (building and managing templates) and `volume` (persistent volumes) take
-    // their place here, with their modules in src/commands/, once the e2b-template and
-    // e2b-volume crates they drive exist.
+    /// Build templates from Dockerfiles, list, delete and tag them, scaffold new ones.
+    #[command(subcommand, visible_alias = "tpl")]
+    Template(TemplateCommand),
+    /// Persistent volumes: create, list, remove, list and copy their files.
+    #[command(subcommand, visible_alias = "vol")]
+    Volume(VolumeCommand),
     /// The E2B-compatible local server (e2b-local) from this binary.
     #[cfg(feature = "local")]
     #[command(subcommand)]
@@ -89,6 +92,132 @@ pub(crate) enum Command {
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TemplateCommand {
+    /// Build a template from a Dockerfile, printing the build's logs as it runs.
+    #[command(visible_alias = "bd")]
+    Build(TemplateBuildArgs),
+    /// List the team's templates.
+    #[command(visible_alias = "ls")]
+    List,
+    /// Delete templates.
+    #[command(visible_alias = "dl")]
+    Delete {
+        /// Template names or ids.
+        #[arg(required = true, value_name = "NAME|ID")]
+        templates: Vec<String>,
+    },
+    /// List a template's tags, or add and remove tags.
+    Tags(TagsArgs),
+    /// Scaffold a template directory: an `e2b.Dockerfile` from E2B's base image and a
+    /// README.
+    Init {
+        /// The directory (created if missing) [default: the current one].
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+}
+
+/// `e2b template build`.
+#[derive(Debug, Args)]
+pub(crate) struct TemplateBuildArgs {
+    /// The template's name, with an optional tag (`name:tag`).
+    #[arg(short, long, value_name = "NAME[:TAG]")]
+    pub(crate) name: String,
+    /// The Dockerfile [default: e2b.Dockerfile in the context directory, else Dockerfile].
+    #[arg(short, long, value_name = "PATH")]
+    pub(crate) dockerfile: Option<PathBuf>,
+    /// The context directory `COPY` sources are relative to.
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    pub(crate) path: PathBuf,
+    /// vCPUs of the template's sandboxes [default: the server's].
+    #[arg(long, value_name = "N")]
+    pub(crate) cpu_count: Option<u32>,
+    /// Memory of the template's sandboxes, in MiB [default: the server's].
+    #[arg(long, value_name = "N")]
+    pub(crate) memory_mb: Option<u32>,
+    /// Rebuild every layer, ignoring the cache.
+    #[arg(long)]
+    pub(crate) skip_cache: bool,
+    /// The command sandboxes start with (overrides the Dockerfile's CMD/ENTRYPOINT).
+    #[arg(long, value_name = "CMD")]
+    pub(crate) start_cmd: Option<String>,
+    /// A shell command that succeeds once the start command is ready [default with
+    /// --start-cmd: wait 20 seconds].
+    #[arg(long, value_name = "CMD")]
+    pub(crate) ready_cmd: Option<String>,
+    /// Fail if the build takes longer, in seconds [default: no limit].
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) timeout: Option<u64>,
+}
+
+/// `e2b template tags`: a listing without a subcommand.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub(crate) struct TagsArgs {
+    /// The template (name or id) whose tags are listed.
+    #[arg(required = true, value_name = "NAME|ID")]
+    pub(crate) template: Option<String>,
+    #[command(subcommand)]
+    pub(crate) command: Option<TagsCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TagsCommand {
+    /// Point tags at the build TARGET (`name:tag`, or `name` for its latest build) names.
+    Add {
+        /// The build: `name:tag` or `name`.
+        #[arg(value_name = "TARGET")]
+        target: String,
+        /// The tags to assign.
+        #[arg(required = true)]
+        tags: Vec<String>,
+    },
+    /// Remove tags from a template.
+    Rm {
+        /// The template's name.
+        name: String,
+        /// The tags to remove.
+        #[arg(required = true)]
+        tags: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum VolumeCommand {
+    /// Create a volume; prints its id.
+    #[command(visible_alias = "cr")]
+    Create {
+        /// Its name (letters, digits, `_` and `-`; unique in the team).
+        name: String,
+    },
+    /// List the team's volumes.
+    List,
+    /// Delete volumes and everything in them.
+    Rm {
+        /// Volume names or ids.
+        #[arg(required = true, value_name = "NAME|ID")]
+        volumes: Vec<String>,
+    },
+    /// List a directory of a volume.
+    Ls {
+        /// The volume (name or id), with an optional path [default: /].
+        #[arg(value_name = "VOLUME[:PATH]")]
+        target: String,
+        /// How many levels to list (1 to 10).
+        #[arg(short, long, default_value_t = 1)]
+        depth: u32,
+    },
+    /// Copy files or directories between this machine and a volume (`VOLUME:/path` is in
+    /// the volume, `-` standard input or output), streamed.
+    Cp {
+        /// What to copy.
+        source: String,
+        /// Where to: into an existing directory, or at that path.
+        destination: String,
     },
 }
 

@@ -64,6 +64,12 @@ impl CliError {
         CliError::with_code(code::CONFIG, message)
     }
 
+    /// The same failure, its message after `prefix: `.
+    pub(crate) fn prefixed(mut self, prefix: &str) -> Self {
+        self.message = format!("{prefix}: {}", self.message);
+        self
+    }
+
     /// The same failure with another exit code.
     pub(crate) fn recode(mut self, code: u8) -> Self {
         self.code = code;

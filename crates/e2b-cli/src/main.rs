@@ -20,6 +20,11 @@
 //! - `e2b files`: `cp SRC DST` (one side written `ID:/path`, `-` for standard input or
 //!   output), `ls ID:/path`, `rm ID:/path…`, `mkdir ID:/path…`, `watch ID:/path`.
 //! - `e2b run-code ID|--template T [--language L] FILE|-`.
+//! - `e2b template` (`tpl`): `build --name NAME[:TAG] [--dockerfile PATH] [--path DIR]`
+//!   (live build logs), `list`, `delete NAME|ID…`, `tags NAME|ID`, `tags add NAME:TAG TAG…`,
+//!   `tags rm NAME TAG…`, `init [DIR]`.
+//! - `e2b volume` (`vol`): `create NAME`, `list`, `rm NAME|ID…`, `ls VOLUME[:PATH]`,
+//!   `cp SRC DST` (one side written `VOLUME:/path`).
 //! - `e2b local …`: e2b-local's commands (`serve`, `doctor`, `kernel-env`, `image`,
 //!   `template`) with their own options, with the `local` feature (on by default). `local`
 //!   comes first: the global options below do not apply to it.
@@ -46,7 +51,7 @@
 //! | 1 | the operation failed (the server refused it, the connection broke, …); `run-code`: the code raised an error |
 //! | 2 | invalid command line |
 //! | 3 | configuration: no API key, a malformed URL or domain |
-//! | 4 | not found: the sandbox, file or snapshot does not exist |
+//! | 4 | not found: the sandbox, file, snapshot, template or volume does not exist |
 //! | 5 | authentication: the key or token was refused |
 //! | 6 | timeout, or the sandbox is gone |
 //! | 130 | interrupted (Ctrl-C) |

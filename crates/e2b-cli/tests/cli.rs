@@ -8,4 +8,6 @@ mod files;
 mod local;
 mod run_code;
 mod sandbox;
+mod template;
 mod terminal;
+mod volume;

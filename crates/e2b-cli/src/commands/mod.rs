@@ -3,7 +3,8 @@
 mod files;
 mod run_code;
 mod sandbox;
-// `template` and `volume` modules join these once their SDK crates exist.
+mod template;
+mod volume;
 
 use clap::CommandFactory as _;
 
@@ -43,6 +44,8 @@ fn remote(command: Command, global: &crate::cli::Global, out: &Out) -> Result<u8
             Command::Sandbox(command) => sandbox::run(command, &client, out).await,
             Command::Files(command) => files::run(command, &client, out).await,
             Command::RunCode(args) => run_code::run(args, &client, out).await,
+            Command::Template(command) => template::run(command, &client, out).await,
+            Command::Volume(command) => volume::run(command, &client, out).await,
             Command::Completions { .. } => unreachable!("handled without a runtime"),
             #[cfg(feature = "local")]
             Command::Local(_) => unreachable!("handled without a runtime"),
