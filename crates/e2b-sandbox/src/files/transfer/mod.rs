@@ -12,6 +12,7 @@ mod byte_stream;
 mod download;
 mod endpoint;
 mod gzip;
+mod idle;
 mod metadata;
 mod multipart;
 mod options;
