@@ -13,9 +13,11 @@ mod download;
 mod endpoint;
 mod gzip;
 mod idle;
+mod local_file;
 mod metadata;
 mod multipart;
 mod options;
+mod read_ahead;
 mod stalled_source;
 mod upload;
 
