@@ -11,7 +11,11 @@
 # environment (.venv/kernel, which also draws the chart). Environment:
 #   BENCH_MIB (1024)         size of the transferred file
 #   BENCH_STDOUT_MIB (256)   size of the stdout stream
-#   BENCH_ITERATIONS (100), BENCH_WARMUP (10), BENCH_REPEATS (3)   sample counts
+#   BENCH_ITERATIONS (100), BENCH_WARMUP (10)   calls of the latency scenarios
+#   BENCH_REPEATS (3)        runs of the transfer, stdout and create scenarios
+#   BENCH_SDK_REPEATS (1)    the same for the official SDKs' transfers and stdout, which
+#                            take 30 s and more per GiB downloaded
+#   BENCH_CONCURRENT_REPEATS (1)   runs of the 1000 concurrent commands (each client)
 #   BENCH_CLIENTS ("ours python js floor")   which clients run
 #   E2B_BENCH_PORT (3996)    the server's port
 set -euo pipefail
@@ -69,8 +73,13 @@ measure() {
                 else cmd=("${PYTHON}" benches/python/suite.py); fi ;;
         js) cmd=(node benches/js/suite.mjs) ;;
     esac
+    local repeats="${BENCH_REPEATS:-3}"
+    case "${client}:${scenario}" in
+        python:transfer | python:stdout | js:transfer | js:stdout) repeats="${BENCH_SDK_REPEATS:-1}" ;;
+        *:concurrent) repeats="${BENCH_CONCURRENT_REPEATS:-1}" ;;
+    esac
     local started=$SECONDS
-    if "${cmd[@]}" "${scenario}" ${arg:+"${arg}"} >>"${SAMPLES}"; then
+    if BENCH_REPEATS="${repeats}" "${cmd[@]}" "${scenario}" ${arg:+"${arg}"} >>"${SAMPLES}"; then
         printf '  %-7s %-13s %3ss\n' "${client}" "${scenario}" "$((SECONDS - started))" >&2
     else
         FAILED="${FAILED} ${client}:${scenario}"
@@ -79,7 +88,8 @@ measure() {
 }
 
 echo "bench: ${MIB} MiB file, ${STDOUT_MIB} MiB stdout, clients: ${CLIENTS}; load ${LOAD_BEFORE}" >&2
-for scenario in run_true read_small run_code transfer stdout concurrent create_first; do
+# The 1000 concurrent commands last: they leave the machine loaded for a while.
+for scenario in run_true read_small run_code create_first transfer stdout concurrent; do
     for client in ${CLIENTS}; do
         case "${scenario}" in
             transfer) measure "${client}" transfer "${FILE}" ;;

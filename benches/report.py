@@ -22,14 +22,20 @@ SCENARIOS = [
     ("run_true", 'commands.run("true")'),
     ("read_small", "files.read (1 KiB)"),
     ("run_code", 'run_code("1+1")'),
-    ("upload", "upload 1 GiB"),
-    ("download", "download 1 GiB"),
-    ("upload_ci", "upload 1 GiB, code interpreter"),
-    ("download_ci", "download 1 GiB, code interpreter"),
-    ("stdout", "256 MiB stdout"),
-    ("concurrent", "1000 commands, 10 sandboxes"),
     ("create_first", "create → first command"),
+    ("upload", "upload {file}"),
+    ("download", "download {file}"),
+    ("upload_ci", "upload {file}, code interpreter"),
+    ("download_ci", "download {file}, code interpreter"),
+    ("stdout", "{stdout} stdout"),
+    ("concurrent", "1000 commands, 10 sandboxes"),
 ]
+
+
+def size(mib):
+    return f"{mib // 1024} GiB" if mib % 1024 == 0 else f"{mib} MiB"
+
+
 MIB = 1024 * 1024
 
 
@@ -52,9 +58,11 @@ def floor_of(rows, scenario):
     return None
 
 
-def summarise(rows):
+def summarise(rows, meta):
+    sizes = {"file": size(meta.get("file_mib", 1024)), "stdout": size(meta.get("stdout_mib", 256))}
     out = []
     for key, label in SCENARIOS:
+        label = label.format(**sizes)
         # The code interpreter's transfers compare with the plain ones' floor.
         base = key.removesuffix("_ci")
         clients = {}
@@ -164,7 +172,7 @@ def main():
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     meta = json.loads(Path(meta_path).read_text())
-    summary = summarise(load(samples))
+    summary = summarise(load(samples), meta)
     text = table(summary)
     note = (f"Medians; ratios are of median times, ours/theirs (below 1: this SDK is faster). "
             f"Load average (1, 5, 15 min) {meta.get('load_before')} before, "

@@ -191,14 +191,11 @@ async fn transfer(
     let out_path = format!("{path}.down");
     for _ in 0..repeats {
         let started = Instant::now();
-        let local = tokio::fs::File::open(path).await?;
-        files.write_reader("/tmp/bench.bin", local).await?;
+        files.write_from_file("/tmp/bench.bin", path).await?;
         up.push(started.elapsed());
 
         let started = Instant::now();
-        let mut remote = files.read_stream("/tmp/bench.bin").await?;
-        let mut out = tokio::fs::File::create(&out_path).await?;
-        let copied = tokio::io::copy_buf(&mut remote, &mut out).await?;
+        let copied = files.read_to_file("/tmp/bench.bin", &out_path).await?;
         down.push(started.elapsed());
         anyhow::ensure!(copied == size, "downloaded {copied} of {size} bytes");
         tokio::fs::remove_file(&out_path).await?;
