@@ -12,7 +12,8 @@
 #   BENCH_MIB (1024)         size of the transferred file
 #   BENCH_STDOUT_MIB (256)   size of the stdout stream
 #   BENCH_ITERATIONS (100), BENCH_WARMUP (10)   calls of the latency scenarios
-#   BENCH_REPEATS (3)        runs of the transfer, stdout and create scenarios
+#   BENCH_REPEATS (3)        runs of the transfer, stdout and create scenarios (the
+#                            clients take turns, one run each)
 #   BENCH_SDK_REPEATS (1)    the same for the official SDKs' transfers and stdout, which
 #                            take 30 s and more per GiB downloaded
 #   BENCH_CONCURRENT_REPEATS (1)   runs of the 1000 concurrent commands (each client)
@@ -74,10 +75,11 @@ measure() {
         js) cmd=(node benches/js/suite.mjs) ;;
     esac
     local repeats="${BENCH_REPEATS:-3}"
-    case "${client}:${scenario}" in
-        python:transfer | python:stdout | js:transfer | js:stdout) repeats="${BENCH_SDK_REPEATS:-1}" ;;
-        *:concurrent) repeats="${BENCH_CONCURRENT_REPEATS:-1}" ;;
-    esac
+    if [ -n "${ONE:-}" ]; then
+        repeats=1
+    elif [ "${scenario}" = concurrent ]; then
+        repeats="${BENCH_CONCURRENT_REPEATS:-1}"
+    fi
     local started=$SECONDS
     if BENCH_REPEATS="${repeats}" "${cmd[@]}" "${scenario}" ${arg:+"${arg}"} >>"${SAMPLES}"; then
         printf '  %-7s %-13s %3ss\n' "${client}" "${scenario}" "$((SECONDS - started))" >&2
@@ -88,18 +90,35 @@ measure() {
 }
 
 echo "bench: ${MIB} MiB file, ${STDOUT_MIB} MiB stdout, clients: ${CLIENTS}; load ${LOAD_BEFORE}" >&2
-# The 1000 concurrent commands last: they leave the machine loaded for a while.
-for scenario in run_true read_small run_code create_first transfer stdout concurrent; do
+# The latency scenarios take many samples in one run per client. The long ones run one
+# repeat at a time, the clients taking turns, so that the load of a shared machine
+# drifting during the run weighs on every client alike. The 1000 concurrent commands come
+# last: they leave the machine loaded for a while.
+for scenario in run_true read_small run_code create_first; do
     for client in ${CLIENTS}; do
-        case "${scenario}" in
-            transfer) measure "${client}" transfer "${FILE}" ;;
-            stdout) measure "${client}" stdout "${STDOUT_MIB}" ;;
-            *) measure "${client}" "${scenario}" ;;
-        esac
+        measure "${client}" "${scenario}"
     done
-    if [ "${scenario}" = transfer ] && [[ " ${CLIENTS} " == *" ours "* ]]; then
-        measure ours transfer_ci "${FILE}"
-    fi
+done
+has() { [[ " ${CLIENTS} " == *" $1 "* ]]; }
+for round in $(seq "${BENCH_REPEATS:-3}"); do
+    for client in ${CLIENTS}; do
+        case "${client}" in
+            python | js) [ "${round}" -le "${BENCH_SDK_REPEATS:-1}" ] || continue ;;
+        esac
+        ONE=1 measure "${client}" transfer "${FILE}"
+        if [ "${client}" = ours ]; then ONE=1 measure ours transfer_ci "${FILE}"; fi
+    done
+done
+for round in $(seq "${BENCH_REPEATS:-3}"); do
+    for client in ${CLIENTS}; do
+        case "${client}" in
+            python | js) [ "${round}" -le "${BENCH_SDK_REPEATS:-1}" ] || continue ;;
+        esac
+        ONE=1 measure "${client}" stdout "${STDOUT_MIB}"
+    done
+done
+for client in ${CLIENTS}; do
+    measure "${client}" concurrent
 done
 LOAD_AFTER="$(load)"
 

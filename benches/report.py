@@ -46,7 +46,15 @@ def load(path):
         if not line.startswith("{"):
             continue
         row = json.loads(line)
-        rows[(row["scenario"], row["client"])] = row
+        key = (row["scenario"], row["client"])
+        if key in rows:
+            # Runs of one client interleaved with the others' (bench.sh): one sample set.
+            rows[key]["samples"] += row["samples"]
+            if row.get("peak_rss_mib") is not None:
+                rows[key]["peak_rss_mib"] = max(rows[key].get("peak_rss_mib") or 0,
+                                                row["peak_rss_mib"])
+        else:
+            rows[key] = row
     return rows
 
 
