@@ -5,6 +5,7 @@
 #   make package   package every published crate; each package's tests compile alone
 #   make codegen   regenerate e2b-api and e2b-envd from spec/
 #   make demo      start a local E2B server, run the quickstart against it, stop
+#   make bench     this SDK, the official Python and JS SDKs and the floor side by side
 #   make fuzz      fuzz every decoder of network input, FUZZ_SECONDS (60) per target
 
 CARGO ?= cargo
@@ -34,12 +35,12 @@ E2B_LOCAL_BIN := $(abspath $(TARGET_DIR)/debug/e2b-local)
 
 .PHONY: all test check fmt clippy codegen codegen-check doc no-ignored-doctests package demo help \
 	deps isolation venvs js-deps kernel-env compat compat-run e2b-local-bin fuzz \
-	check-tags-short
+	check-tags-short bench
 
 all: check test
 
 help:
-	@sed -n '3,9p' Makefile
+	@sed -n '3,10p' Makefile
 
 # Installs what is missing (bubblewrap, slirp4netns, the Java and R runtimes, the SDK venvs
 # and npm packages), builds the e2b-local binary the in-process servers start sandboxes with,
@@ -172,6 +173,12 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGETS="$(FUZZ_TARGETS)" FUZZ_ENGINE="$(FUZZ_ENGINE)" \
 		CARGO="$(CARGO)" scripts/fuzz.sh
+
+# Side-by-side benchmarks against one release e2b-local (benches/bench.sh): this SDK, the
+# official Python and JS SDKs and the floor (a raw HTTP client issuing the same requests).
+# Prints the table of medians and ratios; writes target/bench/bench.{json,md,png}.
+bench: deps
+	CARGO="$(CARGO)" benches/bench.sh
 
 # The newcomer's first command: start e2b-local, run the quickstart against it, stop.
 demo:

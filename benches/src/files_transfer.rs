@@ -33,7 +33,7 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let mut remote = files.read_stream("/tmp/bench.bin").await?;
     let mut out = tokio::fs::File::create(format!("{path}.down")).await?;
-    let copied = tokio::io::copy(&mut remote, &mut out).await?;
+    let copied = tokio::io::copy_buf(&mut remote, &mut out).await?;
     let down = started.elapsed();
     anyhow::ensure!(copied == size, "downloaded {copied} of {size} bytes");
     tokio::fs::remove_file(format!("{path}.down")).await?;

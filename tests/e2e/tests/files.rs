@@ -70,6 +70,35 @@ async fn every_byte_value_round_trips() {
         .unwrap();
     assert_eq!(files.read_bytes("/tmp/reader.bin").await.unwrap(), data);
 
+    // From and to local files, over several chunks (the last one short).
+    let dir = tempfile::tempdir().unwrap();
+    let big: Vec<u8> = every_byte(4 * 1024 + 7).repeat(3);
+    std::fs::write(dir.path().join("up.bin"), &big).unwrap();
+    files
+        .write_from_file("/tmp/local.bin", dir.path().join("up.bin"))
+        .await
+        .unwrap();
+    let down = dir.path().join("down.bin");
+    let copied = files.read_to_file("/tmp/local.bin", &down).await.unwrap();
+    assert_eq!(copied, big.len() as u64);
+    assert_eq!(std::fs::read(&down).unwrap(), big);
+    let err = files
+        .write_from_file("/tmp/x", dir.path().join("missing"))
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_argument(), "{err}");
+    let err = files
+        .read_to_file("/tmp/local.bin", dir.path().join("no/such/dir/f"))
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_argument(), "{err}");
+    let err = files
+        .read_to_file("/tmp/nope", dir.path().join("never"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.not_found_kind(), Some(NotFoundKind::File), "{err}");
+    assert!(!dir.path().join("never").exists());
+
     // Text, and text that is not UTF-8.
     files.write("notes/hello.txt", "héllo\n").await.unwrap();
     assert_eq!(files.read_text("notes/hello.txt").await.unwrap(), "héllo\n");

@@ -5,6 +5,10 @@
 //! connection and the agent's socket forever; this wrapper ends such a body
 //! with an error once no data has arrived for the idle timeout, so the
 //! request is answered `408 Request Timeout` and everything it held is freed.
+//!
+//! A frame only records when it arrived: the timer is re-armed when it fires
+//! before the real deadline (at most once per idle period), not for every
+//! frame of an upload.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -25,6 +29,8 @@ pub(crate) struct BodyStalled(pub(crate) Duration);
 pub(crate) struct IdleBody<B> {
     inner: B,
     idle: Duration,
+    /// When the last frame arrived.
+    last: Instant,
     deadline: Pin<Box<Sleep>>,
     stalled: Arc<AtomicBool>,
 }
@@ -37,6 +43,7 @@ impl<B> IdleBody<B> {
             Self {
                 inner,
                 idle,
+                last: Instant::now(),
                 deadline: Box::pin(tokio::time::sleep(idle)),
                 stalled: Arc::clone(&stalled),
             },
@@ -60,16 +67,21 @@ where
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
-                let next = Instant::now() + this.idle;
-                this.deadline.as_mut().reset(next);
+                this.last = Instant::now();
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
             }
-            Poll::Pending => match this.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => {
-                    this.stalled.store(true, Ordering::Relaxed);
-                    Poll::Ready(Some(Err(Box::new(BodyStalled(this.idle)))))
+            Poll::Pending => loop {
+                if this.deadline.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
                 }
-                Poll::Pending => Poll::Pending,
+                // Set for an earlier deadline than the last frame moved it to.
+                let deadline = this.last + this.idle;
+                if Instant::now() < deadline {
+                    this.deadline.as_mut().reset(deadline);
+                    continue;
+                }
+                this.stalled.store(true, Ordering::Relaxed);
+                return Poll::Ready(Some(Err(Box::new(BodyStalled(this.idle)))));
             },
         }
     }

@@ -20,7 +20,7 @@ use http::header::{
     CONTENT_TYPE, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, LAST_MODIFIED, RANGE, VARY,
 };
 use http::{HeaderMap, HeaderValue, StatusCode};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, BufReader};
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, BufReader};
 use tokio_util::io::ReaderStream;
 
 use super::encoding::{Coding, identity_acceptable, response_coding};
@@ -273,7 +273,7 @@ pub(crate) async fn download(
         HttpError::internal(format!("error reading file '{}': {e}", path.display()))
     })?;
     response_headers.insert(CONTENT_LENGTH, header(&len.to_string()));
-    let body = Body::from_stream(ReaderStream::with_capacity(file.take(len), CHUNK));
+    let body = super::pipe::read_body(file.into_std().await, len);
     Ok((status, response_headers, body).into_response())
 }
 

@@ -2,12 +2,14 @@
 //!
 //! Both stream: a download reads the file in fixed-size chunks (gzip-encoded
 //! on the fly when asked), an upload writes the body as it arrives, so
-//! memory use does not depend on file size. Like envd, neither imposes an
+//! memory use does not depend on file size. Plain transfers read and write
+//! the file on a thread of their own ([`pipe`]). Like envd, neither imposes an
 //! idle timeout: a transfer lasts as long as the client keeps its
 //! connection, and ends when the client goes away.
 
 pub(crate) mod download;
 pub(crate) mod encoding;
+mod pipe;
 mod upload;
 
 use http::StatusCode;
@@ -21,7 +23,7 @@ pub(crate) use download::download;
 pub(crate) use upload::upload;
 
 /// Size of the chunks files are read and written in.
-pub(crate) const CHUNK: usize = 64 * 1024;
+pub(crate) const CHUNK: usize = 256 * 1024;
 
 /// Query parameters of `/files` (the signature parameters are checked by the
 /// server in front of the agent and ignored here).

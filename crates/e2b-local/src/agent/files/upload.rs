@@ -30,10 +30,11 @@ use futures_util::TryStreamExt;
 use http::StatusCode;
 use http::header::CONTENT_TYPE;
 use serde::Serialize;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt as _};
 use tokio_util::io::{ReaderStream, StreamReader};
 
 use super::encoding::{BoundedGunzip, Coding, InflateLimit, InflateLimitExceeded, request_coding};
+use super::pipe::WriteFailure;
 use super::{CHUNK, FilesQuery};
 use crate::agent::context::Sandbox;
 use crate::agent::fs_user::FsUser;
@@ -238,39 +239,26 @@ async fn write_file(
     let file = fs_user
         .run(move || create(&created, owner, fs_user.switches()))
         .await?;
-    let mut file = tokio::fs::File::from_std(file);
-
-    let write_error = |e: io::Error| {
-        if is_no_space(&e) {
-            HttpError::io(&e, "not enough disk space available")
-        } else {
-            HttpError::io(&e, format!("error writing file: {e}"))
+    let file = match super::pipe::write_from(&mut content, file).await {
+        Ok(file) => file,
+        Err(WriteFailure::Write(e)) if is_no_space(&e) => {
+            return Err(HttpError::io(&e, "not enough disk space available"));
+        }
+        Err(WriteFailure::Write(e)) => {
+            return Err(HttpError::io(&e, format!("error writing file: {e}")));
+        }
+        Err(WriteFailure::Read(e)) => {
+            if target.inflate_exceeded.load(Ordering::SeqCst) {
+                // Leave no part of what was refused behind.
+                let partial = path.to_path_buf();
+                let _ = fs_user.run(move || remove_file(&partial)).await;
+            }
+            return Err(HttpError::bad_request(format!(
+                "error reading request body: {e}"
+            )));
         }
     };
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = match content.read(&mut buf).await {
-            Ok(n) => n,
-            Err(e) => {
-                if target.inflate_exceeded.load(Ordering::SeqCst) {
-                    // Leave no part of what was refused behind.
-                    drop(file);
-                    let partial = path.to_path_buf();
-                    let _ = fs_user.run(move || remove_file(&partial)).await;
-                }
-                return Err(HttpError::bad_request(format!(
-                    "error reading request body: {e}"
-                )));
-            }
-        };
-        if n == 0 {
-            break;
-        }
-        file.write_all(&buf[..n]).await.map_err(write_error)?;
-    }
-    file.flush().await.map_err(write_error)?;
 
-    let file = file.into_std().await;
     let metadata = target.metadata.clone();
     let written = path.to_path_buf();
     let persisted = fs_user

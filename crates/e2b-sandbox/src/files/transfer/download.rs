@@ -1,6 +1,8 @@
 //! Downloads: `GET /files`, whole or streamed in constant memory.
 
+use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use e2b_core::{Error, Result, TimeoutKind};
@@ -9,7 +11,9 @@ use http::Method;
 use tracing::Instrument as _;
 
 use super::gzip::gunzip;
+use super::idle::IdleDeadline;
 use super::{ByteStream, FILES_PATH, ReadOptions};
+use crate::envd::Envd;
 use crate::files::Files;
 
 impl Files<'_> {
@@ -67,7 +71,7 @@ impl Files<'_> {
     /// let options = ReadOptions::new().gzip(true);
     /// let mut reader = sandbox.files().read_stream_with("/var/log/big.log", options).await?;
     /// let mut out = tokio::fs::File::create("big.log").await.unwrap();
-    /// tokio::io::copy(&mut reader, &mut out).await.unwrap();
+    /// tokio::io::copy_buf(&mut reader, &mut out).await.unwrap();
     /// # Ok(()) }
     /// ```
     ///
@@ -106,41 +110,71 @@ impl Files<'_> {
             .headers()
             .get(http::header::CONTENT_ENCODING)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-        let idle = options.idle_timeout;
-        let body = response.bytes_stream();
-        let envd = envd.clone();
-        let raw = futures_util::stream::unfold(Some(Box::pin(body)), move |state| {
-            let envd = envd.clone();
-            async move {
-                let mut body = state?;
-                let next = if idle.is_zero() {
-                    Ok(body.next().await)
-                } else {
-                    tokio::time::timeout(idle, body.next()).await
-                };
-                match next {
-                    Err(_) => Some((
-                        Err(Error::timeout(
-                            TimeoutKind::StreamIdle,
-                            format!("no data from the download for {idle:?}"),
-                        )),
-                        None,
-                    )),
-                    Ok(None) => None,
-                    Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(body))),
-                    // A broken download is the sandbox going away when /health says so.
-                    Ok(Some(Err(e))) => {
-                        let error = e2b_core::raw::error_from_reqwest(e);
-                        Some((Err(envd.stream_broke(error).await), None))
-                    }
-                }
-            }
-        });
+        let raw = Download {
+            body: Some(Box::pin(response.bytes_stream())),
+            idle: IdleDeadline::new(options.idle_timeout),
+            envd: envd.clone(),
+            broke: None,
+        };
         let inner: Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>> = if gzipped {
             Box::pin(gunzip(raw))
         } else {
             Box::pin(raw)
         };
         Ok(ByteStream::new(inner))
+    }
+}
+
+/// A download's body under its idle timeout. A broken connection is the sandbox going
+/// away when `/health` says so. The timer is not touched per chunk ([`IdleDeadline`]):
+/// a download is many small chunks.
+struct Download {
+    body: Option<Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>>,
+    idle: IdleDeadline,
+    envd: Envd,
+    /// Asking `/health` after the connection broke.
+    broke: Option<Pin<Box<dyn Future<Output = Error> + Send>>>,
+}
+
+impl Stream for Download {
+    type Item = Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Some(broke) = &mut this.broke {
+            let error = std::task::ready!(broke.as_mut().poll(cx));
+            this.broke = None;
+            return Poll::Ready(Some(Err(error)));
+        }
+        let Some(body) = &mut this.body else {
+            return Poll::Ready(None);
+        };
+        match body.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                this.idle.progressed();
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(None) => {
+                this.body = None;
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.body = None;
+                let error = e2b_core::raw::error_from_reqwest(e);
+                let envd = this.envd.clone();
+                this.broke = Some(Box::pin(async move { envd.stream_broke(error).await }));
+                self.poll_next(cx)
+            }
+            Poll::Pending => {
+                if this.idle.poll_expired(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                this.body = None;
+                Poll::Ready(Some(Err(Error::timeout(
+                    TimeoutKind::StreamIdle,
+                    format!("no data from the download for {:?}", this.idle.limit()),
+                ))))
+            }
+        }
     }
 }

@@ -12,9 +12,12 @@ mod byte_stream;
 mod download;
 mod endpoint;
 mod gzip;
+mod idle;
+mod local_file;
 mod metadata;
 mod multipart;
 mod options;
+mod read_ahead;
 mod stalled_source;
 mod upload;
 

@@ -8,15 +8,15 @@ use e2b_core::{EnvdFeature, Error, Result};
 use futures_util::Stream;
 use http::Method;
 use tokio::io::AsyncRead;
-use tokio_util::io::ReaderStream;
 use tracing::Instrument as _;
 
 use super::gzip::gzip;
 use super::metadata::validate_metadata;
 use super::multipart::{multipart_body, multipart_stream};
 use super::options::upload_deadline;
+use super::read_ahead::read_ahead;
 use super::stalled_source::Stalled;
-use super::{ChunkStream, FILES_PATH, UPLOAD_CHUNK, WriteEntry, WriteOptions};
+use super::{ChunkStream, FILES_PATH, WriteEntry, WriteOptions};
 use crate::files::{Files, WriteInfo};
 
 impl Files<'_> {
@@ -123,7 +123,8 @@ impl Files<'_> {
     }
 
     /// Upload everything `reader` yields (e.g. a local [`tokio::fs::File`]) in constant
-    /// memory.
+    /// memory. A task of its own reads a few chunks ahead of the connection, so reading
+    /// and sending overlap.
     ///
     /// ```no_run
     /// # async fn f(sandbox: &e2b_sandbox::Sandbox) -> e2b_sandbox::Result<()> {
@@ -159,8 +160,8 @@ impl Files<'_> {
     where
         R: AsyncRead + Send + Unpin + 'static,
     {
-        let stream = ReaderStream::with_capacity(reader, UPLOAD_CHUNK);
-        self.write_stream_with(path, stream, options).await
+        self.write_stream_with(path, read_ahead(reader), options)
+            .await
     }
 
     fn octet_stream_supported(&self) -> bool {

@@ -1,0 +1,192 @@
+"""The official Python SDKs' side of `make bench` (benches/bench.sh): the scenarios of the
+Rust `suite` binary, timed the same way, against the server named by the environment
+(E2B_API_KEY, E2B_API_URL, E2B_SANDBOX_URL, E2B_DOMAIN).
+
+    python suite.py SCENARIO [ARG]
+
+Scenarios: run_true, read_small, run_code (needs e2b-code-interpreter), transfer FILE
+(1 upload and 1 download of FILE per repeat), stdout MIB, concurrent, create_first.
+Prints one JSON line per measured operation: {"client", "scenario", "unit", "samples",
+...}, the shape benches/report.py reads. BENCH_ITERATIONS, BENCH_WARMUP and
+BENCH_REPEATS change the sample counts.
+"""
+
+import asyncio
+import json
+import os
+import resource
+import sys
+import time
+from importlib.metadata import version
+
+CLIENT = "python"
+ITERATIONS = int(os.environ.get("BENCH_ITERATIONS", "100"))
+WARMUP = int(os.environ.get("BENCH_WARMUP", "10"))
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+SANDBOXES = 10
+COMMANDS = 1000
+
+
+def emit(scenario, unit, samples, **extra):
+    line = {"client": CLIENT, "version": version("e2b"), "scenario": scenario,
+            "unit": unit, "samples": samples}
+    line.update(extra)
+    print(json.dumps(line), flush=True)
+
+
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def timed_ms(call, iterations=ITERATIONS, warmup=WARMUP):
+    for _ in range(warmup):
+        call()
+    samples = []
+    for _ in range(iterations):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000.0)
+    return samples
+
+
+def run_true():
+    from e2b import Sandbox
+
+    sandbox = Sandbox.create(timeout=600)
+    try:
+        emit("run_true", "ms", timed_ms(lambda: sandbox.commands.run("true")))
+    finally:
+        sandbox.kill()
+
+
+def read_small():
+    from e2b import Sandbox
+
+    sandbox = Sandbox.create(timeout=600)
+    try:
+        sandbox.files.write("/tmp/small.txt", "x" * 1024)
+        emit("read_small", "ms", timed_ms(lambda: sandbox.files.read("/tmp/small.txt")))
+    finally:
+        sandbox.kill()
+
+
+def run_code():
+    from e2b_code_interpreter import Sandbox
+
+    sandbox = Sandbox.create(timeout=600)
+    try:
+        def once():
+            execution = sandbox.run_code("1+1")
+            if execution.text != "2":
+                raise SystemExit(f"run_code('1+1') gave {execution.text!r}")
+        samples = timed_ms(once)
+        line = {"client": CLIENT, "version": version("e2b-code-interpreter"),
+                "scenario": "run_code", "unit": "ms", "samples": samples}
+        print(json.dumps(line), flush=True)
+    finally:
+        sandbox.kill()
+
+
+def transfer(path):
+    from e2b import Sandbox
+
+    size = os.path.getsize(path)
+    sandbox = Sandbox.create(timeout=600)
+    up, down = [], []
+    try:
+        for _ in range(REPEATS):
+            started = time.perf_counter()
+            with open(path, "rb") as f:
+                sandbox.files.write("/tmp/bench.bin", f)
+            up.append(time.perf_counter() - started)
+
+            started = time.perf_counter()
+            copied = 0
+            with open(path + ".down", "wb") as out:
+                for chunk in sandbox.files.read("/tmp/bench.bin", format="stream"):
+                    out.write(chunk)
+                    copied += len(chunk)
+            down.append(time.perf_counter() - started)
+            os.remove(path + ".down")
+            if copied != size:
+                raise SystemExit(f"downloaded {copied} of {size} bytes")
+    finally:
+        sandbox.kill()
+    rss = peak_rss_mib()
+    emit("upload", "s", up, bytes=size, peak_rss_mib=rss)
+    emit("download", "s", down, bytes=size, peak_rss_mib=rss)
+
+
+def stdout(mib):
+    from e2b import Sandbox
+
+    size = mib * 1024 * 1024
+    command = f"head -c {size} /dev/zero | tr '\\0' x"
+    sandbox = Sandbox.create(timeout=600)
+    samples = []
+    try:
+        for _ in range(REPEATS):
+            started = time.perf_counter()
+            result = sandbox.commands.run(command, timeout=0)
+            samples.append(time.perf_counter() - started)
+            if len(result.stdout) != size:
+                raise SystemExit(f"stdout had {len(result.stdout)} of {size} bytes")
+    finally:
+        sandbox.kill()
+    emit("stdout", "s", samples, bytes=size)
+
+
+async def concurrent_async():
+    from e2b import AsyncSandbox
+
+    sandboxes = await asyncio.gather(*(AsyncSandbox.create(timeout=600) for _ in range(SANDBOXES)))
+    samples = []
+    try:
+        # Warm each sandbox's connections once, untimed.
+        await asyncio.gather(*(s.commands.run("true") for s in sandboxes))
+        for _ in range(REPEATS):
+            started = time.perf_counter()
+            await asyncio.gather(*(sandboxes[i % SANDBOXES].commands.run("true")
+                                   for i in range(COMMANDS)))
+            samples.append(time.perf_counter() - started)
+    finally:
+        await asyncio.gather(*(s.kill() for s in sandboxes))
+    emit("concurrent", "s", samples, commands=COMMANDS, sandboxes=SANDBOXES)
+
+
+def create_first():
+    from e2b import Sandbox
+
+    samples = []
+    for _ in range(REPEATS * 3):
+        started = time.perf_counter()
+        sandbox = Sandbox.create(timeout=600)
+        sandbox.commands.run("true")
+        samples.append((time.perf_counter() - started) * 1000.0)
+        sandbox.kill()
+    emit("create_first", "ms", samples)
+
+
+def main():
+    scenario = sys.argv[1]
+    arg = sys.argv[2] if len(sys.argv) > 2 else None
+    if scenario == "run_true":
+        run_true()
+    elif scenario == "read_small":
+        read_small()
+    elif scenario == "run_code":
+        run_code()
+    elif scenario == "transfer":
+        transfer(arg)
+    elif scenario == "stdout":
+        stdout(int(arg))
+    elif scenario == "concurrent":
+        asyncio.run(concurrent_async())
+    elif scenario == "create_first":
+        create_first()
+    else:
+        raise SystemExit(f"unknown scenario {scenario}")
+
+
+if __name__ == "__main__":
+    main()
