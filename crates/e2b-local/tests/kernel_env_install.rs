@@ -137,7 +137,12 @@ async fn install_goes_to_the_user_data_directory_by_default() {
         .await
         .unwrap();
     assert!(out.status.success());
-    let help = String::from_utf8_lossy(&out.stdout);
+    // Wrapped to the terminal's width when clap's `wrap_help` is on: compare
+    // with the whitespace collapsed.
+    let help = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     assert!(
         help.contains(
             "[default: $XDG_DATA_HOME/e2b-local/kernel, else ~/.local/share/e2b-local/kernel"
