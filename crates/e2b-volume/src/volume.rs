@@ -266,10 +266,16 @@ impl From<&Volume> for String {
 }
 
 fn wire_volume(v: types::VolumeAndToken) -> VolumeAndToken {
+    // Specs before the volume's `domain` was added have no such field: read it from
+    // the record as the wire has it, where older specs never carry it.
+    let domain = serde_json::to_value(&v)
+        .ok()
+        .and_then(|record| record.get("domain")?.as_str().map(str::to_owned))
+        .filter(|d| !d.is_empty());
     VolumeAndToken {
         volume_id: v.volume_id,
         name: v.name,
         token: SecretString::from(v.token),
-        domain: v.domain.filter(|d| !d.is_empty()),
+        domain,
     }
 }
