@@ -149,8 +149,53 @@ impl Server {
             }
             _ => None,
         };
-        let host_base = match (&disks, &isolation.userns) {
-            (Some(_), Some(userns)) if options.writable_root => {
+        let rootless = match privilege {
+            Privilege::UserNamespace if options.writable_root => {
+                let run_dir = dirs.root().join("run");
+                let agent = agent_binary.clone();
+                let prepared = tokio::task::spawn_blocking(move || {
+                    crate::sandbox::rootless::Rootless::prepare(&run_dir, &agent)
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+                match prepared {
+                    Ok(rootless) => Some(Arc::new(rootless)),
+                    Err(why) => {
+                        tracing::warn!(
+                            "{why}: sandboxes see the host's system read-only (unprivileged server)"
+                        );
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        let host_base = match (&disks, &isolation.userns, &rootless) {
+            (None, None, Some(rootless)) => {
+                let cache = options
+                    .cache_dir
+                    .clone()
+                    .unwrap_or_else(|| crate::options::default_cache_dir(&data_dir));
+                let rootless = Arc::clone(rootless);
+                let prepared = tokio::task::spawn_blocking(move || {
+                    crate::sandbox::host_base::HostBase::prepare(
+                        &cache,
+                        &crate::sandbox::bwrap::HostLayout::detect(),
+                        Some(&rootless),
+                    )
+                    .map_err(|e| format!("cannot build the base layer in {}: {e}", cache.display()))
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+                match prepared {
+                    Ok(base) => Some(Arc::new(base)),
+                    Err(why) => {
+                        tracing::warn!("{why}: sandboxes see the host's system read-only");
+                        None
+                    }
+                }
+            }
+            (Some(_), Some(userns), _) if options.writable_root => {
                 let cache = options
                     .cache_dir
                     .clone()
@@ -162,6 +207,7 @@ impl Server {
                     crate::sandbox::host_base::HostBase::prepare(
                         &cache,
                         &crate::sandbox::bwrap::HostLayout::detect(),
+                        None,
                     )
                     .map_err(|e| format!("cannot build the base layer in {}: {e}", cache.display()))
                 })
@@ -211,6 +257,7 @@ impl Server {
             slirp4netns: isolation.slirp4netns,
             body_idle_timeout: options.request_body_idle_timeout,
             disks: disks.clone(),
+            rootless: rootless.filter(|_| host_base.is_some()),
             host_base,
             volumes: Arc::clone(&volumes),
         };

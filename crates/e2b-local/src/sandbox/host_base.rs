@@ -38,6 +38,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::bwrap::{HostLayout, TopLevel};
 use super::layout::{self, HOME_IN_SANDBOX, USER_ID};
+use super::rootless::Rootless;
 use super::stage::WritableTree;
 
 /// Bump when the layer's content changes for the same host.
@@ -108,9 +109,21 @@ pub(crate) struct MountedTree {
 
 impl HostBase {
     /// Scan the host and build (or reuse) the layer under `cache`.
-    pub(crate) fn prepare(cache: &Path, host: &HostLayout) -> io::Result<Self> {
+    ///
+    /// An unprivileged server passes its [`Rootless`] helper: the layer
+    /// is built as the server's user, then given to in-sandbox root (see
+    /// [`rootless`](super::rootless)), and kept apart from root servers'.
+    pub(crate) fn prepare(
+        cache: &Path,
+        host: &HostLayout,
+        rootless: Option<&Rootless>,
+    ) -> io::Result<Self> {
         let plan = Plan::scan(host)?;
-        let root = cache.join("host-base");
+        let root = cache.join(if rootless.is_some() {
+            "host-base-rootless"
+        } else {
+            "host-base"
+        });
         let dir = root.join(&plan.key);
         if !dir.is_dir() {
             fs::create_dir_all(&root)?;
@@ -120,6 +133,11 @@ impl HostBase {
                 .tempdir_in(&root)?;
             let build = work.path().join("layer");
             plan.build(&build)?;
+            if let Some(rootless) = rootless {
+                for tree in ["root", "usr", "etc"] {
+                    rootless.give_to_sandbox_root(&build.join(tree))?;
+                }
+            }
             fs::set_permissions(work.path(), fs::Permissions::from_mode(0o755))?;
             match fs::rename(&build, &dir) {
                 Ok(()) => {}
@@ -131,7 +149,7 @@ impl HostBase {
         }
         let lock = lock_file(&dir)?;
         rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockShared)?;
-        remove_unused_layers(&root, &plan.key);
+        remove_unused_layers(&root, &plan.key, rootless);
         let extra_trees = host
             .top_level
             .iter()
@@ -211,7 +229,7 @@ fn lock_file(layer: &Path) -> io::Result<fs::File> {
 }
 
 /// Remove the layers under `root` other than `keep` that no server holds.
-fn remove_unused_layers(root: &Path, keep: &str) {
+fn remove_unused_layers(root: &Path, keep: &str, rootless: Option<&Rootless>) {
     let Ok(entries) = fs::read_dir(root) else {
         return;
     };
@@ -227,7 +245,10 @@ fn remove_unused_layers(root: &Path, keep: &str) {
         if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_ok() {
             let trash = root.join(format!(".trash-{name}"));
             if fs::rename(entry.path(), &trash).is_ok() {
-                let _ = fs::remove_dir_all(&trash);
+                let _ = match rootless {
+                    Some(rootless) => rootless.remove_tree(&trash),
+                    None => fs::remove_dir_all(&trash),
+                };
                 tracing::info!(layer = %name, "removed an unused host base layer");
             }
         }
@@ -357,7 +378,7 @@ impl Plan {
             let path = etc.join(name);
             let _ = fs::remove_file(&path);
             fs::write(&path, content)?;
-            std::os::unix::fs::chown(&path, Some(0), Some(*gid))?;
+            chown_as_root(&path, 0, *gid)?;
             fs::set_permissions(&path, fs::Permissions::from_mode(*mode))?;
         }
         Ok(())
@@ -466,8 +487,18 @@ fn ensure_parents(layer: &Path, rel: &Path) -> io::Result<()> {
 
 fn make_dir(path: &Path, mode: u32) -> io::Result<()> {
     fs::create_dir(path)?;
-    std::os::unix::fs::chown(path, Some(0), Some(0))?;
+    chown_as_root(path, 0, 0)?;
     fs::set_permissions(path, fs::Permissions::from_mode(mode))
+}
+
+/// `chown`, when the server is root (an unprivileged server's layer is all
+/// its own until it gives it to in-sandbox root).
+fn chown_as_root(path: &Path, uid: u32, gid: u32) -> io::Result<()> {
+    if rustix::process::geteuid().is_root() {
+        std::os::unix::fs::chown(path, Some(uid), Some(gid))
+    } else {
+        Ok(())
+    }
 }
 
 /// Give `to` the mode and owners of the host's `from`, when it exists.
@@ -595,7 +626,7 @@ mod tests {
         }
         let held = lock_file(&tmp.path().join("held")).unwrap();
         rustix::fs::flock(&held, rustix::fs::FlockOperation::LockShared).unwrap();
-        remove_unused_layers(tmp.path(), "current");
+        remove_unused_layers(tmp.path(), "current", None);
         let mut left: Vec<String> = fs::read_dir(tmp.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

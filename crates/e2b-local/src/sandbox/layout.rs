@@ -46,6 +46,9 @@ pub(crate) struct SandboxPaths {
     pub(crate) home: PathBuf,
     /// Bound at `/tmp` (sandboxes without a disk).
     pub(crate) tmp: PathBuf,
+    /// The upper layers of its root filesystem's trees (unprivileged
+    /// servers with writable roots, see [`rootless`](super::rootless)).
+    pub(crate) rootfs: PathBuf,
     /// The server's own files of the sandbox (the agent's socket); never
     /// visible inside, so nothing in it can be replaced by the sandbox.
     pub(crate) ctl: PathBuf,
@@ -58,6 +61,7 @@ impl SandboxPaths {
             image: root.join(super::disk::IMAGE_FILE),
             home: root.join("home"),
             tmp: root.join("tmp"),
+            rootfs: root.join("rootfs"),
             ctl: root.join("ctl"),
             root,
         }
@@ -84,6 +88,8 @@ impl SandboxPaths {
     pub(crate) fn writable(&self) -> Vec<(&'static str, &Path)> {
         if self.has_disk() {
             vec![(super::disk::IMAGE_FILE, &self.image)]
+        } else if self.rootfs.is_dir() {
+            vec![("rootfs", &self.rootfs)]
         } else {
             vec![("home", &self.home), ("tmp", &self.tmp)]
         }

@@ -20,6 +20,7 @@ pub(crate) mod metrics;
 pub(crate) mod network;
 pub(crate) mod procs;
 pub(crate) mod record;
+pub(crate) mod rootless;
 pub(crate) mod seccomp;
 pub(crate) mod spawner;
 pub(crate) mod stage;

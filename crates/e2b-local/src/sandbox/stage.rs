@@ -63,6 +63,9 @@ pub(crate) enum Source {
     /// An ext4 filesystem on a block device (a sandbox's disk), mounted
     /// without devices or set-id programs.
     Ext4(PathBuf),
+    /// A directory of the server holding a sandbox's upper layers, in place
+    /// of a disk (unprivileged servers, see [`rootless`](super::rootless)).
+    UpperDir(PathBuf),
     /// A writable tree of the sandbox's root filesystem: an overlay of
     /// read-only host directories or layers (idmapped into the sandboxes'
     /// user namespace), with its upper layer on the sandbox's disk (an
@@ -120,17 +123,35 @@ enum Step {
         source: CString,
         staged: CString,
     },
-    /// Make a directory (owned by the in-sandbox id `owner`) unless it
+    /// Make a directory (owned by `id`, as the stage sees ids) unless it
     /// exists.
     Dir {
         path: CString,
         mode: u32,
-        owner: u32,
+        id: u32,
     },
     WritableOverlay {
         staged: CString,
         options: CString,
     },
+    /// Mount `fuse-overlayfs` with `options` on `staged`: a daemon the
+    /// launch starts, which ends with it.
+    Fuse {
+        staged: CString,
+        options: CString,
+    },
+}
+
+/// How the stage makes writable trees.
+#[derive(Clone, Copy, Debug)]
+enum Overlays<'a> {
+    /// Kernel overlays over layers idmapped into the user namespace `fd`,
+    /// whose root is the host id `root` (root servers; the stage runs as
+    /// host root).
+    Kernel { userns: RawFd, root: u32 },
+    /// `fuse-overlayfs` (the binary) over plain binds (unprivileged
+    /// servers; the stage runs as root of the sandboxes' namespace).
+    Fuse(&'a Path),
 }
 
 /// The sources of one launch, staged by [`Stage::hook`].
@@ -141,8 +162,8 @@ pub(crate) struct Stage {
     steps: Vec<Step>,
     /// The user namespace idmapped mounts map into.
     userns: Option<RawFd>,
-    /// Owner of the directories the stage makes for in-sandbox root.
-    root_owner: u32,
+    /// The `fuse-overlayfs` binary of [`Step::Fuse`].
+    fuse: Option<CString>,
 }
 
 impl Stage {
@@ -154,6 +175,26 @@ impl Stage {
         dir: &Path,
         sources: &[Source],
         userns: Option<(RawFd, u32)>,
+    ) -> io::Result<(Self, Vec<PathBuf>)> {
+        let overlays = userns.map(|(userns, root)| Overlays::Kernel { userns, root });
+        Self::plan_with(dir, sources, overlays)
+    }
+
+    /// [`plan`](Self::plan) for an unprivileged server: writable trees are
+    /// `fuse_overlayfs` mounts, and the hook must run as root of the
+    /// sandboxes' namespace (see [`rootless`](super::rootless)).
+    pub(crate) fn plan_rootless(
+        dir: &Path,
+        sources: &[Source],
+        fuse_overlayfs: &Path,
+    ) -> io::Result<(Self, Vec<PathBuf>)> {
+        Self::plan_with(dir, sources, Some(Overlays::Fuse(fuse_overlayfs)))
+    }
+
+    fn plan_with(
+        dir: &Path,
+        sources: &[Source],
+        overlays: Option<Overlays<'_>>,
     ) -> io::Result<(Self, Vec<PathBuf>)> {
         let mut steps = Vec::with_capacity(sources.len());
         let mut staged_paths = Vec::with_capacity(sources.len());
@@ -200,21 +241,44 @@ impl Stage {
                     disk = Some(staged.clone());
                     staged_paths.push(staged);
                 }
+                Source::UpperDir(path) => {
+                    let staged = dir.join(DISK);
+                    steps.push(Step::Bind {
+                        source: cstring(path)?,
+                        staged: cstring(&staged)?,
+                        is_dir: true,
+                    });
+                    disk = Some(staged.clone());
+                    staged_paths.push(staged);
+                }
                 Source::Writable(tree) => {
                     let Some(disk) = &disk else {
                         return Err(invalid("a writable tree needs the sandbox's disk first"));
                     };
-                    if userns.is_none() {
+                    let Some(overlays) = overlays else {
                         return Err(invalid(
                             "a writable tree needs the sandboxes' user namespace",
                         ));
-                    }
+                    };
+                    // The id a directory owned by the in-sandbox `owner` is
+                    // made with, as the stage sees ids.
+                    let id_of = |owner: u32| match overlays {
+                        Overlays::Kernel { root, .. } => root + owner,
+                        Overlays::Fuse(_) => super::rootless::stored_id(owner),
+                    };
                     let mut lowers = Vec::with_capacity(tree.layers.len());
                     for (i, layer) in tree.layers.iter().enumerate() {
                         let staged = dir.join(format!("{n}-{i}"));
-                        steps.push(Step::Idmapped {
-                            source: cstring(layer)?,
-                            staged: cstring(&staged)?,
+                        steps.push(match overlays {
+                            Overlays::Kernel { .. } => Step::Idmapped {
+                                source: cstring(layer)?,
+                                staged: cstring(&staged)?,
+                            },
+                            Overlays::Fuse(_) => Step::Bind {
+                                source: cstring(layer)?,
+                                staged: cstring(&staged)?,
+                                is_dir: true,
+                            },
                         });
                         lowers.push(staged.display().to_string());
                     }
@@ -229,7 +293,7 @@ impl Stage {
                         steps.push(Step::Dir {
                             path: cstring(&path)?,
                             mode,
-                            owner,
+                            id: id_of(owner),
                         });
                     }
                     for (path, mode) in &tree.ensure_dirs {
@@ -239,12 +303,12 @@ impl Stage {
                             steps.push(Step::Dir {
                                 path: cstring(&at)?,
                                 mode: *mode,
-                                owner: 0,
+                                id: id_of(0),
                             });
                         }
                     }
                     let staged = dir.join(n.to_string());
-                    let options = format!(
+                    let mut options = format!(
                         "lowerdir={},upperdir={},workdir={}",
                         lowers.join(":"),
                         upper.display(),
@@ -255,9 +319,20 @@ impl Stage {
                     {
                         return Err(invalid("stage paths must not contain commas or colons"));
                     }
-                    steps.push(Step::WritableOverlay {
-                        staged: cstring(&staged)?,
-                        options: CString::new(options).map_err(|_| nul())?,
+                    let staged_c = cstring(&staged)?;
+                    steps.push(match overlays {
+                        Overlays::Kernel { .. } => Step::WritableOverlay {
+                            staged: staged_c,
+                            options: CString::new(options).map_err(|_| nul())?,
+                        },
+                        Overlays::Fuse(_) => {
+                            let map = super::rootless::ID_MAPPING;
+                            options.push_str(&format!(",uidmapping={map},gidmapping={map}"));
+                            Step::Fuse {
+                                staged: staged_c,
+                                options: CString::new(options).map_err(|_| nul())?,
+                            }
+                        }
                     });
                     staged_paths.push(staged);
                 }
@@ -268,8 +343,14 @@ impl Stage {
                 dir: cstring(dir)?,
                 empty: cstring(&dir.join(EMPTY))?,
                 steps,
-                userns: userns.map(|(fd, _)| fd),
-                root_owner: userns.map_or(0, |(_, root)| root),
+                userns: match overlays {
+                    Some(Overlays::Kernel { userns, .. }) => Some(userns),
+                    _ => None,
+                },
+                fuse: match overlays {
+                    Some(Overlays::Fuse(binary)) => Some(cstring(binary)?),
+                    _ => None,
+                },
             },
             staged_paths,
         ))
@@ -321,10 +402,9 @@ impl Stage {
                             let userns = self.userns.unwrap_or(-1);
                             super::idmap::bind_idmapped(source, staged, userns)?;
                         }
-                        Step::Dir { path, mode, owner } => {
+                        Step::Dir { path, mode, id } => {
                             if libc::mkdir(path.as_ptr(), 0o700) == 0 {
-                                let id = self.root_owner + owner;
-                                check(libc::chown(path.as_ptr(), id, id))?;
+                                check(libc::chown(path.as_ptr(), *id, *id))?;
                                 check(libc::chmod(path.as_ptr(), *mode))?;
                             } else if *libc::__errno_location() != libc::EEXIST {
                                 return Err(io::Error::last_os_error());
@@ -339,6 +419,11 @@ impl Stage {
                                 libc::MS_NOSUID | libc::MS_NODEV,
                                 options.as_ptr().cast(),
                             ))?;
+                        }
+                        Step::Fuse { staged, options } => {
+                            make_mount_point(staged, true)?;
+                            let binary = self.fuse.as_ref().ok_or_else(invalid_static)?;
+                            mount_fuse_overlay(binary, options, staged, &self.dir)?;
                         }
                         Step::Ext4 { device, staged } => {
                             make_mount_point(staged, true)?;
@@ -415,6 +500,82 @@ unsafe fn make_mount_point(path: &CString, is_dir: bool) -> io::Result<()> {
             Ok(())
         }
     }
+}
+
+/// How long a `fuse-overlayfs` mount may take to appear.
+const FUSE_MOUNT_DEADLINE_MS: u32 = 10_000;
+
+/// Start `fuse-overlayfs` on `staged` in the foreground, as a child that
+/// gets `SIGTERM` when the calling process (which becomes bubblewrap, and
+/// lives exactly as long as the sandbox) ends, and wait until its mount is
+/// there (`staged` is then on another device than the stage `dir`).
+///
+/// # Safety
+/// Async-signal-safe; all arguments are NUL-terminated.
+unsafe fn mount_fuse_overlay(
+    binary: &CString,
+    options: &CString,
+    staged: &CString,
+    dir: &CString,
+) -> io::Result<()> {
+    // SAFETY: fork, then in the child only async-signal-safe calls before
+    // execve or _exit; the parent makes plain system calls.
+    unsafe {
+        let parent = libc::getpid();
+        let pid = libc::fork();
+        if pid < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if pid == 0 {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong);
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            // Nothing of the launch (bubblewrap's block pipe, the agent's
+            // socket) stays open in the daemon.
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            if null >= 0 {
+                libc::dup2(null, 0);
+                libc::dup2(null, 1);
+            }
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+            let argv = [
+                binary.as_ptr(),
+                c"-f".as_ptr(),
+                c"-o".as_ptr(),
+                options.as_ptr(),
+                staged.as_ptr(),
+                std::ptr::null(),
+            ];
+            let envp = [std::ptr::null::<libc::c_char>()];
+            libc::execve(binary.as_ptr(), argv.as_ptr(), envp.as_ptr());
+            libc::_exit(127);
+        }
+        let mut dir_stat: libc::stat = std::mem::zeroed();
+        check(libc::stat(dir.as_ptr(), &mut dir_stat))?;
+        let pause = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 1_000_000,
+        };
+        for _ in 0..FUSE_MOUNT_DEADLINE_MS {
+            let mut st: libc::stat = std::mem::zeroed();
+            if libc::stat(staged.as_ptr(), &mut st) == 0 && st.st_dev != dir_stat.st_dev {
+                return Ok(());
+            }
+            let mut status = 0;
+            if libc::waitpid(pid, &mut status, libc::WNOHANG) == pid {
+                // (Only an errno survives a failed `pre_exec` hook.)
+                return Err(io::Error::from_raw_os_error(libc::ENODEV));
+            }
+            libc::nanosleep(&pause, std::ptr::null_mut());
+        }
+        libc::kill(pid, libc::SIGKILL);
+        Err(io::Error::from_raw_os_error(libc::ETIMEDOUT))
+    }
+}
+
+fn invalid_static() -> io::Error {
+    io::Error::from_raw_os_error(libc::EINVAL)
 }
 
 /// Create the stage directory (as root, at server start).

@@ -28,6 +28,18 @@ pub(crate) const HOST_ID_BASE: u32 = 1_000_000_000;
 /// How many ids the range covers (all of `0..65536` inside, `nobody` included).
 pub(crate) const ID_COUNT: u32 = 65_536;
 
+/// The subordinate id ranges of an unprivileged server's user, and the
+/// helpers that map them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SubordinateIds {
+    /// First subordinate uid (`ID_COUNT` of them).
+    pub(crate) sub_uid: u32,
+    /// First subordinate gid (`ID_COUNT` of them).
+    pub(crate) sub_gid: u32,
+    pub(crate) newuidmap: std::path::PathBuf,
+    pub(crate) newgidmap: std::path::PathBuf,
+}
+
 /// A user namespace whose ids `0..ID_COUNT` map to `HOST_ID_BASE..`.
 #[derive(Debug)]
 pub(crate) struct UserNamespace {
@@ -50,6 +62,44 @@ impl UserNamespace {
 
     /// A namespace with the uid and gid map `map`.
     fn with_map(map: &str) -> io::Result<Self> {
+        Self::made_with(|pid| {
+            std::fs::write(format!("/proc/{pid}/uid_map"), map)?;
+            std::fs::write(format!("/proc/{pid}/gid_map"), map)
+        })
+    }
+
+    /// A namespace of an unprivileged server (see
+    /// [`rootless`](super::rootless)): its root is the server's own user and
+    /// group, ids `1..=ID_COUNT` the subordinate ranges starting at
+    /// `sub_uid` and `sub_gid`. The maps are written by the set-id helpers
+    /// `newuidmap` and `newgidmap`, which check the ranges against
+    /// `/etc/subuid` and `/etc/subgid`.
+    pub(crate) fn subordinate(ids: &SubordinateIds) -> io::Result<Self> {
+        Self::made_with(|pid| {
+            for (helper, own, sub) in [
+                (&ids.newuidmap, rustix::process::getuid().as_raw(), ids.sub_uid),
+                (&ids.newgidmap, rustix::process::getgid().as_raw(), ids.sub_gid),
+            ] {
+                let out = std::process::Command::new(helper)
+                    .args([pid.to_string(), "0".into(), own.to_string(), "1".into()])
+                    .args(["1".into(), sub.to_string(), ID_COUNT.to_string()])
+                    .stdin(std::process::Stdio::null())
+                    .output()?;
+                if !out.status.success() {
+                    return Err(io::Error::other(format!(
+                        "{} failed: {}",
+                        helper.display(),
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    )));
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// A namespace whose maps `write_maps` writes for the pid of a child
+    /// that made it.
+    fn made_with(write_maps: impl FnOnce(i32) -> io::Result<()>) -> io::Result<Self> {
         let (mut ready_rx, ready_tx) = pipe()?;
         let keep = ready_tx.as_raw_fd() as libc::c_uint;
         // SAFETY: the child only makes async-signal-safe calls (close_range,
@@ -83,8 +133,7 @@ impl UserNamespace {
                     "unshare(CLONE_NEWUSER) failed: user namespaces are disabled on this host",
                 ));
             }
-            std::fs::write(format!("/proc/{pid}/uid_map"), map)?;
-            std::fs::write(format!("/proc/{pid}/gid_map"), map)?;
+            write_maps(pid)?;
             let ns = File::open(format!("/proc/{pid}/ns/user"))?;
             Ok(OwnedFd::from(ns))
         })();

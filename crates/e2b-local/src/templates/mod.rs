@@ -307,6 +307,11 @@ pub(crate) fn host_base_record(template_id: &str, host_key: &str) -> TemplateRec
 /// Remove the build layers no template record (a build's, a snapshot's or
 /// a template's) and no cache entry refers to.
 pub(crate) fn gc_build_layers(data_dir: &Path) {
+    gc_build_layers_with(data_dir, |dir| std::fs::remove_dir_all(dir));
+}
+
+/// [`gc_build_layers`], deleting each unused layer with `remove`.
+pub(crate) fn gc_build_layers_with(data_dir: &Path, remove: impl Fn(&Path) -> std::io::Result<()>) {
     let layers = data_dir.join("build-layers");
     let mut used: std::collections::HashSet<String> = all(data_dir)
         .into_iter()
@@ -326,7 +331,7 @@ pub(crate) fn gc_build_layers(data_dir: &Path) {
         let name = entry.file_name().to_string_lossy().into_owned();
         let is_layer = name.len() == 20 && crate::ids::is_valid_id(&name);
         if is_layer && !used.contains(&name) {
-            match std::fs::remove_dir_all(entry.path()) {
+            match remove(&entry.path()) {
                 Ok(()) => tracing::info!(layer = %name, "removed an unused layer"),
                 Err(e) => {
                     tracing::warn!(layer = %name, error = %e, "cannot remove an unused layer")

@@ -29,7 +29,7 @@ impl Shared {
         } else {
             None
         };
-        if self.config.host_base.is_some() && sandbox.paths.has_disk() {
+        if self.writable_root(sandbox) {
             config.sudo_socket = Some(crate::agent::SUDO_SOCKET.to_owned());
         }
         let image = match &record.image_template {
@@ -92,7 +92,7 @@ impl Shared {
         let (pre_exec, sources) = self.mount_sources(sandbox, kernel.as_ref(), image.as_ref())?;
         let hide = [self.dirs.root().to_path_buf()];
         let plan = BwrapPlan {
-            privilege: self.config.privilege,
+            privilege: self.sandbox_privilege(),
             host: &self.host_layout,
             sources: &sources,
             internet,
@@ -112,7 +112,7 @@ impl Shared {
         );
         let mut args: Vec<OsString> = vec!["--args".into(), args_fd.to_string().into()];
         args.extend(command);
-        let home = match self.config.privilege {
+        let home = match self.sandbox_privilege() {
             Privilege::Root => "/root",
             Privilege::UserNamespace => layout::HOME_IN_SANDBOX,
         };
@@ -155,6 +155,23 @@ impl Shared {
         Ok(())
     }
 
+    /// Whether the sandbox has a writable root filesystem.
+    pub(super) fn writable_root(&self, sandbox: &Sandbox) -> bool {
+        self.config.host_base.is_some()
+            && (sandbox.paths.has_disk() || self.config.rootless.is_some())
+    }
+
+    /// How the sandbox's identities are set up: as on a root server when an
+    /// unprivileged one gives it a writable root (its own user namespace
+    /// with root and `user`).
+    pub(super) fn sandbox_privilege(&self) -> Privilege {
+        if self.config.rootless.is_some() {
+            Privilege::Root
+        } else {
+            self.config.privilege
+        }
+    }
+
     /// Where bubblewrap finds the sandbox's mounts and, for a root server,
     /// the hook that stages them first.
     ///
@@ -171,6 +188,9 @@ impl Shared {
     ) -> Result<(Option<crate::sandbox::instance::PreExec>, MountSources), SandboxError> {
         let paths = &sandbox.paths;
         let volumes = self.volume_dirs(&sandbox.record())?;
+        if let (Some(rootless), Some(base)) = (&self.config.rootless, &self.config.host_base) {
+            return self.rootless_sources(sandbox, rootless, base, kernel, image, volumes);
+        }
         let Some(ns) = &self.config.userns else {
             if paths.has_disk() {
                 return Err(SandboxError::Invalid(
@@ -307,6 +327,91 @@ impl Shared {
             interpreter_prefix,
             rootfs,
             home_in_root: image.is_some_and(|t| !t.host_base),
+            volumes,
+        };
+        Ok((Some(hook), sources))
+    }
+
+    /// [`mount_sources`](Self::mount_sources) of an unprivileged server
+    /// with writable roots (see [`rootless`](crate::sandbox::rootless)):
+    /// every tree, `/home/user` and `/tmp` included, is a `fuse-overlayfs`
+    /// whose upper layer is in the sandbox's `rootfs/` directory; the hook
+    /// enters the sandboxes' namespace, then stages.
+    fn rootless_sources(
+        &self,
+        sandbox: &Sandbox,
+        rootless: &crate::sandbox::rootless::Rootless,
+        base: &crate::sandbox::host_base::HostBase,
+        kernel: Option<&KernelMounts>,
+        image: Option<&crate::templates::TemplateRecord>,
+        volumes: Vec<(PathBuf, PathBuf)>,
+    ) -> Result<(Option<crate::sandbox::instance::PreExec>, MountSources), SandboxError> {
+        use crate::sandbox::stage::WritableTree;
+        let upper = &sandbox.paths.rootfs;
+        std::fs::create_dir_all(upper).map_err(SandboxError::io("make the sandbox's rootfs"))?;
+        let empty = crate::templates::empty_layer(self.dirs.root())
+            .map_err(SandboxError::io("make the empty layer"))?;
+        let mut plan = vec![Source::UpperDir(upper.clone())];
+        let traversable = kernel.is_some_and(KernelMounts::needs_root_traversal);
+        let mut trees = base.trees(traversable);
+        // A snapshot's (or a built template's) layers over the host's.
+        if let Some(template) = image {
+            for tree in &mut trees {
+                let mut layers =
+                    crate::templates::build_layer_dirs(self.dirs.root(), template, tree.tree.name);
+                layers.append(&mut tree.tree.layers);
+                tree.tree.layers = layers;
+            }
+        }
+        let rootfs_at: Vec<&'static str> = trees.iter().map(|t| t.at).collect();
+        plan.extend(trees.into_iter().map(|t| Source::Writable(t.tree)));
+        for (name, mode, owner) in [("home", 0o755, layout::USER_ID), ("tmp", 0o1777, 0)] {
+            plan.push(Source::Writable(match image {
+                Some(template) => self.build_tree(template, name, mode, owner)?,
+                None => WritableTree {
+                    name,
+                    layers: vec![empty.clone()],
+                    mode,
+                    owner,
+                    ensure_dirs: Vec::new(),
+                },
+            }));
+        }
+        plan.push(Source::Hidden(rootless.agent_dir().to_path_buf()));
+        if let Some(kernel) = kernel {
+            plan.push(Source::Hidden(kernel.env.clone()));
+            plan.extend(kernel.interpreter_prefix.clone().map(Source::Bind));
+        }
+        plan.extend(volumes.iter().map(|(dir, _)| Source::Bind(dir.clone())));
+        let (stage, staged) =
+            Stage::plan_rootless(rootless.stage_dir(), &plan, rootless.fuse_overlayfs())
+                .map_err(SandboxError::io("stage the mount sources"))?;
+        let mut staged = staged.into_iter();
+        let mut next = move || staged.next().unwrap_or_default();
+        let _upper = next();
+        let rootfs = rootfs_at.into_iter().map(|at| (at, next())).collect();
+        let home = next();
+        let tmp = next();
+        let agent = next().join(crate::sandbox::rootless::AGENT_FILE);
+        let kernel_env = kernel.map(|_| next());
+        let interpreter_prefix = kernel
+            .and_then(|k| k.interpreter_prefix.as_ref())
+            .map(|_| next());
+        let volumes = volumes.into_iter().map(|(_, at)| (next(), at)).collect();
+        let mut enter = rootless.userns().enter_hook();
+        let mut stage = stage.hook();
+        let hook: crate::sandbox::instance::PreExec = Box::new(move || {
+            enter()?;
+            stage()
+        });
+        let sources = MountSources {
+            home,
+            tmp,
+            agent,
+            kernel_env,
+            interpreter_prefix,
+            rootfs,
+            home_in_root: false,
             volumes,
         };
         Ok((Some(hook), sources))

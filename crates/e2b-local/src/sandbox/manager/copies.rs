@@ -94,7 +94,7 @@ impl Manager {
             }
             Err(e) => {
                 let _ = shared.dirs.remove_dir(&staging);
-                crate::templates::gc_build_layers(shared.dirs.root());
+                shared.gc_layers();
                 Err(e)
             }
         }
@@ -375,7 +375,52 @@ impl Shared {
     /// in writable trees on a disk of its own (root servers with writable
     /// roots).
     fn snapshots_as_layers(&self, sandbox: &Sandbox) -> bool {
-        self.config.host_base.is_some() && sandbox.paths.has_disk()
+        self.writable_root(sandbox)
+    }
+
+    /// Delete the layers nothing uses any more.
+    fn gc_layers(&self) {
+        let data = self.dirs.root();
+        match &self.config.rootless {
+            Some(rootless) => {
+                crate::templates::gc_build_layers_with(data, |dir| rootless.remove_tree(dir));
+            }
+            None => crate::templates::gc_build_layers(data),
+        }
+    }
+
+    /// Copy the changes of a sandbox's writable trees into the new layer
+    /// directory `staged` (a tree per directory); `work` is an empty
+    /// directory for a root server's mount points.
+    async fn copy_changes(
+        &self,
+        sandbox: &Arc<Sandbox>,
+        work: PathBuf,
+        staged: PathBuf,
+    ) -> Result<(), SandboxError> {
+        let copy: Box<dyn FnOnce() -> std::io::Result<()> + Send> = match &self.config.rootless {
+            Some(rootless) => {
+                let rootless = Arc::clone(rootless);
+                let upper = sandbox.paths.rootfs.join(crate::sandbox::stage::UPPER);
+                Box::new(move || rootless.copy_tree(&upper, &staged))
+            }
+            None => {
+                let device = self.disk_device(sandbox)?;
+                Box::new(move || {
+                    crate::sandbox::layer_capture::capture(device.path(), &work, &staged)
+                })
+            }
+        };
+        self.with_frozen(sandbox, async move {
+            tokio::task::spawn_blocking(copy)
+                .await
+                .map_err(|e| SandboxError::Io {
+                    context: "copy the sandbox's changes into a layer".to_owned(),
+                    source: std::io::Error::other(e.to_string()),
+                })?
+                .map_err(SandboxError::io("copy the sandbox's changes into a layer"))
+        })
+        .await
     }
 
     /// Copy a sandbox's changes (frozen meanwhile) into a new layer and
@@ -401,25 +446,15 @@ impl Shared {
         let staged = layers.join(format!(".tmp-{layer_id}"));
         let work = data.join("build-work").join(&layer_id);
         std::fs::create_dir_all(&layers).map_err(SandboxError::io("make the layer directory"))?;
-        let device = self.disk_device(sandbox)?;
-        let captured = {
-            let (staged, work) = (staged.clone(), work.clone());
-            self.with_frozen(sandbox, async move {
-                tokio::task::spawn_blocking(move || {
-                    crate::sandbox::layer_capture::capture(device.path(), &work, &staged)
-                })
-                .await
-                .map_err(|e| SandboxError::Io {
-                    context: "copy the sandbox's changes into a layer".to_owned(),
-                    source: std::io::Error::other(e.to_string()),
-                })?
-                .map_err(SandboxError::io("copy the sandbox's changes into a layer"))
-            })
-            .await
-        };
+        let captured = self
+            .copy_changes(sandbox, work.clone(), staged.clone())
+            .await;
         let _ = std::fs::remove_dir_all(&work);
         if let Err(e) = captured {
-            let _ = std::fs::remove_dir_all(&staged);
+            let _ = match &self.config.rootless {
+                Some(rootless) => rootless.remove_tree(&staged),
+                None => std::fs::remove_dir_all(&staged),
+            };
             return Err(e);
         }
         std::fs::rename(&staged, layers.join(&layer_id))
@@ -469,7 +504,7 @@ impl Shared {
         if let Some(id) = &snapshot.layered {
             let data = self.dirs.root();
             let _ = std::fs::remove_dir_all(crate::templates::template_dir(data, id));
-            crate::templates::gc_build_layers(data);
+            self.gc_layers();
         }
     }
 }

@@ -138,7 +138,10 @@ impl Shared {
         let Some(record) = crate::templates::load(self.dirs.root(), template_id) else {
             return Ok(None);
         };
-        if self.config.host_base.is_none() || self.config.disks.is_none() {
+        let writable = self.config.host_base.is_some()
+            && (self.config.disks.is_some()
+                || (self.config.rootless.is_some() && record.host_base));
+        if !writable {
             return Err(SandboxError::TemplateUnavailable {
                 template: record.name,
                 reason: "sandboxes of image templates need a root server with writable root filesystems (see `e2b-local doctor`)".to_owned(),

@@ -97,6 +97,9 @@ pub(crate) struct ManagerConfig {
     /// have disks, on hosts with idmapped mounts); without it sandboxes see
     /// the host's system read-only.
     pub(crate) host_base: Option<Arc<crate::sandbox::host_base::HostBase>>,
+    /// How an unprivileged server gives sandboxes writable roots (with
+    /// [`host_base`](Self::host_base)), when it can.
+    pub(crate) rootless: Option<Arc<crate::sandbox::rootless::Rootless>>,
     /// The volumes sandboxes mount.
     pub(crate) volumes: Arc<crate::volumes::VolumeStore>,
 }

@@ -179,9 +179,22 @@ impl Shared {
             instance.kill().await;
         }
         lock(&self.sandboxes).remove(&sandbox.id);
-        if let Err(e) = self.dirs.remove_dir(&sandbox.paths.root) {
+        if let Err(e) = self.remove_files(sandbox) {
             tracing::warn!(sandbox = %sandbox.id, error = %e, "could not delete a failed sandbox's files");
         }
+    }
+
+    /// Delete a sandbox's files (an unprivileged server's sandbox root
+    /// filesystem belongs to ids only the sandboxes' namespace can remove).
+    fn remove_files(&self, sandbox: &Sandbox) -> Result<(), SandboxError> {
+        if let Some(rootless) = &self.config.rootless {
+            rootless
+                .remove_tree(&sandbox.paths.rootfs)
+                .map_err(SandboxError::io("delete the sandbox's root filesystem"))?;
+        }
+        self.dirs
+            .remove_dir(&sandbox.paths.root)
+            .map_err(SandboxError::from)
     }
 
     /// Remove a sandbox from the registry and delete its files (processes already gone).
@@ -194,7 +207,7 @@ impl Shared {
         }
         sandbox.deadline.send_replace(None);
         lock(&self.sandboxes).remove(&sandbox.id);
-        if let Err(e) = self.dirs.remove_dir(&sandbox.paths.root) {
+        if let Err(e) = self.remove_files(sandbox) {
             tracing::warn!(sandbox = %sandbox.id, error = %e, "could not delete a sandbox's files");
         }
     }
