@@ -102,6 +102,7 @@ deps: isolation venvs js-deps kernel-env
 
 isolation:
 	@scripts/install-isolation.sh
+	@scripts/setup-rootless.sh
 
 venvs: $(VENV)/.installed $(VENV_LATEST)/.installed $(VENV_CI)/.installed $(VENV_CI_LATEST)/.installed
 

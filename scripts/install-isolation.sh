@@ -4,6 +4,7 @@
 #   slirp4netns  a sandbox's own network stack with internet access (no host loopback)
 #   uidmap       newuidmap/newgidmap, for user namespaces when the server is not root
 #   e2fsprogs    mkfs.ext4, for every sandbox's own disk when the server is root
+#   fuse-overlayfs  the writable root filesystems of an unprivileged server's sandboxes
 # what the tests use as real peers:
 #   dante-server a SOCKS5 proxy (the SDK's socks5:// support is tested through it)
 #   docker-registry  the reference OCI registry (distribution v2), served on loopback
@@ -22,6 +23,7 @@ command -v slirp4netns >/dev/null 2>&1 || missing+=(slirp4netns)
 command -v newuidmap >/dev/null 2>&1 || missing+=(uidmap)
 required=${#missing[@]}
 command -v mkfs.ext4 >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.ext4 ] || [ -x /sbin/mkfs.ext4 ] || missing+=(e2fsprogs)
+command -v fuse-overlayfs >/dev/null 2>&1 || missing+=(fuse-overlayfs)
 command -v danted >/dev/null 2>&1 || [ -x /usr/sbin/danted ] || missing+=(dante-server)
 command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
 command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
@@ -39,7 +41,7 @@ elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
   run() { sudo "$@"; }
 elif [ "$required" -eq 0 ]; then
   # Only extras are missing: what a root server uses, and the Java and R kernels.
-  echo "note: ${missing[*]} not installed (a root server's disks, the SOCKS5 and image tests, the Java and R kernels)" >&2
+  echo "note: ${missing[*]} not installed (a root server's disks, an unprivileged server's writable roots, the SOCKS5 and image tests, the Java and R kernels)" >&2
   exit 0
 else
   echo "missing: ${missing[*]}; this user cannot install packages." >&2

@@ -152,7 +152,11 @@ impl Rootless {
         }
         self.run(
             "rm",
-            &["-rf".as_ref(), "--one-file-system".as_ref(), path.as_os_str()],
+            &[
+                "-rf".as_ref(),
+                "--one-file-system".as_ref(),
+                path.as_os_str(),
+            ],
         )
     }
 
@@ -187,7 +191,12 @@ impl Rootless {
         let to = STORED_ROOT.to_string();
         self.run(
             "chown",
-            &["-hR".as_ref(), "--from=0".as_ref(), to.as_ref(), path.as_os_str()],
+            &[
+                "-hR".as_ref(),
+                "--from=0".as_ref(),
+                to.as_ref(),
+                path.as_os_str(),
+            ],
         )
     }
 }

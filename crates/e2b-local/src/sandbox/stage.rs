@@ -218,8 +218,9 @@ impl Stage {
                         staged: cstring(&lower)?,
                         is_dir: true,
                     });
-                    let options =
-                        format!("lowerdir={}:{}", lower.display(), dir.join(EMPTY).display());
+                    // Relative to the stage directory (the hook works
+                    // there), so the sandbox's mount table names no path.
+                    let options = format!("lowerdir={n}-lower:{EMPTY}");
                     if options.contains(',') {
                         return Err(io::Error::new(
                             io::ErrorKind::InvalidInput,
@@ -371,6 +372,7 @@ impl Stage {
                     c"mode=0755,size=64k",
                 )?;
                 check(libc::mkdir(self.empty.as_ptr(), 0o755))?;
+                check(libc::chdir(self.dir.as_ptr()))?;
                 for step in &self.steps {
                     match step {
                         Step::Bind {
@@ -437,6 +439,7 @@ impl Stage {
                         }
                     }
                 }
+                check(libc::chdir(c"/".as_ptr()))?;
             }
             Ok(())
         }

@@ -77,8 +77,16 @@ impl UserNamespace {
     pub(crate) fn subordinate(ids: &SubordinateIds) -> io::Result<Self> {
         Self::made_with(|pid| {
             for (helper, own, sub) in [
-                (&ids.newuidmap, rustix::process::getuid().as_raw(), ids.sub_uid),
-                (&ids.newgidmap, rustix::process::getgid().as_raw(), ids.sub_gid),
+                (
+                    &ids.newuidmap,
+                    rustix::process::getuid().as_raw(),
+                    ids.sub_uid,
+                ),
+                (
+                    &ids.newgidmap,
+                    rustix::process::getgid().as_raw(),
+                    ids.sub_gid,
+                ),
             ] {
                 let out = std::process::Command::new(helper)
                     .args([pid.to_string(), "0".into(), own.to_string(), "1".into()])

@@ -1,0 +1,389 @@
+//! Writable root filesystems on an unprivileged server: `e2b-local serve`
+//! run as an ordinary account with subordinate ids (`make deps` creates
+//! `e2b-rootless` when run as root) gives its sandboxes what a root server
+//! gives them — root writes anywhere, `user` needs `sudo`, apt and pip
+//! install, sandboxes do not see each other's writes, snapshots keep
+//! everything — and nothing a sandbox writes is owned by the server's
+//! account or by host root.
+//!
+//! As root the test runs the server as `e2b-rootless`; as another user it
+//! runs it as that user. It is skipped (with a message) where that account
+//! has no subordinate ids.
+
+use e2b_test_support as support;
+
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_e2b-local");
+/// The account `make deps` creates for this test.
+const ACCOUNT: &str = "e2b-rootless";
+
+/// An unprivileged `e2b-local serve` child.
+struct Unprivileged {
+    child: Child,
+    url: String,
+    key: String,
+    /// The server's uid and the first of its subordinate uids.
+    uid: u32,
+    sub_uid: u32,
+    data: PathBuf,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// `(uid, gid)` of `name`, from `/etc/passwd`.
+fn account(name: &str) -> Option<(u32, u32)> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let f: Vec<&str> = line.split(':').collect();
+        (f.first() == Some(&name))
+            .then(|| Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?)))?
+    })
+}
+
+/// The first subordinate uid of `name` (or of `uid`).
+fn sub_uid(name: &str, uid: u32) -> Option<u32> {
+    let text = std::fs::read_to_string("/etc/subuid").ok()?;
+    text.lines().find_map(|line| {
+        let f: Vec<&str> = line.split(':').collect();
+        let ours = f.first() == Some(&name) || f.first() == Some(&uid.to_string().as_str());
+        ours.then(|| f.get(1)?.parse().ok())?
+    })
+}
+
+/// Start the server, or `None` (with a message) where no account to run it
+/// as has subordinate ids.
+async fn start() -> Option<Unprivileged> {
+    let me = rustix::process::geteuid().as_raw();
+    let (name, uid, gid) = if me == 0 {
+        let Some((uid, gid)) = account(ACCOUNT) else {
+            eprintln!("skipped: no {ACCOUNT} account (`make deps` as root creates it)");
+            return None;
+        };
+        (ACCOUNT.to_owned(), uid, gid)
+    } else {
+        let name = std::env::var("USER").unwrap_or_default();
+        (name, me, rustix::process::getegid().as_raw())
+    };
+    let Some(sub_uid) = sub_uid(&name, uid) else {
+        eprintln!("skipped: {name} has no subordinate uids in /etc/subuid");
+        return None;
+    };
+    // Everything the server touches lives in a directory it may reach (the
+    // build's target directory may be under a home only its owner enters).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.path().join("e2b-local");
+    std::fs::copy(BIN, &bin).unwrap();
+    let data = dir.path().join("data");
+    let cache = dir.path().join("cache");
+    for d in [&data, &cache] {
+        std::fs::create_dir(d).unwrap();
+        std::os::unix::fs::chown(d, Some(uid), Some(gid)).unwrap();
+    }
+    let log = dir.path().join("serve.log");
+    let mut cmd = if me == 0 {
+        let mut cmd = Command::new("setpriv");
+        cmd.args([
+            format!("--reuid={uid}"),
+            format!("--regid={gid}"),
+            "--clear-groups".to_owned(),
+        ])
+        .arg(&bin);
+        cmd
+    } else {
+        Command::new(&bin)
+    };
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .env("XDG_CACHE_HOME", &cache)
+        .env("RUST_LOG", "info")
+        .env_remove("E2B_LOCAL_BIN")
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut url, mut key) = (None, None);
+    let read = async {
+        while url.is_none() || key.is_none() {
+            let Some(line) = lines.next_line().await.unwrap() else {
+                break;
+            };
+            if let Some(v) = line.strip_prefix("E2B_API_URL=") {
+                url = Some(v.to_owned());
+            } else if let Some(v) = line.strip_prefix("E2B_API_KEY=") {
+                key = Some(v.to_owned());
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), read)
+        .await
+        .expect("serve printed its environment in time");
+    let (Some(url), Some(key)) = (url, key) else {
+        panic!(
+            "serve exited early: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    };
+    Some(Unprivileged {
+        child,
+        url,
+        key,
+        uid,
+        sub_uid,
+        data,
+        log,
+        _dir: dir,
+    })
+}
+
+impl Unprivileged {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let resp = support::http()
+            .post(format!("{}{path}", self.url))
+            .header("X-API-Key", &self.key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        assert!(
+            status.is_success(),
+            "POST {path}: {status} {text}\n{}",
+            self.log()
+        );
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    async fn create(&self, template: &str) -> String {
+        self.post(
+            "/sandboxes",
+            json!({"templateID": template, "timeout": 300}),
+        )
+        .await["sandboxID"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn kill(&self, id: &str) {
+        let resp = support::http()
+            .delete(format!("{}/sandboxes/{id}", self.url))
+            .header("X-API-Key", &self.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 204, "kill {id}");
+    }
+
+    async fn sh(&self, id: &str, user: &str, cmd: &str) -> (i32, String, String) {
+        let client = support::envd_at(&self.url, id, None);
+        support::run(&client, &["bash", "-c", cmd], Some(user)).await
+    }
+
+    async fn ok(&self, id: &str, user: &str, cmd: &str) -> String {
+        let (code, out, err) = self.sh(id, user, cmd).await;
+        assert_eq!(
+            code,
+            0,
+            "`{cmd}` as {user} failed: {err}{out}\nserver log:\n{}",
+            self.log()
+        );
+        out
+    }
+}
+
+/// The owners (uid) of the entries under `dir`, as the host sees them,
+/// with one entry each owns; overlay markers (`.wh.*`, empty files
+/// fuse-overlayfs makes as itself) aside.
+fn owners(dir: &Path) -> std::collections::BTreeMap<u32, PathBuf> {
+    let mut found = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(at) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&at) else {
+            continue;
+        };
+        if at
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(".wh."))
+        {
+            continue;
+        }
+        found.entry(meta.uid()).or_insert_with(|| at.clone());
+        if meta.is_dir()
+            && let Ok(entries) = std::fs::read_dir(&at)
+        {
+            stack.extend(entries.flatten().map(|e| e.path()));
+        }
+    }
+    found
+}
+
+/// A wheel with one module, `e2b_probe` (`VALUE = 42`), written by Python
+/// inside the sandbox.
+const MAKE_WHEEL: &str = r#"python3 - <<'EOF'
+import zipfile
+files = {
+    "e2b_probe/__init__.py": "VALUE = 42\n",
+    "e2b_probe-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: e2b-probe\nVersion: 1.0\n",
+    "e2b_probe-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+files["e2b_probe-1.0.dist-info/RECORD"] = "".join(f"{n},,\n" for n in files) + "e2b_probe-1.0.dist-info/RECORD,,\n"
+with zipfile.ZipFile("/tmp/e2b_probe-1.0-py3-none-any.whl", "w") as z:
+    for name, text in files.items():
+        z.writestr(name, text)
+EOF"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unprivileged_server_gives_sandboxes_a_writable_root() {
+    let Some(mut server) = start().await else {
+        return;
+    };
+    let id = server.create("base").await;
+
+    // Root writes anywhere, and sees the system's files as its own.
+    let out = server
+        .ok(
+            &id,
+            "root",
+            "id -u; echo marker > /etc/e2b-marker && mkdir -p /opt/tool && echo hi > /opt/tool/f \
+             && echo '# edited' >> /etc/passwd && stat -c '%u %g' /etc/e2b-marker /usr/bin/ls /etc/hostname",
+        )
+        .await;
+    assert_eq!(out, "0\n0 0\n0 0\n0 0\n", "{out}");
+    // `user` cannot, except through sudo.
+    let (code, _, _) = server.sh(&id, "user", "touch /etc/by-user").await;
+    assert_ne!(code, 0, "user wrote to /etc");
+    let out = server
+        .ok(
+            &id,
+            "user",
+            "id -u && sudo touch /etc/by-sudo && stat -c '%u' /etc/by-sudo && touch ~/mine && stat -c '%u %U' ~/mine",
+        )
+        .await;
+    assert_eq!(out, "1000\n0\n1000 user\n", "{out}");
+    // pip installs for the user, and with sudo for everyone; apt from Debian's archive.
+    server.ok(&id, "user", MAKE_WHEEL).await;
+    server
+        .ok(
+            &id,
+            "user",
+            "pip install -q --no-index /tmp/e2b_probe-1.0-py3-none-any.whl 2>&1 \
+             && pip uninstall -q -y e2b-probe && sudo pip install -q --no-index /tmp/e2b_probe-1.0-py3-none-any.whl 2>&1",
+        )
+        .await;
+    server
+        .ok(
+            &id,
+            "user",
+            "sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tree >/dev/null",
+        )
+        .await;
+    let check = "tree --version | head -c 9; echo; python3 -c 'import e2b_probe; print(e2b_probe.VALUE, e2b_probe.__file__)'; cat /opt/tool/f";
+    let before = server.ok(&id, "user", check).await;
+    assert!(before.starts_with("tree v2.1"), "{before}");
+    assert!(before.contains("42 /usr/local/lib/python3"), "{before}");
+
+    // Another sandbox sees none of it.
+    let other = server.create("base").await;
+    let (code, out, _) = server
+        .sh(
+            &other,
+            "root",
+            "ls /etc/e2b-marker /opt/tool ~user/mine 2>/dev/null; command -v tree",
+        )
+        .await;
+    assert!(code != 0 && out.is_empty(), "another sandbox saw: {out}");
+    let passwd = server.ok(&other, "root", "cat /etc/passwd").await;
+    assert!(!passwd.contains("# edited"), "{passwd}");
+
+    // What sandboxes wrote belongs to subordinate ids on the host: neither
+    // to host root nor to the server's account.
+    let rootfs = server.data.join("sandboxes").join(&id).join("rootfs/upper");
+    let found = owners(&rootfs);
+    let range = server.sub_uid..server.sub_uid + 65_536;
+    assert!(
+        found.contains_key(&(server.sub_uid + 999)),
+        "user's files: {found:?}"
+    );
+    assert!(
+        found.keys().all(|o| range.contains(o)),
+        "files outside the subordinate range {range:?} (server {}): {found:?}",
+        server.uid
+    );
+
+    // A snapshot keeps everything; a sandbox from it has it.
+    let snapshot = server
+        .post(
+            &format!("/sandboxes/{id}/snapshots"),
+            json!({"name": "rootless"}),
+        )
+        .await;
+    let snapshot_id = snapshot["snapshotID"].as_str().unwrap().to_owned();
+    let restored = server.create(&snapshot_id).await;
+    let after = server.ok(&restored, "user", check).await;
+    assert_eq!(after, before, "the snapshot lost the installed packages");
+    server
+        .ok(
+            &restored,
+            "user",
+            "dpkg -s tree | grep -q '^Status: install ok installed' && test -f ~/mine && grep -q '# edited' /etc/passwd",
+        )
+        .await;
+
+    // Killed sandboxes leave nothing behind.
+    for sandbox in [&id, &other, &restored] {
+        server.kill(sandbox).await;
+        assert!(
+            !server.data.join("sandboxes").join(sandbox).exists(),
+            "{sandbox}'s files outlived it"
+        );
+    }
+    server.child.start_kill().unwrap();
+    let _ = server.child.wait().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unprivileged_servers_sandbox_root_cannot_reach_its_mounts() {
+    let Some(mut server) = start().await else {
+        return;
+    };
+    let id = server.create("base").await;
+    for user in ["root", "user"] {
+        // No mount can be made or undone, and no FUSE device is there to
+        // serve a filesystem from.
+        for attack in [
+            "mount -t tmpfs none /mnt",
+            "umount -l /usr",
+            "umount -l /",
+            "unshare -m true",
+            "unshare -U -r true",
+            "test -e /dev/fuse",
+        ] {
+            let (code, _, _) = server.sh(&id, user, attack).await;
+            assert_ne!(code, 0, "`{attack}` worked as {user}");
+        }
+        // The mount table names no host path of the server's.
+        let mounts = server.ok(&id, user, "cat /proc/self/mountinfo").await;
+        let data = server.data.to_string_lossy().into_owned();
+        assert!(!mounts.contains(&data), "{mounts}");
+        assert!(!mounts.contains("/stage/"), "{mounts}");
+    }
+    server.kill(&id).await;
+    server.child.start_kill().unwrap();
+    let _ = server.child.wait().await;
+}
