@@ -208,8 +208,9 @@ impl Unprivileged {
 }
 
 /// The owners (uid) of the entries under `dir`, as the host sees them,
-/// with one entry each owns; overlay markers (`.wh.*`, empty files
-/// fuse-overlayfs makes as itself) aside.
+/// with one entry each owns; overlay markers aside (whiteouts: 0:0
+/// character devices and `.wh.*` files, which fuse-overlayfs makes as
+/// itself).
 fn owners(dir: &Path) -> std::collections::BTreeMap<u32, PathBuf> {
     let mut found = std::collections::BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -217,9 +218,12 @@ fn owners(dir: &Path) -> std::collections::BTreeMap<u32, PathBuf> {
         let Ok(meta) = std::fs::symlink_metadata(&at) else {
             continue;
         };
-        if at
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with(".wh."))
+        let whiteout =
+            std::os::unix::fs::FileTypeExt::is_char_device(&meta.file_type()) && meta.rdev() == 0;
+        if whiteout
+            || at
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(".wh."))
         {
             continue;
         }
