@@ -58,92 +58,152 @@ fn sub_uid(name: &str, uid: u32) -> Option<u32> {
     })
 }
 
+/// The account an unprivileged server runs as.
+struct Account {
+    uid: u32,
+    gid: u32,
+    sub_uid: u32,
+    /// The test runs as root and switches to the account.
+    switch: bool,
+}
+
+impl Account {
+    /// `e2b-rootless` as root, else the current user; `None` (with a
+    /// message) where it has no subordinate ids.
+    fn find() -> Option<Self> {
+        let me = rustix::process::geteuid().as_raw();
+        let (name, uid, gid) = if me == 0 {
+            let Some((uid, gid)) = account(ACCOUNT) else {
+                eprintln!("skipped: no {ACCOUNT} account (`make deps` as root creates it)");
+                return None;
+            };
+            (ACCOUNT.to_owned(), uid, gid)
+        } else {
+            let name = std::env::var("USER").unwrap_or_default();
+            (name, me, rustix::process::getegid().as_raw())
+        };
+        let Some(sub_uid) = sub_uid(&name, uid) else {
+            eprintln!("skipped: {name} has no subordinate uids in /etc/subuid");
+            return None;
+        };
+        Some(Self {
+            uid,
+            gid,
+            sub_uid,
+            switch: me == 0,
+        })
+    }
+
+    /// `program` run as the account.
+    fn command(&self, program: &Path) -> Command {
+        if self.switch {
+            let mut cmd = Command::new("setpriv");
+            cmd.args([
+                format!("--reuid={}", self.uid),
+                format!("--regid={}", self.gid),
+                "--clear-groups".to_owned(),
+            ])
+            .arg(program);
+            cmd
+        } else {
+            Command::new(program)
+        }
+    }
+}
+
+/// A directory the account may reach (the build's target directory may be
+/// under a home only its owner enters) with a copy of the binary, a data
+/// and a cache directory.
+struct Place {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    data: PathBuf,
+    cache: PathBuf,
+}
+
+impl Place {
+    fn new(account: &Account) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = dir.path().join("e2b-local");
+        std::fs::copy(BIN, &bin).unwrap();
+        let data = dir.path().join("data");
+        let cache = dir.path().join("cache");
+        for d in [&data, &cache] {
+            std::fs::create_dir(d).unwrap();
+            std::os::unix::fs::chown(d, Some(account.uid), Some(account.gid)).unwrap();
+        }
+        Self {
+            dir,
+            bin,
+            data,
+            cache,
+        }
+    }
+
+    /// `e2b-local ARGS` as the account.
+    fn e2b_local(&self, account: &Account) -> Command {
+        let mut cmd = account.command(&self.bin);
+        cmd.env("XDG_CACHE_HOME", &self.cache)
+            .env_remove("E2B_LOCAL_BIN")
+            .current_dir(self.dir.path())
+            .kill_on_drop(true);
+        cmd
+    }
+}
+
 /// Start the server, or `None` (with a message) where no account to run it
 /// as has subordinate ids.
 async fn start() -> Option<Unprivileged> {
-    let me = rustix::process::geteuid().as_raw();
-    let (name, uid, gid) = if me == 0 {
-        let Some((uid, gid)) = account(ACCOUNT) else {
-            eprintln!("skipped: no {ACCOUNT} account (`make deps` as root creates it)");
-            return None;
-        };
-        (ACCOUNT.to_owned(), uid, gid)
-    } else {
-        let name = std::env::var("USER").unwrap_or_default();
-        (name, me, rustix::process::getegid().as_raw())
-    };
-    let Some(sub_uid) = sub_uid(&name, uid) else {
-        eprintln!("skipped: {name} has no subordinate uids in /etc/subuid");
-        return None;
-    };
-    // Everything the server touches lives in a directory it may reach (the
-    // build's target directory may be under a home only its owner enters).
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let bin = dir.path().join("e2b-local");
-    std::fs::copy(BIN, &bin).unwrap();
-    let data = dir.path().join("data");
-    let cache = dir.path().join("cache");
-    for d in [&data, &cache] {
-        std::fs::create_dir(d).unwrap();
-        std::os::unix::fs::chown(d, Some(uid), Some(gid)).unwrap();
-    }
-    let log = dir.path().join("serve.log");
-    let mut cmd = if me == 0 {
-        let mut cmd = Command::new("setpriv");
-        cmd.args([
-            format!("--reuid={uid}"),
-            format!("--regid={gid}"),
-            "--clear-groups".to_owned(),
-        ])
-        .arg(&bin);
-        cmd
-    } else {
-        Command::new(&bin)
-    };
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&data)
-        .env("XDG_CACHE_HOME", &cache)
-        .env("RUST_LOG", "info")
-        .env_remove("E2B_LOCAL_BIN")
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut url, mut key) = (None, None);
-    let read = async {
-        while url.is_none() || key.is_none() {
-            let Some(line) = lines.next_line().await.unwrap() else {
-                break;
-            };
-            if let Some(v) = line.strip_prefix("E2B_API_URL=") {
-                url = Some(v.to_owned());
-            } else if let Some(v) = line.strip_prefix("E2B_API_KEY=") {
-                key = Some(v.to_owned());
+    let account = Account::find()?;
+    let place = Place::new(&account);
+    Some(Unprivileged::start(account, place).await)
+}
+
+impl Unprivileged {
+    async fn start(account: Account, place: Place) -> Self {
+        let log = place.dir.path().join("serve.log");
+        let mut cmd = place.e2b_local(&account);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&place.data)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap());
+        let mut child = cmd.spawn().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (mut url, mut key) = (None, None);
+        let read = async {
+            while url.is_none() || key.is_none() {
+                let Some(line) = lines.next_line().await.unwrap() else {
+                    break;
+                };
+                if let Some(v) = line.strip_prefix("E2B_API_URL=") {
+                    url = Some(v.to_owned());
+                } else if let Some(v) = line.strip_prefix("E2B_API_KEY=") {
+                    key = Some(v.to_owned());
+                }
             }
+        };
+        tokio::time::timeout(Duration::from_secs(60), read)
+            .await
+            .expect("serve printed its environment in time");
+        let (Some(url), Some(key)) = (url, key) else {
+            panic!(
+                "serve exited early: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        };
+        Self {
+            child,
+            url,
+            key,
+            uid: account.uid,
+            sub_uid: account.sub_uid,
+            data: place.data.clone(),
+            log,
+            _dir: place.dir,
         }
-    };
-    tokio::time::timeout(Duration::from_secs(60), read)
-        .await
-        .expect("serve printed its environment in time");
-    let (Some(url), Some(key)) = (url, key) else {
-        panic!(
-            "serve exited early: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-    };
-    Some(Unprivileged {
-        child,
-        url,
-        key,
-        uid,
-        sub_uid,
-        data,
-        log,
-        _dir: dir,
-    })
+    }
 }
 
 impl Unprivileged {
@@ -388,6 +448,88 @@ async fn an_unprivileged_servers_sandbox_root_cannot_reach_its_mounts() {
         assert!(!mounts.contains("/stage/"), "{mounts}");
     }
     server.kill(&id).await;
+    server.child.start_kill().unwrap();
+    let _ = server.child.wait().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unprivileged_server_runs_sandboxes_of_images() {
+    use e2b_test_support::oci::{runnable, runnable_image};
+    let Some(account) = Account::find() else {
+        return;
+    };
+    let registry = e2b_test_support::registry::Registry::start();
+    let _layout = registry.push_image(runnable_image(), "e2b/runnable", "v1");
+    let reference = format!("{}/e2b/runnable:v1", registry.host());
+    let place = Place::new(&account);
+    let out = place
+        .e2b_local(&account)
+        .args([
+            "template",
+            "create",
+            "--from-image",
+            &reference,
+            "--data-dir",
+        ])
+        .arg(&place.data)
+        .arg("runnable")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "template create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut server = Unprivileged::start(account, place).await;
+    let id = server.create("runnable").await;
+    // The image's environment, working directory and user are the defaults.
+    let (code, out, err) = support::run(
+        &support::envd_at(&server.url, &id, None),
+        &[
+            "bash",
+            "-c",
+            "echo $IMAGE_VAR; pwd; id -un; cat /app/hello.txt; ls /opt/stuff; test -e /etc/removed-by-layer2 || echo whited-out; ls -ld /app/hello.txt /etc/passwd | while read -r _ _ owner _; do echo $owner; done",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(code, 0, "{err}\n{}", server.log());
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            runnable::IMAGE_VAR.1,
+            runnable::WORKDIR,
+            runnable::USER,
+            "hello from layer 2",
+            runnable::OPAQUE_KEPT,
+            "whited-out",
+            runnable::USER,
+            "root",
+        ]
+    );
+    // (Owners as the layers give them: `user`'s file, root's system.)
+    // No host system inside; root writes anywhere, `user` in its own files.
+    let (code, _, _) = server.sh(&id, "root", "test -e /usr/bin/python3").await;
+    assert_ne!(code, 0, "the host's /usr shows through the image's root");
+    server
+        .ok(&id, "root", "echo mine > /etc/written && mkdir -p /srv/x")
+        .await;
+    server
+        .ok(&id, "user", "echo work >> /app/hello.txt && touch ~/new")
+        .await;
+    let other = server.create("runnable").await;
+    let (code, _, _) = server
+        .sh(
+            &other,
+            "root",
+            "test -e /etc/written || test -e /home/user/new",
+        )
+        .await;
+    assert_ne!(code, 0, "one sandbox's write showed in another");
+    for sandbox in [&id, &other] {
+        server.kill(sandbox).await;
+    }
     server.child.start_kill().unwrap();
     let _ = server.child.wait().await;
 }

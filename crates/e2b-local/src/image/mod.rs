@@ -43,6 +43,7 @@ pub use config::ImageConfig;
 pub use error::ImageError;
 pub use reference::RegistryAuth;
 pub use store::ImageStore;
+pub(crate) use store::{OWNERS_FILE, owners_list};
 
 /// A layer's identity: the digest of its (compressed) blob, `sha256:<hex>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -42,6 +42,23 @@ struct Dirs {
     unpack: UnpackOptions,
 }
 
+/// The file beside an unprivileged server's layer `rootfs/` that lists the
+/// owners the archive gives entries (other than root): `uid:gid`, NUL, the
+/// path (`./` and relative to `rootfs/`), NUL, for each.
+pub(crate) const OWNERS_FILE: &str = "owners.nul";
+
+/// The [`OWNERS_FILE`] content of `owners`.
+pub(crate) fn owners_list(owners: &[(u32, u32, PathBuf)]) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let mut out = Vec::new();
+    for (uid, gid, path) in owners {
+        out.extend_from_slice(format!("{uid}:{gid}\0./").as_bytes());
+        out.extend_from_slice(path.as_os_str().as_bytes());
+        out.push(0);
+    }
+    out
+}
+
 /// What `layer.json` records about a layer.
 #[derive(Debug, Serialize, Deserialize)]
 struct LayerRecord {
@@ -276,6 +293,10 @@ impl ImageStore {
             })?;
             let report = unpack::unpack(archive, &rootfs, id.as_str(), options)?;
             fs::remove_file(&blob).map_err(io_err("remove", &blob))?;
+            if !options.privileged {
+                let list = work.path.join(OWNERS_FILE);
+                fs::write(&list, owners_list(&report.owners)).map_err(io_err("write", &list))?;
+            }
             let record = LayerRecord {
                 digest: id.clone(),
                 media_type,

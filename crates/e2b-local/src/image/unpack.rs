@@ -63,6 +63,10 @@ pub(crate) struct UnpackReport {
     pub(crate) skipped_special: u64,
     /// Bytes of regular-file content written.
     pub(crate) bytes: u64,
+    /// Unprivileged: the entries (relative paths) the archive gives owners
+    /// other than root, with those owners, for a later change of owners in
+    /// a user namespace (see [`crate::sandbox::rootless`]).
+    pub(crate) owners: Vec<(u32, u32, PathBuf)>,
 }
 
 /// Decompress a layer blob by its magic number: gzip, zstd, else a plain tar.
@@ -322,7 +326,7 @@ impl Unpacker<'_> {
     }
 
     fn write_file(
-        &self,
+        &mut self,
         path: &Path,
         content: &mut impl Read,
         meta: &Meta,
@@ -344,6 +348,8 @@ impl Unpacker<'_> {
         if self.options.privileged {
             std::os::unix::fs::fchown(&file, Some(id(meta.uid)), Some(id(meta.gid)))
                 .map_err(io_err("set the owner of", path))?;
+        } else {
+            self.note_owner(path, meta);
         }
         self.set_xattrs(path, meta);
         // After chown, which clears set-id bits.
@@ -358,12 +364,25 @@ impl Unpacker<'_> {
         Ok(written)
     }
 
-    fn own(&self, path: &Path, meta: &Meta) -> Result<(), ImageError> {
+    fn own(&mut self, path: &Path, meta: &Meta) -> Result<(), ImageError> {
         if self.options.privileged {
             std::os::unix::fs::lchown(path, Some(id(meta.uid)), Some(id(meta.gid)))
                 .map_err(io_err("set the owner of", path))?;
+        } else {
+            self.note_owner(path, meta);
         }
         Ok(())
+    }
+
+    /// Remember an owner other than root that could not be set.
+    fn note_owner(&mut self, path: &Path, meta: &Meta) {
+        if (meta.uid, meta.gid) != (0, 0)
+            && let Ok(relative) = path.strip_prefix(self.dest)
+        {
+            self.report
+                .owners
+                .push((id(meta.uid), id(meta.gid), relative.to_path_buf()));
+        }
     }
 
     fn set_xattrs(&self, path: &Path, meta: &Meta) {

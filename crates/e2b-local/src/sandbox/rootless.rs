@@ -201,6 +201,63 @@ impl Rootless {
     }
 }
 
+/// The file an adopted layer's directory gets (see [`Rootless::adopt_layer`]).
+const ADOPTED: &str = "rootless-owners";
+
+impl Rootless {
+    /// Make a layer the server unpacked or wrote as its own user usable
+    /// in sandboxes, once: `tree` (in the directory `home`) goes to
+    /// in-sandbox root, and the entries `home`'s
+    /// [`OWNERS_FILE`](crate::image::OWNERS_FILE) lists to their owners.
+    pub(crate) fn adopt_layer(&self, home: &Path, tree: &Path) -> io::Result<()> {
+        let stamp = home.join(ADOPTED);
+        if stamp.exists() {
+            return Ok(());
+        }
+        self.give_to_sandbox_root(tree)?;
+        let list = home.join(crate::image::OWNERS_FILE);
+        if let Ok(raw) = std::fs::read(&list) {
+            let mapped = home.join(".owners-mapped");
+            std::fs::write(&mapped, stored_owners(&raw))?;
+            self.run(
+                "sh",
+                &[
+                    "-c".as_ref(),
+                    r#"cd "$1" && xargs -0 -n 2 -r chown -h < "$2""#.as_ref(),
+                    "sh".as_ref(),
+                    tree.as_os_str(),
+                    mapped.as_os_str(),
+                ],
+            )?;
+            let _ = std::fs::remove_file(&mapped);
+        }
+        std::fs::write(stamp, b"")
+    }
+}
+
+/// An owners list (`uid:gid`, NUL, path, NUL, …) with its ids as stored
+/// (see [`stored_id`]).
+fn stored_owners(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut fields = raw.split(|b| *b == 0);
+    while let (Some(owner), Some(path)) = (fields.next(), fields.next()) {
+        let owner = String::from_utf8_lossy(owner);
+        let Some((uid, gid)) = owner.split_once(':') else {
+            continue;
+        };
+        let (Ok(uid), Ok(gid)) = (uid.parse::<u32>(), gid.parse::<u32>()) else {
+            continue;
+        };
+        if uid >= ID_COUNT || gid >= ID_COUNT || path.is_empty() {
+            continue;
+        }
+        out.extend_from_slice(format!("{}:{}\0", stored_id(uid), stored_id(gid)).as_bytes());
+        out.extend_from_slice(path);
+        out.push(0);
+    }
+    out
+}
+
 /// The subordinate ranges of the server's user (at least [`ID_COUNT`] ids
 /// each) and the helpers that map them, or why they are not usable.
 fn subordinate_ids() -> Result<SubordinateIds, String> {
@@ -277,6 +334,15 @@ mod tests {
         // Too small a range is no range.
         assert_eq!(subordinate_start(text, Some("bob"), 1002), None);
         assert_eq!(subordinate_start("garbage\n:1:2\n", Some("x"), 1), None);
+    }
+
+    #[test]
+    fn owners_lists_are_stored_with_root_as_the_mapped_nobody() {
+        let raw = b"0:1000\x00./a\x001000:1000\x00./home/user\x00bad\x00./b\x0070000:1\x00./c\x00";
+        assert_eq!(
+            stored_owners(raw),
+            b"65534:1000\x00./a\x001000:1000\x00./home/user\x00".to_vec()
+        );
     }
 
     #[test]

@@ -141,11 +141,18 @@ impl Accounts {
 /// layer is idmapped like the image's).
 pub(crate) fn build(dir: &Path, accounts: &Accounts) -> io::Result<()> {
     let can_chown = rustix::process::geteuid().is_root();
+    // Owners an unprivileged server cannot set now (see
+    // `crate::image::OWNERS_FILE`), beside the layer.
+    let unset = std::cell::RefCell::new(Vec::new());
     let make_dir = |rel: &str, mode: u32, owner: u32| -> io::Result<()> {
         let path = dir.join(rel);
         fs::create_dir_all(&path)?;
         if can_chown {
             std::os::unix::fs::chown(&path, Some(owner), Some(owner))?;
+        } else if owner != 0 {
+            unset
+                .borrow_mut()
+                .push((owner, owner, std::path::PathBuf::from(rel)));
         }
         fs::set_permissions(&path, fs::Permissions::from_mode(mode))
     };
@@ -164,6 +171,12 @@ pub(crate) fn build(dir: &Path, accounts: &Accounts) -> io::Result<()> {
         make_dir(rel, mode, 0)?;
     }
     make_dir("home/user", 0o755, USER_ID)?;
+    if !can_chown && let Some(parent) = dir.parent() {
+        fs::write(
+            parent.join(crate::image::OWNERS_FILE),
+            crate::image::owners_list(&unset.borrow()),
+        )?;
+    }
     let write = |rel: &str, content: &str| -> io::Result<()> {
         let path = dir.join(rel);
         fs::write(&path, content)?;

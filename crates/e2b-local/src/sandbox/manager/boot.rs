@@ -352,6 +352,26 @@ impl Shared {
         let empty = crate::templates::empty_layer(self.dirs.root())
             .map_err(SandboxError::io("make the empty layer"))?;
         let mut plan = vec![Source::UpperDir(upper.clone())];
+        if let Some(template) = image.filter(|t| !t.host_base) {
+            // An image's root: its layers (given to the sandbox's ids once),
+            // home included; `/tmp` of its own.
+            let layers = self.rootless_image_layers(rootless, template)?;
+            plan.push(Source::Writable(WritableTree {
+                name: "root",
+                layers,
+                mode: 0o755,
+                owner: 0,
+                ensure_dirs: Vec::new(),
+            }));
+            plan.push(Source::Writable(WritableTree {
+                name: "tmp",
+                layers: vec![empty],
+                mode: 0o1777,
+                owner: 0,
+                ensure_dirs: Vec::new(),
+            }));
+            return Self::rootless_stage(rootless, plan, vec!["/"], false, kernel, volumes);
+        }
         let traversable = kernel.is_some_and(KernelMounts::needs_root_traversal);
         let mut trees = base.trees(traversable);
         // A snapshot's (or a built template's) layers over the host's.
@@ -377,6 +397,50 @@ impl Shared {
                 },
             }));
         }
+        Self::rootless_stage(rootless, plan, rootfs_at, true, kernel, volumes)
+    }
+
+    /// The layers of the image template `template` for an unprivileged
+    /// server's sandbox, topmost first, each adopted (see
+    /// [`Rootless::adopt_layer`](crate::sandbox::rootless::Rootless::adopt_layer)).
+    fn rootless_image_layers(
+        &self,
+        rootless: &crate::sandbox::rootless::Rootless,
+        template: &crate::templates::TemplateRecord,
+    ) -> Result<Vec<PathBuf>, SandboxError> {
+        let unavailable = |reason: String| SandboxError::TemplateUnavailable {
+            template: template.name.clone(),
+            reason,
+        };
+        let layers = crate::templates::layer_dirs(self.dirs.root(), template)
+            .map_err(|e| unavailable(e.to_string()))?;
+        for layer in &layers {
+            // Image layers (`<digest>/rootfs`) and the template's own top
+            // layer (`<template>/layer`); build layers were made in the
+            // sandboxes' namespace already.
+            let Some(home) = layer.parent() else { continue };
+            let made_here =
+                home.join("layer.json").is_file() || home.join("template.json").is_file();
+            if made_here {
+                rootless
+                    .adopt_layer(home, layer)
+                    .map_err(|e| unavailable(format!("cannot prepare its layers: {e}")))?;
+            }
+        }
+        Ok(layers)
+    }
+
+    /// Stage `plan` (the upper directory and the root's trees, mounted at
+    /// `rootfs_at`, then `/home/user` when `home_tree`, then `/tmp`) with
+    /// the agent, kernel and volumes of an unprivileged server's sandbox.
+    fn rootless_stage(
+        rootless: &crate::sandbox::rootless::Rootless,
+        mut plan: Vec<Source>,
+        rootfs_at: Vec<&'static str>,
+        home_tree: bool,
+        kernel: Option<&KernelMounts>,
+        volumes: Vec<(PathBuf, PathBuf)>,
+    ) -> Result<(Option<crate::sandbox::instance::PreExec>, MountSources), SandboxError> {
         plan.push(Source::Hidden(rootless.agent_dir().to_path_buf()));
         if let Some(kernel) = kernel {
             plan.push(Source::Hidden(kernel.env.clone()));
@@ -390,7 +454,7 @@ impl Shared {
         let mut next = move || staged.next().unwrap_or_default();
         let _upper = next();
         let rootfs = rootfs_at.into_iter().map(|at| (at, next())).collect();
-        let home = next();
+        let home = if home_tree { next() } else { PathBuf::new() };
         let tmp = next();
         let agent = next().join(crate::sandbox::rootless::AGENT_FILE);
         let kernel_env = kernel.map(|_| next());
@@ -411,7 +475,7 @@ impl Shared {
             kernel_env,
             interpreter_prefix,
             rootfs,
-            home_in_root: false,
+            home_in_root: !home_tree,
             volumes,
         };
         Ok((Some(hook), sources))

@@ -139,8 +139,7 @@ impl Shared {
             return Ok(None);
         };
         let writable = self.config.host_base.is_some()
-            && (self.config.disks.is_some()
-                || (self.config.rootless.is_some() && record.host_base));
+            && (self.config.disks.is_some() || self.config.rootless.is_some());
         if !writable {
             return Err(SandboxError::TemplateUnavailable {
                 template: record.name,
