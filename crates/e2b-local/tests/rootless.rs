@@ -409,8 +409,31 @@ async fn an_unprivileged_server_gives_sandboxes_a_writable_root() {
         )
         .await;
 
+    // A fork has it too; a paused sandbox resumes with it.
+    let forks = server
+        .post(
+            &format!("/sandboxes/{id}/fork"),
+            json!({"count": 1, "timeout": 120}),
+        )
+        .await;
+    let fork = forks[0]["sandbox"]["sandboxID"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{forks}"))
+        .to_owned();
+    assert_eq!(server.ok(&fork, "user", check).await, before);
+    server
+        .post(&format!("/sandboxes/{restored}/pause"), json!({}))
+        .await;
+    server
+        .post(
+            &format!("/sandboxes/{restored}/connect"),
+            json!({"timeout": 120}),
+        )
+        .await;
+    assert_eq!(server.ok(&restored, "user", check).await, before);
+
     // Killed sandboxes leave nothing behind.
-    for sandbox in [&id, &other, &restored] {
+    for sandbox in [&id, &other, &restored, &fork] {
         server.kill(sandbox).await;
         assert!(
             !server.data.join("sandboxes").join(sandbox).exists(),

@@ -59,7 +59,10 @@ impl Manager {
                         .map(|(n, from)| (from.to_path_buf(), staging.join("fs").join(n)))
                         .collect();
                     shared
-                        .with_frozen(&sandbox, copy_state(&staging, sources))
+                        .with_frozen(
+                            &sandbox,
+                            copy_state(&staging, sources, shared.config.rootless.clone()),
+                        )
                         .await?;
                     None
                 };
@@ -180,7 +183,9 @@ impl Manager {
                         .into_iter()
                         .map(|(name, from)| (from.to_path_buf(), paths.root.join(name)))
                         .collect();
-                    results.push(copy_state(&paths.root, sources).await);
+                    results.push(
+                        copy_state(&paths.root, sources, shared.config.rootless.clone()).await,
+                    );
                 }
                 Ok::<_, SandboxError>(results)
             };
@@ -213,7 +218,7 @@ impl Manager {
                 match copied {
                     Ok(()) => shared.start_new(paths, record).await,
                     Err(e) => {
-                        let _ = shared.dirs.remove_dir(&paths.root);
+                        let _ = shared.remove_dir_of(&paths);
                         Err(e)
                     }
                 }
@@ -286,16 +291,21 @@ pub(super) fn validate_snapshot_name(name: &str) -> Result<(), SandboxError> {
 }
 
 /// Copy a sandbox's writable state (directories, or its disk image) into `root`.
+/// An unprivileged server's `rootless` copies directories in the
+/// sandboxes' user namespace (their files belong to its ids).
 pub(super) async fn copy_state(
     root: &Path,
     pairs: Vec<(PathBuf, PathBuf)>,
+    rootless: Option<Arc<crate::sandbox::rootless::Rootless>>,
 ) -> Result<(), SandboxError> {
     let root = root.to_path_buf();
     tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&root)?;
         let deadline = StdInstant::now() + COPY_TIMEOUT;
         for (from, to) in pairs {
-            if from.is_dir() {
+            if let (true, Some(rootless)) = (from.is_dir(), &rootless) {
+                rootless.copy_tree(&from, &to)?;
+            } else if from.is_dir() {
                 fs_copy::copy_tree(&from, &to, deadline)?;
             } else {
                 disk::copy_sparse(&from, &to, Some(deadline))?;

@@ -49,8 +49,8 @@ impl Manager {
                 .into_iter()
                 .map(|(name, from)| (from.to_path_buf(), paths.root.join(name)))
                 .collect();
-            if let Err(e) = copy_state(&paths.root, sources).await {
-                let _ = shared.dirs.remove_dir(&paths.root);
+            if let Err(e) = copy_state(&paths.root, sources, shared.config.rootless.clone()).await {
+                let _ = shared.remove_dir_of(&paths);
                 return Err(e);
             }
         }

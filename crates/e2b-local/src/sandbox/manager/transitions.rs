@@ -187,13 +187,18 @@ impl Shared {
     /// Delete a sandbox's files (an unprivileged server's sandbox root
     /// filesystem belongs to ids only the sandboxes' namespace can remove).
     fn remove_files(&self, sandbox: &Sandbox) -> Result<(), SandboxError> {
+        self.remove_dir_of(&sandbox.paths)
+    }
+
+    /// Delete the directory of a sandbox's files.
+    pub(super) fn remove_dir_of(&self, paths: &SandboxPaths) -> Result<(), SandboxError> {
         if let Some(rootless) = &self.config.rootless {
             rootless
-                .remove_tree(&sandbox.paths.rootfs)
+                .remove_tree(&paths.rootfs)
                 .map_err(SandboxError::io("delete the sandbox's root filesystem"))?;
         }
         self.dirs
-            .remove_dir(&sandbox.paths.root)
+            .remove_dir(&paths.root)
             .map_err(SandboxError::from)
     }
 
