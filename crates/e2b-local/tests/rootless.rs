@@ -240,6 +240,34 @@ impl Unprivileged {
             .to_owned()
     }
 
+    /// Follow a template build to its end; its final status.
+    async fn wait_for_build(&self, template: &str, build: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+        loop {
+            let status: Value = support::http()
+                .get(format!(
+                    "{}/templates/{template}/builds/{build}/status",
+                    self.url
+                ))
+                .header("X-API-Key", &self.key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if status["status"] == "ready" || status["status"] == "error" {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the build did not finish: {status}"
+            );
+            // Polled as the SDKs poll a build's status.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     async fn kill(&self, id: &str) {
         let resp = support::http()
             .delete(format!("{}/sandboxes/{id}", self.url))
@@ -552,6 +580,65 @@ async fn an_unprivileged_server_runs_sandboxes_of_images() {
     assert_ne!(code, 0, "one sandbox's write showed in another");
     for sandbox in [&id, &other] {
         server.kill(sandbox).await;
+    }
+
+    // Template builds: steps on the image, and on `base`.
+    for (name, from, check) in [
+        (
+            "on-image",
+            json!({"fromImage": reference}),
+            "cat /opt/stuff/built /opt/stuff/seen; echo $IMAGE_VAR; test -e /tmp/start-ran && echo started",
+        ),
+        (
+            "on-base",
+            json!({"fromTemplate": "base"}),
+            "cat /opt/stuff/built /opt/stuff/seen; echo from-image; test -e /tmp/start-ran && echo started",
+        ),
+    ] {
+        let requested = server
+            .post(
+                "/v3/templates",
+                json!({"name": name, "cpuCount": 1, "memoryMB": 512}),
+            )
+            .await;
+        let template = requested["templateID"].as_str().unwrap().to_owned();
+        let build = requested["buildID"].as_str().unwrap().to_owned();
+        let mut body = json!({
+            "steps": [
+                {"type": "RUN", "args": ["mkdir -p /opt/stuff && echo from-a-step > /opt/stuff/built && echo scratch > /tmp/scratch", "root"]},
+                {"type": "RUN", "args": ["cat /tmp/scratch > /opt/stuff/seen", "root"]},
+            ],
+            "startCmd": "touch /tmp/start-ran",
+            "readyCmd": "test -e /tmp/start-ran",
+        });
+        body.as_object_mut()
+            .unwrap()
+            .extend(from.as_object().unwrap().clone());
+        server
+            .post(&format!("/v2/templates/{template}/builds/{build}"), body)
+            .await;
+        let status = server.wait_for_build(&template, &build).await;
+        assert_eq!(
+            status["status"],
+            "ready",
+            "{name}: {status}\n{}",
+            server.log()
+        );
+        let sandbox = server.create(name).await;
+        let out = server.ok(&sandbox, "user", check).await;
+        assert_eq!(
+            out.lines().collect::<Vec<_>>(),
+            ["from-a-step", "scratch", "from-image", "started"],
+            "{name}"
+        );
+        server.kill(&sandbox).await;
+        let resp = support::http()
+            .delete(format!("{}/templates/{template}", server.url))
+            .header("X-API-Key", &server.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 204, "delete {name}: {}", server.log());
     }
     server.child.start_kill().unwrap();
     let _ = server.child.wait().await;

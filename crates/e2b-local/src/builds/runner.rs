@@ -61,7 +61,7 @@ pub(super) async fn run(
     let work_id = crate::ids::template_id().map_err(|e| failure(None, e))?;
     let work_dir = crate::templates::template_dir(&inner.data_dir, &work_id);
     let result = run_in(inner, &job, &work_id, &work_dir, cancel).await;
-    let _ = std::fs::remove_dir_all(&work_dir);
+    let _ = inner.manager.remove_tree(&work_dir);
     match &result {
         Ok(()) => inner.log(build, Level::Info, Some("finalize"), "Template is ready"),
         Err(f) => tracing::info!(build, reason = %f.message, "template build failed"),
@@ -195,7 +195,11 @@ async fn base(
             let top =
                 crate::templates::template_dir(&inner.data_dir, &parent.template_id).join("layer");
             if top.is_dir() {
-                copy_tree(&top, &work_dir.join("layer")).await?;
+                let to = work_dir.join("layer");
+                match inner.manager.copy_tree_as_sandboxes(&top, &to) {
+                    Some(copied) => copied.map_err(|e| e.to_string())?,
+                    None => copy_tree(&top, &to).await?,
+                }
             }
             TemplateRecord {
                 start_cmd: None,
@@ -615,7 +619,7 @@ async fn capture(
     let captured = inner.manager.capture_layer(sandbox, &work, &staged).await;
     let _ = std::fs::remove_dir_all(&work);
     if let Err(e) = captured {
-        let _ = std::fs::remove_dir_all(&staged);
+        let _ = inner.manager.remove_tree(&staged);
         return Err(e.to_string());
     }
     let write = || -> std::io::Result<()> {
@@ -631,7 +635,7 @@ async fn capture(
         std::fs::rename(&tmp, index.join(key))
     };
     write().map_err(|e| {
-        let _ = std::fs::remove_dir_all(&staged);
+        let _ = inner.manager.remove_tree(&staged);
         e.to_string()
     })?;
     Ok(id)
@@ -682,12 +686,14 @@ async fn register(
         std::fs::rename(&final_dir, &old).map_err(|e| e.to_string())?;
     }
     std::fs::rename(&fresh, &final_dir).map_err(|e| e.to_string())?;
-    let _ = std::fs::remove_dir_all(&old);
+    let _ = inner.manager.remove_tree(&old);
     // Another template that had this name (made by `template create`) gives
     // way to the build.
     for other in crate::templates::list(&inner.data_dir) {
         if other.name == job.name && other.template_id != job.template_id {
-            let _ = crate::templates::remove(&inner.data_dir, &other.template_id);
+            let _ = crate::templates::remove_with(&inner.data_dir, &other.template_id, |dir| {
+                inner.manager.remove_tree(dir)
+            });
         }
     }
     Ok(())

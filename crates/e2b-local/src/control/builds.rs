@@ -328,8 +328,10 @@ pub(crate) async fn delete(
     let cancelled = app.builds.cancel_template(&reference);
     if let Some(record) = record {
         app.builds.cancel_template(&record.template_id);
-        crate::templates::remove(app.manager.data_dir(), &record.template_id)
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        crate::templates::remove_with(app.manager.data_dir(), &record.template_id, |dir| {
+            app.manager.remove_tree(dir)
+        })
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         return Ok(StatusCode::NO_CONTENT);
     }
     if cancelled {

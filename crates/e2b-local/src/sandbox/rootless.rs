@@ -174,6 +174,14 @@ impl Rootless {
         )
     }
 
+    /// Copy the upper layers of a stopped or frozen sandbox (`upper`, a
+    /// tree per directory) into the new layer directory `dest`, which
+    /// stays the server's own (it writes the layer's metadata there).
+    pub(crate) fn capture(&self, upper: &Path, dest: &Path) -> io::Result<()> {
+        self.copy_tree(upper, dest)?;
+        self.run("chown", &["0:0".as_ref(), dest.as_os_str()])
+    }
+
     /// Give the server's files under `path` to in-sandbox root (see
     /// [`stored_id`]): what the server made for its layers.
     pub(crate) fn give_to_sandbox_root(&self, path: &Path) -> io::Result<()> {

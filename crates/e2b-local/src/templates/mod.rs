@@ -432,6 +432,16 @@ pub(crate) fn build_layer_dirs(
 /// Remove the template a reference names, with the snapshots taken of its
 /// sandboxes (they cannot run without it).
 pub fn remove(data_dir: &Path, reference: &str) -> Result<TemplateRecord, TemplateError> {
+    remove_with(data_dir, reference, |dir| std::fs::remove_dir_all(dir))
+}
+
+/// [`remove`], deleting the template's directory with `remove_tree` (a
+/// server's own, which may need to delete files of its sandboxes' ids).
+pub(crate) fn remove_with(
+    data_dir: &Path,
+    reference: &str,
+    remove_tree: impl Fn(&Path) -> std::io::Result<()>,
+) -> Result<TemplateRecord, TemplateError> {
     let record = find(data_dir, reference).ok_or_else(|| TemplateError::Io {
         what: format!("remove template {reference}"),
         source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such template"),
@@ -447,7 +457,7 @@ pub fn remove(data_dir: &Path, reference: &str) -> Result<TemplateRecord, Templa
             }
         }
     }
-    std::fs::remove_dir_all(templates_dir(data_dir).join(&record.template_id))
+    remove_tree(&templates_dir(data_dir).join(&record.template_id))
         .map_err(TemplateError::io("remove the template"))?;
     Ok(record)
 }

@@ -363,13 +363,10 @@ impl Shared {
                 owner: 0,
                 ensure_dirs: Vec::new(),
             }));
-            plan.push(Source::Writable(WritableTree {
-                name: "tmp",
-                layers: vec![empty],
-                mode: 0o1777,
-                owner: 0,
-                ensure_dirs: Vec::new(),
-            }));
+            // (What a build's steps leave in `/tmp` is a layer of it.)
+            plan.push(Source::Writable(
+                self.build_tree(template, "tmp", 0o1777, 0)?,
+            ));
             return Self::rootless_stage(rootless, plan, vec!["/"], false, kernel, volumes);
         }
         let traversable = kernel.is_some_and(KernelMounts::needs_root_traversal);

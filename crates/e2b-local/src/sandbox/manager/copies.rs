@@ -338,22 +338,33 @@ impl Manager {
         if sandbox.live().record.state != State::Paused {
             self.shared.pause_locked(&sandbox, false).await?;
         }
-        if !sandbox.paths.has_disk() {
-            return Err(SandboxError::Invalid(
-                "only sandboxes with a disk of their own have layers to capture".to_owned(),
-            ));
-        }
-        let device = self.shared.disk_device(&sandbox)?;
         let (work, dest) = (work.to_path_buf(), dest.to_path_buf());
-        tokio::task::spawn_blocking(move || {
-            crate::sandbox::layer_capture::capture(device.path(), &work, &dest)
-        })
-        .await
-        .map_err(|e| SandboxError::Io {
-            context: "copy the sandbox's changes into a layer".to_owned(),
-            source: std::io::Error::other(e.to_string()),
-        })?
-        .map_err(SandboxError::io("copy the sandbox's changes into a layer"))
+        let copy: Box<dyn FnOnce() -> std::io::Result<()> + Send> =
+            match &self.shared.config.rootless {
+                Some(rootless) if self.shared.writable_root(&sandbox) => {
+                    let rootless = Arc::clone(rootless);
+                    let upper = sandbox.paths.rootfs.join(crate::sandbox::stage::UPPER);
+                    Box::new(move || rootless.capture(&upper, &dest))
+                }
+                _ if sandbox.paths.has_disk() => {
+                    let device = self.shared.disk_device(&sandbox)?;
+                    Box::new(move || {
+                        crate::sandbox::layer_capture::capture(device.path(), &work, &dest)
+                    })
+                }
+                _ => {
+                    return Err(SandboxError::Invalid(
+                        "only sandboxes with a writable root have layers to capture".to_owned(),
+                    ));
+                }
+            };
+        tokio::task::spawn_blocking(copy)
+            .await
+            .map_err(|e| SandboxError::Io {
+                context: "copy the sandbox's changes into a layer".to_owned(),
+                source: std::io::Error::other(e.to_string()),
+            })?
+            .map_err(SandboxError::io("copy the sandbox's changes into a layer"))
     }
 
     /// Where the agent of a sandbox listens (for the server's own calls).
@@ -366,10 +377,36 @@ impl Manager {
     /// The key of the host base layer, when sandboxes have writable roots
     /// (template builds need them).
     pub(crate) fn host_base_key(&self) -> Option<String> {
-        match (&self.shared.config.host_base, &self.shared.config.disks) {
-            (Some(base), Some(_)) => Some(base.key()),
+        let config = &self.shared.config;
+        match &config.host_base {
+            Some(base) if config.disks.is_some() || config.rootless.is_some() => Some(base.key()),
             _ => None,
         }
+    }
+
+    /// Delete a tree the server made from sandboxes' files (an unprivileged
+    /// server's belong to the sandboxes' ids: see
+    /// [`rootless`](crate::sandbox::rootless)).
+    pub(crate) fn remove_tree(&self, path: &Path) -> std::io::Result<()> {
+        match &self.shared.config.rootless {
+            Some(rootless) => rootless.remove_tree(path),
+            None if path.exists() => std::fs::remove_dir_all(path),
+            None => Ok(()),
+        }
+    }
+
+    /// Copy a tree with its owners (see [`remove_tree`](Self::remove_tree)),
+    /// or `None` when this server copies trees as its own user.
+    pub(crate) fn copy_tree_as_sandboxes(
+        &self,
+        from: &Path,
+        to: &Path,
+    ) -> Option<std::io::Result<()>> {
+        self.shared
+            .config
+            .rootless
+            .as_ref()
+            .map(|rootless| rootless.copy_tree(from, to))
     }
 }
 
@@ -412,7 +449,7 @@ impl Shared {
             Some(rootless) => {
                 let rootless = Arc::clone(rootless);
                 let upper = sandbox.paths.rootfs.join(crate::sandbox::stage::UPPER);
-                Box::new(move || rootless.copy_tree(&upper, &staged))
+                Box::new(move || rootless.capture(&upper, &staged))
             }
             None => {
                 let device = self.disk_device(sandbox)?;
