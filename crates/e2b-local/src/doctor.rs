@@ -101,7 +101,7 @@ pub async fn run() -> Report {
         if is_root {
             "running as root: sandboxes get `root` and `user` (uid 1000), cgroups when available"
         } else {
-            "running unprivileged: sandboxes use a user namespace and run everything as `user`"
+            "running unprivileged: sandboxes run in user namespaces (with `root` and `user` where this user has subordinate ids, else everything as `user`)"
         },
         None,
     );
@@ -141,7 +141,7 @@ pub async fn run() -> Report {
                                 crate::sandbox::userns::UserNamespace::host_id(0),
                                 crate::sandbox::userns::UserNamespace::host_id(1000)
                             ),
-                            None => "a user namespace per sandbox mapping this user to `user`".to_owned(),
+                            None => "unprivileged: with subordinate ids, one user namespace whose root is this user and `user` a subordinate id (as in rootless Podman); without, one per sandbox mapping this user to `user`".to_owned(),
                         },
                         None,
                     );
@@ -297,7 +297,7 @@ pub async fn run() -> Report {
                 Some("load the loop module and install e2fsprogs"),
             ),
         }
-        writable_root(&mut report);
+        writable_root(&mut report, true);
     } else {
         report.push(
             "cgroups",
@@ -311,18 +311,7 @@ pub async fn run() -> Report {
             "none enforced unprivileged (memory, cpu, processes, disk); mounts show host paths",
             Some("run as root where cgroups are available"),
         );
-        report.push(
-            "root fs",
-            Status::Warn,
-            "read-only unprivileged: only /home/user and /tmp are writable, no sudo",
-            Some("run as root for writable root filesystems"),
-        );
-        report.push(
-            "template builds",
-            Status::Warn,
-            "unavailable unprivileged: builds need writable root filesystems",
-            Some("run as root"),
-        );
+        writable_root(&mut report, false);
     }
 
     let hierarchy = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
@@ -371,18 +360,30 @@ pub async fn run() -> Report {
 
 /// Whether sandboxes get writable roots (a root server), and which of the
 /// programs E2B's base image has the host's system lacks.
-fn writable_root(report: &mut Report) {
-    let works = crate::sandbox::disk::host_support().and_then(|_| {
-        let ns = crate::sandbox::userns::UserNamespace::create().map_err(|e| e.to_string())?;
-        crate::sandbox::idmap::probe(Path::new("/usr"), ns.fd())
-            .map_err(|e| format!("idmapped mounts do not work here ({e})"))
-    });
+///
+/// Unprivileged (`root` false), writable roots take `fuse-overlayfs` and
+/// subordinate ids (see [`rootless`](crate::sandbox::rootless)).
+fn writable_root(report: &mut Report, root: bool) {
+    let works = if root {
+        crate::sandbox::disk::host_support().and_then(|_| {
+            let ns = crate::sandbox::userns::UserNamespace::create().map_err(|e| e.to_string())?;
+            crate::sandbox::idmap::probe(Path::new("/usr"), ns.fd())
+                .map_err(|e| format!("idmapped mounts do not work here ({e})"))
+        })
+    } else {
+        crate::sandbox::rootless::Rootless::probe().map(|_| ())
+    };
     if let Err(why) = works {
+        let hint = if root {
+            "Linux 5.12 or later with loop devices and e2fsprogs gives sandboxes writable roots"
+        } else {
+            "unprivileged, writable roots need fuse-overlayfs, uidmap, a usable /dev/fuse and subordinate ids (/etc/subuid, /etc/subgid); or run as root"
+        };
         report.push(
             "root fs",
             Status::Warn,
-            format!("read-only: {why}"),
-            Some("Linux 5.12 or later with loop devices and e2fsprogs gives sandboxes writable roots"),
+            format!("read-only (only /home/user and /tmp writable, no sudo): {why}"),
+            Some(hint),
         );
         report.push(
             "template builds",
@@ -406,11 +407,16 @@ fn writable_root(report: &mut Report) {
                 .all(|d| !Path::new(d).join(p).exists())
         })
         .collect();
+    let how = if root {
+        "the host's /usr and /etc under a layer per sandbox"
+    } else {
+        "fuse-overlayfs over the host's /usr and /etc, in a user namespace of subordinate ids; no disk cap"
+    };
     if missing.is_empty() {
         report.push(
             "root fs",
             Status::Ok,
-            "writable (the host's /usr and /etc under a layer per sandbox), sudo for user; bash, python3, pip, node, npm, git, curl",
+            format!("writable ({how}), sudo for user; bash, python3, pip, node, npm, git, curl"),
             None,
         );
     } else {

@@ -73,16 +73,7 @@ impl Rootless {
     /// this (unprivileged) server. `run_dir` is a directory of the server's
     /// own, never shown to sandboxes.
     pub(crate) fn prepare(run_dir: &Path, agent_binary: &Path) -> Result<Self, String> {
-        let fuse_overlayfs = crate::edge::server::find_in_path("fuse-overlayfs")
-            .ok_or("fuse-overlayfs is not installed (apt-get install fuse-overlayfs)")?;
-        rustix::fs::access(
-            "/dev/fuse",
-            rustix::fs::Access::READ_OK | rustix::fs::Access::WRITE_OK,
-        )
-        .map_err(|e| format!("/dev/fuse cannot be opened by this user ({e})"))?;
-        let ids = subordinate_ids()?;
-        let userns = UserNamespace::subordinate(&ids)
-            .map_err(|e| format!("cannot make the sandboxes' user namespace: {e}"))?;
+        let (fuse_overlayfs, userns) = Self::probe()?;
         let stage_dir = run_dir.join("stage");
         let agent_dir = run_dir.join("agent");
         let prepared = (|| {
@@ -101,6 +92,23 @@ impl Rootless {
             stage_dir,
             agent_dir,
         })
+    }
+
+    /// What this user needs for writable roots, checked (the namespace is
+    /// made): the `fuse-overlayfs` binary and the sandboxes' namespace, or
+    /// why not.
+    pub(crate) fn probe() -> Result<(PathBuf, UserNamespace), String> {
+        let fuse_overlayfs = crate::edge::server::find_in_path("fuse-overlayfs")
+            .ok_or("fuse-overlayfs is not installed (apt-get install fuse-overlayfs)")?;
+        rustix::fs::access(
+            "/dev/fuse",
+            rustix::fs::Access::READ_OK | rustix::fs::Access::WRITE_OK,
+        )
+        .map_err(|e| format!("/dev/fuse cannot be opened by this user ({e})"))?;
+        let ids = subordinate_ids()?;
+        let userns = UserNamespace::subordinate(&ids)
+            .map_err(|e| format!("cannot make the sandboxes' user namespace: {e}"))?;
+        Ok((fuse_overlayfs, userns))
     }
 
     /// The sandboxes' user namespace.
