@@ -63,7 +63,7 @@ pub struct TemplateRecord {
     /// When the template was made.
     pub created_at: DateTime<Utc>,
     /// The layers a build's steps made, lowest first (see
-    /// [`build_layer_dir`]).
+    /// `build_layer_dir`).
     #[serde(default)]
     pub build_layers: Vec<String>,
     /// The root is the server's own system (the `base` template, E2B's
