@@ -502,6 +502,53 @@ async fn an_unprivileged_servers_sandbox_root_cannot_reach_its_mounts() {
         assert!(!mounts.contains(&data), "{mounts}");
         assert!(!mounts.contains("/stage/"), "{mounts}");
     }
+    // Watches work on the FUSE trees (they are the sandbox's own, not a
+    // network filesystem).
+    use e2b_envd::filesystem::{CreateWatcherRequest, GetWatcherEventsRequest};
+    let mut headers = http::HeaderMap::new();
+    headers.insert("e2b-sandbox-id", http::HeaderValue::from_str(&id).unwrap());
+    headers.insert(
+        "e2b-sandbox-port",
+        http::HeaderValue::from(e2b_local::ENVD_PORT),
+    );
+    let fs = e2b_envd::filesystem::filesystem_client::FilesystemClient::new(
+        e2b_envd::connect::Client::new(support::http(), &server.url).with_headers(headers),
+    );
+    let watcher_id = fs
+        .create_watcher(
+            CreateWatcherRequest {
+                path: "/home/user".into(),
+                ..Default::default()
+            },
+            support::as_user(Some("user")),
+        )
+        .await
+        .expect("a watch on the sandbox's home")
+        .watcher_id;
+    server.ok(&id, "user", "touch ~/watched").await;
+    // Drain until the event is in (each drain is a round trip).
+    let drain = async {
+        loop {
+            let events = fs
+                .get_watcher_events(
+                    GetWatcherEventsRequest {
+                        watcher_id: watcher_id.clone(),
+                    },
+                    support::as_user(Some("user")),
+                )
+                .await
+                .unwrap()
+                .events;
+            if events.iter().any(|e| e.name == "watched") {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), drain)
+        .await
+        .expect("the watch saw no event");
+
     server.kill(&id).await;
     server.child.start_kill().unwrap();
     let _ = server.child.wait().await;

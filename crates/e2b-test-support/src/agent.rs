@@ -76,6 +76,7 @@ pub fn sandbox() -> (tempfile::TempDir, AgentConfig, PathBuf, PathBuf) {
         sudo_socket: None,
         start_cmd: None,
         ready_cmd: None,
+        local_fuse: false,
     };
     (dir, config, home, root_home)
 }

@@ -23,6 +23,9 @@ pub(crate) struct Sandbox {
     /// does from 0.5.7 on, so an agent reporting an older version refuses
     /// them as that envd would.
     pub(crate) octet_stream_upload: bool,
+    /// FUSE mounts are the sandbox's own trees (see
+    /// [`AgentConfig::local_fuse`]).
+    pub(crate) local_fuse: bool,
 }
 
 /// The first envd version that takes `application/octet-stream` uploads.
@@ -50,6 +53,7 @@ impl Sandbox {
             default_workdir: config.default_workdir,
             env_vars: config.env_vars,
             octet_stream_upload: version_triple(&config.envd_version) >= OCTET_STREAM_UPLOAD,
+            local_fuse: config.local_fuse,
         })
     }
 

@@ -112,6 +112,11 @@ pub struct AgentConfig {
     /// this exits with 0 (it is run again until it does).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready_cmd: Option<String>,
+    /// The sandbox's root filesystem is FUSE mounts of the server's own
+    /// (an unprivileged server's writable root), so watches treat FUSE as
+    /// a local filesystem, not a network one.
+    #[serde(default)]
+    pub local_fuse: bool,
 }
 
 /// The code interpreter of a sandbox (`code-interpreter-v1`).

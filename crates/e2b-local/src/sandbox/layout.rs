@@ -203,6 +203,7 @@ pub(crate) fn agent_config(
         sudo_socket: None,
         start_cmd: None,
         ready_cmd: None,
+        local_fuse: false,
     }
 }
 

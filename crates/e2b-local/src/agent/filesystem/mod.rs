@@ -25,7 +25,9 @@ use entry::entry_info;
 
 /// Filesystems on which watches are refused unless the request allows
 /// network mounts (NFS, CIFS, SMB, SMB2, FUSE), as in envd.
-const NETWORK_FS_MAGIC: [i64; 5] = [0x6969, 0xFF53_4D42, 0x517B, 0xFE53_4D42, 0x6573_5546];
+const NETWORK_FS_MAGIC: [i64; 5] = [0x6969, 0xFF53_4D42, 0x517B, 0xFE53_4D42, FUSE_MAGIC];
+/// FUSE's filesystem magic.
+const FUSE_MAGIC: i64 = 0x6573_5546;
 
 /// The service, over the sandbox's accounts.
 #[derive(Debug)]
@@ -66,9 +68,10 @@ impl FilesystemService {
         let user = self.sandbox.users.requester(&ctx.headers)?.clone();
         let root = self.sandbox.resolve(path, &user)?;
         let fs_user = self.sandbox.fs_user(&user);
+        let local_fuse = self.sandbox.local_fuse;
         let watch = self
             .blocking(&user, move |_| {
-                check_watch_root(&root, allow_network_mounts)?;
+                check_watch_root(&root, allow_network_mounts, local_fuse)?;
                 DirWatch::new(root, recursive, fs_user).map_err(watch_error)
             })
             .await?;
@@ -108,7 +111,11 @@ impl FilesystemService {
 
 /// Check that `root` is a directory that may be watched (as the calling
 /// thread's user).
-fn check_watch_root(root: &Path, allow_network_mounts: bool) -> Result<(), RpcError> {
+fn check_watch_root(
+    root: &Path,
+    allow_network_mounts: bool,
+    local_fuse: bool,
+) -> Result<(), RpcError> {
     match std::fs::metadata(root) {
         Ok(meta) if meta.is_dir() => {}
         Ok(_) => {
@@ -130,7 +137,7 @@ fn check_watch_root(root: &Path, allow_network_mounts: bool) -> Result<(), RpcEr
             ));
         }
     }
-    if !allow_network_mounts && is_network_mount(root)? {
+    if !allow_network_mounts && is_network_mount(root, local_fuse)? {
         return Err(RpcError::new(
             Code::InvalidArgument,
             format!(
@@ -142,7 +149,8 @@ fn check_watch_root(root: &Path, allow_network_mounts: bool) -> Result<(), RpcEr
     Ok(())
 }
 
-fn is_network_mount(path: &Path) -> Result<bool, RpcError> {
+/// (`local_fuse`: FUSE is the sandbox's own root, not a network mount.)
+fn is_network_mount(path: &Path, local_fuse: bool) -> Result<bool, RpcError> {
     let stat = rustix::fs::statfs(path).map_err(|e| {
         RpcError::io(
             &e.into(),
@@ -155,7 +163,7 @@ fn is_network_mount(path: &Path) -> Result<bool, RpcError> {
     // `f_type` is an `i64` on 64-bit Linux and an `i32` on some 32-bit targets.
     #[allow(clippy::useless_conversion)]
     let magic = i64::from(stat.f_type);
-    Ok(NETWORK_FS_MAGIC.contains(&magic))
+    Ok(NETWORK_FS_MAGIC.contains(&magic) && !(local_fuse && magic == FUSE_MAGIC))
 }
 
 /// A watch that could not be set up: the user may not read the directory

@@ -29,6 +29,7 @@ impl Shared {
         } else {
             None
         };
+        config.local_fuse = self.config.rootless.is_some() && self.config.host_base.is_some();
         if self.writable_root(sandbox) {
             config.sudo_socket = Some(crate::agent::SUDO_SOCKET.to_owned());
         }
