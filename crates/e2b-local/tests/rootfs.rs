@@ -273,21 +273,6 @@ async fn sudo_passes_status_and_signals_and_refuses_strangers() {
     server.shutdown().await;
 }
 
-/// A wheel with one module, `e2b_probe` (`VALUE = 42`), written by Python
-/// inside the sandbox at `/tmp/e2b_probe-1.0-py3-none-any.whl`.
-const MAKE_WHEEL: &str = r#"python3 - <<'EOF'
-import zipfile
-files = {
-    "e2b_probe/__init__.py": "VALUE = 42\n",
-    "e2b_probe-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: e2b-probe\nVersion: 1.0\n",
-    "e2b_probe-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-}
-files["e2b_probe-1.0.dist-info/RECORD"] = "".join(f"{n},,\n" for n in files) + "e2b_probe-1.0.dist-info/RECORD,,\n"
-with zipfile.ZipFile("/tmp/e2b_probe-1.0-py3-none-any.whl", "w") as z:
-    for name, text in files.items():
-        z.writestr(name, text)
-EOF"#;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn packages_install_and_snapshots_keep_them() {
     if !root_server() {
@@ -295,7 +280,7 @@ async fn packages_install_and_snapshots_keep_them() {
     }
     let server = support::server().await;
     let id = support::create_base(&server, 300).await;
-    ok(&server, &id, "user", MAKE_WHEEL).await;
+    ok(&server, &id, "user", support::MAKE_PROBE_WHEEL).await;
     // pip as `user` installs for the user; with sudo, for everyone.
     ok(
         &server,

@@ -329,21 +329,6 @@ fn owners(dir: &Path) -> std::collections::BTreeMap<u32, PathBuf> {
     found
 }
 
-/// A wheel with one module, `e2b_probe` (`VALUE = 42`), written by Python
-/// inside the sandbox.
-const MAKE_WHEEL: &str = r#"python3 - <<'EOF'
-import zipfile
-files = {
-    "e2b_probe/__init__.py": "VALUE = 42\n",
-    "e2b_probe-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: e2b-probe\nVersion: 1.0\n",
-    "e2b_probe-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-}
-files["e2b_probe-1.0.dist-info/RECORD"] = "".join(f"{n},,\n" for n in files) + "e2b_probe-1.0.dist-info/RECORD,,\n"
-with zipfile.ZipFile("/tmp/e2b_probe-1.0-py3-none-any.whl", "w") as z:
-    for name, text in files.items():
-        z.writestr(name, text)
-EOF"#;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unprivileged_server_gives_sandboxes_a_writable_root() {
     let Some(mut server) = start().await else {
@@ -373,7 +358,7 @@ async fn an_unprivileged_server_gives_sandboxes_a_writable_root() {
         .await;
     assert_eq!(out, "1000\n0\n1000 user\n", "{out}");
     // pip installs for the user, and with sudo for everyone; apt from Debian's archive.
-    server.ok(&id, "user", MAKE_WHEEL).await;
+    server.ok(&id, "user", support::MAKE_PROBE_WHEEL).await;
     server
         .ok(
             &id,

@@ -32,6 +32,21 @@ use e2b_local::kernel_env::{KERNEL_ENV_VAR, KernelEnv};
 
 pub use server::*;
 
+/// A wheel with one module, `e2b_probe` (`VALUE = 42`), written by Python
+/// inside the sandbox at `/tmp/e2b_probe-1.0-py3-none-any.whl` (a shell command).
+pub const MAKE_PROBE_WHEEL: &str = r#"python3 - <<'EOF'
+import zipfile
+files = {
+    "e2b_probe/__init__.py": "VALUE = 42\n",
+    "e2b_probe-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: e2b-probe\nVersion: 1.0\n",
+    "e2b_probe-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+files["e2b_probe-1.0.dist-info/RECORD"] = "".join(f"{n},,\n" for n in files) + "e2b_probe-1.0.dist-info/RECORD,,\n"
+with zipfile.ZipFile("/tmp/e2b_probe-1.0-py3-none-any.whl", "w") as z:
+    for name, text in files.items():
+        z.writestr(name, text)
+EOF"#;
+
 /// The e2b-local binary, run inside each sandbox as its agent: the one `E2B_LOCAL_BIN`
 /// names, else `target/<profile>/e2b-local`, built on first use (cargo does not build the
 /// binaries of dependencies).

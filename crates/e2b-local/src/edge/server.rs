@@ -172,54 +172,33 @@ impl Server {
         };
         let host_base = match (&disks, &isolation.userns, &rootless) {
             (None, None, Some(rootless)) => {
-                let cache = options
-                    .cache_dir
-                    .clone()
-                    .unwrap_or_else(|| crate::options::default_cache_dir(&data_dir));
                 let rootless = Arc::clone(rootless);
-                let prepared = tokio::task::spawn_blocking(move || {
-                    crate::sandbox::host_base::HostBase::prepare(
-                        &cache,
-                        &crate::sandbox::bwrap::HostLayout::detect(),
-                        Some(&rootless),
-                    )
-                    .map_err(|e| format!("cannot build the base layer in {}: {e}", cache.display()))
-                })
+                prepare_host_base(
+                    options.cache_dir.clone(),
+                    &data_dir,
+                    move |cache, layout| {
+                        crate::sandbox::host_base::HostBase::prepare(cache, layout, Some(&rootless))
+                            .map_err(|e| {
+                                format!("cannot build the base layer in {}: {e}", cache.display())
+                            })
+                    },
+                )
                 .await
-                .unwrap_or_else(|e| Err(e.to_string()));
-                match prepared {
-                    Ok(base) => Some(Arc::new(base)),
-                    Err(why) => {
-                        tracing::warn!("{why}: sandboxes see the host's system read-only");
-                        None
-                    }
-                }
             }
             (Some(_), Some(userns), _) if options.writable_root => {
-                let cache = options
-                    .cache_dir
-                    .clone()
-                    .unwrap_or_else(|| crate::options::default_cache_dir(&data_dir));
                 let userns = Arc::clone(userns);
-                let prepared = tokio::task::spawn_blocking(move || {
-                    crate::sandbox::idmap::probe(std::path::Path::new("/usr"), userns.fd())
-                        .map_err(|e| format!("idmapped mounts do not work here ({e})"))?;
-                    crate::sandbox::host_base::HostBase::prepare(
-                        &cache,
-                        &crate::sandbox::bwrap::HostLayout::detect(),
-                        None,
-                    )
-                    .map_err(|e| format!("cannot build the base layer in {}: {e}", cache.display()))
-                })
+                prepare_host_base(
+                    options.cache_dir.clone(),
+                    &data_dir,
+                    move |cache, layout| {
+                        crate::sandbox::idmap::probe(std::path::Path::new("/usr"), userns.fd())
+                            .map_err(|e| format!("idmapped mounts do not work here ({e})"))?;
+                        crate::sandbox::host_base::HostBase::prepare(cache, layout, None).map_err(
+                            |e| format!("cannot build the base layer in {}: {e}", cache.display()),
+                        )
+                    },
+                )
                 .await
-                .unwrap_or_else(|e| Err(e.to_string()));
-                match prepared {
-                    Ok(base) => Some(Arc::new(base)),
-                    Err(why) => {
-                        tracing::warn!("{why}: sandboxes see the host's system read-only");
-                        None
-                    }
-                }
             }
             _ => None,
         };
@@ -489,6 +468,34 @@ fn signed_file_sandbox(app: &App, req: &Request<Incoming>) -> Option<String> {
     let now = chrono::Utc::now().timestamp();
     app.manager
         .signed_for(|token| query.signed_with(operation, token, now))
+}
+
+/// The host base layer `prepare` makes in the cache directory (on a
+/// blocking thread), or `None` with a warning: sandboxes then see the host's
+/// system read-only.
+async fn prepare_host_base(
+    cache_dir: Option<PathBuf>,
+    data_dir: &std::path::Path,
+    prepare: impl FnOnce(
+        &std::path::Path,
+        &crate::sandbox::bwrap::HostLayout,
+    ) -> Result<crate::sandbox::host_base::HostBase, String>
+    + Send
+    + 'static,
+) -> Option<Arc<crate::sandbox::host_base::HostBase>> {
+    let cache = cache_dir.unwrap_or_else(|| crate::options::default_cache_dir(data_dir));
+    let prepared = tokio::task::spawn_blocking(move || {
+        prepare(&cache, &crate::sandbox::bwrap::HostLayout::detect())
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    match prepared {
+        Ok(base) => Some(Arc::new(base)),
+        Err(why) => {
+            tracing::warn!("{why}: sandboxes see the host's system read-only");
+            None
+        }
+    }
 }
 
 pub(crate) fn find_in_path(name: &str) -> Option<PathBuf> {

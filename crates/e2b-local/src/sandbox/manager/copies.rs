@@ -290,6 +290,19 @@ pub(super) fn validate_snapshot_name(name: &str) -> Result<(), SandboxError> {
     }
 }
 
+/// Run `copy` (of a sandbox's changes into a layer) on a blocking thread.
+async fn copy_into_layer(
+    copy: Box<dyn FnOnce() -> std::io::Result<()> + Send>,
+) -> Result<(), SandboxError> {
+    tokio::task::spawn_blocking(copy)
+        .await
+        .map_err(|e| SandboxError::Io {
+            context: "copy the sandbox's changes into a layer".to_owned(),
+            source: std::io::Error::other(e.to_string()),
+        })?
+        .map_err(SandboxError::io("copy the sandbox's changes into a layer"))
+}
+
 /// Copy a sandbox's writable state (directories, or its disk image) into `root`.
 /// An unprivileged server's `rootless` copies directories in the
 /// sandboxes' user namespace (their files belong to its ids).
@@ -358,13 +371,7 @@ impl Manager {
                     ));
                 }
             };
-        tokio::task::spawn_blocking(copy)
-            .await
-            .map_err(|e| SandboxError::Io {
-                context: "copy the sandbox's changes into a layer".to_owned(),
-                source: std::io::Error::other(e.to_string()),
-            })?
-            .map_err(SandboxError::io("copy the sandbox's changes into a layer"))
+        copy_into_layer(copy).await
     }
 
     /// Where the agent of a sandbox listens (for the server's own calls).
@@ -458,16 +465,7 @@ impl Shared {
                 })
             }
         };
-        self.with_frozen(sandbox, async move {
-            tokio::task::spawn_blocking(copy)
-                .await
-                .map_err(|e| SandboxError::Io {
-                    context: "copy the sandbox's changes into a layer".to_owned(),
-                    source: std::io::Error::other(e.to_string()),
-                })?
-                .map_err(SandboxError::io("copy the sandbox's changes into a layer"))
-        })
-        .await
+        self.with_frozen(sandbox, copy_into_layer(copy)).await
     }
 
     /// Copy a sandbox's changes (frozen meanwhile) into a new layer and
