@@ -106,6 +106,7 @@ pub(crate) fn unpack(
         options,
         report: UnpackReport::default(),
         dirs: Vec::new(),
+        owners: std::collections::BTreeMap::new(),
     };
     let mut archive = tar::Archive::new(archive);
     let entries = archive.entries().map_err(|e| unpacker.corrupt(e))?;
@@ -114,6 +115,7 @@ pub(crate) fn unpack(
         unpacker.entry(entry)?;
     }
     unpacker.finish_dirs()?;
+    unpacker.finish_owners();
     Ok(unpacker.report)
 }
 
@@ -134,6 +136,9 @@ struct Unpacker<'a> {
     /// Directories whose final mode and mtime are set at the end (children
     /// would change the mtime; a read-only mode would stop the children).
     dirs: Vec<(PathBuf, Meta)>,
+    /// Unprivileged: the owners not set, by path (the last entry for a
+    /// path wins).
+    owners: std::collections::BTreeMap<PathBuf, (u32, u32)>,
 }
 
 impl Unpacker<'_> {
@@ -374,15 +379,49 @@ impl Unpacker<'_> {
         Ok(())
     }
 
-    /// Remember an owner other than root that could not be set.
+    /// Remember the owner an entry should have, when it could not be set.
     fn note_owner(&mut self, path: &Path, meta: &Meta) {
-        if (meta.uid, meta.gid) != (0, 0)
-            && let Ok(relative) = path.strip_prefix(self.dest)
-        {
-            self.report
-                .owners
-                .push((id(meta.uid), id(meta.gid), relative.to_path_buf()));
+        if let Ok(relative) = path.strip_prefix(self.dest) {
+            if (meta.uid, meta.gid) == (0, 0) {
+                self.owners.remove(relative);
+            } else {
+                self.owners
+                    .insert(relative.to_path_buf(), (id(meta.uid), id(meta.gid)));
+            }
         }
+    }
+
+    /// The owners to set later, of the entries still in place (a later
+    /// entry may have replaced one, or a directory above it with a symbolic
+    /// link that a later change of owner would follow).
+    fn finish_owners(&mut self) {
+        let owners = std::mem::take(&mut self.owners);
+        self.report.owners = owners
+            .into_iter()
+            .filter(|(rel, _)| self.in_place(&self.dest.join(rel), false))
+            .map(|(rel, (uid, gid))| (uid, gid, rel))
+            .collect();
+    }
+
+    /// Whether `path` is still reached through real directories only (and
+    /// is one itself, with `dir`).
+    fn in_place(&self, path: &Path, dir: bool) -> bool {
+        let Ok(rel) = path.strip_prefix(self.dest) else {
+            return false;
+        };
+        let mut at = self.dest.to_owned();
+        let parts: Vec<_> = rel.components().collect();
+        for (i, part) in parts.iter().enumerate() {
+            at.push(part);
+            let Ok(meta) = fs::symlink_metadata(&at) else {
+                return false;
+            };
+            let last = i + 1 == parts.len();
+            if (!last || dir) && !meta.is_dir() {
+                return false;
+            }
+        }
+        true
     }
 
     fn set_xattrs(&self, path: &Path, meta: &Meta) {
@@ -475,6 +514,11 @@ impl Unpacker<'_> {
         let mut dirs = std::mem::take(&mut self.dirs);
         dirs.sort_by_key(|(path, _)| std::cmp::Reverse(path.components().count()));
         for (path, meta) in &dirs {
+            // A later entry replaced it (with a file or a symbolic link, which
+            // changing its mode would follow).
+            if !self.in_place(path, true) {
+                continue;
+            }
             self.own(path, meta)?;
             self.set_xattrs(path, meta);
             fs::set_permissions(path, fs::Permissions::from_mode(meta.mode))
@@ -606,6 +650,44 @@ mod tests {
             fs::metadata(root.join("etc")).unwrap().mtime(),
             1_600_000_000
         );
+    }
+
+    #[test]
+    fn a_directory_replaced_by_a_symlink_keeps_its_mode_to_itself() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("outside");
+        fs::create_dir_all(outside.join("e")).unwrap();
+        for dir in [&outside, &outside.join("e")] {
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        let dest = tmp.path().join("layer");
+        fs::create_dir(&dest).unwrap();
+        let target = outside.to_str().unwrap();
+        unpack_into(
+            &dest,
+            &[
+                (tar::EntryType::Directory, "d/", None, b""),
+                (tar::EntryType::Directory, "d/e/", None, b""),
+                (tar::EntryType::Symlink, "d", Some(target), b""),
+            ],
+        )
+        .unwrap();
+        assert!(
+            fs::symlink_metadata(dest.join("d"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        // The directories' deferred modes (0644 in the archive) were not
+        // applied through the link.
+        for dir in [&outside, &outside.join("e")] {
+            assert_eq!(
+                fs::metadata(dir).unwrap().mode() & 0o7777,
+                0o700,
+                "{}",
+                dir.display()
+            );
+        }
     }
 
     #[test]
