@@ -477,6 +477,10 @@ async fn an_unprivileged_servers_sandbox_root_cannot_reach_its_mounts() {
             "unshare -m true",
             "unshare -U -r true",
             "test -e /dev/fuse",
+            // The agent binary (the server's own file) stays read-only, and
+            // the FUSE daemons serving the sandbox are not among its processes.
+            "echo x >> /run/e2b/bin/e2b-local",
+            "ls /proc/*/exe -l 2>/dev/null | grep -q fuse-overlayfs",
         ] {
             let (code, _, _) = server.sh(&id, user, attack).await;
             assert_ne!(code, 0, "`{attack}` worked as {user}");
