@@ -330,6 +330,7 @@ pub(crate) async fn delete(
         app.builds.cancel_template(&record.template_id);
         crate::templates::remove(app.manager.data_dir(), &record.template_id)
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        app.manager.template_changed(&record.template_id);
         return Ok(StatusCode::NO_CONTENT);
     }
     if cancelled {

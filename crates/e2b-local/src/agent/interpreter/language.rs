@@ -244,6 +244,26 @@ pub(crate) fn set_env(language: Language, vars: &BTreeMap<String, String>) -> St
     }
 }
 
+/// Code that sets `vars` in a running kernel for good, as if it had started
+/// with them: [`set_env`] without keeping what it replaced.
+pub(crate) fn apply_env(language: Language, vars: &BTreeMap<String, String>) -> String {
+    let set = set_env(language, vars);
+    let forget = match language {
+        Language::Python => "del _e2b_saved_env".to_owned(),
+        Language::JavaScript | Language::TypeScript => {
+            format!("delete {}.__e2b_saved_env;", js_global(language))
+        }
+        Language::R => "rm(.e2b_saved_env)".to_owned(),
+        Language::Java => "_e2bSavedEnv = null;".to_owned(),
+        Language::Bash => vars
+            .keys()
+            .map(|k| format!("unset _e2b_had_{k} _e2b_old_{k}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    };
+    format!("{set}\n{forget}")
+}
+
 /// Code a new kernel runs before anything else, if its language needs it:
 /// Java reads variables as system properties, so the sandbox's variables
 /// (in the kernel's environment already) are copied there, as upstream's
