@@ -474,11 +474,14 @@ async fn refill(weak: Weak<Shared>, pool: Arc<WarmPool>, stop: CancellationToken
         pool.state().starting = true;
         let span = tracing::info_span!("warm_refill", template = %pool.reference);
         let started = StdInstant::now();
-        let outcome = tokio::select! {
-            outcome = shared.fill_one(&pool).instrument(span.clone()) => outcome,
-            () = stop.cancelled() => return,
+        // On a task of its own, like a create: a member being started when
+        // the server stops finishes starting (or fails) and is killed, never
+        // left half-started.
+        let filling = {
+            let pool = Arc::clone(&pool);
+            detached(async move { shared.fill_one(&pool).await }.instrument(span.clone()))
         };
-        drop(shared);
+        let outcome = filling.await;
         pool.state().starting = false;
         match outcome {
             Ok(()) => {
