@@ -57,6 +57,9 @@ pub struct WarmPoolStatus {
     pub failures: u64,
     /// Why the last refill failed, if the last one did.
     pub last_error: Option<String>,
+    /// The memory each ready member's processes hold (resident set sizes
+    /// summed), in bytes: what an idle warm sandbox costs.
+    pub member_rss_bytes: Vec<u64>,
 }
 
 /// One template's pool.
@@ -170,7 +173,17 @@ impl WarmPool {
             started: state.started,
             failures: state.failures,
             last_error: state.last_error.clone(),
+            member_rss_bytes: Vec::new(),
         }
+    }
+
+    /// The instances of the ready members.
+    fn instances(&self) -> Vec<Arc<Instance>> {
+        self.state()
+            .ready
+            .iter()
+            .filter_map(|m| m.sandbox.live().instance.clone())
+            .collect()
     }
 }
 
@@ -215,7 +228,20 @@ fn same_build(
 impl Manager {
     /// The state of every warm pool.
     pub(crate) fn warm_pools(&self) -> Vec<WarmPoolStatus> {
-        self.shared.warm.iter().map(|p| p.status()).collect()
+        let page = self.shared.host.page_size;
+        self.shared
+            .warm
+            .iter()
+            .map(|pool| {
+                let mut status = pool.status();
+                status.member_rss_bytes = pool
+                    .instances()
+                    .iter()
+                    .map(|i| i.processes().iter().map(|p| p.rss_pages).sum::<u64>() * page)
+                    .collect();
+                status
+            })
+            .collect()
     }
 
     /// A template was deleted, rebuilt or renamed: the pools holding its
