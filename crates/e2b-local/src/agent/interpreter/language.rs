@@ -385,6 +385,21 @@ mod tests {
     }
 
     #[test]
+    fn applied_variables_leave_nothing_behind() {
+        let vars = BTreeMap::from([("K".to_owned(), "v".to_owned())]);
+        let python = apply_env(Language::Python, &vars);
+        assert!(
+            python.starts_with(&set_env(Language::Python, &vars)),
+            "{python}"
+        );
+        assert!(python.ends_with("del _e2b_saved_env"), "{python}");
+        let js = apply_env(Language::JavaScript, &vars);
+        assert!(js.ends_with("delete globalThis.__e2b_saved_env;"), "{js}");
+        let bash = apply_env(Language::Bash, &vars);
+        assert!(bash.ends_with("unset _e2b_had_K _e2b_old_K"), "{bash}");
+    }
+
+    #[test]
     fn values_are_quoted() {
         let vars = BTreeMap::from([("K".to_owned(), "it's \"x\"\n$HOME".to_owned())]);
         let bash = set_env(Language::Bash, &vars);
