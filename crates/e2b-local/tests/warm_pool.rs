@@ -276,3 +276,163 @@ async fn requests_a_started_sandbox_cannot_take_start_cold() {
     assert_eq!(anonymous.status(), 401);
     server.shutdown().await;
 }
+
+/// The ids of the sandboxes with files in the data directory (pool members included).
+fn ids_on_disk(data: &std::path::Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(data.join("sandboxes"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn a_member_is_no_ones_until_handed_out_and_ends_with_the_server() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        support::options()
+            .with_data_dir(data.path())
+            .with_warm_pool("base", 1),
+    )
+    .await
+    .expect("server starts");
+    full(&server).await;
+    // The member's files name it; nothing the API offers does.
+    let member = match ids_on_disk(data.path()).as_slice() {
+        [one] => one.clone(),
+        other => panic!("one member on disk, found {other:?}"),
+    };
+    assert_eq!(support::info_status(&server, &member).await, 404);
+    let http = support::authed_http(&server);
+    let api = server.api_url();
+    let kill = http
+        .delete(format!("{api}/sandboxes/{member}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kill.status(), 404);
+    let timeout = http
+        .post(format!("{api}/sandboxes/{member}/timeout"))
+        .json(&json!({"timeout": 600}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(timeout.status(), 404);
+    let connect = http
+        .post(format!("{api}/sandboxes/{member}/connect"))
+        .json(&json!({"timeout": 600}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(connect.status(), 404);
+    let metrics =
+        support::api_get(&server, &format!("/sandboxes/metrics?sandbox_ids={member}")).await;
+    assert_eq!(metrics["sandboxes"], json!({}), "{metrics}");
+    let traffic = support::to_sandbox(&server, Method::GET, &member, 49983, "/envs")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        traffic.status(),
+        502,
+        "sandbox traffic reached a pool member"
+    );
+    assert!(list_ids(&server).await.is_empty());
+    assert_eq!(
+        pool(&server).ready,
+        1,
+        "probing the member took it out of the pool"
+    );
+
+    // Handed out, it is a sandbox like any other.
+    let created = support::create(&server, json!({"templateID": "base", "timeout": 60})).await;
+    assert_eq!(created["sandboxID"], member.as_str());
+    assert_eq!(support::info_status(&server, &member).await, 200);
+    let (code, out, _) = support::exec(
+        &server,
+        &member,
+        None,
+        &["sh", "-c", "echo $E2B_SANDBOX_ID"],
+        None,
+    )
+    .await;
+    assert_eq!((code, out.trim()), (0, member.as_str()));
+
+    // Stopping the server ends the new member as well as the sandbox.
+    full(&server).await;
+    assert_eq!(ids_on_disk(data.path()).len(), 2);
+    server.shutdown().await;
+    assert_eq!(ids_on_disk(data.path()), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn deleting_a_template_drains_its_pool() {
+    let data = tempfile::tempdir().unwrap();
+    let key = "e2b_00112233445566778899aabbccddeeff";
+    let first = Server::start(
+        support::options()
+            .with_data_dir(data.path())
+            .with_api_key(key),
+    )
+    .await
+    .expect("server starts");
+    let source = support::create_base(&first, 120).await;
+    let (code, _, err) = support::exec(
+        &first,
+        &source,
+        None,
+        &["sh", "-c", "echo snapped > /home/user/mark"],
+        None,
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let snapshot = support::authed_http(&first)
+        .post(format!("{}/sandboxes/{source}/snapshots", first.api_url()))
+        .json(&json!({"name": "warm-snap"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(snapshot.status(), 201, "{}", snapshot.text().await.unwrap());
+    first.shutdown().await;
+
+    let server = Server::start(
+        support::options()
+            .with_data_dir(data.path())
+            .with_api_key(key)
+            .with_warm_pool("warm-snap", 1),
+    )
+    .await
+    .expect("server starts");
+    full(&server).await;
+    let created = support::create(&server, json!({"templateID": "warm-snap", "timeout": 60})).await;
+    assert_eq!(pool(&server).handed_out, 1);
+    let id = created["sandboxID"].as_str().unwrap();
+    let (code, out, _) = support::exec(&server, id, None, &["cat", "/home/user/mark"], None).await;
+    assert_eq!((code, out.trim()), (0, "snapped"));
+    full(&server).await;
+
+    let deleted = support::authed_http(&server)
+        .delete(format!("{}/templates/warm-snap", server.api_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let drained = pool(&server);
+    assert_eq!(drained.ready, 0, "{drained:?}");
+    // Refilling now fails, is recorded and retried later; nothing crashes.
+    let failing = wait_for(&server, "a failed refill", |s| s.failures >= 1).await;
+    assert!(
+        failing
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("not found")),
+        "{failing:?}"
+    );
+    assert_eq!(failing.ready, 0);
+    server.shutdown().await;
+}
