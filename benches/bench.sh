@@ -19,7 +19,8 @@
 #   BENCH_CONCURRENT_REPEATS (1)   runs of the 1000 concurrent commands (each client)
 #   BENCH_CI_CREATES (15)    code-interpreter creates of create_ci_first, each once the
 #                            server's warm pool is full again (create_ci_cold: the same
-#                            against a second server without a pool)
+#                            against a second server without a pool); a refill takes seconds
+#   BENCH_SDK_CI_CREATES (5) the same for the official SDKs
 #   BENCH_CLIENTS ("ours python js floor")   which clients run
 #   E2B_BENCH_PORT (3996)    the server's port
 set -euo pipefail
@@ -86,8 +87,12 @@ measure() {
     elif [ "${scenario}" = concurrent ]; then
         repeats="${BENCH_CONCURRENT_REPEATS:-1}"
     fi
+    local creates="${BENCH_CI_CREATES:-15}"
+    case "${client}" in
+        python | js) creates="${BENCH_SDK_CI_CREATES:-5}" ;;
+    esac
     local started=$SECONDS
-    if BENCH_REPEATS="${repeats}" "${cmd[@]}" "${scenario}" ${arg:+"${arg}"} >>"${SAMPLES}"; then
+    if BENCH_CI_CREATES="${creates}" BENCH_REPEATS="${repeats}" "${cmd[@]}" "${scenario}" ${arg:+"${arg}"} >>"${SAMPLES}"; then
         printf '  %-7s %-13s %3ss\n' "${client}" "${scenario}" "$((SECONDS - started))" >&2
     else
         FAILED="${FAILED} ${client}:${scenario}"
