@@ -70,8 +70,10 @@ impl Context {
         if Arc::ptr_eq(&has, current) {
             return None;
         }
+        // What a kernel sets over the sandbox's variables stays its own.
         let changed: BTreeMap<String, String> = current
             .iter()
+            .filter(|(k, _)| !KERNEL_ENV.iter().any(|(own, _)| own == k))
             .filter(|(k, v)| has.get(*k) != Some(*v))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
@@ -91,6 +93,12 @@ impl Context {
         }
     }
 }
+
+/// Variables every kernel starts with, over the sandbox's.
+const KERNEL_ENV: [(&str, &str); 2] = [
+    ("MPLBACKEND", "module://matplotlib_inline.backend_inline"),
+    ("PYTHONUNBUFFERED", "1"),
+];
 
 fn lock_env(env: &Mutex<Arc<BTreeMap<String, String>>>) -> Arc<BTreeMap<String, String>> {
     Arc::clone(&env.lock().unwrap_or_else(|e| e.into_inner()))
@@ -327,13 +335,10 @@ impl Contexts {
                     language: context.language,
                     source: std::io::Error::other(e.to_string()),
                 })?;
-        let extra = [
-            (
-                "MPLBACKEND".to_owned(),
-                "module://matplotlib_inline.backend_inline".to_owned(),
-            ),
-            ("PYTHONUNBUFFERED".to_owned(), "1".to_owned()),
-        ];
+        let extra: Vec<(String, String)> = KERNEL_ENV
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         let sandbox_env = self.sandbox.env_vars();
         let environment =
             spawn::environment(user, &sandbox_env, extra.iter().map(|(k, v)| (k, v)), false);
