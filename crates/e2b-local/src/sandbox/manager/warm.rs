@@ -141,11 +141,11 @@ impl WarmPool {
         state.ready.len()
     }
 
-    /// The oldest member, taken out of the pool for good.
+    /// The oldest member, taken out of the pool for good (the caller
+    /// wakes the refill once done with it, so that the next member's start
+    /// does not compete with the handout).
     fn pop(&self) -> Option<Member> {
-        let member = self.state().ready.pop_front();
-        self.wake.notify_one();
-        member
+        self.state().ready.pop_front()
     }
 
     /// Every member, taken out; the pool starts again from what its
@@ -307,13 +307,29 @@ impl Shared {
             tracing::debug!(template = %template_id, "cold start: the template's start command would not see the variables");
             return None;
         }
+        let handed = self
+            .take_from(pool, spec, image.as_ref(), snapshot.as_ref())
+            .await;
+        pool.wake.notify_one();
+        handed
+    }
+
+    /// [`Shared::take_warm`] once a pool is chosen: its first member that
+    /// is still current and takes `spec`.
+    async fn take_from(
+        self: &Arc<Self>,
+        pool: &WarmPool,
+        spec: &SandboxSpec,
+        image: Option<&crate::templates::TemplateRecord>,
+        snapshot: Option<&SnapshotRecord>,
+    ) -> Option<SandboxRecord> {
         loop {
             let Some(member) = pool.pop() else {
-                tracing::debug!(template = %template_id, "cold start: the warm pool is empty");
+                tracing::debug!(template = %spec.template, "cold start: the warm pool is empty");
                 return None;
             };
-            if !same_build(member.image.as_ref(), image.as_ref())
-                || member.snapshot != *snapshot
+            if !same_build(member.image.as_ref(), image)
+                || member.snapshot.as_ref() != snapshot
                 || !member.alive()
             {
                 self.discard(member);
