@@ -688,11 +688,11 @@ async fn register(
     for other in crate::templates::list(&inner.data_dir) {
         if other.name == job.name && other.template_id != job.template_id {
             let _ = crate::templates::remove(&inner.data_dir, &other.template_id);
-            inner.manager.template_changed(&other.template_id);
         }
     }
-    // Warm sandboxes of the previous build are stale.
+    // Warm sandboxes of the previous build, or of what had its name, are stale.
     inner.manager.template_changed(&job.template_id);
+    inner.manager.template_changed(&job.name);
     Ok(())
 }
 

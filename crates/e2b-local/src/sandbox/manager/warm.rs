@@ -471,6 +471,19 @@ impl Shared {
             self.discard(member);
             return Err(SandboxError::Invalid(problem));
         }
+        // The template may have been deleted or rebuilt while it started.
+        let current = self
+            .resolve_template(&pool.reference)
+            .ok()
+            .filter(|(id, _, snapshot)| *id == template_id && *snapshot == member.snapshot)
+            .and_then(|(id, _, _)| self.image_template(&id).ok());
+        if !current.is_some_and(|image| same_build(member.image.as_ref(), image.as_ref())) {
+            self.discard(member);
+            return Err(SandboxError::Invalid(format!(
+                "the template '{}' changed while a warm sandbox of it started",
+                pool.reference
+            )));
+        }
         let instance = member.sandbox.live().instance.clone();
         let mut state = pool.state();
         if state.generation != generation || self.closed.load(Ordering::SeqCst) {
