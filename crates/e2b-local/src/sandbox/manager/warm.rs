@@ -3,13 +3,16 @@
 //!
 //! A member is registered like any sandbox but with [`Presence::Pooled`]:
 //! no id finds it, no listing shows it, no traffic reaches it, it has no
-//! deadline. Its id was drawn when it was made and shown to no one, so it
-//! is as fresh as a cold sandbox's when create hands it out. Create takes a
+//! deadline. Its id was drawn when it was made and shown to no client (only
+//! the server's log and data directory name it), so it is as fresh as a
+//! cold sandbox's when create hands it out; the id is the sandbox's from
+//! its start, so `E2B_SANDBOX_ID` inside never changes. Create takes a
 //! member only when the request asks for nothing the member cannot take
-//! after it started ([`cold_only`]); it then applies the request's
+//! after it started ([`cold_only`], and no variables for a template whose
+//! start or ready command ran without them); it then applies the request's
 //! metadata, environment variables, timeout, lifecycle and a new envd
-//! access token under the member's operation lock, before anyone learns
-//! the id. Each member is popped from its pool once, so it is handed out at
+//! access token under the member's operation lock, before any client
+//! learns the id. Each member is popped from its pool once, so it is handed out at
 //! most once; killed or paused sandboxes never return to a pool.
 //!
 //! Each pool has one task that starts members one at a time until the pool
