@@ -258,6 +258,9 @@ async fn requests_a_started_sandbox_cannot_take_start_cold() {
     let id = created["sandboxID"].as_str().unwrap();
     let info = support::api_get(&server, &format!("/sandboxes/{id}")).await;
     assert_eq!(info["lifecycle"]["onTimeout"], "pause", "{info}");
+    // Not secure: the member's own token is gone with its handout.
+    let (code, _, err) = support::exec(&server, id, None, &["true"], None).await;
+    assert_eq!(code, 0, "{err}");
     let answer = support::authed_http(&server)
         .get(format!("{}/local/warm-pools", server.api_url()))
         .send()
@@ -349,14 +352,43 @@ async fn a_member_is_no_ones_until_handed_out_and_ends_with_the_server() {
         "probing the member took it out of the pool"
     );
 
-    // Handed out, it is a sandbox like any other.
-    let created = support::create(&server, json!({"templateID": "base", "timeout": 60})).await;
+    // The token it was started with, as its record keeps it.
+    let record: Value = serde_json::from_slice(
+        &std::fs::read(
+            data.path()
+                .join("sandboxes")
+                .join(&member)
+                .join("sandbox.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let old_token = record["envd_access_token"]
+        .as_str()
+        .expect("a member has a token of its own")
+        .to_owned();
+
+    // Handed out, it is a sandbox like any other, opened by its new token only.
+    let created = support::create(
+        &server,
+        json!({"templateID": "base", "timeout": 60, "secure": true}),
+    )
+    .await;
     assert_eq!(created["sandboxID"], member.as_str());
+    let token = created["envdAccessToken"].as_str().unwrap();
+    assert_ne!(token, old_token);
     assert_eq!(support::info_status(&server, &member).await, 200);
+    let envs_with = |token: String| {
+        support::to_sandbox(&server, Method::GET, &member, 49983, "/envs")
+            .header("X-Access-Token", token)
+            .send()
+    };
+    assert_eq!(envs_with(old_token.clone()).await.unwrap().status(), 401);
+    assert_eq!(envs_with(token.to_owned()).await.unwrap().status(), 200);
     let (code, out, _) = support::exec(
         &server,
         &member,
-        None,
+        Some(token),
         &["sh", "-c", "echo $E2B_SANDBOX_ID"],
         None,
     )

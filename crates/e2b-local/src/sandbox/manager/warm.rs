@@ -434,12 +434,14 @@ impl Shared {
         };
         let image = self.image_template(&template_id)?;
         let snapshot = resolved.2.clone();
+        // Secure, with a token of its own that its handout replaces: nothing
+        // a member had opens the sandbox a caller gets.
         let spec = SandboxSpec {
             template: pool.reference.clone(),
             timeout_secs: 0,
             metadata: BTreeMap::new(),
             env_vars: BTreeMap::new(),
-            secure: false,
+            secure: true,
             allow_internet_access: None,
             network: None,
             lifecycle: Lifecycle {
