@@ -17,6 +17,10 @@
 #   BENCH_SDK_REPEATS (1)    the same for the official SDKs' transfers and stdout, which
 #                            take 30 s and more per GiB downloaded
 #   BENCH_CONCURRENT_REPEATS (1)   runs of the 1000 concurrent commands (each client)
+#   BENCH_CI_CREATES (15)    code-interpreter creates of create_ci_first, each once the
+#                            server's warm pool is full again (create_ci_cold: the same
+#                            against a second server without a pool); a refill takes seconds
+#   BENCH_SDK_CI_CREATES (5) the same for the official SDKs
 #   BENCH_CLIENTS ("ours python js floor")   which clients run
 #   E2B_BENCH_PORT (3996)    the server's port
 set -euo pipefail
@@ -45,7 +49,8 @@ SAMPLES="${OUT}/samples.jsonl"
 "${TARGET}/release/e2b-local" serve --listen "127.0.0.1:${PORT}" --api-key "${KEY}" \
     --data-dir "${DATA}" >"${OUT}/server.log" 2>&1 &
 SERVER=$!
-trap 'kill "${SERVER}" 2>/dev/null; wait "${SERVER}" 2>/dev/null; rm -rf "${DATA}" "${FILE}" "${FILE}.down"' EXIT
+COLD_SERVER=""
+trap 'kill "${SERVER}" ${COLD_SERVER} 2>/dev/null; wait "${SERVER}" ${COLD_SERVER} 2>/dev/null; rm -rf "${DATA}" "${FILE}" "${FILE}.down"' EXIT
 head -c "$((MIB * 1024 * 1024))" /dev/urandom >"${FILE}"
 for _ in $(seq 100); do
     curl -fsS "http://127.0.0.1:${PORT}/health" >/dev/null 2>&1 && break
@@ -70,8 +75,10 @@ measure() {
     case "${client}" in
         ours) cmd=("${TARGET}/release/suite" ours) ;;
         floor) cmd=("${TARGET}/release/suite" floor) ;;
-        python) if [ "${scenario}" = run_code ]; then cmd=("${PYTHON_CI}" benches/python/suite.py);
-                else cmd=("${PYTHON}" benches/python/suite.py); fi ;;
+        python) case "${scenario}" in
+                    run_code | create_ci_first) cmd=("${PYTHON_CI}" benches/python/suite.py) ;;
+                    *) cmd=("${PYTHON}" benches/python/suite.py) ;;
+                esac ;;
         js) cmd=(node benches/js/suite.mjs) ;;
     esac
     local repeats="${BENCH_REPEATS:-3}"
@@ -80,8 +87,12 @@ measure() {
     elif [ "${scenario}" = concurrent ]; then
         repeats="${BENCH_CONCURRENT_REPEATS:-1}"
     fi
+    local creates="${BENCH_CI_CREATES:-15}"
+    case "${client}" in
+        python | js) creates="${BENCH_SDK_CI_CREATES:-5}" ;;
+    esac
     local started=$SECONDS
-    if BENCH_REPEATS="${repeats}" "${cmd[@]}" "${scenario}" ${arg:+"${arg}"} >>"${SAMPLES}"; then
+    if BENCH_CI_CREATES="${creates}" BENCH_REPEATS="${repeats}" "${cmd[@]}" "${scenario}" ${arg:+"${arg}"} >>"${SAMPLES}"; then
         printf '  %-7s %-13s %3ss\n' "${client}" "${scenario}" "$((SECONDS - started))" >&2
     else
         FAILED="${FAILED} ${client}:${scenario}"
@@ -99,6 +110,29 @@ for scenario in run_true read_small run_code create_first; do
         measure "${client}" "${scenario}"
     done
 done
+# create → run_code of the code interpreter: against this server's warm pool (serve keeps
+# one code-interpreter-v1 sandbox warm), then against a second server without one.
+for client in ${CLIENTS}; do
+    [ "${client}" = floor ] || measure "${client}" create_ci_first
+done
+COLD_PORT=$((PORT + 1))
+COLD_DATA="$(mktemp -d)"
+"${TARGET}/release/e2b-local" serve --listen "127.0.0.1:${COLD_PORT}" --api-key "${KEY}" \
+    --data-dir "${COLD_DATA}" --warm code-interpreter-v1=0 >"${OUT}/server-cold.log" 2>&1 &
+COLD_SERVER=$!
+for _ in $(seq 100); do
+    curl -fsS "http://127.0.0.1:${COLD_PORT}/health" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+for client in ${CLIENTS}; do
+    [ "${client}" = floor ] && continue
+    E2B_API_URL="http://127.0.0.1:${COLD_PORT}" E2B_SANDBOX_URL="http://127.0.0.1:${COLD_PORT}" \
+        E2B_DOMAIN="localhost:${COLD_PORT}" measure "${client}" create_ci_first cold
+done
+kill "${COLD_SERVER}" 2>/dev/null || true
+wait "${COLD_SERVER}" 2>/dev/null || true
+COLD_SERVER=""
+rm -rf "${COLD_DATA}"
 has() { [[ " ${CLIENTS} " == *" $1 "* ]]; }
 for round in $(seq "${BENCH_REPEATS:-3}"); do
     for client in ${CLIENTS}; do

@@ -23,6 +23,8 @@ SCENARIOS = [
     ("read_small", "files.read (1 KiB)"),
     ("run_code", 'run_code("1+1")'),
     ("create_first", "create → first command"),
+    ("create_ci_first", 'code interpreter: create → run_code("1+1"), warm pool'),
+    ("create_ci_cold", 'code interpreter: create → run_code("1+1"), no pool'),
     ("upload", "upload {file}"),
     ("download", "download {file}"),
     ("upload_ci", "upload {file}, code interpreter"),

@@ -6,7 +6,8 @@
 //   node suite.mjs SCENARIO [ARG]
 //
 // Scenarios: run_true, read_small, run_code, transfer FILE, stdout MIB, concurrent,
-// create_first. Prints one JSON line per measured operation, the shape benches/report.py
+// create_first, create_ci_first [cold] (create a code-interpreter sandbox, then
+// runCode('1+1'), each create once the server's warm pools are full). Prints one JSON line per measured operation, the shape benches/report.py
 // reads. BENCH_ITERATIONS, BENCH_WARMUP and BENCH_REPEATS change the sample counts.
 
 import { createReadStream, createWriteStream, readFileSync, statSync, unlinkSync } from 'node:fs'
@@ -47,6 +48,25 @@ async function timedMs(call) {
     samples.push(now() - started)
   }
   return samples
+}
+
+// The server's warm pools (e2b-local's GET /local/warm-pools).
+async function warmPools() {
+  const response = await fetch(`${process.env.E2B_API_URL}/local/warm-pools`, {
+    headers: { 'X-API-Key': process.env.E2B_API_KEY },
+  })
+  if (!response.ok) throw new Error(`GET /local/warm-pools: ${response.status}`)
+  return response.json()
+}
+
+async function waitWarmPoolsFull(patienceMs = 120_000) {
+  const deadline = now() + patienceMs
+  for (;;) {
+    const pools = await warmPools()
+    if (pools.every((p) => p.ready === p.size)) return
+    if (now() > deadline) throw new Error(`the warm pools did not refill: ${JSON.stringify(pools)}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
 }
 
 async function withSandbox(f, S = Sandbox) {
@@ -148,6 +168,28 @@ const scenarios = {
       await Promise.all(sandboxes.map((s) => s.kill()))
     }
     emit('concurrent', 's', samples, { commands: COMMANDS, sandboxes: SANDBOXES })
+  },
+
+  async create_ci_first(arg) {
+    const { Sandbox: CodeSandbox } = await import(
+      join(MODULES, '@e2b', 'code-interpreter', 'dist', 'index.mjs')
+    )
+    const creates = Number(process.env.BENCH_CI_CREATES ?? '15')
+    const samples = []
+    let warm = 0
+    for (let i = 0; i < creates; i++) {
+      await waitWarmPoolsFull()
+      const before = (await warmPools()).reduce((n, p) => n + p.handedOut, 0)
+      const started = now()
+      const s = await CodeSandbox.create({ timeoutMs: TEN_MINUTES_MS })
+      const execution = await s.runCode('1+1')
+      samples.push(now() - started)
+      if (execution.text !== '2') throw new Error(`runCode('1+1') gave ${execution.text}`)
+      if ((await warmPools()).reduce((n, p) => n + p.handedOut, 0) > before) warm++
+      await s.kill()
+    }
+    const name = arg === 'cold' ? 'create_ci_cold' : 'create_ci_first'
+    emit(name, 'ms', samples, { served_warm: warm }, '@e2b/code-interpreter')
   },
 
   async create_first() {

@@ -5,7 +5,9 @@ Rust `suite` binary, timed the same way, against the server named by the environ
     python suite.py SCENARIO [ARG]
 
 Scenarios: run_true, read_small, run_code (needs e2b-code-interpreter), transfer FILE
-(1 upload and 1 download of FILE per repeat), stdout MIB, concurrent, create_first.
+(1 upload and 1 download of FILE per repeat), stdout MIB, concurrent, create_first,
+create_ci_first [cold] (needs e2b-code-interpreter: create, then run_code("1+1"), each
+create once the server's warm pools are full; `cold` names the samples create_ci_cold).
 Prints one JSON line per measured operation: {"client", "scenario", "unit", "samples",
 ...}, the shape benches/report.py reads. BENCH_ITERATIONS, BENCH_WARMUP and
 BENCH_REPEATS change the sample counts.
@@ -167,6 +169,50 @@ def create_first():
     emit("create_first", "ms", samples)
 
 
+def warm_pools():
+    """The server's warm pools (e2b-local's GET /local/warm-pools)."""
+    import urllib.request
+
+    request = urllib.request.Request(os.environ["E2B_API_URL"] + "/local/warm-pools",
+                                     headers={"X-API-Key": os.environ["E2B_API_KEY"]})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def wait_warm_pools_full(patience=120.0):
+    deadline = time.monotonic() + patience
+    while True:
+        pools = warm_pools()
+        if all(p["ready"] == p["size"] for p in pools):
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the warm pools did not refill within {patience} s: {pools}")
+        time.sleep(0.02)
+
+
+def create_ci_first(arg):
+    from e2b_code_interpreter import Sandbox
+
+    creates = int(os.environ.get("BENCH_CI_CREATES", "15"))
+    samples, warm = [], 0
+    for _ in range(creates):
+        wait_warm_pools_full()
+        before = sum(p["handedOut"] for p in warm_pools())
+        started = time.perf_counter()
+        sandbox = Sandbox.create(timeout=600)
+        execution = sandbox.run_code("1+1")
+        samples.append((time.perf_counter() - started) * 1000.0)
+        if execution.text != "2":
+            raise SystemExit(f"run_code('1+1') gave {execution.text!r}")
+        if sum(p["handedOut"] for p in warm_pools()) > before:
+            warm += 1
+        sandbox.kill()
+    line = {"client": CLIENT, "version": version("e2b-code-interpreter"),
+            "scenario": "create_ci_cold" if arg == "cold" else "create_ci_first",
+            "unit": "ms", "samples": samples, "served_warm": warm}
+    print(json.dumps(line), flush=True)
+
+
 def main():
     scenario = sys.argv[1]
     arg = sys.argv[2] if len(sys.argv) > 2 else None
@@ -184,6 +230,8 @@ def main():
         asyncio.run(concurrent_async())
     elif scenario == "create_first":
         create_first()
+    elif scenario == "create_ci_first":
+        create_ci_first(arg)
     else:
         raise SystemExit(f"unknown scenario {scenario}")
 

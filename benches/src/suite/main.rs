@@ -7,12 +7,15 @@
 //!
 //! Scenarios: `run_true`, `read_small`, `run_code`, `transfer FILE` (`transfer_ci FILE`
 //! through a code-interpreter sandbox, this SDK only), `stdout MIB`, `concurrent`,
-//! `create_first`. Each prints one JSON line per measured operation (`emit`);
+//! `create_first`, `create_ci_first [cold]` (create a code-interpreter sandbox, then
+//! `run_code("1+1")`; each create waits for the server's warm pools to be full first, and
+//! `cold` names the samples `create_ci_cold`, for a server without a pool). Each prints one JSON line per measured operation (`emit`);
 //! `BENCH_ITERATIONS` (100), `BENCH_WARMUP` (10) and `BENCH_REPEATS` (3) set the counts.
 
 mod emit;
 mod floor;
 mod sdk;
+mod warm;
 
 use anyhow::Context as _;
 
@@ -21,12 +24,14 @@ pub(crate) const SANDBOXES: usize = 10;
 pub(crate) const COMMANDS: usize = 1000;
 
 /// Sample counts: latency scenarios take `warmup` untimed and `iterations` timed calls,
-/// the others `repeats` timed runs.
+/// the others `repeats` timed runs (`create_ci_first`: `ci_creates`).
 #[derive(Debug)]
 pub(crate) struct Settings {
     pub(crate) iterations: usize,
     pub(crate) warmup: usize,
     pub(crate) repeats: usize,
+    /// Code-interpreter creates of `create_ci_first`.
+    pub(crate) ci_creates: usize,
 }
 
 fn count(name: &str, default: usize) -> anyhow::Result<usize> {
@@ -48,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
         iterations: count("BENCH_ITERATIONS", 100)?.max(1),
         warmup: count("BENCH_WARMUP", 10)?,
         repeats: count("BENCH_REPEATS", 3)?.max(1),
+        ci_creates: count("BENCH_CI_CREATES", 15)?.max(1),
     };
     let (client, scenario) = match args.as_slice() {
         [client, scenario, ..] => (client.as_str(), scenario.as_str()),

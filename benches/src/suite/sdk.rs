@@ -174,6 +174,37 @@ pub(crate) async fn run(
             }
             emit(Client::Ours, "create_first", "ms", &samples, json!({}));
         }
+        "create_ci_first" => {
+            let name = match arg {
+                Some("cold") => "create_ci_cold",
+                _ => "create_ci_first",
+            };
+            let mut samples = Vec::new();
+            let mut warm = 0;
+            for _ in 0..settings.ci_creates {
+                crate::warm::wait_full().await?;
+                let before = crate::warm::handed_out().await?;
+                let started = Instant::now();
+                let interpreter = CodeInterpreter::builder()
+                    .timeout(TIMEOUT)
+                    .create(&client)
+                    .await?;
+                let execution = interpreter.run_code("1+1").await?;
+                samples.push(started.elapsed());
+                anyhow::ensure!(execution.text() == Some("2"), "run_code gave {execution:?}");
+                if crate::warm::handed_out().await? > before {
+                    warm += 1;
+                }
+                interpreter.sandbox().kill().await?;
+            }
+            emit(
+                Client::Ours,
+                name,
+                "ms",
+                &samples,
+                json!({ "served_warm": warm }),
+            );
+        }
         other => anyhow::bail!("unknown scenario {other}"),
     }
     Ok(())

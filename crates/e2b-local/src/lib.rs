@@ -29,6 +29,22 @@
 //! (the host's IRkernel). A warm Python kernel is running when create returns.
 //! Without a kernel environment that template is refused with the fix.
 //!
+//! # Warm pools
+//!
+//! [`ServerOptions::warm_pools`] keeps started sandboxes of chosen templates
+//! ready (`e2b-local serve --warm TEMPLATE=N`; `serve` keeps one
+//! `code-interpreter-v1` sandbox warm by default, the library none). Create
+//! hands one out when the request asks for nothing a started sandbox
+//! cannot take — volume mounts, network settings, `allow_internet_access:
+//! false`, `mcp` take a cold start, as do environment variables for a
+//! template with a start or ready command — after giving it the caller's
+//! metadata, environment variables (seen by commands and, from their next
+//! execution, by the running kernels), timeout, lifecycle and a new envd
+//! access token. Until then no id finds it and no listing, metric or
+//! traffic reaches it; each is handed out once, and the pool refills in the
+//! background. [`Server::warm_pools`] and `GET /local/warm-pools` report the
+//! pools.
+//!
 //! # Isolation
 //!
 //! Each sandbox is a bubblewrap-isolated process tree in its own user, pid,
@@ -157,3 +173,4 @@ pub use interpreter::{jupyter, kernel_env, kernel_env_install};
 pub use options::{
     DEFAULT_CPU_COUNT, DEFAULT_DISK_MB, DEFAULT_MEMORY_MB, ServerOptions, default_cache_dir,
 };
+pub use sandbox::WarmPoolStatus;

@@ -1,5 +1,6 @@
 //! Settings of [`Server`](crate::Server).
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -92,6 +93,18 @@ pub struct ServerOptions {
     /// `http://127.0.0.1:5000`): `docker.io` images are asked there first,
     /// like a container engine's registry mirrors. Default none.
     pub registry_mirror: Option<String>,
+    /// Warm pools: for each template reference (an id, alias or
+    /// `name:tag` the server knows), how many sandboxes of it to keep
+    /// started and ready for create to hand out (for `code-interpreter-v1`,
+    /// with their kernels started and idle). A pool serves creates that ask
+    /// for nothing a started sandbox cannot take (no volume mounts, network
+    /// settings or `allow_internet_access: false`); the caller's metadata,
+    /// environment variables, timeout, lifecycle and a new access token are
+    /// applied before create answers, and the pool refills in the background.
+    /// Each member costs an idle sandbox's memory (a Python kernel's, for
+    /// the code interpreter). Default none; `e2b-local serve` keeps one
+    /// `code-interpreter-v1` sandbox warm unless told otherwise.
+    pub warm_pools: BTreeMap<String, usize>,
 }
 
 /// The cache directory servers use unless told otherwise:
@@ -124,6 +137,7 @@ impl std::fmt::Debug for ServerOptions {
             .field("writable_root", &self.writable_root)
             .field("cache_dir", &self.cache_dir)
             .field("registry_mirror", &self.registry_mirror)
+            .field("warm_pools", &self.warm_pools)
             .finish()
     }
 }
@@ -150,6 +164,7 @@ impl Default for ServerOptions {
             writable_root: true,
             cache_dir: None,
             registry_mirror: None,
+            warm_pools: BTreeMap::new(),
         }
     }
 }
@@ -271,6 +286,19 @@ impl ServerOptions {
     #[must_use]
     pub fn with_registry_mirror(mut self, url: impl Into<String>) -> Self {
         self.registry_mirror = Some(url.into());
+        self
+    }
+
+    /// Keep `size` started sandboxes of `template` ready (see
+    /// [`ServerOptions::warm_pools`]); 0 removes the template's pool.
+    #[must_use]
+    pub fn with_warm_pool(mut self, template: impl Into<String>, size: usize) -> Self {
+        let template = template.into();
+        if size == 0 {
+            self.warm_pools.remove(&template);
+        } else {
+            self.warm_pools.insert(template, size);
+        }
         self
     }
 

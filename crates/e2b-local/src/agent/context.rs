@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 
 use e2b_envd::connect::Code;
 
@@ -17,8 +18,10 @@ pub(crate) struct Sandbox {
     pub(crate) users: Users,
     /// Working directory of requests naming none; empty means the user's home.
     pub(crate) default_workdir: String,
-    /// Environment variables of every process.
-    pub(crate) env_vars: BTreeMap<String, String>,
+    /// Environment variables of every process: the configuration's, until
+    /// the server replaces them (a sandbox handed out from a warm pool gets
+    /// its caller's variables after it started).
+    env_vars: RwLock<Arc<BTreeMap<String, String>>>,
     /// Whether `POST /files` takes `application/octet-stream` bodies: envd
     /// does from 0.5.7 on, so an agent reporting an older version refuses
     /// them as that envd would.
@@ -51,10 +54,22 @@ impl Sandbox {
         Ok(Sandbox {
             users: Users::new(config.users, config.default_user, agent_uid)?,
             default_workdir: config.default_workdir,
-            env_vars: config.env_vars,
+            env_vars: RwLock::new(Arc::new(config.env_vars)),
             octet_stream_upload: version_triple(&config.envd_version) >= OCTET_STREAM_UPLOAD,
             local_fuse: config.local_fuse,
         })
+    }
+
+    /// The environment variables of every process started from now on.
+    pub(crate) fn env_vars(&self) -> Arc<BTreeMap<String, String>> {
+        let guard = self.env_vars.read().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(&guard)
+    }
+
+    /// Replace the environment variables of every process started from now
+    /// on (kernels already running catch up at their next execution).
+    pub(crate) fn set_env_vars(&self, vars: BTreeMap<String, String>) {
+        *self.env_vars.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(vars);
     }
 
     /// Resolve a request path for `user`; a path that cannot be resolved is

@@ -8,9 +8,13 @@
 //! and read paths instead, for running the agent on its own.) The agent serves exactly envd's
 //! API — the Connect services `process.Process` and `filesystem.Filesystem`
 //! (JSON and binary proto), `GET`/`POST /files`, `GET /health` (204),
-//! `GET /metrics`, `GET /envs` — plus one extra route for the server:
+//! `GET /metrics`, `GET /envs` — plus extra routes for the server:
 //! `GET /.e2b/forward?port=N` with `Upgrade: e2b-tcp`, which turns the
-//! connection into a raw TCP tunnel to `127.0.0.1:N` inside the sandbox.
+//! connection into a raw TCP tunnel to `127.0.0.1:N` inside the sandbox;
+//! `POST /.e2b/env`, which replaces the sandbox's environment variables
+//! (a sandbox handed out from a warm pool gets its caller's); and
+//! `GET /.e2b/kernels`, which answers once the code interpreter's kernels
+//! are started and idle.
 //!
 //! Authentication (access tokens, signed URLs) is the server's job; the agent
 //! trusts its socket. The agent prints `ready` on a line of its own to stdout

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{FromRef, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use e2b_envd::filesystem::filesystem_server::FilesystemServer;
 use e2b_envd::process::process_server::ProcessServer;
 use http::StatusCode;
@@ -32,6 +32,7 @@ struct AgentState {
     process: ProcessServer<ProcessService>,
     filesystem: FilesystemServer<FilesystemService>,
     metrics: Arc<Collector>,
+    interpreter: Option<Interpreter>,
 }
 
 impl FromRef<AgentState> for Arc<Sandbox> {
@@ -65,6 +66,7 @@ pub(crate) fn build(config: AgentConfig) -> Result<(Router, Option<Interpreter>)
         filesystem: FilesystemServer::new(FilesystemService::new(sandbox.clone())),
         metrics: Arc::new(Collector::new(disk)),
         sandbox,
+        interpreter: interpreter.clone(),
     };
     let mut router = Router::new()
         .route("/process.Process/{method}", any(process_rpc))
@@ -74,6 +76,8 @@ pub(crate) fn build(config: AgentConfig) -> Result<(Router, Option<Interpreter>)
         .route("/metrics", get(metrics))
         .route("/envs", get(envs))
         .route("/.e2b/forward", get(forward::forward))
+        .route("/.e2b/env", post(set_env))
+        .route("/.e2b/kernels", get(kernels))
         .with_state(state);
     if let Some(interpreter) = &interpreter {
         router = router.nest(INTERPRETER_PREFIX, interpreter.router());
@@ -103,9 +107,37 @@ async fn metrics(State(state): State<AgentState>) -> Response {
 }
 
 async fn envs(State(state): State<AgentState>) -> Response {
-    let mut response = axum::Json(state.sandbox.env_vars.clone()).into_response();
+    let mut response = axum::Json(state.sandbox.env_vars().as_ref().clone()).into_response();
     response
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// `POST /.e2b/env` (the server's only): replace the sandbox's environment
+/// variables with the JSON object sent. Processes started from now on get
+/// them; running kernels take them before their next execution.
+async fn set_env(State(state): State<AgentState>, body: axum::body::Bytes) -> Response {
+    match serde_json::from_slice::<std::collections::BTreeMap<String, String>>(&body) {
+        Ok(vars) => {
+            state.sandbox.set_env_vars(vars);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(e) => {
+            HttpError::bad_request(format!("invalid environment variables: {e}")).into_response()
+        }
+    }
+}
+
+/// `GET /.e2b/kernels` (the server's only): answers once every kernel of
+/// the code interpreter has started and is idle (204), or why one is not
+/// (500); 204 at once for a sandbox without one.
+async fn kernels(State(state): State<AgentState>) -> Response {
+    let Some(interpreter) = &state.interpreter else {
+        return StatusCode::NO_CONTENT.into_response();
+    };
+    match interpreter.settled().await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(why) => HttpError::internal(why).into_response(),
+    }
 }

@@ -696,6 +696,9 @@ async fn register(
             });
         }
     }
+    // Warm sandboxes of the previous build, or of what had its name, are stale.
+    inner.manager.template_changed(&job.template_id);
+    inner.manager.template_changed(&job.name);
     Ok(())
 }
 

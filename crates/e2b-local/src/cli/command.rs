@@ -44,6 +44,13 @@ pub enum Command {
         /// /tmp writable, no sudo) instead of a writable root per sandbox.
         #[arg(long)]
         read_only_root: bool,
+        /// Keep N started sandboxes of TEMPLATE (an id, alias or name:tag)
+        /// ready for create to hand out, their kernels started for
+        /// code-interpreter-v1; repeatable. Each costs an idle sandbox's
+        /// memory [default: code-interpreter-v1=1 when its kernel
+        /// environment is usable; code-interpreter-v1=0 turns that off].
+        #[arg(long = "warm", value_name = "TEMPLATE=N", value_parser = parse_warm)]
+        warm: Vec<(String, usize)>,
     },
     /// OCI images from registries, kept in the data directory.
     Image {
@@ -288,6 +295,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             kernel_env,
             registry_mirror,
             read_only_root,
+            warm,
         } => {
             let data = crate::cli::DataLocation::choose(data_dir, ephemeral)?;
             crate::cli::serve(
@@ -297,6 +305,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
                 kernel_env,
                 registry_mirror,
                 read_only_root,
+                &warm,
             )
         }
         Command::Image { command, data_dir } => image(command, data_dir),
@@ -375,4 +384,52 @@ pub fn embedded_entry(args: &[OsString]) -> Option<i32> {
             1
         }
     })
+}
+
+/// Largest warm pool `--warm` accepts.
+const MAX_WARM: usize = 64;
+
+/// `TEMPLATE=N` of `--warm`.
+fn parse_warm(value: &str) -> Result<(String, usize), String> {
+    let (template, size) = value
+        .rsplit_once('=')
+        .ok_or_else(|| format!("expected TEMPLATE=N, got {value:?}"))?;
+    let template = template.trim();
+    if template.is_empty() {
+        return Err(format!(
+            "expected TEMPLATE=N, got {value:?}: the template is empty"
+        ));
+    }
+    let size: usize = size
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected TEMPLATE=N, got {value:?}: N is not a number"))?;
+    if size > MAX_WARM {
+        return Err(format!(
+            "at most {MAX_WARM} warm sandboxes per template, got {size}"
+        ));
+    }
+    Ok((template.to_owned(), size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_warm;
+
+    #[test]
+    fn warm_flags_are_template_equals_count() {
+        assert_eq!(
+            parse_warm("code-interpreter-v1=2"),
+            Ok(("code-interpreter-v1".to_owned(), 2))
+        );
+        assert_eq!(
+            parse_warm("team/tpl:v1=0"),
+            Ok(("team/tpl:v1".to_owned(), 0))
+        );
+        assert!(parse_warm("code-interpreter-v1").is_err());
+        assert!(parse_warm("=1").is_err());
+        assert!(parse_warm("base=x").is_err());
+        assert!(parse_warm("base=-1").is_err());
+        assert!(parse_warm("base=1000").is_err());
+    }
 }

@@ -140,6 +140,10 @@ pub fn environment(server: &Server) -> String {
 /// Docker Hub images are pulled through `registry_mirror` first when set.
 /// `read_only_root` shows sandboxes the host's system read-only (see
 /// [`ServerOptions::writable_root`](crate::ServerOptions::writable_root)).
+/// `warm` sizes the warm pools (see
+/// [`ServerOptions::warm_pools`](crate::ServerOptions::warm_pools)), over
+/// the default of [`DEFAULT_WARM`] `code-interpreter-v1` sandbox when its
+/// kernel environment is usable.
 pub fn serve(
     listen: SocketAddr,
     api_key: Option<String>,
@@ -147,8 +151,11 @@ pub fn serve(
     kernel_env: Option<PathBuf>,
     registry_mirror: Option<String>,
     read_only_root: bool,
+    warm: &[(String, usize)],
 ) -> anyhow::Result<()> {
     let kernel_env = choose_kernel_env(kernel_env);
+    let interpreter_usable = kernel_env.as_ref().is_some_and(|e| e.problem().is_none());
+    let warm_pools = warm_pools(interpreter_usable, warm);
     match &kernel_env {
         Some(env) => match env.problem() {
             Some(problem) => {
@@ -193,6 +200,7 @@ pub fn serve(
         options.kernel_env = kernel_env.map(|e| e.root().to_path_buf());
         options.registry_mirror = registry_mirror;
         options.writable_root = !read_only_root;
+        options.warm_pools = warm_pools;
         // The agent is this very binary unless E2B_LOCAL_BIN says otherwise.
         if std::env::var_os("E2B_LOCAL_BIN").is_none_or(|v| v.is_empty()) {
             options.agent_binary =
@@ -208,6 +216,17 @@ pub fn serve(
             "e2b-local: data in {} ({kept})",
             server.data_dir().display()
         );
+        let pools: Vec<String> = server
+            .warm_pools()
+            .iter()
+            .map(|p| format!("{}={}", p.template, p.size))
+            .collect();
+        if !pools.is_empty() {
+            eprintln!(
+                "e2b-local: warm pools {} (state at GET /local/warm-pools)",
+                pools.join(", ")
+            );
+        }
         let mut stdout = std::io::stdout().lock();
         stdout.write_all(environment(&server).as_bytes())?;
         stdout.flush()?;
@@ -217,6 +236,32 @@ pub fn serve(
         server.shutdown().await;
         Ok(())
     })
+}
+
+/// How many `code-interpreter-v1` sandboxes `serve` keeps warm unless told
+/// otherwise: one, so a create is served warm while the next one starts
+/// (each idle member holds a Python kernel's memory).
+pub const DEFAULT_WARM: usize = 1;
+
+/// The warm pools of `serve`: the default `code-interpreter-v1` pool (when
+/// that template can run), then `flags` in order (a later one for the same
+/// template wins; 0 removes a pool).
+fn warm_pools(
+    interpreter_usable: bool,
+    flags: &[(String, usize)],
+) -> std::collections::BTreeMap<String, usize> {
+    let mut pools = std::collections::BTreeMap::new();
+    if interpreter_usable {
+        pools.insert("code-interpreter-v1".to_owned(), DEFAULT_WARM);
+    }
+    for (template, size) in flags {
+        if *size == 0 {
+            pools.remove(template);
+        } else {
+            pools.insert(template.clone(), *size);
+        }
+    }
+    pools
 }
 
 /// SIGTERM and SIGINT, listened for from installation on.
@@ -434,6 +479,18 @@ mod tests {
         let data = default_data_dir().expect("the test user has a home directory");
         assert_eq!(default_kernel_env_dir(), Some(data.join("kernel")));
         assert!(data.ends_with("e2b-local"), "{}", data.display());
+    }
+
+    #[test]
+    fn serve_keeps_one_code_interpreter_warm_unless_told_otherwise() {
+        use super::warm_pools;
+        let ci = "code-interpreter-v1".to_owned();
+        assert_eq!(warm_pools(true, &[]).get(&ci), Some(&super::DEFAULT_WARM));
+        assert!(warm_pools(false, &[]).is_empty());
+        assert!(warm_pools(true, &[(ci.clone(), 0)]).is_empty());
+        let pools = warm_pools(true, &[(ci.clone(), 2), ("base".to_owned(), 3)]);
+        assert_eq!(pools.get(&ci), Some(&2));
+        assert_eq!(pools.get("base"), Some(&3));
     }
 
     #[test]

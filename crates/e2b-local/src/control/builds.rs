@@ -327,6 +327,8 @@ pub(crate) async fn delete(
     let record = crate::templates::find(app.manager.data_dir(), &reference).filter(|t| !t.hidden);
     let cancelled = app.builds.cancel_template(&reference);
     if let Some(record) = record {
+        // Its warm sandboxes go (one starting meanwhile is dropped when ready).
+        app.manager.template_changed(&record.template_id);
         app.builds.cancel_template(&record.template_id);
         crate::templates::remove_with(app.manager.data_dir(), &record.template_id, |dir| {
             app.manager.remove_tree(dir)

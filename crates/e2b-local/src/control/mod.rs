@@ -69,6 +69,14 @@ async fn health() -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
+/// `GET /local/warm-pools` → 200, the state of each warm pool (see
+/// [`crate::WarmPoolStatus`]); not part of E2B's API.
+async fn warm_pools(
+    axum::extract::State(app): axum::extract::State<AppState>,
+) -> axum::Json<Vec<crate::WarmPoolStatus>> {
+    axum::Json(app.manager.warm_pools())
+}
+
 async fn not_found() -> ApiError {
     ApiError::not_found("Not found")
 }
@@ -143,7 +151,9 @@ pub(crate) fn router(state: AppState) -> Router {
             "/templates/tags",
             post(builds::assign_tags).delete(builds::remove_tags),
         )
-        .route("/templates/{templateID}/tags", get(builds::tags));
+        .route("/templates/{templateID}/tags", get(builds::tags))
+        // e2b-local's own: the warm pools' state.
+        .route("/local/warm-pools", get(warm_pools));
     authed = per_sandbox(authed, "/sandboxes");
     authed = per_sandbox(authed, "/v2/sandboxes");
     authed = authed

@@ -93,6 +93,7 @@ pub(crate) async fn delete(
         ));
     }
     if app.manager.delete_snapshot(&reference).await? {
+        app.manager.template_changed(&reference);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!(

@@ -239,6 +239,11 @@ impl Server {
             rootless: rootless.filter(|_| host_base.is_some()),
             host_base,
             volumes: Arc::clone(&volumes),
+            warm: options
+                .warm_pools
+                .iter()
+                .map(|(template, size)| (template.clone(), *size))
+                .collect(),
         };
         let disk_total = match &disks {
             Some(disks) => disks.size(),
@@ -338,6 +343,12 @@ impl Server {
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// The state of each warm pool (see [`ServerOptions::warm_pools`]);
+    /// also served as JSON at `GET /local/warm-pools` (with the API key).
+    pub fn warm_pools(&self) -> Vec<crate::WarmPoolStatus> {
+        self.manager.warm_pools()
     }
 
     /// Stop serving, kill every sandbox (waiting until they are gone) and

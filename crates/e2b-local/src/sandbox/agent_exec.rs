@@ -209,6 +209,59 @@ pub(crate) async fn upload(socket: &Path, from: &Path, to: &str) -> Result<(), E
     }
 }
 
+/// Replace the environment variables of the sandbox's processes (see the
+/// agent's `POST /.e2b/env`).
+pub(crate) async fn set_env(
+    socket: &Path,
+    vars: &std::collections::BTreeMap<String, String>,
+) -> Result<(), ExecError> {
+    let body = serde_json::to_vec(vars).map_err(|e| ExecError::Http(e.to_string()))?;
+    let http = http::Request::builder()
+        .method(http::Method::POST)
+        .uri("/.e2b/env")
+        .header(http::header::HOST, "localhost")
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .map_err(|e| ExecError::Http(e.to_string()))?;
+    call(socket, http).await
+}
+
+/// Wait until the sandbox's code-interpreter kernels are started and idle
+/// (at once for a sandbox without them).
+pub(crate) async fn kernels_settled(socket: &Path) -> Result<(), ExecError> {
+    let http = http::Request::builder()
+        .method(http::Method::GET)
+        .uri("/.e2b/kernels")
+        .header(http::header::HOST, "localhost")
+        .body(Body::empty())
+        .map_err(|e| ExecError::Http(e.to_string()))?;
+    call(socket, http).await
+}
+
+/// Send a request whose answer is only a status (and a message on failure).
+async fn call(socket: &Path, request: http::Request<Body>) -> Result<(), ExecError> {
+    let mut sender = agent_link::connect(socket).await?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| ExecError::Http(e.to_string()))?;
+    let status = response.status();
+    let bytes: Bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(ExecError::Refused {
+            status,
+            message: String::from_utf8_lossy(&bytes).into_owned(),
+        })
+    }
+}
+
 fn basic_auth(user: &str) -> String {
     format!(
         "Basic {}",

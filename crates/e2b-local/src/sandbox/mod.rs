@@ -28,6 +28,7 @@ pub(crate) mod userns;
 
 use std::io;
 
+pub use manager::WarmPoolStatus;
 pub(crate) use manager::{Manager, ManagerConfig, SandboxSpec, TrafficTarget};
 
 /// What can go wrong with a sandbox operation.

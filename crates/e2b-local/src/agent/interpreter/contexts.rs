@@ -40,6 +40,8 @@ pub(crate) struct Context {
     pub(crate) removed: AtomicBool,
     /// Creation order (contexts are listed oldest first).
     created: u64,
+    /// The sandbox's environment variables as the current kernel has them.
+    kernel_env: Mutex<Arc<BTreeMap<String, String>>>,
 }
 
 impl Context {
@@ -56,6 +58,33 @@ impl Context {
         self.generation.load(Ordering::SeqCst)
     }
 
+    /// The variables of `current` that the kernel does not have yet (new,
+    /// or with another value), or `None` when it is up to date. The
+    /// server only ever adds variables to a sandbox's set or changes them,
+    /// so nothing needs unsetting.
+    pub(crate) fn env_behind(
+        &self,
+        current: &Arc<BTreeMap<String, String>>,
+    ) -> Option<BTreeMap<String, String>> {
+        let has = lock_env(&self.kernel_env);
+        if Arc::ptr_eq(&has, current) {
+            return None;
+        }
+        // What a kernel sets over the sandbox's variables stays its own.
+        let changed: BTreeMap<String, String> = current
+            .iter()
+            .filter(|(k, _)| !KERNEL_ENV.iter().any(|(own, _)| own == k))
+            .filter(|(k, v)| has.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Some(changed)
+    }
+
+    /// Record that the kernel now has `env`.
+    pub(crate) fn env_applied(&self, env: Arc<BTreeMap<String, String>>) {
+        *self.kernel_env.lock().unwrap_or_else(|e| e.into_inner()) = env;
+    }
+
     /// Kill the current kernel, whoever holds the lock.
     pub(crate) fn kill_kernel(&self) {
         let pid = self.pid.load(Ordering::SeqCst);
@@ -63,6 +92,16 @@ impl Context {
             signal_group(pid, rustix::process::Signal::KILL);
         }
     }
+}
+
+/// Variables every kernel starts with, over the sandbox's.
+const KERNEL_ENV: [(&str, &str); 2] = [
+    ("MPLBACKEND", "module://matplotlib_inline.backend_inline"),
+    ("PYTHONUNBUFFERED", "1"),
+];
+
+fn lock_env(env: &Mutex<Arc<BTreeMap<String, String>>>) -> Arc<BTreeMap<String, String>> {
+    Arc::clone(&env.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
 /// Why a context could not be made or found.
@@ -120,6 +159,11 @@ impl Contexts {
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The sandbox's environment variables now.
+    pub(crate) fn sandbox_env(&self) -> Arc<BTreeMap<String, String>> {
+        self.sandbox.env_vars()
     }
 
     /// The home of the user kernels run as (the default working directory).
@@ -184,6 +228,7 @@ impl Contexts {
             generation: AtomicU64::new(0),
             removed: AtomicBool::new(false),
             created: self.next.fetch_add(1, Ordering::SeqCst),
+            kernel_env: Mutex::new(self.sandbox.env_vars()),
         }))
     }
 
@@ -244,6 +289,25 @@ impl Contexts {
         state.by_id.get(id).cloned()
     }
 
+    /// Wait until every context's kernel has started (the default ones
+    /// start at the agent's start, some in the background) and is idle;
+    /// fails if one is missing or dead.
+    pub(crate) async fn settled(&self) -> Result<(), String> {
+        let contexts: Vec<Arc<Context>> = self.state().by_id.values().cloned().collect();
+        if contexts.is_empty() {
+            return Err("no context has a kernel".to_owned());
+        }
+        for context in contexts {
+            let kernel = context.kernel.lock().await;
+            match kernel.as_ref() {
+                Some(k) if k.exit_status().is_none() => {}
+                Some(_) => return Err(format!("the {} kernel exited", context.language)),
+                None => return Err(format!("the {} kernel did not start", context.language)),
+            }
+        }
+        Ok(())
+    }
+
     /// A context by id.
     pub(crate) fn get(&self, id: &str) -> Result<Arc<Context>, ContextError> {
         self.state()
@@ -271,19 +335,13 @@ impl Contexts {
                     language: context.language,
                     source: std::io::Error::other(e.to_string()),
                 })?;
-        let extra = [
-            (
-                "MPLBACKEND".to_owned(),
-                "module://matplotlib_inline.backend_inline".to_owned(),
-            ),
-            ("PYTHONUNBUFFERED".to_owned(), "1".to_owned()),
-        ];
-        let environment = spawn::environment(
-            user,
-            &self.sandbox.env_vars,
-            extra.iter().map(|(k, v)| (k, v)),
-            false,
-        );
+        let extra: Vec<(String, String)> = KERNEL_ENV
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let sandbox_env = self.sandbox.env_vars();
+        let environment =
+            spawn::environment(user, &sandbox_env, extra.iter().map(|(k, v)| (k, v)), false);
         let spec = KernelSpec {
             language: context.language,
             env: self.env.clone(),
@@ -293,7 +351,7 @@ impl Contexts {
             environment,
         };
         let mut kernel = Kernel::start(&spec).await?;
-        if let Some(code) = language::startup(context.language, &self.sandbox.env_vars) {
+        if let Some(code) = language::startup(context.language, &sandbox_env) {
             match execute::run_silent(&mut kernel, &code).await {
                 Ok(None) => {}
                 Ok(Some(failure)) => {
@@ -308,6 +366,7 @@ impl Contexts {
             }
         }
         context.pid.store(kernel.pid(), Ordering::SeqCst);
+        context.env_applied(sandbox_env);
         Ok(kernel)
     }
 

@@ -104,7 +104,18 @@ pub(crate) async fn run(
     let outcome = match prepared {
         Err(outcome) => outcome,
         Ok(()) => match guard.as_mut() {
-            Some(kernel) => execute(kernel, &context, &job, &mut lines, &mut progress).await,
+            Some(kernel) => {
+                let sandbox_env = contexts.sandbox_env();
+                execute(
+                    kernel,
+                    &context,
+                    &sandbox_env,
+                    &job,
+                    &mut lines,
+                    &mut progress,
+                )
+                .await
+            }
             None => Outcome::KernelLost("the context has no kernel".to_owned()),
         },
     };
@@ -169,11 +180,36 @@ enum Outcome {
 async fn execute(
     kernel: &mut Kernel,
     context: &Context,
+    sandbox_env: &Arc<BTreeMap<String, String>>,
     job: &Job,
     lines: &mut Lines,
     progress: &mut Progress,
 ) -> Outcome {
     let language = kernel.language;
+    // The sandbox's variables changed since the kernel started (a sandbox
+    // handed out from a warm pool): the kernel takes them first, as one
+    // started now would have them.
+    if let Some(mut behind) = context.env_behind(sandbox_env) {
+        // A name the language cannot hold is in the kernel's process
+        // environment only, as in a kernel started with it.
+        behind.retain(|name, _| language::check_env_name(language, name).is_ok());
+        if !behind.is_empty() {
+            let code = language::apply_env(language, &behind);
+            match run_silent(kernel, &code).await {
+                Ok(None) => {}
+                Ok(Some(failure)) => {
+                    let value =
+                        format!("setting the sandbox's environment variables failed: {failure}");
+                    lines
+                        .send(output::synthetic_error("EnvVarsError", &value, progress))
+                        .await;
+                    return Outcome::Done;
+                }
+                Err(why) => return Outcome::KernelLost(why),
+            }
+        }
+        context.env_applied(Arc::clone(sandbox_env));
+    }
     if !job.env_vars.is_empty() {
         let code = language::set_env(language, &job.env_vars);
         match run_silent(kernel, &code).await {

@@ -244,6 +244,26 @@ pub(crate) fn set_env(language: Language, vars: &BTreeMap<String, String>) -> St
     }
 }
 
+/// Code that sets `vars` in a running kernel for good, as if it had started
+/// with them: [`set_env`] without keeping what it replaced.
+pub(crate) fn apply_env(language: Language, vars: &BTreeMap<String, String>) -> String {
+    let set = set_env(language, vars);
+    let forget = match language {
+        Language::Python => "del _e2b_saved_env".to_owned(),
+        Language::JavaScript | Language::TypeScript => {
+            format!("delete {}.__e2b_saved_env;", js_global(language))
+        }
+        Language::R => "rm(.e2b_saved_env)".to_owned(),
+        Language::Java => "_e2bSavedEnv = null;".to_owned(),
+        Language::Bash => vars
+            .keys()
+            .map(|k| format!("unset _e2b_had_{k} _e2b_old_{k}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    };
+    format!("{set}\n{forget}")
+}
+
 /// Code a new kernel runs before anything else, if its language needs it:
 /// Java reads variables as system properties, so the sandbox's variables
 /// (in the kernel's environment already) are copied there, as upstream's
@@ -362,6 +382,21 @@ mod tests {
         assert!(check_env_name(Language::Bash, "1A").is_err());
         assert!(check_env_name(Language::Bash, "A-B").is_err());
         assert!(check_env_name(Language::Bash, "A;rm").is_err());
+    }
+
+    #[test]
+    fn applied_variables_leave_nothing_behind() {
+        let vars = BTreeMap::from([("K".to_owned(), "v".to_owned())]);
+        let python = apply_env(Language::Python, &vars);
+        assert!(
+            python.starts_with(&set_env(Language::Python, &vars)),
+            "{python}"
+        );
+        assert!(python.ends_with("del _e2b_saved_env"), "{python}");
+        let js = apply_env(Language::JavaScript, &vars);
+        assert!(js.ends_with("delete globalThis.__e2b_saved_env;"), "{js}");
+        let bash = apply_env(Language::Bash, &vars);
+        assert!(bash.ends_with("unset _e2b_had_K _e2b_old_K"), "{bash}");
     }
 
     #[test]

@@ -80,6 +80,12 @@ impl Interpreter {
         Ok(())
     }
 
+    /// Wait until every context's kernel has started and is idle (see
+    /// [`Contexts::settled`]).
+    pub(crate) async fn settled(&self) -> Result<(), String> {
+        self.contexts.settled().await
+    }
+
     /// The routes (unprefixed).
     pub(crate) fn router(&self) -> Router {
         Router::new()

@@ -70,7 +70,7 @@ pub(crate) fn start(
         args: config.args.clone(),
         env: environment(
             user,
-            &sandbox.env_vars,
+            &sandbox.env_vars(),
             &config.envs,
             matches!(io, IoMode::Pty(_)),
         ),

@@ -606,7 +606,7 @@ fn template_limits(
 /// An image template's configuration in the agent's: the image's
 /// environment under the sandbox's, its working directory and user as the
 /// defaults, the start and ready commands.
-fn apply_image_config(
+pub(super) fn apply_image_config(
     config: &mut crate::agent::AgentConfig,
     template: &crate::templates::TemplateRecord,
 ) {

@@ -28,7 +28,27 @@ impl Manager {
                     .to_owned(),
             ));
         }
-        let (template_id, alias, snapshot) = shared.resolve_template(&spec.template)?;
+        let resolved = shared.resolve_template(&spec.template)?;
+        if let Some(record) = shared.take_warm(&spec, &resolved).await {
+            return Ok(record);
+        }
+        let (paths, record) = shared.new_sandbox(spec, resolved).await?;
+        shared.start_new(paths, record).await
+    }
+}
+
+/// A resolved template reference: `(template id, alias, snapshot)`.
+pub(super) type Resolved = (String, Option<String>, Option<SnapshotRecord>);
+
+impl Shared {
+    /// The files and record of a new sandbox of `spec` (its template
+    /// resolved), not registered or started yet.
+    pub(super) async fn new_sandbox(
+        &self,
+        spec: SandboxSpec,
+        (template_id, alias, snapshot): Resolved,
+    ) -> Result<(SandboxPaths, SandboxRecord), SandboxError> {
+        let shared = self;
         let code_interpreter = template_id == CODE_INTERPRETER_TEMPLATE
             || snapshot.as_ref().is_some_and(|s| s.code_interpreter);
         let image = match &snapshot {
@@ -85,7 +105,7 @@ impl Manager {
             state: State::Running,
             paused_with_memory: false,
         };
-        shared.start_new(paths, record).await
+        Ok((paths, record))
     }
 }
 
@@ -181,6 +201,21 @@ impl Shared {
         paths: SandboxPaths,
         record: SandboxRecord,
     ) -> Result<SandboxRecord, SandboxError> {
+        let sandbox = self.register_and_boot(paths, record, false).await?;
+        let record = sandbox.record();
+        tracing::info!(sandbox = %record.id, template = %record.template_id, timeout_secs = record.timeout_secs, "sandbox started");
+        Ok(record)
+    }
+
+    /// Register a new sandbox (its files in place) and start it: listed
+    /// and armed once started, or, for a warm pool's member (`pooled`),
+    /// hidden from everyone until it is handed out.
+    pub(super) async fn register_and_boot(
+        self: &Arc<Self>,
+        paths: SandboxPaths,
+        record: SandboxRecord,
+        pooled: bool,
+    ) -> Result<Arc<Sandbox>, SandboxError> {
         let id = record.id.clone();
         let prepared = (|| {
             layout::prepare(&paths, self.ownership(), self.config.disks.as_deref())
@@ -197,7 +232,14 @@ impl Shared {
             id: id.clone(),
             paths,
             ops: tokio::sync::Mutex::new(()),
-            state: Mutex::new(Live::new(record, Presence::Starting)),
+            state: Mutex::new(Live::new(
+                record,
+                if pooled {
+                    Presence::Pooled
+                } else {
+                    Presence::Starting
+                },
+            )),
             deadline,
         });
         let ops = sandbox.ops.lock().await;
@@ -208,12 +250,12 @@ impl Shared {
             self.forget(&sandbox).await;
             return Err(e);
         }
-        sandbox.live().presence = Presence::Ready;
-        sandbox.arm();
+        if !pooled {
+            sandbox.live().presence = Presence::Ready;
+            sandbox.arm();
+        }
         drop(ops);
-        let record = sandbox.record();
-        tracing::info!(sandbox = %id, template = %record.template_id, timeout_secs = record.timeout_secs, "sandbox started");
-        Ok(record)
+        Ok(sandbox)
     }
 
     pub(super) fn spawn_timer(

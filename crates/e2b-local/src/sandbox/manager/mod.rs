@@ -42,11 +42,13 @@ mod restore;
 mod traffic;
 mod transitions;
 mod usage;
+mod warm;
 
 use boot::disk_mount;
 use copies::copy_state;
 use create::new_token;
 pub(crate) use traffic::{TrafficRefusal, TrafficTarget};
+pub use warm::WarmPoolStatus;
 
 /// The built-in template.
 pub(crate) const BASE_TEMPLATE: &str = "base";
@@ -102,6 +104,9 @@ pub(crate) struct ManagerConfig {
     pub(crate) rootless: Option<Arc<crate::sandbox::rootless::Rootless>>,
     /// The volumes sandboxes mount.
     pub(crate) volumes: Arc<crate::volumes::VolumeStore>,
+    /// The warm pools: a template reference and how many started sandboxes
+    /// of it to keep ready.
+    pub(crate) warm: Vec<(String, usize)>,
 }
 
 /// A sandbox as requested by create (or derived by fork).
@@ -153,6 +158,10 @@ struct Shared {
     /// Serialises snapshot writes (names must stay unique).
     snapshot_lock: tokio::sync::Mutex<()>,
     closed: AtomicBool,
+    /// The warm pools.
+    warm: Vec<Arc<warm::WarmPool>>,
+    /// Cancelled when the server stops: the pools stop refilling.
+    warm_stop: CancellationToken,
 }
 
 #[derive(Debug)]
@@ -198,6 +207,9 @@ impl Live {
 enum Presence {
     /// Created, not booted yet: not listed (it may still fail to start).
     Starting,
+    /// A warm pool's member, not handed out yet: found by no id, listed
+    /// nowhere, reachable by no traffic.
+    Pooled,
     /// Booted (running or paused).
     Ready,
     /// Killed or failed: on its way out of the registry.
@@ -266,6 +278,7 @@ impl Manager {
             None => Spawner::start(handle),
         }
         .map_err(SandboxError::io("start the spawner thread"))?;
+        let config_warm = config.warm.clone();
         let shared = Arc::new(Shared {
             config,
             dirs,
@@ -277,9 +290,12 @@ impl Manager {
             snapshots: Mutex::new(BTreeMap::new()),
             snapshot_lock: tokio::sync::Mutex::new(()),
             closed: AtomicBool::new(false),
+            warm: warm::pools(&config_warm),
+            warm_stop: CancellationToken::new(),
         });
         shared.load_snapshots()?;
         shared.load_sandboxes()?;
+        shared.start_warm_pools();
         Ok(Self { shared })
     }
 
@@ -312,6 +328,7 @@ impl Manager {
     /// Kill every sandbox and wait (bounded) for them to be gone.
     pub(crate) async fn shutdown(&self) {
         self.shared.closed.store(true, Ordering::SeqCst);
+        self.shared.warm_stop.cancel();
         let all: Vec<Arc<Sandbox>> = lock(&self.shared.sandboxes).values().cloned().collect();
         let kills = all.iter().map(|s| self.shared.end_with_server(s));
         futures_util::future::join_all(kills).await;
@@ -323,6 +340,7 @@ impl Manager {
     /// wait (at most [`DROP_KILL_WAIT`]) until they are dead.
     pub(crate) fn kill_all_now(&self) {
         self.shared.closed.store(true, Ordering::SeqCst);
+        self.shared.warm_stop.cancel();
         let all: Vec<Arc<Sandbox>> = lock(&self.shared.sandboxes)
             .drain()
             .map(|(_, s)| s)
@@ -379,10 +397,11 @@ impl Shared {
         Ok(())
     }
 
+    /// A sandbox by id; a warm pool's member is no one's until handed out.
     fn find(&self, id: &str) -> Result<Arc<Sandbox>, SandboxError> {
-        lock(&self.sandboxes)
-            .get(id)
-            .cloned()
+        let found = lock(&self.sandboxes).get(id).cloned();
+        found
+            .filter(|s| s.live().presence != Presence::Pooled)
             .ok_or_else(|| SandboxError::NotFound(id.to_owned()))
     }
 
