@@ -40,6 +40,24 @@ pub(crate) fn find_slirp4netns() -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// The user namespace owning the network namespace of process `pid`
+/// (`ioctl(NS_GET_USERNS)`).
+#[allow(unsafe_code)]
+fn net_namespace_owner(pid: u32) -> io::Result<OwnedFd> {
+    use std::os::fd::{AsRawFd as _, FromRawFd as _};
+    /// `_IO(0xb7, 0x1)`.
+    const NS_GET_USERNS: libc::c_ulong = 0xb701;
+    let net = std::fs::File::open(format!("/proc/{pid}/ns/net"))?;
+    // SAFETY: an ioctl on a descriptor we own; on success it returns a new
+    // descriptor, owned from here on.
+    let fd = unsafe { libc::ioctl(net.as_raw_fd(), NS_GET_USERNS) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned to us and is not owned elsewhere.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// Why a sandbox's network could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum NetworkError {
@@ -92,7 +110,18 @@ impl UserNet {
         .arg(format!("--ready-fd={ready_fd}"))
         .arg(format!("--exit-fd={exit_fd}"));
         if own_user_namespace {
-            cmd.arg(format!("--userns-path=/proc/{pid}/ns/user"));
+            // The namespace that owns the sandbox's network namespace: the
+            // process's own may be one nested in it (bubblewrap maps `user`
+            // in a second namespace), whose capabilities do not reach it.
+            match net_namespace_owner(pid) {
+                Ok(owner) => {
+                    let n = fds.add(owner);
+                    cmd.arg(format!("--userns-path=/proc/self/fd/{n}"));
+                }
+                Err(_) => {
+                    cmd.arg(format!("--userns-path=/proc/{pid}/ns/user"));
+                }
+            }
         }
         cmd.arg(pid.to_string())
             .arg("tap0")
