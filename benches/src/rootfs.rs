@@ -182,9 +182,8 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     // A snapshot is its record plus, on servers with writable roots, a layer
     // of what the sandbox changed under `build-layers/`.
-    let stored = || {
-        allocated(&data.path().join("snapshots")) + allocated(&data.path().join("build-layers"))
-    };
+    let stored =
+        || allocated(&data.path().join("snapshots")) + allocated(&data.path().join("build-layers"));
     let before = stored();
     let started = Instant::now();
     let snapshot = sandbox.create_snapshot().await?;
