@@ -87,6 +87,9 @@ pub(crate) async fn run(
                     .timeout(TIMEOUT)
                     .create(&client)
                     .await?;
+                // The pool's refill (a new member's kernels starting) would
+                // share the CPUs with the transfer: it is timed once done.
+                crate::warm::wait_full().await?;
                 interpreter.sandbox()
             } else {
                 plain = sandbox(&client).await?;
