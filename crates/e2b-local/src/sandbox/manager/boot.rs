@@ -29,7 +29,7 @@ impl Shared {
         } else {
             None
         };
-        config.local_fuse = self.config.rootless.is_some() && self.config.host_base.is_some();
+        config.local_fuse = self.config.rootless.is_some();
         if self.writable_root(sandbox) {
             config.sudo_socket = Some(crate::agent::SUDO_SOCKET.to_owned());
         }
@@ -220,23 +220,11 @@ impl Shared {
             let device = self.disk_device(sandbox)?;
             plan.push(Source::Ext4(device.path().to_path_buf()));
             let base_trees = |extra: Option<&crate::templates::TemplateRecord>| {
-                let mut trees = Vec::new();
-                if let Some(base) = &self.config.host_base {
-                    let traversable = kernel.is_some_and(KernelMounts::needs_root_traversal);
-                    for mut tree in base.trees(traversable) {
-                        if let Some(template) = extra {
-                            let mut layers = crate::templates::build_layer_dirs(
-                                self.dirs.root(),
-                                template,
-                                tree.tree.name,
-                            );
-                            layers.append(&mut tree.tree.layers);
-                            tree.tree.layers = layers;
-                        }
-                        trees.push(tree);
-                    }
-                }
-                trees
+                self.config
+                    .host_base
+                    .as_ref()
+                    .map(|base| self.base_trees(base, kernel, extra))
+                    .unwrap_or_default()
             };
             if let Some(template) = image.filter(|t| t.host_base) {
                 for tree in base_trees(Some(template)) {
@@ -370,17 +358,7 @@ impl Shared {
             ));
             return Self::rootless_stage(rootless, plan, vec!["/"], false, kernel, volumes);
         }
-        let traversable = kernel.is_some_and(KernelMounts::needs_root_traversal);
-        let mut trees = base.trees(traversable);
-        // A snapshot's (or a built template's) layers over the host's.
-        if let Some(template) = image {
-            for tree in &mut trees {
-                let mut layers =
-                    crate::templates::build_layer_dirs(self.dirs.root(), template, tree.tree.name);
-                layers.append(&mut tree.tree.layers);
-                tree.tree.layers = layers;
-            }
-        }
+        let trees = self.base_trees(base, kernel, image);
         let rootfs_at: Vec<&'static str> = trees.iter().map(|t| t.at).collect();
         plan.extend(trees.into_iter().map(|t| Source::Writable(t.tree)));
         for (name, mode, owner) in [("home", 0o755, layout::USER_ID), ("tmp", 0o1777, 0)] {
@@ -477,6 +455,27 @@ impl Shared {
             volumes,
         };
         Ok((Some(hook), sources))
+    }
+
+    /// The trees of the host base's root, with the build layers of
+    /// `template` (a snapshot's or a built template's) over the host's.
+    fn base_trees(
+        &self,
+        base: &crate::sandbox::host_base::HostBase,
+        kernel: Option<&KernelMounts>,
+        template: Option<&crate::templates::TemplateRecord>,
+    ) -> Vec<crate::sandbox::host_base::MountedTree> {
+        let traversable = kernel.is_some_and(KernelMounts::needs_root_traversal);
+        let mut trees = base.trees(traversable);
+        if let Some(template) = template {
+            for tree in &mut trees {
+                let mut layers =
+                    crate::templates::build_layer_dirs(self.dirs.root(), template, tree.tree.name);
+                layers.append(&mut tree.tree.layers);
+                tree.tree.layers = layers;
+            }
+        }
+        trees
     }
 
     /// The writable tree `name` of a built template, mounted outside its
