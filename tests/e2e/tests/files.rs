@@ -87,6 +87,26 @@ async fn every_byte_value_round_trips() {
         .await
         .unwrap_err();
     assert!(err.is_invalid_argument(), "{err}");
+    // An empty file (a length of 0), and a pipe, which has no length: read to its end.
+    std::fs::write(dir.path().join("empty"), b"").unwrap();
+    files
+        .write_from_file("/tmp/local.bin", dir.path().join("empty"))
+        .await
+        .unwrap();
+    assert!(files.read_bytes("/tmp/local.bin").await.unwrap().is_empty());
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let feeding = {
+        let (fifo, big) = (fifo.clone(), big.clone());
+        std::thread::spawn(move || std::fs::write(fifo, big).unwrap())
+    };
+    files.write_from_file("/tmp/piped.bin", &fifo).await.unwrap();
+    feeding.join().unwrap();
+    assert_eq!(files.read_bytes("/tmp/piped.bin").await.unwrap(), big);
     let err = files
         .read_to_file("/tmp/local.bin", dir.path().join("no/such/dir/f"))
         .await

@@ -3,10 +3,10 @@
 //! chunk takes a trip through the blocking pool of its own (as every read or write of
 //! a `tokio::fs::File` does) or an extra copy.
 
-use std::io::{self, Read as _, Write as _};
+use std::io::{self, Write as _};
 
 use axum::body::Body;
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt as _};
 use tokio::sync::mpsc;
 
@@ -17,40 +17,8 @@ const DEPTH: usize = 4;
 
 /// A body of the `len` bytes of `file` from its current position. A read error ends
 /// the body with that error; a client that goes away stops the thread.
-pub(crate) fn read_body(mut file: std::fs::File, len: u64) -> Body {
-    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(DEPTH);
-    tokio::task::spawn_blocking(move || {
-        let mut left = len;
-        while left > 0 {
-            let want = CHUNK.min(usize::try_from(left).unwrap_or(CHUNK));
-            let mut chunk = BytesMut::zeroed(want);
-            let read = match file.read(&mut chunk) {
-                Ok(0) => Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the file shrank while it was read",
-                )),
-                Ok(n) => Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => Err(e),
-            };
-            let item = read.map(|n| {
-                chunk.truncate(n);
-                left -= n as u64;
-                chunk.freeze()
-            });
-            let failed = item.is_err();
-            if tx.blocking_send(item).is_err() || failed {
-                return;
-            }
-        }
-    });
-    Body::from_stream(receiver_stream(rx))
-}
-
-fn receiver_stream(
-    mut rx: mpsc::Receiver<io::Result<Bytes>>,
-) -> impl futures_util::Stream<Item = io::Result<Bytes>> + Send {
-    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+pub(crate) fn read_body(file: std::fs::File, len: u64) -> Body {
+    Body::from_stream(e2b_envd::FileChunks::exact(file, len, CHUNK))
 }
 
 /// Why [`write_from`] stopped.
@@ -70,17 +38,24 @@ pub(crate) async fn write_from<R>(
 where
     R: AsyncRead + Unpin + ?Sized,
 {
-    let (tx, mut rx) = mpsc::channel::<Bytes>(DEPTH);
+    let (tx, mut rx) = mpsc::channel::<BytesMut>(DEPTH);
+    // Written chunks come back to be filled again: the same few buffers carry the
+    // whole body, with no fresh memory to fault in and clear per chunk.
+    let (spent_tx, mut spent_rx) = mpsc::channel::<BytesMut>(DEPTH + 1);
     let writer = tokio::task::spawn_blocking(move || {
         let mut file = file;
-        while let Some(chunk) = rx.blocking_recv() {
+        while let Some(mut chunk) = rx.blocking_recv() {
             file.write_all(&chunk)?;
+            chunk.clear();
+            let _ = spent_tx.try_send(chunk);
         }
         Ok::<_, io::Error>(file)
     });
     let read = async {
         loop {
-            let mut chunk = BytesMut::with_capacity(CHUNK);
+            let mut chunk = spent_rx
+                .try_recv()
+                .unwrap_or_else(|_| BytesMut::with_capacity(CHUNK));
             let mut end = false;
             // Fill a whole chunk unless the body ends: one write per chunk, however the
             // body arrives.
@@ -90,7 +65,7 @@ where
                     break;
                 }
             }
-            if !chunk.is_empty() && tx.send(chunk.freeze()).await.is_err() {
+            if !chunk.is_empty() && tx.send(chunk).await.is_err() {
                 // The writer failed; its error is the one to report.
                 return Ok(());
             }

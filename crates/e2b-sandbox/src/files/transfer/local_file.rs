@@ -3,16 +3,17 @@
 //! a short channel, so disk and network work at the same time, in constant memory, with
 //! no copy through a `tokio::fs::File` buffer and no trip to the blocking pool per chunk.
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::path::Path;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use e2b_core::{Error, ErrorKind, Result};
-use futures_util::{Stream, StreamExt as _};
+use e2b_envd::FileChunks;
+use futures_util::StreamExt as _;
 use tokio::sync::mpsc;
 
+use super::options::upload_deadline;
+use super::upload::Source;
 use super::{ReadOptions, UPLOAD_CHUNK, WriteOptions};
 use crate::files::{Files, WriteInfo};
 
@@ -30,7 +31,8 @@ fn local_error(what: &str, path: &Path, e: std::io::Error) -> Error {
 
 impl Files<'_> {
     /// Upload the local file at `local` to `path`, in constant memory, as fast as the
-    /// connection takes it.
+    /// connection takes it. A regular file is sent with its length, as it is when the
+    /// upload starts; a pipe or a device is read to its end.
     ///
     /// ```no_run
     /// # async fn f(sandbox: &e2b_sandbox::Sandbox) -> e2b_sandbox::Result<()> {
@@ -41,7 +43,8 @@ impl Files<'_> {
     /// # Errors
     ///
     /// Invalid argument if the local file cannot be opened; a transport error if reading
-    /// it fails part-way; as [`write_stream`](Files::write_stream).
+    /// it fails part-way or it shrinks while it is sent; as
+    /// [`write_stream`](Files::write_stream).
     pub async fn write_from_file(&self, path: &str, local: impl AsRef<Path>) -> Result<WriteInfo> {
         self.write_from_file_with(path, local, WriteOptions::new())
             .await
@@ -60,12 +63,26 @@ impl Files<'_> {
     ) -> Result<WriteInfo> {
         let local = local.as_ref().to_path_buf();
         let opened = local.clone();
-        let file = tokio::task::spawn_blocking(move || std::fs::File::open(&opened))
-            .await
-            .map_err(|e| local_error("open", &local, std::io::Error::other(e)))?
-            .map_err(|e| local_error("open", &local, e))?;
-        self.write_stream_with(path, FileChunks::start(file), options)
-            .await
+        let (file, metadata) = tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::open(&opened)?;
+            let metadata = file.metadata()?;
+            Ok::<_, std::io::Error>((file, metadata))
+        })
+        .await
+        .map_err(|e| local_error("open", &local, std::io::Error::other(e)))?
+        .map_err(|e| local_error("open", &local, e))?;
+        // A regular file goes with its length; a pipe or a device is read to its end.
+        let source = if metadata.is_file() {
+            let len = metadata.len();
+            Source::Sized {
+                stream: Box::pin(FileChunks::exact(file, len, UPLOAD_CHUNK)),
+                len,
+            }
+        } else {
+            Source::Stream(Box::pin(FileChunks::to_end(file, UPLOAD_CHUNK)))
+        };
+        let timeout = upload_deadline(options.timeout, None);
+        self.write_one(path, source, &options, timeout).await
     }
 
     /// Download `path` into the local file at `local` (created or truncated), in constant
@@ -134,44 +151,5 @@ impl Files<'_> {
             Some(e) => Err(e),
             None => Ok(written),
         }
-    }
-}
-
-/// A local file's chunks, read by a blocking thread up to [`DEPTH`] chunks ahead; the
-/// thread stops when the stream is dropped.
-struct FileChunks {
-    rx: mpsc::Receiver<std::io::Result<Bytes>>,
-}
-
-impl FileChunks {
-    fn start(mut file: std::fs::File) -> Self {
-        let (tx, rx) = mpsc::channel(DEPTH);
-        tokio::task::spawn_blocking(move || {
-            loop {
-                // Read into fresh capacity: no zeroing, and the chunk is handed over
-                // without a copy.
-                let mut chunk = Vec::with_capacity(UPLOAD_CHUNK);
-                let read = (&mut file)
-                    .take(UPLOAD_CHUNK as u64)
-                    .read_to_end(&mut chunk);
-                let (item, last) = match read {
-                    Ok(0) => return,
-                    Ok(_) => (Ok(Bytes::from(chunk)), false),
-                    Err(e) => (Err(e), true),
-                };
-                if tx.blocking_send(item).is_err() || last {
-                    return;
-                }
-            }
-        });
-        FileChunks { rx }
-    }
-}
-
-impl Stream for FileChunks {
-    type Item = std::io::Result<Bytes>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
     }
 }

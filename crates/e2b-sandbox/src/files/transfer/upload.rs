@@ -187,7 +187,7 @@ impl Files<'_> {
     }
 
     /// One file: octet-stream on envd 0.5.7 or newer, a one-part multipart body before.
-    async fn write_one(
+    pub(super) async fn write_one(
         &self,
         path: &str,
         source: Source,
@@ -204,7 +204,7 @@ impl Files<'_> {
                 let (content_type, body) = multipart_body(&[WriteEntry::new(path, data)]);
                 (content_type, reqwest::Body::from(body))
             }
-            Source::Stream(stream) => {
+            Source::Stream(stream) | Source::Sized { stream, .. } => {
                 let (content_type, body) = multipart_stream(path, stalled.guard(stream));
                 (content_type, reqwest::Body::wrap_stream(body))
             }
@@ -224,13 +224,19 @@ impl Files<'_> {
     ) -> Result<WriteInfo> {
         self.check_metadata(options)?;
         let stalled = Stalled::new(options.idle_timeout);
+        let length = match (&source, options.gzip) {
+            (Source::Sized { len, .. }, false) => Some(*len),
+            _ => None,
+        };
         let body = match (source, options.gzip) {
             (Source::Bytes(data), false) => reqwest::Body::from(data),
             (Source::Bytes(data), true) => {
                 reqwest::Body::wrap_stream(gzip(futures_util::stream::iter([Ok(data)])))
             }
-            (Source::Stream(stream), false) => reqwest::Body::wrap_stream(stalled.guard(stream)),
-            (Source::Stream(stream), true) => {
+            (Source::Stream(stream) | Source::Sized { stream, .. }, false) => {
+                reqwest::Body::wrap_stream(stalled.guard(stream))
+            }
+            (Source::Stream(stream) | Source::Sized { stream, .. }, true) => {
                 reqwest::Body::wrap_stream(gzip(stalled.guard(stream)))
             }
         };
@@ -243,6 +249,9 @@ impl Files<'_> {
             .body(body);
         if options.gzip {
             request = request.header(http::header::CONTENT_ENCODING, "gzip");
+        }
+        if let Some(length) = length {
+            request = request.header(http::header::CONTENT_LENGTH, length);
         }
         for (key, value) in &options.metadata {
             request = request.header(format!("X-Metadata-{key}"), value);
@@ -304,9 +313,15 @@ impl Files<'_> {
 }
 
 /// What one file's upload reads from.
-enum Source {
+pub(super) enum Source {
     Bytes(Bytes),
     Stream(ChunkStream),
+    /// A stream of exactly `len` bytes (a local file): sent with its length, as curl
+    /// and the other SDKs send a file, rather than chunked.
+    Sized {
+        stream: ChunkStream,
+        len: u64,
+    },
 }
 
 async fn parse_written(response: reqwest::Response) -> Result<Vec<WriteInfo>> {
