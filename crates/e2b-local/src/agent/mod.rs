@@ -281,6 +281,10 @@ pub async fn serve_listener(
     }
     let config_copy = config.clone();
     let (app, interpreter) = router::build(config)?;
+    // Downloads cross the link from this end.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |io| {
+        crate::sandbox::agent_link::widen_send_buffer(&*io);
+    });
     let serving = tokio::spawn(async move { axum::serve(listener, app).await });
     if let Some(interpreter) = interpreter {
         if let Err(e) = interpreter.warm_up().await {

@@ -51,10 +51,24 @@ pub(crate) async fn connect(socket: &Path) -> Result<SendRequest<Body>, LinkErro
         let stream = UnixStream::connect(socket)
             .await
             .map_err(LinkError::Connect)?;
+        widen_send_buffer(&stream);
         handshake(TokioIo::new(stream)).await
     })
     .await
     .map_err(|_| LinkError::Timeout)?
+}
+
+/// The send buffer both ends of a link ask for: a body crosses the link in a few large
+/// writes instead of many 208 KiB ones (Linux's default), each a wakeup of the reader.
+const LINK_SEND_BUFFER: usize = 1 << 20;
+
+/// Ask for [`LINK_SEND_BUFFER`] on `socket`: beyond `net.core.wmem_max` where the
+/// process may (`CAP_NET_ADMIN`), else up to it. Best effort: the default still works.
+pub(crate) fn widen_send_buffer(socket: impl std::os::fd::AsFd) {
+    use rustix::net::sockopt;
+    if sockopt::set_socket_send_buffer_size_force(&socket, LINK_SEND_BUFFER).is_err() {
+        let _ = sockopt::set_socket_send_buffer_size(&socket, LINK_SEND_BUFFER);
+    }
 }
 
 async fn handshake<T>(io: T) -> Result<SendRequest<Body>, LinkError>
