@@ -5,11 +5,13 @@
 //
 //   node suite.mjs SCENARIO [ARG]
 //
-// Scenarios: run_true, read_small, run_code, transfer FILE, stdout MIB, concurrent,
-// create_first, create_ci_first [cold] (create a code-interpreter sandbox, then
-// runCode('1+1'), each create once the server's warm pools are full). Prints one JSON line per measured operation, the shape benches/report.py
-// reads. BENCH_ITERATIONS, BENCH_WARMUP and BENCH_REPEATS change the sample counts.
+// Scenarios: run_true, read_small, run_code, transfer FILE (uploads only with
+// BENCH_UPLOAD_ONLY set), stdout MIB, concurrent, create_first, create_ci_first [cold]
+// (create a code-interpreter sandbox, then runCode('1+1'), each create once the server's
+// warm pools are full). Prints one JSON line per measured operation, the shape
+// benches/report.py reads. BENCH_ITERATIONS, BENCH_WARMUP and BENCH_REPEATS change the sample counts.
 
+import { execFileSync } from 'node:child_process'
 import { createReadStream, createWriteStream, readFileSync, statSync, unlinkSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -23,6 +25,7 @@ const CLIENT = 'js'
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 100)
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 10)
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3)
+const UPLOAD_ONLY = Boolean(process.env.BENCH_UPLOAD_ONLY)
 const SANDBOXES = 10
 const COMMANDS = 1000
 const TEN_MINUTES_MS = 600_000
@@ -109,10 +112,14 @@ const scenarios = {
     const down = []
     await withSandbox(async (s) => {
       for (let i = 0; i < REPEATS; i++) {
+        // No transfer is timed while another's pages are written back.
+        execFileSync('sync')
         let started = now()
         await s.files.write('/tmp/bench.bin', Readable.toWeb(createReadStream(path)))
         up.push((now() - started) / 1000)
+        if (UPLOAD_ONLY) continue
 
+        execFileSync('sync')
         started = now()
         const stream = await s.files.read('/tmp/bench.bin', { format: 'stream' })
         let copied = 0
@@ -130,7 +137,7 @@ const scenarios = {
     })
     const rss = peakRssMib()
     emit('upload', 's', up, { bytes: size, peak_rss_mib: rss })
-    emit('download', 's', down, { bytes: size, peak_rss_mib: rss })
+    if (down.length > 0) emit('download', 's', down, { bytes: size, peak_rss_mib: rss })
   },
 
   async stdout(mib) {

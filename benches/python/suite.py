@@ -5,7 +5,8 @@ Rust `suite` binary, timed the same way, against the server named by the environ
     python suite.py SCENARIO [ARG]
 
 Scenarios: run_true, read_small, run_code (needs e2b-code-interpreter), transfer FILE
-(1 upload and 1 download of FILE per repeat), stdout MIB, concurrent, create_first,
+(1 upload and 1 download of FILE per repeat; uploads only with BENCH_UPLOAD_ONLY set),
+stdout MIB, concurrent, create_first,
 create_ci_first [cold] (needs e2b-code-interpreter: create, then run_code("1+1"), each
 create once the server's warm pools are full; `cold` names the samples create_ci_cold).
 Prints one JSON line per measured operation: {"client", "scenario", "unit", "samples",
@@ -25,6 +26,7 @@ CLIENT = "python"
 ITERATIONS = int(os.environ.get("BENCH_ITERATIONS", "100"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "10"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+UPLOAD_ONLY = bool(os.environ.get("BENCH_UPLOAD_ONLY"))
 SANDBOXES = 10
 COMMANDS = 1000
 
@@ -97,11 +99,15 @@ def transfer(path):
     up, down = [], []
     try:
         for _ in range(REPEATS):
+            os.sync()  # no transfer is timed while another's pages are written back
             started = time.perf_counter()
             with open(path, "rb") as f:
                 sandbox.files.write("/tmp/bench.bin", f)
             up.append(time.perf_counter() - started)
 
+            if UPLOAD_ONLY:
+                continue
+            os.sync()
             started = time.perf_counter()
             copied = 0
             with open(path + ".down", "wb") as out:
@@ -116,7 +122,8 @@ def transfer(path):
         sandbox.kill()
     rss = peak_rss_mib()
     emit("upload", "s", up, bytes=size, peak_rss_mib=rss)
-    emit("download", "s", down, bytes=size, peak_rss_mib=rss)
+    if down:
+        emit("download", "s", down, bytes=size, peak_rss_mib=rss)
 
 
 def stdout(mib):

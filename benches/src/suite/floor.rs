@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpStream;
 
 use crate::emit::{Client, emit};
-use crate::{COMMANDS, SANDBOXES, Settings, stdout_command};
+use crate::{COMMANDS, SANDBOXES, Settings, settle_disk, stdout_command};
 
 const ENVD_PORT: &str = "49983";
 const INTERPRETER_PORT: &str = "49999";
@@ -254,6 +254,7 @@ pub(crate) async fn run(
                 format!("e2b-sandbox-port: {ENVD_PORT}"),
             ];
             for _ in 0..settings.repeats {
+                settle_disk()?;
                 let started = Instant::now();
                 curl(
                     &headers,
@@ -273,6 +274,7 @@ pub(crate) async fn run(
                 )?;
                 up.push(started.elapsed());
                 let out = format!("{path}.down");
+                settle_disk()?;
                 let started = Instant::now();
                 curl(&headers, &["-o", &out, &url])?;
                 down.push(started.elapsed());

@@ -46,6 +46,15 @@ pub(crate) fn stdout_command(size: u64) -> String {
     format!("head -c {size} /dev/zero | tr '\\0' x")
 }
 
+/// Write out the dirty pages of earlier transfers (of this client or the one before)
+/// before a timed one, so that no transfer is timed while the disk writes back another's
+/// gigabyte. Every client does the same before each of its transfers.
+pub(crate) fn settle_disk() -> anyhow::Result<()> {
+    let status = std::process::Command::new("sync").status()?;
+    anyhow::ensure!(status.success(), "sync failed: {status}");
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

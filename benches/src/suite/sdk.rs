@@ -8,7 +8,7 @@ use e2b::{CommandOptions, Sandbox};
 use serde_json::json;
 
 use crate::emit::{Client, emit, peak_rss_mib};
-use crate::{COMMANDS, SANDBOXES, Settings, stdout_command};
+use crate::{COMMANDS, SANDBOXES, Settings, settle_disk, stdout_command};
 
 const TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -224,10 +224,12 @@ async fn transfer(
     let (mut up, mut down) = (Vec::new(), Vec::new());
     let out_path = format!("{path}.down");
     for _ in 0..repeats {
+        settle_disk()?;
         let started = Instant::now();
         files.write_from_file("/tmp/bench.bin", path).await?;
         up.push(started.elapsed());
 
+        settle_disk()?;
         let started = Instant::now();
         let copied = files.read_to_file("/tmp/bench.bin", &out_path).await?;
         down.push(started.elapsed());
