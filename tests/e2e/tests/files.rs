@@ -104,7 +104,10 @@ async fn every_byte_value_round_trips() {
         let (fifo, big) = (fifo.clone(), big.clone());
         std::thread::spawn(move || std::fs::write(fifo, big).unwrap())
     };
-    files.write_from_file("/tmp/piped.bin", &fifo).await.unwrap();
+    files
+        .write_from_file("/tmp/piped.bin", &fifo)
+        .await
+        .unwrap();
     feeding.join().unwrap();
     assert_eq!(files.read_bytes("/tmp/piped.bin").await.unwrap(), big);
     let err = files
