@@ -35,7 +35,9 @@ struct Unprivileged {
     sub_uid: u32,
     data: PathBuf,
     log: PathBuf,
-    _dir: tempfile::TempDir,
+    /// For `e2b-local` commands on the same data directory.
+    account: Account,
+    place: Place,
 }
 
 /// `(uid, gid)` of `name`, from `/etc/passwd`.
@@ -205,7 +207,8 @@ impl Unprivileged {
             sub_uid: account.sub_uid,
             data: place.data.clone(),
             log,
-            _dir: place.dir,
+            account,
+            place,
         }
     }
 }
@@ -682,4 +685,42 @@ async fn an_unprivileged_server_runs_sandboxes_of_images() {
     }
     server.child.start_kill().unwrap();
     let _ = server.child.wait().await;
+
+    // The command line deletes what the sandboxes left, files of subordinate ids
+    // among them: the template, then the image, then its adopted layers.
+    let layers = server.data.join("layers/sha256");
+    assert!(
+        owners(&layers).keys().any(|&uid| uid >= server.sub_uid),
+        "the image's layers hold no files of the sandboxes' ids"
+    );
+    for args in [
+        ["template", "rm", "runnable"],
+        ["image", "rm", reference.as_str()],
+    ] {
+        let out = server
+            .place
+            .e2b_local(&server.account)
+            .args(args)
+            .arg("--data-dir")
+            .arg(&server.data)
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(&layers)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "layers left: {left:?}");
+    assert!(
+        !std::fs::read_dir(server.data.join("templates"))
+            .unwrap()
+            .any(|e| e.unwrap().path().join("template.json").exists()),
+        "a template is left"
+    );
 }

@@ -424,6 +424,8 @@ struct Seen {
     method: http::Method,
     content_encoding: Option<String>,
     accept_encoding: Option<String>,
+    content_length: Option<String>,
+    transfer_encoding: Option<String>,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -448,6 +450,8 @@ async fn gzip_is_on_the_wire_both_ways_and_decoded() {
                     method: parts.method.clone(),
                     content_encoding: header(http::header::CONTENT_ENCODING),
                     accept_encoding: header(http::header::ACCEPT_ENCODING),
+                    content_length: header(http::header::CONTENT_LENGTH),
+                    transfer_encoding: header(http::header::TRANSFER_ENCODING),
                 });
             }
             Verdict::Forward
@@ -475,6 +479,32 @@ async fn gzip_is_on_the_wire_both_ways_and_decoded() {
     let plain_up = traffic.request_bytes();
     assert!(plain_up >= len, "{plain_up}");
     assert_eq!(last().content_encoding, None);
+
+    // A local file goes with its length, not chunked; gzipped, its length is unknown.
+    let dir = tempfile::tempdir().unwrap();
+    let local_file = dir.path().join("data.txt");
+    std::fs::write(&local_file, &data).unwrap();
+    files
+        .write_from_file("/tmp/from-file.txt", &local_file)
+        .await
+        .unwrap();
+    assert_eq!(last().content_length, Some(len.to_string()));
+    assert_eq!(last().transfer_encoding, None);
+    assert_eq!(last().content_encoding, None);
+    files
+        .write_from_file_with(
+            "/tmp/from-file-gz.txt",
+            &local_file,
+            WriteOptions::new().gzip(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(last().content_length, None);
+    assert_eq!(last().transfer_encoding.as_deref(), Some("chunked"));
+    assert_eq!(last().content_encoding.as_deref(), Some("gzip"));
+    for path in ["/tmp/from-file.txt", "/tmp/from-file-gz.txt"] {
+        assert_eq!(sbx.files().read_bytes(path).await.unwrap(), data, "{path}");
+    }
 
     traffic.reset();
     files

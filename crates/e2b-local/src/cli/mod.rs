@@ -383,14 +383,18 @@ pub fn image_ls(data_dir: &Path, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `e2b-local image rm`: forget the images, then remove layers no image uses.
+/// `e2b-local image rm`: forget the images, then remove layers no image uses
+/// (as the sandboxes' namespace where an unprivileged server's sandboxes own them).
 pub fn image_rm(data_dir: &Path, references: &[String]) -> anyhow::Result<()> {
     let store = crate::image::ImageStore::open(data_dir)?;
     for reference in references {
         let image = store.remove(reference)?;
         println!("removed {} {}", image.reference, image.digest);
     }
-    let removed = store.gc(&crate::templates::layers_in_use(data_dir))?;
+    let removed = store.gc_with(
+        &crate::templates::layers_in_use(data_dir),
+        Some(&crate::sandbox::rootless::remove_tree_of_sandboxes),
+    )?;
     println!("{} unused layers removed", removed.len());
     Ok(())
 }
@@ -399,12 +403,16 @@ pub fn image_rm(data_dir: &Path, references: &[String]) -> anyhow::Result<()> {
 /// layers neither an image nor a template uses. Snapshots of their
 /// sandboxes are removed with them.
 pub fn template_rm(data_dir: &Path, references: &[String]) -> anyhow::Result<()> {
+    use crate::sandbox::rootless::remove_tree_of_sandboxes;
     for reference in references {
-        let record = crate::templates::remove(data_dir, reference)?;
+        let record = crate::templates::remove_with(data_dir, reference, remove_tree_of_sandboxes)?;
         println!("removed template {} ({})", record.name, record.template_id);
     }
     let store = crate::image::ImageStore::open(data_dir)?;
-    let removed = store.gc(&crate::templates::layers_in_use(data_dir))?;
+    let removed = store.gc_with(
+        &crate::templates::layers_in_use(data_dir),
+        Some(&remove_tree_of_sandboxes),
+    )?;
     println!("{} unused layers removed", removed.len());
     Ok(())
 }

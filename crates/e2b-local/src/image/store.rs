@@ -398,6 +398,21 @@ impl ImageStore {
     ///
     /// When a record cannot be read or a layer cannot be removed.
     pub fn gc(&self, keep: &HashSet<LayerId>) -> Result<Vec<LayerId>, ImageError> {
+        self.gc_with(keep, None)
+    }
+
+    /// [`gc`](Self::gc), deleting with `fallback` what a plain deletion may not
+    /// (layers an unprivileged server's sandboxes own).
+    pub(crate) fn gc_with(
+        &self,
+        keep: &HashSet<LayerId>,
+        fallback: Option<&dyn Fn(&Path) -> io::Result<()>>,
+    ) -> Result<Vec<LayerId>, ImageError> {
+        let remove = |path: &Path| match (remove_tree(path), fallback) {
+            (Ok(()), _) => Ok(()),
+            (Err(_), Some(fallback)) => fallback(path).map_err(io_err("remove", path)),
+            (Err(e), None) => Err(e),
+        };
         let _lock = lock_file(&self.inner.layers.join("lock"), true)?;
         let mut used: HashSet<LayerId> = keep.clone();
         for image in self.list()? {
@@ -411,13 +426,13 @@ impl ImageStore {
             let home = self.layer_home(&id);
             let doomed = self.inner.tmp.join(format!("gc-{}", id.hex()));
             fs::rename(&home, &doomed).map_err(io_err("remove", &home))?;
-            remove_tree(&doomed)?;
+            remove(&doomed)?;
             removed.push(id);
         }
         // No pull holds the lock: whatever is in tmp/ was left by one that died.
         for entry in fs::read_dir(&self.inner.tmp).map_err(io_err("list", &self.inner.tmp))? {
             let path = entry.map_err(io_err("list", &self.inner.tmp))?.path();
-            remove_tree(&path)?;
+            remove(&path)?;
         }
         if !removed.is_empty() {
             tracing::info!(removed = removed.len(), "unused layers removed");

@@ -134,23 +134,7 @@ impl Rootless {
     /// Run `program` with `args` as root of the sandboxes' namespace (which
     /// owns every file a sandbox made); fails with its stderr.
     pub(crate) fn run(&self, program: &str, args: &[&std::ffi::OsStr]) -> io::Result<()> {
-        let mut command = Command::new(program);
-        command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        // SAFETY: the hook only makes async-signal-safe system calls.
-        unsafe { command.pre_exec(self.userns.enter_hook()) };
-        let out = command.output()?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(io::Error::other(format!(
-                "{program} failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )))
-        }
+        run_in(&self.userns, program, args)
     }
 
     /// Delete `path` and everything below it, whoever inside made it.
@@ -276,6 +260,64 @@ fn stored_owners(raw: &[u8]) -> Vec<u8> {
 
 /// The subordinate ranges of the server's user (at least [`ID_COUNT`] ids
 /// each) and the helpers that map them, or why they are not usable.
+/// Run `program` with `args` as root of `userns`; fails with its stderr.
+fn run_in(userns: &UserNamespace, program: &str, args: &[&std::ffi::OsStr]) -> io::Result<()> {
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // SAFETY: the hook only makes async-signal-safe system calls.
+    unsafe { command.pre_exec(userns.enter_hook()) };
+    let out = command.output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "{program} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+/// Delete `path` as a command-line tool working on a data directory may (not through a
+/// running server): plainly, and where that is refused to an unprivileged user, as root
+/// of a namespace mapping this user's subordinate ids, as its server does. Sandboxes of
+/// an unprivileged server leave files of those ids in snapshots, templates and image
+/// layers.
+pub(crate) fn remove_tree_of_sandboxes(path: &Path) -> io::Result<()> {
+    let refused = match std::fs::remove_dir_all(path) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => e,
+        Err(e) => return Err(e),
+    };
+    if rustix::process::geteuid().is_root() {
+        return Err(refused);
+    }
+    let userns = subordinate_ids()
+        .and_then(|ids| {
+            UserNamespace::subordinate(&ids)
+                .map_err(|e| format!("cannot make the sandboxes' user namespace: {e}"))
+        })
+        .map_err(|why| {
+            io::Error::new(
+                refused.kind(),
+                format!("{refused}, and not as the sandboxes' namespace either: {why}"),
+            )
+        })?;
+    run_in(
+        &userns,
+        "rm",
+        &[
+            "-rf".as_ref(),
+            "--one-file-system".as_ref(),
+            path.as_os_str(),
+        ],
+    )
+}
+
 fn subordinate_ids() -> Result<SubordinateIds, String> {
     let newuidmap = crate::edge::server::find_in_path("newuidmap")
         .ok_or("newuidmap is not installed (apt-get install uidmap)")?;

@@ -453,7 +453,7 @@ pub(crate) fn remove_with(
                     .ok()
                     .flatten();
             if snapshot.is_some_and(|s| s.image_template.as_deref() == Some(&record.template_id)) {
-                let _ = std::fs::remove_dir_all(entry.path());
+                let _ = remove_tree(&entry.path());
             }
         }
     }
