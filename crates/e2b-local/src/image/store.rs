@@ -406,7 +406,7 @@ impl ImageStore {
     pub(crate) fn gc_with(
         &self,
         keep: &HashSet<LayerId>,
-        fallback: Option<&dyn Fn(&Path) -> io::Result<()>>,
+        fallback: Option<RemoveTree<'_>>,
     ) -> Result<Vec<LayerId>, ImageError> {
         let remove = |path: &Path| match (remove_tree(path), fallback) {
             (Ok(()), _) => Ok(()),
@@ -445,6 +445,9 @@ impl ImageStore {
         blocking(move || lock_file(&path, exclusive)).await
     }
 }
+
+/// Deletes a directory tree (see [`ImageStore::gc_with`]).
+pub(crate) type RemoveTree<'a> = &'a dyn Fn(&Path) -> io::Result<()>;
 
 /// Hold `path` locked (shared or exclusive) for as long as the file is open.
 fn lock_file(path: &Path, exclusive: bool) -> Result<fs::File, ImageError> {
