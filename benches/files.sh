@@ -25,6 +25,7 @@ target/release/e2b-local serve --listen "127.0.0.1:${PORT}" --api-key "${KEY}" \
 SERVER=$!
 trap 'kill "${SERVER}" 2>/dev/null; wait "${SERVER}" 2>/dev/null; rm -rf "${DATA}" "${DATA}.log" "${FILE}" "${FILE}.down"' EXIT
 head -c "$((MIB * 1024 * 1024))" /dev/urandom >"${FILE}"
+sync
 for _ in $(seq 100); do
     curl -fsS "http://127.0.0.1:${PORT}/health" >/dev/null 2>&1 && break
     sleep 0.1

@@ -5,6 +5,7 @@
 
 Streams FILE into a new sandbox (`files.write` with a file object), streams it back
 (`files.read(format="stream")`) to FILE.down, checks the size and prints one JSON line.
+Each transfer starts after `sync`, as in `make bench`.
 """
 
 import json
@@ -20,11 +21,13 @@ def main():
     size = os.path.getsize(path)
     sandbox = Sandbox.create()
     try:
+        os.sync()
         started = time.perf_counter()
         with open(path, "rb") as f:
             sandbox.files.write("/tmp/bench.bin", f)
         up = time.perf_counter() - started
 
+        os.sync()
         started = time.perf_counter()
         copied = 0
         with open(path + ".down", "wb") as out:

@@ -5,8 +5,9 @@
 //! files-transfer FILE
 //! ```
 //!
-//! Streams FILE into a new sandbox (`write_reader`), streams it back to `FILE.down`
-//! (`read_stream`), checks the size and prints one JSON line with MiB/s each way.
+//! Uploads FILE into a new sandbox (`write_from_file`), downloads it back to `FILE.down`
+//! (`read_to_file`), checks the size and prints one JSON line with MiB/s each way. Each
+//! transfer starts after `sync`, as in `make bench`.
 //! `benches/files.sh` runs this and the Python twin (`python/files_transfer.py`) under
 //! `/usr/bin/time -v` against one e2b-local server.
 
@@ -25,15 +26,16 @@ async fn main() -> anyhow::Result<()> {
     let sandbox = Sandbox::builder().create(&client).await?;
     let files = sandbox.files();
 
+    sync()?;
     let started = Instant::now();
-    let local = tokio::fs::File::open(&path).await?;
-    files.write_reader("/tmp/bench.bin", local).await?;
+    files.write_from_file("/tmp/bench.bin", &path).await?;
     let up = started.elapsed();
 
+    sync()?;
     let started = Instant::now();
-    let mut remote = files.read_stream("/tmp/bench.bin").await?;
-    let mut out = tokio::fs::File::create(format!("{path}.down")).await?;
-    let copied = tokio::io::copy_buf(&mut remote, &mut out).await?;
+    let copied = files
+        .read_to_file("/tmp/bench.bin", format!("{path}.down"))
+        .await?;
     let down = started.elapsed();
     anyhow::ensure!(copied == size, "downloaded {copied} of {size} bytes");
     tokio::fs::remove_file(format!("{path}.down")).await?;
@@ -49,5 +51,13 @@ async fn main() -> anyhow::Result<()> {
         down.as_secs_f64(),
         rate(down)
     );
+    Ok(())
+}
+
+/// Write out the dirty pages of what came before, so that no transfer is timed while
+/// the disk writes back another's data.
+fn sync() -> anyhow::Result<()> {
+    let status = std::process::Command::new("sync").status()?;
+    anyhow::ensure!(status.success(), "sync failed: {status}");
     Ok(())
 }
