@@ -21,14 +21,14 @@ const INTERPRETER_PORT: &str = "49999";
 
 /// Where the server is and the key its control plane takes.
 #[derive(Clone, Debug)]
-struct Server {
+pub(crate) struct Server {
     /// `host:port` of `E2B_API_URL`, which is also `E2B_SANDBOX_URL`.
     addr: String,
-    api_key: String,
+    pub(crate) api_key: String,
 }
 
 impl Server {
-    fn from_env() -> anyhow::Result<Self> {
+    pub(crate) fn from_env() -> anyhow::Result<Self> {
         let url = std::env::var("E2B_API_URL").context("E2B_API_URL")?;
         let addr = url
             .strip_prefix("http://")
@@ -41,7 +41,7 @@ impl Server {
         })
     }
 
-    async fn connect(&self) -> anyhow::Result<SendRequest<Full<Bytes>>> {
+    pub(crate) async fn connect(&self) -> anyhow::Result<SendRequest<Full<Bytes>>> {
         let stream = TcpStream::connect(&self.addr).await?;
         stream.set_nodelay(true)?;
         let (sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
@@ -49,7 +49,7 @@ impl Server {
         Ok(sender)
     }
 
-    fn request(&self, method: Method, path: &str) -> http::request::Builder {
+    pub(crate) fn request(&self, method: Method, path: &str) -> http::request::Builder {
         Request::builder()
             .method(method)
             .uri(path)

@@ -4,13 +4,11 @@
 
 use std::time::Duration;
 
-use anyhow::Context as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use tokio::net::TcpStream;
+
+use crate::floor::Server;
 
 /// How long a pool may take to refill before the scenario fails.
 const PATIENCE: Duration = Duration::from_secs(120);
@@ -19,19 +17,11 @@ const POLL: Duration = Duration::from_millis(20);
 
 /// The pools as the server reports them (`[]` when it keeps none).
 async fn pools() -> anyhow::Result<Vec<Value>> {
-    let url = std::env::var("E2B_API_URL").context("E2B_API_URL")?;
-    let addr = url
-        .strip_prefix("http://")
-        .context("E2B_API_URL must be http://")?
-        .trim_end_matches('/')
-        .to_owned();
-    let key = std::env::var("E2B_API_KEY").context("E2B_API_KEY")?;
-    let stream = TcpStream::connect(&addr).await?;
-    let (mut sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
-    let request = http::Request::get("/local/warm-pools")
-        .header(http::header::HOST, &addr)
-        .header("x-api-key", key)
+    let server = Server::from_env()?;
+    let mut sender = server.connect().await?;
+    let request = server
+        .request(http::Method::GET, "/local/warm-pools")
+        .header("x-api-key", &server.api_key)
         .body(Full::new(Bytes::new()))?;
     let response = sender.send_request(request).await?;
     anyhow::ensure!(

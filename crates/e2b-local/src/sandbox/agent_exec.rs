@@ -187,26 +187,7 @@ pub(crate) async fn upload(socket: &Path, from: &Path, to: &str) -> Result<(), E
         .header(http::header::CONTENT_LENGTH, len)
         .body(Body::from_stream(stream))
         .map_err(|e| ExecError::Http(e.to_string()))?;
-    let mut sender = agent_link::connect(socket).await?;
-    let response = sender
-        .send_request(http)
-        .await
-        .map_err(|e| ExecError::Http(e.to_string()))?;
-    let status = response.status();
-    let bytes: Bytes = response
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(ExecError::Refused {
-            status,
-            message: String::from_utf8_lossy(&bytes).into_owned(),
-        })
-    }
+    call(socket, http).await
 }
 
 /// Replace the environment variables of the sandbox's processes (see the

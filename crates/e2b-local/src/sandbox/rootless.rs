@@ -142,14 +142,7 @@ impl Rootless {
         if std::fs::symlink_metadata(path).is_err() {
             return Ok(());
         }
-        self.run(
-            "rm",
-            &[
-                "-rf".as_ref(),
-                "--one-file-system".as_ref(),
-                path.as_os_str(),
-            ],
-        )
+        remove_tree_in(&self.userns, path)
     }
 
     /// Copy the tree `from` to `to` (which must not exist) with owners,
@@ -307,8 +300,13 @@ pub(crate) fn remove_tree_of_sandboxes(path: &Path) -> io::Result<()> {
                 format!("{refused}, and not as the sandboxes' namespace either: {why}"),
             )
         })?;
+    remove_tree_in(&userns, path)
+}
+
+/// `rm -rf` of `path` (not crossing mounts) as root of `userns`.
+fn remove_tree_in(userns: &UserNamespace, path: &Path) -> io::Result<()> {
     run_in(
-        &userns,
+        userns,
         "rm",
         &[
             "-rf".as_ref(),
